@@ -1,0 +1,148 @@
+// Command devserver serves every route of the admin API on a local DynamoDB
+// engine: it installs the pinned engines on first use, starts dynoxide with
+// its data under .local/ (unless DYNAMODB_ENDPOINT names another engine),
+// creates the table from template.yaml, prints an admin token, and shuts
+// down gracefully on SIGINT or SIGTERM, stopping the engine it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/idadmin/api/internal/localengine"
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/samtemplate"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "devserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	root, err := localengine.RepoRoot()
+	if err != nil {
+		return err
+	}
+	addr := flag.String("addr", envOr("ADDR", "127.0.0.1:8080"), "listen address (ADDR)")
+	dataDir := flag.String("data", envOr("DATA_DIR", filepath.Join(root, ".local")), "directory for the engine's data and the dev secret (DATA_DIR)")
+	template := flag.String("template", filepath.Join(root, "template.yaml"), "SAM template defining the table")
+	org := flag.String("org", envOr("DEV_ORG", "acme"), "organisation of the printed example token (DEV_ORG)")
+	flag.Parse()
+
+	if os.Getenv("TABLE_NAME") == "" {
+		os.Setenv("TABLE_NAME", "identifications")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logger := app.NewLogger(os.Stderr, slog.LevelInfo)
+	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
+		if err := localengine.EnsureTools(root); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", *dataDir, err)
+		}
+		engine, err := localengine.StartDynoxide(ctx, localengine.Options{Root: root, DBPath: filepath.Join(*dataDir, "dynoxide.sqlite")})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := engine.Stop(); err != nil {
+				logger.Warn("stop engine", slog.String("error", err.Error()))
+			}
+			logger.Info("engine stopped")
+		}()
+		os.Setenv("DYNAMODB_ENDPOINT", engine.Endpoint)
+		logger.Info("dynoxide started", slog.String("endpoint", engine.Endpoint), slog.String("data", *dataDir))
+	}
+	cfg, err := app.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	cfg.LogLevel = slog.LevelInfo
+	client := app.NewDynamoDB(cfg)
+	created, err := samtemplate.EnsureTable(ctx, client, *template, cfg.TableName)
+	if err != nil {
+		return err
+	}
+	logger.Info("table ready", slog.String("table", cfg.TableName), slog.Bool("created", created))
+
+	verifier, err := app.DevVerifier(*dataDir, cfg.OrgClaim)
+	if err != nil {
+		return err
+	}
+	deps := app.NewDeps(cfg, client, logger)
+	handler, err := deps.DevHandler(verifier)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.Handle("/", handler)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	token, err := verifier.Mint("dev-admin", []string{*org}, []string{auth.ScopeAdmin}, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Printf("\nServing the identification admin API on %s (table %s)\n", base, cfg.TableName)
+	fmt.Printf("Admin token for org %s, valid 24h (mint others with: make token ORG=<org> SCOPES=\"...\"):\n\n", *org)
+	fmt.Printf("export TOKEN=%s\n\n", token)
+	fmt.Printf("Try:\n  curl -s -X POST %s/v1/orgs/%s/identifications/otp -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n", base, *org)
+	fmt.Printf("    -d '{\"actor\":{\"name\":\"James\",\"msisdn\":{\"phone_number\":6123456789,\"country_code\":\"34\"}},\"expires_in\":\"P7D\",\"channel\":{\"type\":\"SMS\"}}'\n\n")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	}
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

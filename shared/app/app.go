@@ -1,0 +1,127 @@
+package app
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/identification"
+)
+
+// NewDynamoDB creates the DynamoDB client of c. It builds aws.Config by
+// hand instead of loading the shared config files: in Lambda the execution
+// role's credentials are in the environment, and skipping the config loader
+// keeps SSO, STS and IMDS clients out of the binary and the cold start.
+func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
+	cfg := aws.Config{Region: c.Region}
+	if c.Endpoint != "" {
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+	} else {
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(
+			os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
+	}
+	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
+		if c.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.Endpoint)
+			// DynamoDB Local answers errors without a valid CRC32 header.
+			o.DisableValidateResponseChecksum = true
+		}
+	}}, optFns...)...)
+}
+
+// NewLogger returns the JSON logger every entry point uses.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Deps are the pieces a handler tree is built from.
+type Deps struct {
+	Config  Config
+	Client  *dynamodb.Client
+	Store   identification.Store
+	Service *identification.Service
+	Logger  *slog.Logger
+}
+
+// NewDeps wires the store and service on client.
+func NewDeps(c Config, client *dynamodb.Client, logger *slog.Logger, opts ...identification.Option) Deps {
+	store := dynamostore.New(client, dynamostore.Options{Table: c.TableName, Shards: c.Shards, Retention: c.Retention})
+	return Deps{
+		Config:  c,
+		Client:  client,
+		Store:   store,
+		Service: identification.NewService(store, opts...),
+		Logger:  logger,
+	}
+}
+
+// LambdaHandler is the handler tree restricted to routes for a Lambda behind
+// API Gateway's JWT authorizer: the caller comes from the verified claims in
+// the request context and the request id from API Gateway.
+func (d Deps) LambdaHandler(routes ...string) (http.Handler, error) {
+	return httpapi.New(httpapi.Config{
+		Service:      d.Service,
+		Authenticate: LambdaAuthenticator(d.Config.OrgClaim),
+		Logger:       d.Logger,
+		DocsURL:      d.Config.DocsURL,
+		RequestID:    lambdaRequestID,
+		Routes:       routes,
+	})
+}
+
+// DevHandler is the whole handler tree for the dev server and the tests,
+// with the caller read from an HS256 bearer token.
+func (d Deps) DevHandler(v *auth.Verifier, routes ...string) (http.Handler, error) {
+	return httpapi.New(httpapi.Config{
+		Service:      d.Service,
+		Authenticate: v.Authenticate,
+		Logger:       d.Logger,
+		DocsURL:      d.Config.DocsURL,
+		Routes:       routes,
+	})
+}
+
+// LambdaAuthenticator reads the principal from API Gateway's JWT authorizer
+// context, put in the request's context by the API proxy adapter. A request
+// without it (which API Gateway never sends to a route behind the
+// authorizer) is refused.
+func LambdaAuthenticator(orgClaim string) httpapi.Authenticator {
+	return func(r *http.Request) (auth.Principal, error) {
+		rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
+		if !ok || rc.Authorizer == nil || rc.Authorizer.JWT == nil {
+			return auth.Principal{}, errNoAuthorizer
+		}
+		claims := make(map[string]any, len(rc.Authorizer.JWT.Claims))
+		for k, v := range rc.Authorizer.JWT.Claims {
+			claims[k] = v
+		}
+		return auth.FromClaims(claims, rc.Authorizer.JWT.Scopes, orgClaim)
+	}
+}
+
+var errNoAuthorizer = authError("no verified token in the request context")
+
+type authError string
+
+func (e authError) Error() string { return auth.ErrUnauthenticated.Error() + ": " + string(e) }
+func (e authError) Unwrap() error { return auth.ErrUnauthenticated }
+
+func lambdaRequestID(r *http.Request) string {
+	if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.RequestID != "" {
+		return rc.RequestID
+	}
+	if lc, ok := lambdacontext.FromContext(r.Context()); ok {
+		return lc.AwsRequestID
+	}
+	return ""
+}

@@ -1,0 +1,233 @@
+// Package dynamostore is the DynamoDB implementation of identification.Store:
+// one table, the organisation in every key, one call per operation, every
+// transition a conditional write whose refusal is classified from the item
+// DynamoDB returns (ALL_OLD), never with a second read.
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// Defaults for Options.
+const (
+	DefaultShards    = 16
+	DefaultRetention = 30 * 24 * time.Hour
+	// OpenIndex is the sparse index of open processes by expiry.
+	OpenIndex = "open-by-expiry"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Table is the table name.
+	Table string
+	// Shards is the number of partition values of the open-process index.
+	Shards int
+	// Retention is how long a record is kept after it ended or expired
+	// before DynamoDB's TTL may remove it.
+	Retention time.Duration
+}
+
+// Store implements identification.Store on one DynamoDB table.
+type Store struct {
+	client    *dynamodb.Client
+	table     *string
+	shards    int
+	retention time.Duration
+}
+
+var _ identification.Store = (*Store)(nil)
+
+// New returns a Store using client. Zero options take their defaults.
+func New(client *dynamodb.Client, opts Options) *Store {
+	if opts.Shards <= 0 {
+		opts.Shards = DefaultShards
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	return &Store{client: client, table: aws.String(opts.Table), shards: opts.Shards, retention: opts.Retention}
+}
+
+// Create stores i unless an item with its key exists.
+func (s *Store) Create(ctx context.Context, i *identification.Identification) error {
+	av, err := marshalItem(toItem(i, s.shards, s.retention))
+	if err != nil {
+		return err
+	}
+	expr, err := expression.NewBuilder().
+		WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+	if err != nil {
+		return fmt.Errorf("build create condition: %w", err)
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 s.table,
+		Item:                      av,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return identification.Errorf(identification.KindConflict, "identification %s already exists", i.ID)
+	}
+	if err != nil {
+		return classify("put item", err)
+	}
+	return nil
+}
+
+// Get reads the item with a strongly consistent read.
+func (s *Store) Get(ctx context.Context, ref identification.Ref) (*identification.Identification, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      s.table,
+		Key:            keyAttr(ref),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, classify("get item", err)
+	}
+	if len(out.Item) == 0 {
+		return nil, notFound(ref)
+	}
+	return unmarshalItem(out.Item)
+}
+
+// Transition applies ch as one conditional UpdateItem.
+func (s *Store) Transition(ctx context.Context, ref identification.Ref, ch identification.Change) error {
+	rule, ok := identification.Lifecycle[ch.Action]
+	if !ok {
+		return fmt.Errorf("transition: unknown action %q", ch.Action)
+	}
+	now := expression.Value(ch.At.Unix())
+	update := expression.
+		Set(expression.Name(attrStatus), expression.Value(string(rule.To))).
+		Set(expression.Name(attrUpdatedAt), now).
+		Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))).
+		Remove(expression.Name(attrOpenShard)).
+		Remove(expression.Name(attrOpenExpiresAt))
+	if ch.Action == identification.ActionExpire {
+		// An expired process ended at its expiry, whenever the sweep ran.
+		update = update.
+			Set(expression.Name(attrEndedAt), expression.Name(attrExpiresAt)).
+			Set(expression.Name(attrTTL), expression.Name(attrExpiresAt).Plus(expression.Value(int64(s.retention.Seconds()))))
+	} else {
+		update = update.
+			Set(expression.Name(attrEndedAt), now).
+			Set(expression.Name(attrTTL), expression.Value(ch.At.Add(s.retention).Unix()))
+	}
+	if ch.Reason != "" {
+		update = update.Set(expression.Name(attrCancelReason), expression.Value(ch.Reason))
+	}
+	if ch.UserAgent != "" {
+		update = update.Set(expression.Name(attrEndedBy), expression.Value(ch.UserAgent))
+	}
+	expr, err := expression.NewBuilder().
+		WithCondition(transitionCondition(ch.Action, rule, now)).
+		WithUpdate(update).Build()
+	if err != nil {
+		return fmt.Errorf("build %s expression: %w", ch.Action, err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           s.table,
+		Key:                                 keyAttr(ref),
+		ConditionExpression:                 expr.Condition(),
+		UpdateExpression:                    expr.Update(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		exists, status, expiresAt := oldState(ccf.Item)
+		if !exists {
+			return notFound(ref)
+		}
+		if refusal := ch.Action.Refusal(status, expiresAt, ch.At); refusal != nil {
+			return refusal
+		}
+		return fmt.Errorf("%s refused although %s at %s allows it", ch.Action, status, ch.At)
+	}
+	if err != nil {
+		return classify("update item", err)
+	}
+	return nil
+}
+
+// transitionCondition is the lifecycle rule as a condition: the item exists,
+// its status is one the action is allowed from and, for open statuses, its
+// expiry has not passed (for expire: has passed).
+func transitionCondition(a identification.Action, rule identification.Rule, now expression.ValueBuilder) expression.ConditionBuilder {
+	var open, other []expression.OperandBuilder
+	for _, st := range rule.From {
+		if st.Open() {
+			open = append(open, expression.Value(string(st)))
+		} else {
+			other = append(other, expression.Value(string(st)))
+		}
+	}
+	status := expression.Name(attrStatus)
+	expires := expression.Name(attrExpiresAt)
+	var cond expression.ConditionBuilder
+	if a == identification.ActionExpire {
+		cond = status.In(open[0], open[1:]...).And(expires.LessThanEqual(now))
+	} else {
+		cond = status.In(open[0], open[1:]...).And(expires.GreaterThan(now))
+	}
+	if len(other) > 0 {
+		cond = cond.Or(status.In(other[0], other[1:]...))
+	}
+	return expression.AttributeExists(expression.Name(attrPK)).And(cond)
+}
+
+// Delete removes the item in one conditional DeleteItem.
+func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, now time.Time) error {
+	cond := expression.AttributeExists(expression.Name(attrPK))
+	if !force {
+		cond = cond.And(
+			expression.Name(attrStatus).Equal(expression.Value(string(identification.StatusCreated))),
+			expression.Name(attrExpiresAt).GreaterThan(expression.Value(now.Unix())),
+		)
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("build delete condition: %w", err)
+	}
+	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                           s.table,
+		Key:                                 keyAttr(ref),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		exists, status, expiresAt := oldState(ccf.Item)
+		if !exists {
+			return notFound(ref)
+		}
+		return identification.DeleteRefusal(status, expiresAt, now)
+	}
+	if err != nil {
+		return classify("delete item", err)
+	}
+	return nil
+}
+
+func notFound(ref identification.Ref) error {
+	kind := "otp identification"
+	if ref.Type == identification.TypeChain {
+		kind = "chain identification"
+	}
+	return identification.Errorf(identification.KindNotFound, "%s %s not found", kind, ref.ID)
+}

@@ -1,0 +1,89 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// ErrorsResponse is the documented body of every 4xx and 5xx.
+type ErrorsResponse struct {
+	Errors []ErrorItem `json:"errors"`
+}
+
+// ErrorItem is one problem in an ErrorsResponse.
+type ErrorItem struct {
+	Code    string `json:"code"`
+	Title   string `json:"title"`
+	Ref     string `json:"ref"`
+	Details string `json:"details"`
+}
+
+// errorClass is one row of the SPEC §6 table.
+type errorClass struct {
+	Status int
+	Code   string
+	Title  string
+}
+
+// errorTable maps every domain error kind to its documented status, code and
+// title. Anything not in it is internal (errInternal).
+var errorTable = map[identification.Kind]errorClass{
+	identification.KindParameter:    {http.StatusBadRequest, "MDOC_001", "PARAMETER_ERROR"},
+	identification.KindInvalid:      {http.StatusBadRequest, "MDOC_002", "INVALID_INPUT"},
+	identification.KindUnauthorized: {http.StatusUnauthorized, "MDOC_003", "UNAUTHORIZED"},
+	identification.KindForbidden:    {http.StatusForbidden, "MDOC_003", "UNAUTHORIZED"},
+	identification.KindNotFound:     {http.StatusNotFound, "MDOC_004", "RESOURCE_NOT_FOUND"},
+	identification.KindExpired:      {http.StatusConflict, "MDOC_005", "RESOURCE_IS_NO_LONGER_AVAILABLE"},
+	identification.KindConflict:     {http.StatusConflict, "MDOC_006", "CONFLICT"},
+	identification.KindUnavailable:  {http.StatusServiceUnavailable, "MDOC_000", "INTERNAL_SERVER_ERROR"},
+}
+
+var errInternal = errorClass{http.StatusInternalServerError, "MDOC_000", "INTERNAL_SERVER_ERROR"}
+
+// retryAfterSeconds is what a 503 tells the client to wait.
+const retryAfterSeconds = "2"
+
+// writeError renders err as an ErrorsResponse. Domain errors show their
+// client-safe message; anything else is logged with detail and shown as a
+// generic message.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *identification.Error
+	class := errInternal
+	if errors.As(err, &de) {
+		if c, ok := errorTable[de.Kind]; ok {
+			class = c
+		}
+	}
+	resp := ErrorsResponse{}
+	switch {
+	case de == nil || class == errInternal:
+		h.log(r).ErrorContext(r.Context(), "internal error", slog.String("error", err.Error()))
+		resp.Errors = []ErrorItem{h.item(class, "an unexpected error occurred; quote the request id "+requestIDFrom(r.Context())+" when reporting it")}
+	case de.Kind == identification.KindUnavailable:
+		h.log(r).WarnContext(r.Context(), "store unavailable", slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		resp.Errors = []ErrorItem{h.item(class, "the service is temporarily unavailable; retry after "+retryAfterSeconds+" seconds")}
+	case len(de.Fields) > 0:
+		for _, f := range de.Fields {
+			resp.Errors = append(resp.Errors, h.item(class, f.String()))
+		}
+	default:
+		resp.Errors = []ErrorItem{h.item(class, de.Message)}
+	}
+	writeJSON(w, class.Status, resp)
+}
+
+func (h *Handler) item(c errorClass, details string) ErrorItem {
+	return ErrorItem{Code: c.Code, Title: c.Title, Ref: h.docsURL + "#" + c.Code, Details: details}
+}
+
+func paramError(format string, args ...any) error {
+	return identification.Errorf(identification.KindParameter, format, args...)
+}
+
+func unauthorized(format string, args ...any) error {
+	return identification.Errorf(identification.KindUnauthorized, format, args...)
+}

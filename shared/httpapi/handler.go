@@ -1,0 +1,211 @@
+// Package httpapi is the one net/http handler tree of the admin API: the
+// route table of SPEC §2, authentication and authorisation of every request,
+// parameter checks, and the ErrorsResponse of SPEC §6. The dev server, the
+// tests and every Lambda function serve this same tree; a Lambda serves it
+// restricted to its own route.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/identification"
+)
+
+// MaxBodyBytes is the largest request body accepted (SPEC §3).
+const MaxBodyBytes = 64 << 10
+
+// DefaultDocsURL is where an error's ref points unless configured.
+const DefaultDocsURL = "https://github.com/idadmin/api/blob/main/docs/errors.md"
+
+// Authenticator returns the caller of a request, or an error wrapping
+// auth.ErrUnauthenticated whose message is safe to show.
+type Authenticator func(r *http.Request) (auth.Principal, error)
+
+// Config is what the handler tree needs.
+type Config struct {
+	Service      *identification.Service
+	Authenticate Authenticator
+	Logger       *slog.Logger
+	// DocsURL is the base of every error's ref.
+	DocsURL string
+	// RequestID returns the id of a request (in Lambda: API Gateway's);
+	// when nil or empty, X-Request-Id (if well-formed) or a random id is used.
+	RequestID func(r *http.Request) string
+	// Routes restricts the tree to these route names (a Lambda serves one);
+	// empty means every route.
+	Routes []string
+}
+
+// Handler is the handler tree.
+type Handler struct {
+	svc       *identification.Service
+	authn     Authenticator
+	logger    *slog.Logger
+	docsURL   string
+	requestID func(r *http.Request) string
+	mux       *http.ServeMux
+	methods   []string
+}
+
+// New builds the handler tree of cfg.Routes (all routes when empty).
+func New(cfg Config) (*Handler, error) {
+	if cfg.Service == nil || cfg.Authenticate == nil {
+		return nil, fmt.Errorf("httpapi: Service and Authenticate are required")
+	}
+	h := &Handler{
+		svc:       cfg.Service,
+		authn:     cfg.Authenticate,
+		logger:    cfg.Logger,
+		docsURL:   cfg.DocsURL,
+		requestID: cfg.RequestID,
+		mux:       http.NewServeMux(),
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.DiscardHandler)
+	}
+	if h.docsURL == "" {
+		h.docsURL = DefaultDocsURL
+	}
+	selected, err := selectRoutes(cfg.Routes)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, rt := range selected {
+		h.mux.Handle(rt.Method+" "+rt.Path, h.endpoint(rt))
+		if !seen[rt.Method] {
+			seen[rt.Method] = true
+			h.methods = append(h.methods, rt.Method)
+		}
+	}
+	h.mux.HandleFunc("/", h.unmatched)
+	return h, nil
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	loggerKey
+)
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func (h *Handler) log(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return h.logger
+}
+
+// ServeHTTP assigns the request id, logs one line per request (never a body
+// or actor data) and turns panics into a logged 500.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := ""
+	if h.requestID != nil {
+		id = h.requestID(r)
+	}
+	if id == "" {
+		id = wellFormedID(r.Header.Get("X-Request-Id"))
+	}
+	if id == "" {
+		id = randomID()
+	}
+	w.Header().Set("X-Request-Id", id)
+	logger := h.logger.With(slog.String("request_id", id))
+	ctx := context.WithValue(r.Context(), requestIDKey, id)
+	ctx = context.WithValue(ctx, loggerKey, logger)
+	r = r.WithContext(ctx)
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if p := recover(); p != nil {
+			logger.ErrorContext(ctx, "panic", slog.String("panic", fmt.Sprint(p)))
+			if !sw.wrote {
+				h.writeError(sw, r, fmt.Errorf("panic: %v", p))
+			}
+		}
+		logger.InfoContext(ctx, "request",
+			slog.String("method", r.Method),
+			slog.String("route", r.Pattern),
+			slog.String("org", r.PathValue("org_id")),
+			slog.Int("status", sw.status),
+			slog.Int64("duration_us", time.Since(start).Microseconds()))
+	}()
+	h.mux.ServeHTTP(sw, r)
+}
+
+// unmatched answers requests no route matched: 405 when the path exists
+// under another method, 404 otherwise, both with an ErrorsResponse.
+func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range h.methods {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		for _, m := range allow {
+			w.Header().Add("Allow", m)
+		}
+		writeJSON(w, http.StatusMethodNotAllowed, ErrorsResponse{Errors: []ErrorItem{
+			h.item(errorClass{http.StatusMethodNotAllowed, "MDOC_001", "PARAMETER_ERROR"}, "method "+r.Method+" is not allowed on this path"),
+		}})
+		return
+	}
+	h.writeError(w, r, identification.Errorf(identification.KindNotFound, "no such route: %s %s", r.Method, r.URL.Path))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if !s.wrote {
+		s.status, s.wrote = http.StatusOK, true
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func wellFormedID(s string) string {
+	if len(s) == 0 || len(s) > 64 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '=') {
+			return ""
+		}
+	}
+	return s
+}
+
+func randomID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,403 @@
+package identification
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// maxFieldErrors bounds the errors one response reports, so a hostile body
+// cannot make the answer larger than the question.
+const maxFieldErrors = 50
+
+// problems collects field errors. Paths marked bad (wrong type, unknown)
+// suppress the rule checks on and below them, so each field is reported once.
+type problems struct {
+	list []FieldError
+	bad  map[string]bool
+}
+
+func (p *problems) add(path, format string, args ...any) {
+	if p.isBad(path) {
+		return
+	}
+	if len(p.list) < maxFieldErrors {
+		p.list = append(p.list, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+}
+
+// fail records a decoding problem and marks the path bad.
+func (p *problems) fail(path, format string, args ...any) {
+	p.add(path, format, args...)
+	if p.bad == nil {
+		p.bad = map[string]bool{}
+	}
+	p.bad[path] = true
+}
+
+// isBad reports whether path or one of its parents failed to decode.
+func (p *problems) isBad(path string) bool {
+	if len(p.bad) == 0 {
+		return false
+	}
+	for {
+		if p.bad[path] {
+			return true
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return false
+		}
+		path = path[:i]
+	}
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return Invalid(p.list)
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// parseBody decodes a JSON document into generic values, numbers kept exact.
+func parseBody(body []byte) (any, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, Invalid([]FieldError{{Path: "body", Message: "is required and must be a JSON object"}})
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, Invalid([]FieldError{{Path: "body", Message: "is not valid JSON: " + describeJSONError(err, body)}})
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, Invalid([]FieldError{{Path: "body", Message: "is not valid JSON: unexpected data after the top-level value"}})
+	}
+	return v, nil
+}
+
+func describeJSONError(err error, body []byte) string {
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%s at offset %d", syn.Error(), syn.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Sprintf("unexpected end of input after %d bytes", len(body))
+	}
+	msg := err.Error()
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// object checks that v is a JSON object holding only the allowed keys.
+func object(p *problems, path string, v any, allowed ...string) (map[string]any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		p.fail(pathOr(path, "body"), "must be a JSON object, got %s", jsonKind(v))
+		return nil, false
+	}
+	var unknown []string
+	for k := range m {
+		if !containsString(allowed, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		p.fail(join(path, k), "unknown field")
+	}
+	return m, true
+}
+
+func pathOr(path, def string) string {
+	if path == "" {
+		return def
+	}
+	return path
+}
+
+// present returns the value at key, treating JSON null as absent.
+func present(m map[string]any, key string) (any, bool) {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return nil, false
+	}
+	return v, true
+}
+
+func str(p *problems, m map[string]any, path, key string) string {
+	v, ok := present(m, key)
+	if !ok {
+		return ""
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		p.fail(join(path, key), "must be a string, got %s", jsonKind(v))
+		return ""
+	}
+	return s
+}
+
+// boolish accepts true, false and the strings "true" and "false", as the
+// published examples send them.
+func boolish(p *problems, m map[string]any, path, key string) bool {
+	v, ok := present(m, key)
+	if !ok {
+		return false
+	}
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		switch b {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
+	}
+	p.fail(join(path, key), `must be a boolean (true, false, "true" or "false"), got %s`, jsonKind(v))
+	return false
+}
+
+// digits accepts a JSON integer or a string of digits.
+func digits(p *problems, m map[string]any, path, key string) string {
+	v, ok := present(m, key)
+	if !ok {
+		return ""
+	}
+	switch x := v.(type) {
+	case json.Number:
+		s := string(x)
+		if !isDigits(s) {
+			p.fail(join(path, key), "must be a whole number of digits, got %s", truncate(s, 32))
+			return ""
+		}
+		return s
+	case string:
+		if !isDigits(x) {
+			p.fail(join(path, key), "must be a number or a string of digits")
+			return ""
+		}
+		return x
+	}
+	p.fail(join(path, key), "must be a number or a string of digits, got %s", jsonKind(v))
+	return ""
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeActor(p *problems, path string, v any) *Actor {
+	m, ok := object(p, path, v, "name", "last_name", "identity_document", "email", "msisdn", "language")
+	if !ok {
+		return nil
+	}
+	a := &Actor{
+		Name:     str(p, m, path, "name"),
+		LastName: str(p, m, path, "last_name"),
+		Email:    str(p, m, path, "email"),
+		Language: str(p, m, path, "language"),
+	}
+	if v, ok := present(m, "identity_document"); ok {
+		dp := join(path, "identity_document")
+		if dm, ok := object(p, dp, v, "document_number", "document_type", "country"); ok {
+			a.IdentityDocument = &IdentityDocument{
+				DocumentNumber: str(p, dm, dp, "document_number"),
+				DocumentType:   str(p, dm, dp, "document_type"),
+				Country:        str(p, dm, dp, "country"),
+			}
+		}
+	}
+	if v, ok := present(m, "msisdn"); ok {
+		mp := join(path, "msisdn")
+		if mm, ok := object(p, mp, v, "phone_number", "country_code"); ok {
+			a.MSISDN = &MSISDN{
+				PhoneNumber: digits(p, mm, mp, "phone_number"),
+				CountryCode: countryCode(p, mm, mp),
+			}
+		}
+	}
+	return a
+}
+
+// countryCode accepts a string (or, leniently, a number) of 1 to 3 digits
+// with an optional leading "+", which is dropped.
+func countryCode(p *problems, m map[string]any, path string) string {
+	v, ok := present(m, "country_code")
+	if !ok {
+		return ""
+	}
+	switch x := v.(type) {
+	case string:
+		return strings.TrimPrefix(x, "+")
+	case json.Number:
+		if isDigits(string(x)) {
+			return string(x)
+		}
+	}
+	p.fail(join(path, "country_code"), "must be a string of 1 to 3 digits, got %s", jsonKind(v))
+	return ""
+}
+
+func decodeChannel(p *problems, path string, v any) *Channel {
+	m, ok := object(p, path, v, "type", "external")
+	if !ok {
+		return nil
+	}
+	return &Channel{Type: str(p, m, path, "type"), External: boolish(p, m, path, "external")}
+}
+
+// ParseCreateOTP decodes and validates the body of "create OTP
+// identification". It reports every problem at once as a KindInvalid error.
+func ParseCreateOTP(body []byte) (CreateOTP, error) {
+	var in CreateOTP
+	v, err := parseBody(body)
+	if err != nil {
+		return in, err
+	}
+	p := &problems{}
+	m, ok := object(p, "", v, "actor", "expires_in", "two_factor_type", "channel")
+	if !ok {
+		return in, p.err()
+	}
+	if a, ok := present(m, "actor"); ok {
+		in.Actor = decodeActor(p, "actor", a)
+	}
+	in.ExpiresIn = str(p, m, "", "expires_in")
+	in.TwoFactorType = str(p, m, "", "two_factor_type")
+	if c, ok := present(m, "channel"); ok {
+		in.Channel = decodeChannel(p, "channel", c)
+	}
+	in.validate(p)
+	return in, p.err()
+}
+
+// ParseCreateChain decodes and validates the body of "create chain
+// identification". It reports every problem at once as a KindInvalid error.
+func ParseCreateChain(body []byte) (CreateChain, error) {
+	var in CreateChain
+	v, err := parseBody(body)
+	if err != nil {
+		return in, err
+	}
+	p := &problems{}
+	m, ok := object(p, "", v, "actor", "expires_in", "sequence")
+	if !ok {
+		return in, p.err()
+	}
+	if a, ok := present(m, "actor"); ok {
+		in.Actor = decodeActor(p, "actor", a)
+	}
+	in.ExpiresIn = str(p, m, "", "expires_in")
+	if s, ok := present(m, "sequence"); ok {
+		in.Sequence, in.sequenceLen = decodeSequence(p, s)
+	}
+	in.validate(p)
+	return in, p.err()
+}
+
+func decodeSequence(p *problems, v any) ([]Step, int) {
+	list, ok := v.([]any)
+	if !ok {
+		p.fail("sequence", "must be an array, got %s", jsonKind(v))
+		return nil, 0
+	}
+	if len(list) > maxSteps {
+		// Not walked: a hostile sequence must not cost one error per step.
+		return nil, len(list)
+	}
+	steps := make([]Step, 0, len(list))
+	for i, sv := range list {
+		path := "sequence[" + strconv.Itoa(i) + "]"
+		m, ok := object(p, path, sv, "identification_type", "otp_step", "identity_document_step")
+		if !ok {
+			steps = append(steps, Step{})
+			continue
+		}
+		st := Step{IdentificationType: str(p, m, path, "identification_type")}
+		if ov, ok := present(m, "otp_step"); ok {
+			op := join(path, "otp_step")
+			if om, ok := object(p, op, ov, "two_factor_type", "channel"); ok {
+				st.OTPStep = &OTPStep{TwoFactorType: str(p, om, op, "two_factor_type")}
+				if cv, ok := present(om, "channel"); ok {
+					st.OTPStep.Channel = decodeChannel(p, join(op, "channel"), cv)
+				}
+			}
+		}
+		if dv, ok := present(m, "identity_document_step"); ok {
+			dp := join(path, "identity_document_step")
+			if dm, ok := object(p, dp, dv, "provider_type"); ok {
+				st.IdentityDocumentStep = &IdentityDocumentStep{ProviderType: str(p, dm, dp, "provider_type")}
+			}
+		}
+		steps = append(steps, st)
+	}
+	return steps, len(list)
+}
+
+// ParseCancel decodes a cancel body. For an OTP identification the body and
+// its reason are required (1..500 characters); for a chain both are optional.
+func ParseCancel(body []byte, required bool) (reason string, err error) {
+	if !required && len(bytes.TrimSpace(body)) == 0 {
+		return "", nil
+	}
+	v, err := parseBody(body)
+	if err != nil {
+		return "", err
+	}
+	p := &problems{}
+	m, ok := object(p, "", v, "reason")
+	if !ok {
+		return "", p.err()
+	}
+	reason = str(p, m, "", "reason")
+	if !p.isBad("reason") {
+		if msg := checkReason(reason, required); msg != "" {
+			p.add("reason", "%s", msg)
+		}
+	}
+	return reason, p.err()
+}

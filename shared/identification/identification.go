@@ -1,0 +1,173 @@
+package identification
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Type tells the two kinds of process apart; it is part of every key.
+type Type string
+
+// The identification types.
+const (
+	TypeOTP   Type = "OTP"
+	TypeChain Type = "CHAIN"
+)
+
+// Status is where a process stands in its lifecycle (SPEC §5).
+type Status string
+
+// The statuses. CANCELLED, CLOSED and EXPIRED are final.
+const (
+	StatusCreated    Status = "CREATED"
+	StatusInProgress Status = "IN_PROGRESS"
+	StatusCompleted  Status = "COMPLETED"
+	StatusCancelled  Status = "CANCELLED"
+	StatusClosed     Status = "CLOSED"
+	StatusExpired    Status = "EXPIRED"
+)
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []Status{StatusCreated, StatusInProgress, StatusCompleted, StatusCancelled, StatusClosed, StatusExpired}
+
+// Open reports whether the process can still be acted on by the actor, and
+// therefore expires once its expires_at has passed.
+func (s Status) Open() bool { return s == StatusCreated || s == StatusInProgress }
+
+// Final reports whether no transition leaves s.
+func (s Status) Final() bool {
+	return s == StatusCancelled || s == StatusClosed || s == StatusExpired
+}
+
+// Step statuses of a chain's sequence.
+const (
+	StepPending = "PENDING"
+)
+
+// Identification is one process as stored and as returned by the API.
+type Identification struct {
+	ID        string     `json:"id"`
+	OrgID     string     `json:"org_id"`
+	Type      Type       `json:"type"`
+	Status    Status     `json:"status"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+
+	Actor         Actor    `json:"actor"`
+	TwoFactorType string   `json:"two_factor_type,omitempty"`
+	Channel       *Channel `json:"channel,omitempty"`
+	Sequence      []Step   `json:"sequence,omitempty"`
+
+	CancelReason string `json:"cancel_reason,omitempty"`
+	Version      int64  `json:"version"`
+
+	// CreatedUserAgent and EndedUserAgent record who acted (chain routes
+	// require a User-Agent); they are kept but not returned.
+	CreatedUserAgent string `json:"-"`
+	EndedUserAgent   string `json:"-"`
+}
+
+// Ref names one identification: the organisation is part of every key.
+func (i *Identification) Ref() Ref { return Ref{Org: i.OrgID, Type: i.Type, ID: i.ID} }
+
+// ExpiredAt reports whether the process, as stored, is past its expiry at
+// now: open and expires_at reached. Such a process is EXPIRED everywhere at
+// once, whether or not the sweep has written it yet.
+func (i *Identification) ExpiredAt(now time.Time) bool {
+	return i.Status.Open() && !now.Before(i.ExpiresAt)
+}
+
+// AsSeenAt returns the process as the API must report it at now: an open
+// process past its expiry reads as EXPIRED, ended at its expiry.
+func (i *Identification) AsSeenAt(now time.Time) *Identification {
+	if !i.ExpiredAt(now) {
+		return i
+	}
+	c := *i
+	c.Status = StatusExpired
+	ended := i.ExpiresAt
+	c.EndedAt = &ended
+	return &c
+}
+
+// Ref is the key of one identification within its organisation.
+type Ref struct {
+	Org  string
+	Type Type
+	ID   string
+}
+
+// Actor is the person being identified.
+type Actor struct {
+	Name             string            `json:"name"`
+	LastName         string            `json:"last_name,omitempty"`
+	IdentityDocument *IdentityDocument `json:"identity_document,omitempty"`
+	Email            string            `json:"email,omitempty"`
+	MSISDN           *MSISDN           `json:"msisdn,omitempty"`
+	Language         string            `json:"language,omitempty"`
+}
+
+// IdentityDocument is the actor's identity document.
+type IdentityDocument struct {
+	DocumentNumber string `json:"document_number"`
+	DocumentType   string `json:"document_type"`
+	Country        string `json:"country,omitempty"`
+}
+
+// MSISDN is a phone number. PhoneNumber holds digits only (no leading zero),
+// CountryCode 1 to 3 digits without the "+".
+type MSISDN struct {
+	PhoneNumber string `json:"-"`
+	CountryCode string `json:"country_code"`
+}
+
+// MarshalJSON writes phone_number as a JSON number, its documented type.
+func (m MSISDN) MarshalJSON() ([]byte, error) {
+	var phone any = json.Number(m.PhoneNumber)
+	if !isDigits(m.PhoneNumber) || m.PhoneNumber[0] == '0' {
+		phone = m.PhoneNumber
+	}
+	return json.Marshal(struct {
+		PhoneNumber any    `json:"phone_number"`
+		CountryCode string `json:"country_code"`
+	}{phone, m.CountryCode})
+}
+
+// Channel is how the one-time code reaches the actor.
+type Channel struct {
+	Type     string `json:"type"`
+	External bool   `json:"external"`
+}
+
+// Step is one step of a chain's sequence.
+type Step struct {
+	IdentificationType   string                `json:"identification_type"`
+	Status               string                `json:"status"`
+	OTPStep              *OTPStep              `json:"otp_step,omitempty"`
+	IdentityDocumentStep *IdentityDocumentStep `json:"identity_document_step,omitempty"`
+}
+
+// OTPStep configures an OTP step of a chain.
+type OTPStep struct {
+	TwoFactorType string   `json:"two_factor_type,omitempty"`
+	Channel       *Channel `json:"channel"`
+}
+
+// IdentityDocumentStep configures an identity-document scan step.
+type IdentityDocumentStep struct {
+	ProviderType string `json:"provider_type"`
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

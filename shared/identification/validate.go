@@ -1,0 +1,291 @@
+package identification
+
+import (
+	"net/mail"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Enumerations of SPEC §3.
+var (
+	DocumentTypes     = []string{"NIF", "NIE", "PASSPORT", "IDENTITY_CARD"}
+	Languages         = []string{"ES", "EN", "EU", "GL", "CA", "DE"}
+	ChannelTypes      = []string{"SMS", "EMAIL", "WHATSAPP"}
+	TwoFactorTypes    = []string{"DOCUMENT_NUMBER", "PERSONAL_DOCUMENT_IMAGE", "EMAIL"}
+	StepTypes         = []string{"OTP", "AGENT", "IDENTITY_DOCUMENT"}
+	ProviderTypes     = []string{"INTERNAL", "EXTERNAL"}
+	DefaultProvider   = "INTERNAL"
+	maxSteps          = 3
+	maxReason         = 500
+	maxNameLength     = 100
+	maxEmailLength    = 254
+	maxDocumentNumber = 32
+	minPhoneDigits    = 4
+	maxPhoneDigits    = 15
+	maxCountryCodeLen = 3
+	enumList          = func(list []string) string { return strings.Join(list, ", ") }
+)
+
+// CreateOTP is the body of "create OTP identification".
+type CreateOTP struct {
+	Actor         *Actor
+	ExpiresIn     string
+	TwoFactorType string
+	Channel       *Channel
+}
+
+// CreateChain is the body of "create chain identification".
+type CreateChain struct {
+	Actor     *Actor
+	ExpiresIn string
+	Sequence  []Step
+
+	sequenceLen int
+}
+
+// Validate returns every rule the input breaks, each with its field path.
+func (c CreateOTP) Validate() []FieldError {
+	p := &problems{}
+	c.validate(p)
+	return p.list
+}
+
+func (c CreateOTP) validate(p *problems) {
+	validateActor(p, c.Actor)
+	if c.ExpiresIn != "" {
+		if _, err := ParseExpiresIn(c.ExpiresIn); err != nil {
+			p.add("expires_in", "%s", err.Error())
+		}
+	}
+	validateTwoFactor(p, "two_factor_type", c.TwoFactorType, c.Actor)
+	if c.Channel == nil {
+		p.add("channel", "is required")
+	} else {
+		validateChannel(p, "channel", c.Channel, c.Actor)
+	}
+}
+
+// Validate returns every rule the input breaks, each with its field path.
+func (c CreateChain) Validate() []FieldError {
+	p := &problems{}
+	if c.sequenceLen == 0 {
+		c.sequenceLen = len(c.Sequence)
+	}
+	c.validate(p)
+	return p.list
+}
+
+func (c CreateChain) validate(p *problems) {
+	validateActor(p, c.Actor)
+	if c.ExpiresIn == "" {
+		p.add("expires_in", "is required for a chain (an ISO-8601 duration such as PT15M)")
+	} else if _, err := ParseExpiresIn(c.ExpiresIn); err != nil {
+		p.add("expires_in", "%s", err.Error())
+	}
+	switch n := c.sequenceLen; {
+	case n == 0 && !p.isBad("sequence"):
+		p.add("sequence", "is required and must hold 1 to %d steps", maxSteps)
+	case n > maxSteps:
+		p.add("sequence", "must hold 1 to %d steps, got %d", maxSteps, n)
+	}
+	seen := map[string]int{}
+	for i, st := range c.Sequence {
+		path := "sequence[" + strconv.Itoa(i) + "]"
+		if p.isBad(path) {
+			continue
+		}
+		tp := path + ".identification_type"
+		switch {
+		case st.IdentificationType == "":
+			p.add(tp, "is required: one of %s", enumList(StepTypes))
+		case !containsString(StepTypes, st.IdentificationType):
+			p.add(tp, "must be one of %s", enumList(StepTypes))
+		default:
+			if j, dup := seen[st.IdentificationType]; dup {
+				p.add(tp, "%s already appears at sequence[%d]; steps must be distinct", st.IdentificationType, j)
+			} else {
+				seen[st.IdentificationType] = i
+			}
+		}
+		if st.OTPStep != nil && st.IdentificationType != "OTP" {
+			p.add(path+".otp_step", "is only allowed on an OTP step")
+		}
+		if st.IdentityDocumentStep != nil && st.IdentificationType != "IDENTITY_DOCUMENT" {
+			p.add(path+".identity_document_step", "is only allowed on an IDENTITY_DOCUMENT step")
+		}
+		switch st.IdentificationType {
+		case "OTP":
+			op := path + ".otp_step"
+			if st.OTPStep == nil {
+				p.add(op, "is required on an OTP step")
+				break
+			}
+			validateTwoFactor(p, op+".two_factor_type", st.OTPStep.TwoFactorType, c.Actor)
+			if st.OTPStep.Channel == nil {
+				p.add(op+".channel", "is required")
+			} else {
+				validateChannel(p, op+".channel", st.OTPStep.Channel, c.Actor)
+			}
+		case "IDENTITY_DOCUMENT":
+			if st.IdentityDocumentStep != nil && st.IdentityDocumentStep.ProviderType != "" &&
+				!containsString(ProviderTypes, st.IdentityDocumentStep.ProviderType) {
+				p.add(path+".identity_document_step.provider_type", "must be one of %s", enumList(ProviderTypes))
+			}
+		}
+	}
+}
+
+func validateActor(p *problems, a *Actor) {
+	if a == nil {
+		p.add("actor", "is required")
+		return
+	}
+	name := strings.TrimSpace(a.Name)
+	switch n := utf8.RuneCountInString(name); {
+	case a.Name == "":
+		p.add("actor.name", "is required")
+	case n == 0 || n > maxNameLength:
+		p.add("actor.name", "must be 1 to %d characters after trimming, got %d", maxNameLength, n)
+	}
+	if n := utf8.RuneCountInString(a.LastName); n > maxNameLength {
+		p.add("actor.last_name", "must be at most %d characters, got %d", maxNameLength, n)
+	}
+	if d := a.IdentityDocument; d != nil {
+		switch {
+		case d.DocumentNumber == "":
+			p.add("actor.identity_document.document_number", "is required with identity_document")
+		case len(d.DocumentNumber) > maxDocumentNumber || !isDocumentNumber(d.DocumentNumber):
+			p.add("actor.identity_document.document_number", "must be 1 to %d letters, digits or '-'", maxDocumentNumber)
+		}
+		switch {
+		case d.DocumentType == "":
+			p.add("actor.identity_document.document_type", "is required with identity_document: one of %s", enumList(DocumentTypes))
+		case !containsString(DocumentTypes, d.DocumentType):
+			p.add("actor.identity_document.document_type", "must be one of %s", enumList(DocumentTypes))
+		}
+		if d.Country != "" && !isCountry(d.Country) {
+			p.add("actor.identity_document.country", "must be an ISO 3166-1 alpha-2 code in upper case, such as ES")
+		}
+	}
+	if a.Email != "" && !isEmail(a.Email) {
+		p.add("actor.email", "must be a valid e-mail address of at most %d characters", maxEmailLength)
+	}
+	if m := a.MSISDN; m != nil {
+		switch n := len(m.PhoneNumber); {
+		case n == 0:
+			p.add("actor.msisdn.phone_number", "is required with msisdn")
+		case n < minPhoneDigits || n > maxPhoneDigits:
+			p.add("actor.msisdn.phone_number", "must have %d to %d digits, got %d", minPhoneDigits, maxPhoneDigits, n)
+		case m.PhoneNumber[0] == '0':
+			p.add("actor.msisdn.phone_number", "must not start with 0: send the subscriber number without a trunk prefix")
+		}
+		switch n := len(m.CountryCode); {
+		case n == 0:
+			p.add("actor.msisdn.country_code", "is required with msisdn")
+		case n > maxCountryCodeLen || !isDigits(m.CountryCode):
+			p.add("actor.msisdn.country_code", "must be 1 to %d digits, optionally after a '+'", maxCountryCodeLen)
+		}
+	}
+	if a.Language != "" && !containsString(Languages, a.Language) {
+		p.add("actor.language", "must be one of %s", enumList(Languages))
+	}
+}
+
+func validateTwoFactor(p *problems, path, tf string, a *Actor) {
+	if tf == "" {
+		return
+	}
+	if !containsString(TwoFactorTypes, tf) {
+		p.add(path, "must be one of %s", enumList(TwoFactorTypes))
+		return
+	}
+	if a == nil {
+		return
+	}
+	switch tf {
+	case "DOCUMENT_NUMBER", "PERSONAL_DOCUMENT_IMAGE":
+		if a.IdentityDocument == nil && !p.isBad("actor.identity_document") {
+			p.add(path, "%s needs actor.identity_document", tf)
+		}
+	case "EMAIL":
+		if a.Email == "" && !p.isBad("actor.email") {
+			p.add(path, "EMAIL needs actor.email")
+		}
+	}
+}
+
+func validateChannel(p *problems, path string, c *Channel, a *Actor) {
+	tp := path + ".type"
+	switch {
+	case c.Type == "":
+		p.add(tp, "is required: one of %s", enumList(ChannelTypes))
+		return
+	case !containsString(ChannelTypes, c.Type):
+		p.add(tp, "must be one of %s", enumList(ChannelTypes))
+		return
+	}
+	if c.External || a == nil {
+		return
+	}
+	switch c.Type {
+	case "SMS", "WHATSAPP":
+		if a.MSISDN == nil && !p.isBad("actor.msisdn") {
+			p.add(tp, "%s with external=false needs actor.msisdn to deliver the code", c.Type)
+		}
+	case "EMAIL":
+		if a.Email == "" && !p.isBad("actor.email") {
+			p.add(tp, "EMAIL with external=false needs actor.email to deliver the code")
+		}
+	}
+}
+
+func checkReason(reason string, required bool) string {
+	n := utf8.RuneCountInString(reason)
+	switch {
+	case required && strings.TrimSpace(reason) == "":
+		return "is required: 1 to 500 characters"
+	case n > maxReason:
+		return "must be at most 500 characters, got " + strconv.Itoa(n)
+	}
+	return ""
+}
+
+func isDocumentNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isEmail(s string) bool {
+	if len(s) > maxEmailLength {
+		return false
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || addr.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	return at > 0 && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+// countries holds the officially assigned ISO 3166-1 alpha-2 codes.
+const countries = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ " +
+	"CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR " +
+	"GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP " +
+	"KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ " +
+	"NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW " +
+	"SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ " +
+	"UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW"
+
+func isCountry(s string) bool {
+	if len(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' {
+		return false
+	}
+	return strings.Contains(countries, s)
+}
