@@ -225,9 +225,10 @@ func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, 
 }
 
 func notFound(ref identification.Ref) error {
-	kind := "otp identification"
+	// The id is not repeated: another org's id must read exactly like a
+	// random one.
 	if ref.Type == identification.TypeChain {
-		kind = "chain identification"
+		return identification.Errorf(identification.KindNotFound, "no such chain identification in this organisation")
 	}
-	return identification.Errorf(identification.KindNotFound, "%s %s not found", kind, ref.ID)
+	return identification.Errorf(identification.KindNotFound, "no such otp identification in this organisation")
 }

@@ -1,0 +1,221 @@
+// Package apitest runs the whole handler tree in-process against a real
+// local DynamoDB engine, for the HTTP suites: a fresh table per test, a
+// controllable clock, tokens for any org and scope, captured logs, and one
+// place every exchange goes through (so every exchange can be checked).
+package apitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/identification"
+)
+
+// Start is the time every Env's clock starts at.
+var Start = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+// Clock is a settable clock, safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock showing t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Checker inspects every exchange; a non-nil error fails the test.
+type Checker func(req *http.Request, reqBody []byte, status int, header http.Header, body []byte) error
+
+// Checkers run on every exchange of every Env. Packages register theirs
+// from init (the OpenAPI conformance check does).
+var Checkers []Checker
+
+// Env is one handler tree on one engine with its own table.
+type Env struct {
+	Engine   enginetest.Engine
+	Client   *dynamodb.Client
+	Table    string
+	Counter  *enginetest.CallCounter
+	Store    *dynamostore.Store
+	Service  *identification.Service
+	Clock    *Clock
+	Verifier *auth.Verifier
+	Handler  http.Handler
+	Logs     *SyncBuffer
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// New builds an Env on engine e.
+func New(t testing.TB, e enginetest.Engine) *Env {
+	t.Helper()
+	client, table, counter := enginetest.NewTable(t, e)
+	env := &Env{
+		Engine:   e,
+		Client:   client,
+		Table:    table,
+		Counter:  counter,
+		Clock:    NewClock(Start),
+		Logs:     &SyncBuffer{},
+		Verifier: &auth.Verifier{Secret: []byte("apitest-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience},
+	}
+	cfg := app.Config{TableName: table, Region: "us-east-1", DocsURL: httpapi.DefaultDocsURL, Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
+	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now))
+	env.Store = deps.Store.(*dynamostore.Store)
+	env.Service = deps.Service
+	h, err := deps.DevHandler(env.Verifier)
+	if err != nil {
+		t.Fatalf("apitest: handler: %v", err)
+	}
+	env.Handler = h
+	return env
+}
+
+// Token mints a valid token for orgs (space-separated) with scopes.
+func (env *Env) Token(t testing.TB, orgs string, scopes ...string) string {
+	t.Helper()
+	tok, err := env.Verifier.Mint("apitest", strings.Fields(orgs), scopes, time.Hour)
+	if err != nil {
+		t.Fatalf("apitest: mint: %v", err)
+	}
+	return tok
+}
+
+// AdminToken is a token for org with the admin scope.
+func (env *Env) AdminToken(t testing.TB, org string) string {
+	return env.Token(t, org, auth.ScopeAdmin)
+}
+
+// Request describes one call.
+type Request struct {
+	Method string
+	Path   string
+	Body   string
+	Token  string
+	// Header is added as is; "User-Agent" defaults to "apitest/1.0" unless
+	// NoUserAgent is set.
+	Header      http.Header
+	NoUserAgent bool
+}
+
+// Response is what the handler answered.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Errors decodes an ErrorsResponse body, failing the test if it is not one.
+func (r *Response) Errors(t testing.TB) []httpapi.ErrorItem {
+	t.Helper()
+	var er httpapi.ErrorsResponse
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&er); err != nil || len(er.Errors) == 0 {
+		t.Fatalf("body is not an ErrorsResponse (status %d): %v: %s", r.Status, err, r.Body)
+	}
+	return er.Errors
+}
+
+// Identification decodes an identification body.
+func (r *Response) Identification(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("body is not JSON (status %d): %v: %s", r.Status, err, r.Body)
+	}
+	return m
+}
+
+// Do sends req through the handler tree and runs every Checker on the
+// exchange.
+func (env *Env) Do(t testing.TB, req Request) *Response {
+	t.Helper()
+	var body io.Reader
+	if req.Body != "" {
+		body = strings.NewReader(req.Body)
+	}
+	hr := httptest.NewRequest(req.Method, req.Path, body)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			hr.Header.Add(k, v)
+		}
+	}
+	if req.Token != "" {
+		hr.Header.Set("Authorization", "Bearer "+req.Token)
+	}
+	if req.NoUserAgent {
+		hr.Header.Del("User-Agent")
+	} else if hr.Header.Get("User-Agent") == "" {
+		hr.Header.Set("User-Agent", "apitest/1.0")
+	}
+	checkReq := hr.Clone(hr.Context())
+	rec := httptest.NewRecorder()
+	env.Handler.ServeHTTP(rec, hr)
+	resp := &Response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	if resp.Status >= 500 && resp.Status != http.StatusServiceUnavailable {
+		t.Errorf("%s %s: status %d: %s", req.Method, req.Path, resp.Status, resp.Body)
+	}
+	for _, check := range Checkers {
+		if err := check(checkReq, []byte(req.Body), resp.Status, resp.Header, resp.Body); err != nil {
+			t.Errorf("%s %s (status %d) breaks the API description: %v", req.Method, req.Path, resp.Status, err)
+		}
+	}
+	return resp
+}
+
+// Seed stores i directly through the store (for statuses the admin API
+// cannot reach, such as IN_PROGRESS and COMPLETED).
+func (env *Env) Seed(t testing.TB, i *identification.Identification) {
+	t.Helper()
+	if err := env.Store.Create(t.Context(), i); err != nil {
+		t.Fatalf("apitest: seed %s: %v", i.ID, err)
+	}
+}

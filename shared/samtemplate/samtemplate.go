@@ -1,0 +1,222 @@
+// Package samtemplate reads the SAM template (template.yaml) so that local
+// tooling creates exactly the DynamoDB tables the deployed stack has. It
+// parses the template with goformation and converts AWS::DynamoDB::Table
+// resources into CreateTable inputs.
+package samtemplate
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	cfndynamodb "github.com/awslabs/goformation/v7/cloudformation/dynamodb"
+	"github.com/awslabs/goformation/v7/intrinsics"
+)
+
+// Template parses the SAM or CloudFormation template at path (YAML, or JSON
+// if the name ends in .json). Unlike goformation's default, a Ref to a
+// resource resolves to the resource's logical id instead of "", so that
+// references such as `TABLE_NAME: !Ref IdentificationsTable` stay readable;
+// Refs to parameters and pseudo parameters resolve as goformation does
+// (parameter defaults, fixed values for AWS::Region and the like). Globals
+// are not merged into functions.
+func Template(path string) (*cloudformation.Template, error) {
+	tmpl, err := goformation.OpenWithOptions(path, &intrinsics.ProcessorOptions{
+		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Ref": refToLogicalID},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", path, err)
+	}
+	return tmpl, nil
+}
+
+// refToLogicalID resolves a Ref to a resource to its logical id and defers
+// every other Ref to goformation's handler.
+func refToLogicalID(name string, input, template interface{}) interface{} {
+	if id, ok := input.(string); ok {
+		if tmpl, ok := template.(map[string]interface{}); ok {
+			if resources, ok := tmpl["Resources"].(map[string]interface{}); ok {
+				if _, ok := resources[id]; ok {
+					return id
+				}
+			}
+		}
+	}
+	return intrinsics.Ref(name, input, template)
+}
+
+// LoadTable parses the template at templatePath and converts its
+// AWS::DynamoDB::Table resource logicalID into a CreateTable input:
+// attribute definitions, key schema, global and local secondary indexes with
+// their projections, billing mode and provisioned throughput, server-side
+// encryption, stream, table class, deletion protection and tags. TableName is
+// left nil for the caller to set. Settings that CreateTable does not take
+// (TimeToLiveSpecification, PointInTimeRecoverySpecification, contributor
+// insights, Kinesis streams, resource policy, import source) are left out;
+// see TTLAttribute for the TTL.
+func LoadTable(templatePath, logicalID string) (*dynamodb.CreateTableInput, error) {
+	table, err := loadTable(templatePath, logicalID)
+	if err != nil {
+		return nil, err
+	}
+	in, err := CreateTableInput(table)
+	if err != nil {
+		return nil, fmt.Errorf("table %s in %s: %w", logicalID, templatePath, err)
+	}
+	return in, nil
+}
+
+// TTLAttribute returns the TimeToLiveSpecification of the AWS::DynamoDB::Table
+// resource logicalID in the template at templatePath: the attribute name and
+// whether TTL is enabled. A table without a specification yields "", false.
+func TTLAttribute(templatePath, logicalID string) (string, bool, error) {
+	table, err := loadTable(templatePath, logicalID)
+	if err != nil {
+		return "", false, err
+	}
+	spec := table.TimeToLiveSpecification
+	if spec == nil {
+		return "", false, nil
+	}
+	name := aws.ToString(spec.AttributeName)
+	if spec.Enabled && name == "" {
+		return "", false, fmt.Errorf("table %s in %s: TimeToLiveSpecification is enabled without an AttributeName", logicalID, templatePath)
+	}
+	return name, spec.Enabled, nil
+}
+
+// loadTable parses the template and returns its table resource logicalID.
+func loadTable(templatePath, logicalID string) (*cfndynamodb.Table, error) {
+	tmpl, err := Template(templatePath)
+	if err != nil {
+		return nil, err
+	}
+	res, ok := tmpl.Resources[logicalID]
+	if !ok {
+		return nil, fmt.Errorf("template %s: no resource %q", templatePath, logicalID)
+	}
+	table, ok := res.(*cfndynamodb.Table)
+	if !ok {
+		return nil, fmt.Errorf("template %s: resource %q is a %s, not an AWS::DynamoDB::Table", templatePath, logicalID, res.AWSCloudFormationType())
+	}
+	return table, nil
+}
+
+// CreateTableInput converts a parsed AWS::DynamoDB::Table resource into a
+// CreateTable input with TableName unset, as described for LoadTable.
+func CreateTableInput(table *cfndynamodb.Table) (*dynamodb.CreateTableInput, error) {
+	if len(table.KeySchema) == 0 {
+		return nil, fmt.Errorf("no KeySchema")
+	}
+	in := &dynamodb.CreateTableInput{
+		KeySchema:                 keySchema(table.KeySchema),
+		DeletionProtectionEnabled: table.DeletionProtectionEnabled,
+	}
+	for _, def := range table.AttributeDefinitions {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{
+			AttributeName: aws.String(def.AttributeName),
+			AttributeType: types.ScalarAttributeType(def.AttributeType),
+		})
+	}
+
+	// CloudFormation's default billing mode is PROVISIONED.
+	in.BillingMode = types.BillingModeProvisioned
+	if table.BillingMode != nil {
+		in.BillingMode = types.BillingMode(*table.BillingMode)
+	}
+	switch in.BillingMode {
+	case types.BillingModePayPerRequest:
+	case types.BillingModeProvisioned:
+		if table.ProvisionedThroughput == nil {
+			return nil, fmt.Errorf("BillingMode PROVISIONED without ProvisionedThroughput")
+		}
+		in.ProvisionedThroughput = throughput(table.ProvisionedThroughput)
+	default:
+		return nil, fmt.Errorf("unknown BillingMode %q", in.BillingMode)
+	}
+
+	for _, gsi := range table.GlobalSecondaryIndexes {
+		p, err := projection(gsi.Projection)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", gsi.IndexName, err)
+		}
+		idx := types.GlobalSecondaryIndex{
+			IndexName:  aws.String(gsi.IndexName),
+			KeySchema:  keySchema(gsi.KeySchema),
+			Projection: p,
+		}
+		if in.BillingMode == types.BillingModeProvisioned {
+			if gsi.ProvisionedThroughput == nil {
+				return nil, fmt.Errorf("index %s: BillingMode PROVISIONED without ProvisionedThroughput", gsi.IndexName)
+			}
+			idx.ProvisionedThroughput = throughput(gsi.ProvisionedThroughput)
+		}
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, idx)
+	}
+	for _, lsi := range table.LocalSecondaryIndexes {
+		p, err := projection(lsi.Projection)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", lsi.IndexName, err)
+		}
+		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, types.LocalSecondaryIndex{
+			IndexName:  aws.String(lsi.IndexName),
+			KeySchema:  keySchema(lsi.KeySchema),
+			Projection: p,
+		})
+	}
+
+	if sse := table.SSESpecification; sse != nil {
+		in.SSESpecification = &types.SSESpecification{
+			Enabled:        aws.Bool(sse.SSEEnabled),
+			KMSMasterKeyId: sse.KMSMasterKeyId,
+		}
+		if sse.SSEType != nil {
+			in.SSESpecification.SSEType = types.SSEType(*sse.SSEType)
+		}
+	}
+	if s := table.StreamSpecification; s != nil {
+		in.StreamSpecification = &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: types.StreamViewType(s.StreamViewType),
+		}
+	}
+	if table.TableClass != nil {
+		in.TableClass = types.TableClass(*table.TableClass)
+	}
+	for _, tag := range table.Tags {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(tag.Key), Value: aws.String(tag.Value)})
+	}
+	return in, nil
+}
+
+func keySchema(keys []cfndynamodb.Table_KeySchema) []types.KeySchemaElement {
+	out := make([]types.KeySchemaElement, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, types.KeySchemaElement{
+			AttributeName: aws.String(k.AttributeName),
+			KeyType:       types.KeyType(k.KeyType),
+		})
+	}
+	return out
+}
+
+func projection(p *cfndynamodb.Table_Projection) (*types.Projection, error) {
+	if p == nil {
+		return nil, fmt.Errorf("no Projection")
+	}
+	out := &types.Projection{NonKeyAttributes: p.NonKeyAttributes}
+	if p.ProjectionType != nil {
+		out.ProjectionType = types.ProjectionType(*p.ProjectionType)
+	}
+	return out, nil
+}
+
+func throughput(p *cfndynamodb.Table_ProvisionedThroughput) *types.ProvisionedThroughput {
+	return &types.ProvisionedThroughput{
+		ReadCapacityUnits:  aws.Int64(int64(p.ReadCapacityUnits)),
+		WriteCapacityUnits: aws.Int64(int64(p.WriteCapacityUnits)),
+	}
+}
