@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
@@ -96,6 +97,11 @@ func run() error {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.WriteHeader(http.StatusOK)
+		w.Write(docs.OpenAPI)
 	})
 	mux.Handle("/", handler)
 

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/internal/openapitest"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
@@ -55,9 +56,10 @@ func (c *Clock) Advance(d time.Duration) {
 // Checker inspects every exchange; a non-nil error fails the test.
 type Checker func(req *http.Request, reqBody []byte, status int, header http.Header, body []byte) error
 
-// Checkers run on every exchange of every Env. Packages register theirs
-// from init (the OpenAPI conformance check does).
-var Checkers []Checker
+// Checkers run on every exchange of every Env: by default the conformance
+// check against the OpenAPI document, so every request and response of the
+// HTTP suites is held to it.
+var Checkers = []Checker{openapitest.Check}
 
 // Env is one handler tree on one engine with its own table.
 type Env struct {

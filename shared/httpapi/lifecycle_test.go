@@ -65,6 +65,9 @@ func seed(t testing.TB, env *apitest.Env, org string, typ identification.Type, s
 		}
 		i.EndedAt = &ended
 	}
+	if s.status == identification.StatusCancelled {
+		i.CancelReason = "seeded"
+	}
 	if typ == identification.TypeOTP {
 		i.Channel = &identification.Channel{Type: "EMAIL"}
 	} else {

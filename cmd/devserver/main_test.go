@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/auth"
+)
+
+// TestSmoke runs the dev server as `make run` does (starting its own
+// dynoxide with data in a fresh directory), drives create, get and cancel
+// over real HTTP, and stops it with SIGTERM: it must exit cleanly and take
+// its engine with it.
+func TestSmoke(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "devserver")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	const secret = "smoke-test-secret-0123456789"
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATA_DIR="+data, "DEV_JWT_SECRET="+secret, "DYNAMODB_ENDPOINT=", "TABLE_NAME=smoke")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+
+	base := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "Serving the identification admin API on "); ok {
+				base <- strings.Fields(rest)[0]
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	var url string
+	select {
+	case url = <-base:
+	case <-exited:
+		t.Fatalf("dev server exited early: %v\n%s", waitErr, stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("dev server did not start in 60s\n%s", stderr.String())
+	}
+
+	if resp, err := http.Get(url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	v := &auth.Verifier{Secret: []byte(secret), Issuer: app.DevIssuer, Audience: app.DevAudience}
+	token, err := v.Mint("smoke", []string{"acme"}, []string{auth.ScopeAdmin}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		b, _ := io.ReadAll(resp.Body)
+		if len(b) > 0 {
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("%s %s: body is not JSON: %s", method, path, b)
+			}
+		}
+		return resp.StatusCode, m
+	}
+	status, created := call("POST", "/v1/orgs/acme/identifications/otp",
+		`{"actor":{"name":"Smoke","email":"smoke@example.com"},"expires_in":"PT1H","channel":{"type":"EMAIL"}}`)
+	if status != http.StatusCreated {
+		t.Fatalf("create: got %d %v", status, created)
+	}
+	path := "/v1/orgs/acme/identifications/otp/" + created["id"].(string)
+	if status, got := call("GET", path, ""); status != http.StatusOK || got["status"] != "CREATED" {
+		t.Fatalf("get: got %d %v", status, got)
+	}
+	if status, body := call("POST", path+"/cancel", `{"reason":"smoke test"}`); status != http.StatusNoContent {
+		t.Fatalf("cancel: got %d %v", status, body)
+	}
+	if status, got := call("GET", path, ""); status != http.StatusOK || got["status"] != "CANCELLED" || got["version"] != float64(2) {
+		t.Fatalf("get after cancel: got %d %v", status, got)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", waitErr, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("dev server did not stop within 20s of SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), `"engine stopped"`) {
+		t.Errorf("the dev server did not report stopping its engine:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(data, "dynoxide.sqlite")); err != nil {
+		t.Errorf("no engine data under DATA_DIR: %v", err)
+	}
+}

@@ -1,0 +1,62 @@
+package identification
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseExpiresIn(t *testing.T) {
+	cases := []struct {
+		in   string
+		want time.Duration
+		err  string
+	}{
+		{"P7D", 7 * 24 * time.Hour, ""},
+		{"PT15M", 15 * time.Minute, ""},
+		{"P1W", 7 * 24 * time.Hour, ""},
+		{"PT36H", 36 * time.Hour, ""},
+		{"P1DT12H", 36 * time.Hour, ""},
+		{"PT1M", time.Minute, ""},
+		{"PT60S", time.Minute, ""},
+		{"P30D", 30 * 24 * time.Hour, ""},
+		{"PT0.5H", 30 * time.Minute, ""},
+		{"PT1,5H", 90 * time.Minute, ""},
+		{"P29DT23H59M59S", 30*24*time.Hour - time.Second, ""},
+		{"PT59S", 0, "at least 1 minute"},
+		{"PT0M", 0, "at least 1 minute"},
+		{"P30DT1S", 0, "at most 30 days"},
+		{"P5W", 0, "at most 30 days"},
+		{"P99999999999999999999D", 0, "at most 30 days"},
+		{"P1M", 0, "use days"},
+		{"P1Y", 0, "use days"},
+		{"P1Y2M", 0, "use days"},
+		{"-P1D", 0, "positive"},
+		{"", 0, "ISO-8601"},
+		{"P", 0, "not an ISO-8601"},
+		{"PT", 0, "not an ISO-8601"},
+		{"P1DT", 0, "not an ISO-8601"},
+		{"7D", 0, "not an ISO-8601"},
+		{"p7d", 0, "not an ISO-8601"},
+		{"PT1H1D", 0, "not an ISO-8601"},
+		{"P1D1D", 0, "not an ISO-8601"},
+		{"P1H", 0, "not an ISO-8601"},
+		{"PT1D", 0, "not an ISO-8601"},
+		{"P1.5.5D", 0, "not an ISO-8601"},
+		{"P1e3D", 0, "not an ISO-8601"},
+		{"P١D", 0, "not an ISO-8601"},
+		{"P 1D", 0, "not an ISO-8601"},
+		{strings.Repeat("P1D", 30), 0, "at most 64 characters"},
+	}
+	for _, tc := range cases {
+		got, err := ParseExpiresIn(tc.in)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: unexpected error %v", tc.in, err)
+		case tc.err == "" && got != tc.want:
+			t.Errorf("%q: got %s, want %s", tc.in, got, tc.want)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: got %v, %v; want an error containing %q", tc.in, got, err, tc.err)
+		}
+	}
+}

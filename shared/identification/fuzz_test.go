@@ -1,0 +1,456 @@
+package identification_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// The fuzz targets below check the invariants of SPEC §3 on any input:
+// nothing panics; every rejection is a KindInvalid error whose entries each
+// name a field path; every acceptance passes Validate again, survives a
+// round trip through its own JSON rendering unchanged, and can be created
+// by the Service. `make fuzz` runs each for FUZZTIME; `go test` replays the
+// seeds and testdata/fuzz.
+
+// The documented examples of SPEC §3, byte for byte.
+const (
+	fuzzOTPExample = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},
+ "email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},
+ "expires_in":"P7D","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":"true"}}`
+	fuzzChainExample = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"IDENTITY_CARD","country":"ES"},
+ "email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},
+ "expires_in":"PT15M",
+ "sequence":[{"identification_type":"OTP","otp_step":{"two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":false}}},
+             {"identification_type":"AGENT"},
+             {"identification_type":"IDENTITY_DOCUMENT","identity_document_step":{"provider_type":"INTERNAL"}}]}`
+)
+
+var otpSeeds = []string{
+	fuzzOTPExample,
+	`{"actor":{"name":"  Ana  ","msisdn":{"phone_number":"612345678","country_code":"+34"}},"channel":{"type":"WHATSAPP","external":"false"},"expires_in":null,"two_factor_type":null}`,
+	`{"actor":{"name":"A","email":"a@example.com"},"channel":{"type":"EMAIL"},"two_factor_type":"EMAIL","expires_in":"PT1M"}`,
+	`{"actor":{"name":"A"},"channel":{"type":"SMS","external":true},"expires_in":"P30D"}`,
+	`{"actor":{"name":"","email":"nope","msisdn":{"phone_number":1,"country_code":"abcd"},"language":"XX"},"expires_in":"P1M","two_factor_type":"NOPE","channel":{"type":"FAX"},"extra":1}`,
+	`{"actor":{"name":1,"identity_document":"NIF"},"channel":{"type":"SMS","external":1},"two_factor_type":"DOCUMENT_NUMBER"}`,
+	`{"actor":{"name":"J","msisdn":{"phone_number":612345.5,"country_code":"34"}},"channel":{"type":"SMS"}}`,
+	`{"actor":{"name":"J","msisdn":{"phone_number":1e400,"country_code":34}},"channel":{"type":"SMS"}}`,
+	`{"actor":{"name":"J","msisdn":{"phone_number":-612345678,"country_code":"+"}},"channel":{"type":"SMS"}}`,
+	`{"actor":{"name":"J","email":"J <j@example.com>"},"channel":{"type":"EMAIL"}}`,
+	`{"actor":{"name":"J","identity_document":{"document_number":"1","document_type":"NIF","country":"es"}},"channel":{"type":"SMS","external":"true"},"two_factor_type":"PERSONAL_DOCUMENT_IMAGE"}`,
+	`{"actor":{"name":"\u0000\u2028\ud800"},"channel":{"type":"SMS","external":true}}`,
+	`{"actor":{"name":"J"},"channel":{"type":"SMS","external":true},"actor.name":1}`,
+	`{"actor":{"name":"J","name":"K"},"channel":{"type":"SMS","external":true}}`,
+	`{"actor":null,"channel":null}`,
+	`{} {}`, `[]`, `null`, `"x"`, `{`, ``, ` `, `{"actor":[[[[[[[[[[]]]]]]]]]]}`,
+}
+
+var chainSeeds = []string{
+	fuzzChainExample,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"AGENT"}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"IDENTITY_DOCUMENT"}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"IDENTITY_DOCUMENT","identity_document_step":{"provider_type":null}}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"AGENT"},{"identification_type":"AGENT"}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"OTP","otp_step":{"channel":{"type":"SMS"}},"identity_document_step":{}}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"AGENT"},{"identification_type":"AGENT"},{"identification_type":"AGENT"},{"identification_type":"AGENT"}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[null,{},1,"OTP",[]]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"OTP","otp_step":null}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"OTP","otp_step":{"channel":null}}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":{}}`,
+	`{"actor":{"name":"A"},"sequence":[{"identification_type":"AGENT"}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"AGENT","agent_step":{}}]}`,
+	`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"AGENT"}],"sequence[0]":1}`,
+}
+
+var cancelSeeds = []struct {
+	body     string
+	required bool
+}{
+	{`{"reason":"customer asked"}`, true},
+	{``, false},
+	{``, true},
+	{`{}`, false},
+	{`{}`, true},
+	{`{"reason":null}`, false},
+	{`{"reason":"  "}`, true},
+	{`{"reason":5}`, true},
+	{`{"reason":"x","why":"y"}`, false},
+	{`{"reason":"` + strings.Repeat("é", 500) + `"}`, true},
+	{`{"reason":"` + strings.Repeat("é", 501) + `"}`, false},
+	{`[]`, false},
+	{`null`, false},
+	{"\t\n ", false},
+	{`{"reason":"\ud800"}`, true},
+}
+
+var durationSeeds = []string{
+	"P7D", "PT15M", "P1W", "PT36H", "P1DT12H", "PT1M", "PT60S", "P30D", "PT0.5H", "PT1,5H",
+	"P29DT23H59M59S", "PT59S", "PT0M", "P30DT1S", "P30DT0.4S", "P4W2D", "P4W3D", "P5W",
+	"P99999999999999999999D", "P1M", "P1Y", "P1Y2M", "PT1M0S", "-P1D", "", "P", "PT", "P1DT",
+	"7D", "p7d", "PT1H1D", "P1D1D", "P1H", "PT1D", "P1.5.5D", "P1e3D", "P١D", "P 1D", "PT.5H", "PT1.H",
+	"P0.000694444444444444444D", "PT0.0166666666666666666667H", "P00000000000000000000000000000000000000000000000000001D",
+	strings.Repeat("P1D", 30),
+}
+
+func FuzzParseCreateOTP(f *testing.F) {
+	for _, s := range otpSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := identification.ParseCreateOTP(body)
+		if err != nil {
+			checkRejection(t, err, otpFieldPath)
+			return
+		}
+		if fields := in.Validate(); len(fields) > 0 {
+			t.Fatalf("accepted, but Validate reports %v", fields)
+		}
+		if in.Actor == nil || in.Channel == nil {
+			t.Fatalf("accepted without actor or channel: %+v", in)
+		}
+		again, err := identification.ParseCreateOTP(mustJSON(t, otpWire(in)))
+		if err != nil {
+			t.Fatalf("accepted, but its own rendering is refused: %v", err)
+		}
+		if !reflect.DeepEqual(again, in) {
+			t.Fatalf("round trip changed the input:\n got %+v\nwant %+v", again, in)
+		}
+		store := &recordingStore{}
+		i, err := identification.NewService(store, identification.WithClock(fixedClock)).CreateOTP(context.Background(), "acme", in, "")
+		if err != nil {
+			t.Fatalf("accepted, but the service refuses it: %v", err)
+		}
+		checkCreated(t, i, in.ExpiresIn, identification.DefaultExpiresIn)
+	})
+}
+
+func FuzzParseCreateChain(f *testing.F) {
+	for _, s := range chainSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, err := identification.ParseCreateChain(body)
+		if err != nil {
+			checkRejection(t, err, chainFieldPath)
+			return
+		}
+		if fields := in.Validate(); len(fields) > 0 {
+			t.Fatalf("accepted, but Validate reports %v", fields)
+		}
+		if in.Actor == nil || len(in.Sequence) < 1 || len(in.Sequence) > 3 {
+			t.Fatalf("accepted without actor or with %d steps", len(in.Sequence))
+		}
+		seen := map[string]bool{}
+		for _, st := range in.Sequence {
+			if seen[st.IdentificationType] {
+				t.Fatalf("accepted a repeated %s step", st.IdentificationType)
+			}
+			seen[st.IdentificationType] = true
+			if (st.IdentificationType == "OTP") != (st.OTPStep != nil) {
+				t.Fatalf("accepted a %s step with otp_step %v", st.IdentificationType, st.OTPStep)
+			}
+		}
+		again, err := identification.ParseCreateChain(mustJSON(t, chainWire(in)))
+		if err != nil {
+			t.Fatalf("accepted, but its own rendering is refused: %v", err)
+		}
+		if !reflect.DeepEqual(again, in) {
+			t.Fatalf("round trip changed the input:\n got %+v\nwant %+v", again, in)
+		}
+		store := &recordingStore{}
+		i, err := identification.NewService(store, identification.WithClock(fixedClock)).CreateChain(context.Background(), "acme", in, "fuzz/1.0")
+		if err != nil {
+			t.Fatalf("accepted, but the service refuses it: %v", err)
+		}
+		checkCreated(t, i, in.ExpiresIn, 0)
+		for n, st := range i.Sequence {
+			if st.Status != identification.StepPending {
+				t.Errorf("step %d status %q, want PENDING", n, st.Status)
+			}
+		}
+	})
+}
+
+func FuzzParseCancel(f *testing.F) {
+	for _, s := range cancelSeeds {
+		f.Add([]byte(s.body), s.required)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, required bool) {
+		reason, err := identification.ParseCancel(body, required)
+		if err != nil {
+			checkRejection(t, err, func(p string) bool { return p == "body" || p == "reason" })
+			return
+		}
+		if n := utf8.RuneCountInString(reason); n > 500 {
+			t.Fatalf("accepted a reason of %d characters", n)
+		}
+		if required && strings.TrimSpace(reason) == "" {
+			t.Fatalf("accepted a blank reason for an OTP cancel: %q", body)
+		}
+		again, err := identification.ParseCancel(mustJSON(t, map[string]string{"reason": reason}), required)
+		if err != nil || again != reason {
+			t.Fatalf("round trip: got %q, %v; want %q", again, err, reason)
+		}
+	})
+}
+
+func FuzzParseExpiresIn(f *testing.F) {
+	for _, s := range durationSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := identification.ParseExpiresIn(s)
+		secs, yearsOrMonths, ok := isoSeconds(s)
+		min, max := big.NewRat(60, 1), big.NewRat(30*86400, 1)
+		wantOK := ok && !yearsOrMonths && secs.Cmp(min) >= 0 && secs.Cmp(max) <= 0
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatalf("%q: empty message", s)
+			}
+			if wantOK && !nearBound(secs, min, max) {
+				t.Fatalf("%q (%s s) refused: %v", s, secs.FloatString(9), err)
+			}
+			return
+		}
+		if !wantOK && !(ok && !yearsOrMonths && nearBound(secs, min, max)) {
+			t.Fatalf("%q accepted as %s; the oracle refuses it (valid shape %v, years or months %v, %s s)",
+				s, got, ok, yearsOrMonths, ratString(secs))
+		}
+		if got < identification.MinExpiresIn || got > identification.MaxExpiresIn || got%time.Second != 0 {
+			t.Fatalf("%q: got %s, want whole seconds within [1m, 720h]", s, got)
+		}
+		if ok {
+			diff := new(big.Rat).Sub(new(big.Rat).SetInt64(int64(got/time.Second)), secs)
+			if diff.Abs(diff).Cmp(big.NewRat(500001, 1000000)) > 0 {
+				t.Fatalf("%q: got %s, want %s s rounded to the second", s, got, secs.FloatString(6))
+			}
+		}
+	})
+}
+
+// isoSeconds is an independent reading of the ISO-8601 durations SPEC §3
+// accepts: P[nY][nM][nW][nD][T[nH][nM][nS]], designators in that order, at
+// least one, each number digits with an optional fraction after '.' or ','.
+// It returns the exact length in seconds (a year and a month count 0: they
+// are refused anyway) and whether a year or month designator appears.
+func isoSeconds(s string) (*big.Rat, bool, bool) {
+	total := new(big.Rat)
+	if len(s) > 64 || !strings.HasPrefix(s, "P") {
+		return total, false, false
+	}
+	rest := s[1:]
+	date, tm, hasT := strings.Cut(rest, "T")
+	if hasT && tm == "" || rest == "" {
+		return total, false, false
+	}
+	ym := false
+	parts := []struct {
+		s     string
+		units []string
+		secs  []int64
+	}{
+		{date, []string{"Y", "M", "W", "D"}, []int64{0, 0, 7 * 86400, 86400}},
+		{tm, []string{"H", "M", "S"}, []int64{3600, 60, 1}},
+	}
+	for pi, p := range parts {
+		s := p.s
+		next := 0
+		for s != "" {
+			i := 0
+			for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+				i++
+			}
+			if i == 0 {
+				return total, false, false
+			}
+			num := s[:i]
+			if i < len(s) && (s[i] == '.' || s[i] == ',') {
+				j := i + 1
+				for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+					j++
+				}
+				if j == i+1 {
+					return total, false, false
+				}
+				num, i = s[:i]+"."+s[i+1:j], j
+			}
+			if i >= len(s) {
+				return total, false, false
+			}
+			unit := string(s[i])
+			k := next
+			for k < len(p.units) && p.units[k] != unit {
+				k++
+			}
+			if k == len(p.units) {
+				return total, false, false
+			}
+			next = k + 1
+			if pi == 0 && k < 2 {
+				ym = true
+			}
+			v, ok := new(big.Rat).SetString(num)
+			if !ok {
+				return total, false, false
+			}
+			total.Add(total, v.Mul(v, new(big.Rat).SetInt64(p.secs[k])))
+			s = s[i+1:]
+		}
+	}
+	return total, ym, true
+}
+
+// nearBound reports whether x is within a microsecond of either bound,
+// where float arithmetic may reasonably decide either way.
+func nearBound(x, lo, hi *big.Rat) bool {
+	eps := big.NewRat(1, 1000000)
+	for _, b := range []*big.Rat{lo, hi} {
+		d := new(big.Rat).Sub(x, b)
+		if d.Abs(d).Cmp(eps) <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func ratString(r *big.Rat) string {
+	if r.Cmp(big.NewRat(1e12, 1)) > 0 {
+		return "more than 1e12"
+	}
+	return r.FloatString(6)
+}
+
+// checkRejection checks a refused body: a KindInvalid error with 1 to 50
+// entries, each a non-empty message about a field named by its path: a
+// known one, or an unknown field named as sent.
+func checkRejection(t *testing.T, err error, known func(string) bool) {
+	t.Helper()
+	var de *identification.Error
+	if !errors.As(err, &de) || de.Kind != identification.KindInvalid {
+		t.Fatalf("got %v (%T), want a KindInvalid *identification.Error", err, err)
+	}
+	if len(de.Fields) == 0 || len(de.Fields) > 50 {
+		t.Fatalf("got %d field errors, want 1 to 50: %v", len(de.Fields), err)
+	}
+	for _, fe := range de.Fields {
+		if fe.Path == "" || fe.Message == "" {
+			t.Fatalf("field error without path or message: %+v", fe)
+		}
+		if fe.Message != "unknown field" && !known(fe.Path) {
+			t.Fatalf("field error names no known field: %q: %s", fe.Path, fe.Message)
+		}
+		if !strings.HasPrefix(fe.String(), fe.Path+": ") {
+			t.Fatalf("details %q do not start with the path", fe.String())
+		}
+	}
+}
+
+var (
+	actorPath      = `actor(\.(name|last_name|email|language|identity_document(\.(document_number|document_type|country))?|msisdn(\.(phone_number|country_code))?))?`
+	otpPathRE      = regexp.MustCompile(`^(body|expires_in|two_factor_type|channel(\.(type|external))?|` + actorPath + `)$`)
+	chainPathRE    = regexp.MustCompile(`^(body|expires_in|sequence(\[\d+\](\.(identification_type|otp_step(\.(two_factor_type|channel(\.(type|external))?))?|identity_document_step(\.provider_type)?))?)?|` + actorPath + `)$`)
+	otpFieldPath   = otpPathRE.MatchString
+	chainFieldPath = chainPathRE.MatchString
+)
+
+// otpWire renders an accepted input as a request body.
+func otpWire(in identification.CreateOTP) map[string]any {
+	m := map[string]any{"actor": in.Actor, "channel": in.Channel}
+	if in.ExpiresIn != "" {
+		m["expires_in"] = in.ExpiresIn
+	}
+	if in.TwoFactorType != "" {
+		m["two_factor_type"] = in.TwoFactorType
+	}
+	return m
+}
+
+// chainWire renders an accepted input as a request body (a Step's own JSON
+// carries its status, which a request must not).
+func chainWire(in identification.CreateChain) map[string]any {
+	steps := make([]map[string]any, len(in.Sequence))
+	for i, st := range in.Sequence {
+		s := map[string]any{"identification_type": st.IdentificationType}
+		if st.OTPStep != nil {
+			s["otp_step"] = st.OTPStep
+		}
+		if st.IdentityDocumentStep != nil {
+			d := map[string]any{}
+			if st.IdentityDocumentStep.ProviderType != "" {
+				d["provider_type"] = st.IdentityDocumentStep.ProviderType
+			}
+			s["identity_document_step"] = d
+		}
+		steps[i] = s
+	}
+	return map[string]any{"actor": in.Actor, "expires_in": in.ExpiresIn, "sequence": steps}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("marshal %+v: %v", v, err)
+	}
+	return b
+}
+
+var fuzzStart = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+func fixedClock() time.Time { return fuzzStart }
+
+// checkCreated checks what the service made of an accepted input.
+func checkCreated(t *testing.T, i *identification.Identification, expiresIn string, def time.Duration) {
+	t.Helper()
+	want := def
+	if expiresIn != "" {
+		d, err := identification.ParseExpiresIn(expiresIn)
+		if err != nil {
+			t.Fatalf("accepted expires_in %q does not parse: %v", expiresIn, err)
+		}
+		want = d
+	}
+	if got := i.ExpiresAt.Sub(i.CreatedAt); got != want {
+		t.Errorf("expires_at - created_at = %s, want %s", got, want)
+	}
+	if i.Status != identification.StatusCreated || i.Version != 1 || i.OrgID != "acme" {
+		t.Errorf("created: status %s version %d org %s", i.Status, i.Version, i.OrgID)
+	}
+	if name := strings.TrimSpace(i.Actor.Name); name == "" || name != i.Actor.Name {
+		t.Errorf("actor name %q is not trimmed and non-empty", i.Actor.Name)
+	}
+	if b, err := json.Marshal(i); err != nil || !json.Valid(b) {
+		t.Errorf("the identification does not render as JSON: %v", err)
+	}
+}
+
+// recordingStore is the least Store the service needs to create: creation
+// only, no conditional writes to honour.
+type recordingStore struct{ created []*identification.Identification }
+
+func (s *recordingStore) Create(_ context.Context, i *identification.Identification) error {
+	s.created = append(s.created, i)
+	return nil
+}
+
+func (s *recordingStore) Get(context.Context, identification.Ref) (*identification.Identification, error) {
+	return nil, identification.Errorf(identification.KindNotFound, "not stored")
+}
+
+func (s *recordingStore) Transition(context.Context, identification.Ref, identification.Change) error {
+	return identification.Errorf(identification.KindNotFound, "not stored")
+}
+
+func (s *recordingStore) Delete(context.Context, identification.Ref, bool, time.Time) error {
+	return identification.Errorf(identification.KindNotFound, "not stored")
+}
