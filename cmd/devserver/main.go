@@ -24,6 +24,7 @@ import (
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/samtemplate"
+	"github.com/idadmin/api/shared/sweep"
 )
 
 func main() {
@@ -42,6 +43,11 @@ func run() error {
 	dataDir := flag.String("data", envOr("DATA_DIR", filepath.Join(root, ".local")), "directory for the engine's data and the dev secret (DATA_DIR)")
 	template := flag.String("template", filepath.Join(root, "template.yaml"), "SAM template defining the table")
 	org := flag.String("org", envOr("DEV_ORG", "acme"), "organisation of the printed example token (DEV_ORG)")
+	defaultSweep, err := time.ParseDuration(envOr("SWEEP_INTERVAL", "1m"))
+	if err != nil {
+		return fmt.Errorf("SWEEP_INTERVAL: %w", err)
+	}
+	sweepEvery := flag.Duration("sweep-interval", defaultSweep, "how often the expiry sweep runs; 0 disables it (SWEEP_INTERVAL)")
 	flag.Parse()
 
 	if os.Getenv("TABLE_NAME") == "" {
@@ -69,6 +75,11 @@ func run() error {
 			logger.Info("engine stopped")
 		}()
 		os.Setenv("DYNAMODB_ENDPOINT", engine.Endpoint)
+		endpointFile := filepath.Join(*dataDir, app.EngineEndpointFile)
+		if err := os.WriteFile(endpointFile, []byte(engine.Endpoint+"\n"), 0o600); err != nil {
+			return fmt.Errorf("record engine endpoint: %w", err)
+		}
+		defer os.Remove(endpointFile)
 		logger.Info("dynoxide started", slog.String("endpoint", engine.Endpoint), slog.String("data", *dataDir))
 	}
 	cfg, err := app.ConfigFromEnv()
@@ -128,6 +139,9 @@ func run() error {
 	fmt.Printf("Try:\n  curl -s -X POST %s/v1/orgs/%s/identifications/otp -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n", base, *org)
 	fmt.Printf("    -d '{\"actor\":{\"name\":\"James\",\"msisdn\":{\"phone_number\":6123456789,\"country_code\":\"34\"}},\"expires_in\":\"P7D\",\"channel\":{\"type\":\"SMS\"}}'\n\n")
 
+	if *sweepEvery > 0 {
+		go sweepLoop(ctx, deps, *sweepEvery)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -144,6 +158,23 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// sweepLoop runs the expiry sweep every interval, as the scheduled
+// expire-sweep function does in AWS; each pass gets the interval as deadline.
+func sweepLoop(ctx context.Context, deps app.Deps, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pass, cancel := context.WithTimeout(ctx, every)
+			deps.Sweep(pass, time.Now(), sweep.Options{Margin: every / 10})
+			cancel()
+		}
+	}
 }
 
 func envOr(name, def string) string {

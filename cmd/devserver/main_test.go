@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/identification"
 )
 
 // TestSmoke runs the dev server as `make run` does (starting its own
@@ -29,7 +32,7 @@ func TestSmoke(t *testing.T) {
 	data := t.TempDir()
 	const secret = "smoke-test-secret-0123456789"
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATA_DIR="+data, "DEV_JWT_SECRET="+secret, "DYNAMODB_ENDPOINT=", "TABLE_NAME=smoke")
+	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "SWEEP_INTERVAL=100ms", "DATA_DIR="+data, "DEV_JWT_SECRET="+secret, "DYNAMODB_ENDPOINT=", "TABLE_NAME=smoke")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +115,37 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("get after cancel: got %d %v", status, got)
 	}
 
+	// The dev server sweeps like expire-sweep does in AWS: a process seeded
+	// past its expiry on the server's own engine is written EXPIRED.
+	endpoint, err := os.ReadFile(filepath.Join(data, app.EngineEndpointFile))
+	if err != nil {
+		t.Fatalf("engine endpoint not recorded: %v", err)
+	}
+	store := dynamostore.New(localengine.NewClient(strings.TrimSpace(string(endpoint))), dynamostore.Options{Table: "smoke"})
+	now := time.Now().UTC().Truncate(time.Second)
+	due := &identification.Identification{
+		ID: "01a20000-0000-7000-8000-000000000001", OrgID: "acme", Type: identification.TypeOTP, Status: identification.StatusCreated,
+		CreatedAt: now.Add(-time.Hour), UpdatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute),
+		Actor: identification.Actor{Name: "Due"}, Channel: &identification.Channel{Type: "SMS", External: true}, Version: 1,
+	}
+	if err := store.Create(t.Context(), due); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := store.Get(t.Context(), due.Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == identification.StatusExpired && got.Version == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dev server's sweep did not expire a due process within 20s: %s v%d", got.Status, got.Version)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -128,5 +162,8 @@ func TestSmoke(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "dynoxide.sqlite")); err != nil {
 		t.Errorf("no engine data under DATA_DIR: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, app.EngineEndpointFile)); err == nil {
+		t.Errorf("%s left behind after shutdown", app.EngineEndpointFile)
 	}
 }

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +18,7 @@ import (
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/sweep"
 )
 
 // NewDynamoDB creates the DynamoDB client of c. It builds aws.Config by
@@ -50,7 +53,10 @@ type Deps struct {
 	Client  *dynamodb.Client
 	Store   identification.Store
 	Service *identification.Service
-	Logger  *slog.Logger
+	// Dynamo is Store as the concrete DynamoDB store, which also lists due
+	// processes for the expiry sweep.
+	Dynamo *dynamostore.Store
+	Logger *slog.Logger
 }
 
 // NewDeps wires the store and service on client.
@@ -61,8 +67,15 @@ func NewDeps(c Config, client *dynamodb.Client, logger *slog.Logger, opts ...ide
 		Client:  client,
 		Store:   store,
 		Service: identification.NewService(store, opts...),
+		Dynamo:  store,
 		Logger:  logger,
 	}
+}
+
+// Sweep runs one expiry pass at now (see package sweep); it stops in time
+// for ctx's deadline and logs its summary.
+func (d Deps) Sweep(ctx context.Context, now time.Time, opts sweep.Options) sweep.Result {
+	return sweep.Run(ctx, d.Dynamo, d.Dynamo, now, opts, d.Logger)
 }
 
 // LambdaHandler is the handler tree restricted to routes for a Lambda behind

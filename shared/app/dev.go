@@ -20,6 +20,10 @@ const (
 	DevAudience = "idadmin-api"
 )
 
+// EngineEndpointFile, in the data directory, holds the endpoint of the
+// engine a running dev server started, so `make sweep` can reach it.
+const EngineEndpointFile = "engine-endpoint"
+
 // DevVerifier returns the dev server's HS256 verifier. The secret comes
 // from DEV_JWT_SECRET or, when unset, from dataDir/dev-jwt-secret, created
 // with 32 random bytes on first use so every checkout has its own.

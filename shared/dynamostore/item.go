@@ -101,8 +101,10 @@ func keyAttr(ref identification.Ref) map[string]types.AttributeValue {
 func shardOf(id string, shards int) string {
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return fmt.Sprintf("OPEN#%02d", h.Sum32()%uint32(shards))
+	return shardName(int(h.Sum32() % uint32(shards)))
 }
+
+func shardName(shard int) string { return fmt.Sprintf("OPEN#%02d", shard) }
 
 func toItem(i *identification.Identification, shards int, retention time.Duration) item {
 	it := item{

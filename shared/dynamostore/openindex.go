@@ -1,0 +1,71 @@
+package dynamostore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// Shards is the number of partition values of the open-process index.
+func (s *Store) Shards() int { return s.shards }
+
+// Due returns one page of the open processes in shard whose expiry is at or
+// before now, read from the sparse open-by-expiry index (one Query; never a
+// Scan). cursor is "" for the first page; the returned cursor is "" after
+// the last. The index is eventually consistent: a process ended a moment ago
+// may still be listed, which the conditional expire write then refuses.
+// The cursor is opaque to callers.
+func (s *Store) Due(ctx context.Context, shard int, now time.Time, limit int32, cursor any) ([]identification.Ref, any, error) {
+	start, _ := cursor.(map[string]types.AttributeValue)
+	keyCond := expression.Key(attrOpenShard).Equal(expression.Value(shardName(shard))).
+		And(expression.Key(attrOpenExpiresAt).LessThanEqual(expression.Value(now.Unix())))
+	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
+	if err != nil {
+		return nil, nil, fmt.Errorf("build due query: %w", err)
+	}
+	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 s.table,
+		IndexName:                 aws.String(OpenIndex),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ExclusiveStartKey:         start,
+		Limit:                     aws.Int32(limit),
+	})
+	if err != nil {
+		return nil, nil, classify("query open index", err)
+	}
+	refs := make([]identification.Ref, 0, len(out.Items))
+	for _, it := range out.Items {
+		pk, ok := it[attrPK].(*types.AttributeValueMemberS)
+		if !ok {
+			return nil, nil, fmt.Errorf("open index item without %s", attrPK)
+		}
+		ref, err := parseKey(pk.Value)
+		if err != nil {
+			return nil, nil, err
+		}
+		refs = append(refs, ref)
+	}
+	if len(out.LastEvaluatedKey) == 0 {
+		return refs, nil, nil
+	}
+	return refs, out.LastEvaluatedKey, nil
+}
+
+// parseKey is the inverse of key. Org names cannot hold '#'.
+func parseKey(pk string) (identification.Ref, error) {
+	parts := strings.Split(pk, "#")
+	if len(parts) != 4 || parts[0] != "ORG" {
+		return identification.Ref{}, fmt.Errorf("malformed key %q", pk)
+	}
+	return identification.Ref{Org: parts[1], Type: identification.Type(parts[2]), ID: parts[3]}, nil
+}
