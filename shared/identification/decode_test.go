@@ -116,3 +116,23 @@ func TestCountryList(t *testing.T) {
 		}
 	}
 }
+
+func TestCancelReasonIsPresentExactlyWhenCancelled(t *testing.T) {
+	for _, s := range Statuses {
+		for _, reason := range []string{"", "asked"} {
+			i := Identification{Status: s, CancelReason: reason}
+			b, err := json.Marshal(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			got, present := m["cancel_reason"]
+			if present != (s == StatusCancelled) || (present && got != reason) {
+				t.Errorf("%s with reason %q: cancel_reason present=%v value %v", s, reason, present, got)
+			}
+		}
+	}
+}

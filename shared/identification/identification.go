@@ -69,6 +69,21 @@ type Identification struct {
 	EndedUserAgent   string `json:"-"`
 }
 
+// MarshalJSON writes the identification as the API returns it: a cancelled
+// process always carries cancel_reason (empty when a chain was cancelled
+// without one), any other never does.
+func (i Identification) MarshalJSON() ([]byte, error) {
+	type plain Identification
+	v := struct {
+		plain
+		CancelReason *string `json:"cancel_reason,omitempty"`
+	}{plain: plain(i)}
+	if i.Status == StatusCancelled {
+		v.CancelReason = &i.CancelReason
+	}
+	return json.Marshal(v)
+}
+
 // Ref names one identification: the organisation is part of every key.
 func (i *Identification) Ref() Ref { return Ref{Org: i.OrgID, Type: i.Type, ID: i.ID} }
 
