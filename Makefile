@@ -6,7 +6,7 @@ ORG ?= acme
 SCOPES ?= identifications/admin
 ENGINES := tools/node_modules/.installed
 
-.PHONY: run test vet token deps tools clean
+.PHONY: run test vet token sweep deps tools clean
 
 ## run: the dev server on a local dynoxide it starts itself (ADDR, DYNAMODB_ENDPOINT)
 run: deps $(ENGINES)
@@ -23,6 +23,10 @@ vet:
 token: deps
 	@$(GO) run ./cmd/token -org "$(ORG)" -scopes "$(SCOPES)"
 
+## sweep: one expiry pass against the local engine; prints expired=<n> ...
+sweep: deps $(ENGINES)
+	@$(GO) run ./cmd/sweep
+
 deps:
 	@$(GO) mod download
 
@@ -34,3 +38,59 @@ $(ENGINES): tools/package.json tools/package-lock.json
 
 clean:
 	rm -rf .build .local/bench
+
+# --- Lambda functions and deployment (AWS SAM) ---------------------------------
+# `make lambdas` needs only Go; build, validate, deploy and invoke wrap the SAM
+# CLI (invoke also needs Docker). See README, "Deployment".
+ARCH ?= arm64
+SAM ?= sam
+FN ?=
+ENV_VARS ?=
+DEPLOY_FLAGS ?=
+FUNCTIONS := $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
+BOOTSTRAPS := $(FUNCTIONS:%=.build/%/bootstrap)
+# How every bootstrap is built; internal/lambdabaseline's size test uses the same flags.
+LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -tags lambda.norpc -ldflags="-s -w"
+# The same for SAM's Go builder, which runs `go build -trimpath` (TrimGoPath in
+# the template) with our environment: -s implies -w, GOFLAGS values cannot hold spaces.
+SAM_GO_ENV = CGO_ENABLED=0 GOFLAGS="$$($(GO) env GOFLAGS) -tags=lambda.norpc -ldflags=-s"
+# logical_id maps a function name to its logical id in template.yaml: create-otp -> CreateOtpFunction.
+logical_id = $(shell echo '$(1)' | awk -F- '{for (i = 1; i <= NF; i++) printf "%s%s", toupper(substr($$i, 1, 1)), substr($$i, 2)} END {print "Function"}')
+
+.PHONY: lambdas lambda-arch build validate deploy invoke sam-cli FORCE
+
+## lambdas: every function's bootstrap in .build/<name>/bootstrap, no SAM needed (ARCH=arm64|amd64)
+lambdas: $(BOOTSTRAPS)
+	@ls -l $(BOOTSTRAPS) | awk '{printf "%10d  %s\n", $$5, $$NF}'
+
+.build/%/bootstrap: FORCE | deps lambda-arch
+	$(LAMBDA_BUILD) -o $@ ./functions/$*
+
+lambda-arch:
+	@case "$(ARCH)" in arm64|amd64) ;; *) echo "ARCH must be arm64 or amd64, not '$(ARCH)'" >&2; exit 2 ;; esac
+
+FORCE:
+
+## build: sam build (all functions, built as by `make lambdas`, into .aws-sam/build)
+build: sam-cli
+	$(SAM_GO_ENV) $(SAM) build
+
+## validate: sam validate --lint
+validate: sam-cli
+	$(SAM) validate --lint
+
+## deploy: sam build, then sam deploy (the first time: make deploy DEPLOY_FLAGS=--guided)
+deploy: build
+	$(SAM) deploy $(DEPLOY_FLAGS)
+
+## invoke: build function FN and run it on events/FN.json in Docker (FN=get-otp; ENV_VARS=env.json overrides its environment)
+invoke: sam-cli
+	@test -n "$(FN)" -a -f "events/$(FN).json" || { echo "usage: make invoke FN=<name>, one of: $(FUNCTIONS)" >&2; exit 2; }
+	$(SAM_GO_ENV) $(SAM) build $(call logical_id,$(FN))
+	$(SAM) local invoke $(call logical_id,$(FN)) -e events/$(FN).json $(if $(ENV_VARS),--env-vars $(ENV_VARS))
+
+sam-cli:
+	@command -v $(SAM) >/dev/null 2>&1 || { \
+		echo "make: '$(SAM)', the AWS SAM CLI, is not installed (or not on PATH); it is needed to build, validate, deploy and invoke with SAM." >&2; \
+		echo "      Install it (README, Deployment), or run 'make lambdas' to build the functions with Go alone." >&2; \
+		exit 127; }

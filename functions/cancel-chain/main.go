@@ -1,0 +1,10 @@
+// Command cancel-chain is the Lambda function that cancels a chain identification:
+// POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/cancel.
+// Everything but the route name is shared wiring in package app.
+package main
+
+import "github.com/idadmin/api/shared/app"
+
+func main() {
+	app.Lambda("cancel-chain")
+}

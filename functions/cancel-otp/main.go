@@ -1,0 +1,10 @@
+// Command cancel-otp is the Lambda function that cancels an OTP identification:
+// POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/cancel.
+// Everything but the route name is shared wiring in package app.
+package main
+
+import "github.com/idadmin/api/shared/app"
+
+func main() {
+	app.Lambda("cancel-otp")
+}

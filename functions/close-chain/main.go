@@ -1,0 +1,10 @@
+// Command close-chain is the Lambda function that closes a chain identification:
+// POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/close.
+// Everything but the route name is shared wiring in package app.
+package main
+
+import "github.com/idadmin/api/shared/app"
+
+func main() {
+	app.Lambda("close-chain")
+}

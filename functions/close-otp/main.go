@@ -1,0 +1,10 @@
+// Command close-otp is the Lambda function that closes an OTP identification:
+// POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/close.
+// Everything but the route name is shared wiring in package app.
+package main
+
+import "github.com/idadmin/api/shared/app"
+
+func main() {
+	app.Lambda("close-otp")
+}

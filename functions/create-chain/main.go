@@ -1,0 +1,10 @@
+// Command create-chain is the Lambda function that creates a chain identification:
+// POST /v1/orgs/{org_id}/identifications/chain.
+// Everything but the route name is shared wiring in package app.
+package main
+
+import "github.com/idadmin/api/shared/app"
+
+func main() {
+	app.Lambda("create-chain")
+}

@@ -1,0 +1,10 @@
+// Command delete-otp is the Lambda function that deletes an OTP identification:
+// DELETE /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}.
+// Everything but the route name is shared wiring in package app.
+package main
+
+import "github.com/idadmin/api/shared/app"
+
+func main() {
+	app.Lambda("delete-otp")
+}

@@ -1,0 +1,10 @@
+// Command get-chain is the Lambda function that reads a chain identification:
+// GET /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}.
+// Everything but the route name is shared wiring in package app.
+package main
+
+import "github.com/idadmin/api/shared/app"
+
+func main() {
+	app.Lambda("get-chain")
+}

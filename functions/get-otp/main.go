@@ -1,0 +1,10 @@
+// Command get-otp is the Lambda function that reads an OTP identification:
+// GET /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}.
+// Everything but the route name is shared wiring in package app.
+package main
+
+import "github.com/idadmin/api/shared/app"
+
+func main() {
+	app.Lambda("get-otp")
+}

@@ -1,0 +1,197 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// offlineDeps are Deps whose client points at a closed port: enough for
+// requests that never reach the store.
+func offlineDeps(t *testing.T, logs *bytes.Buffer) Deps {
+	t.Helper()
+	cfg := Config{TableName: "t", Region: "us-east-1", Endpoint: "http://127.0.0.1:1"}
+	return NewDeps(cfg, NewDynamoDB(cfg), NewLambdaLogger(logs, slog.LevelInfo))
+}
+
+func TestNewLambdaHandlerUnknownRoute(t *testing.T) {
+	if _, err := NewLambdaHandler("expire-otp", offlineDeps(t, &bytes.Buffer{})); err == nil {
+		t.Errorf("NewLambdaHandler(%q) error = nil, want an unknown-route error", "expire-otp")
+	}
+}
+
+func TestWithoutStage(t *testing.T) {
+	tests := []struct {
+		path, stage, want string
+	}{
+		{"/v1/orgs/acme", "$default", "/v1/orgs/acme"},
+		{"/v1/orgs/acme", "", "/v1/orgs/acme"},
+		{"/dev/v1/orgs/acme", "dev", "/v1/orgs/acme"},
+		{"/dev", "dev", "/"},
+		{"/development/v1", "dev", "/development/v1"},
+		{"/v1/dev/x", "dev", "/v1/dev/x"},
+	}
+	for _, tt := range tests {
+		if got := withoutStage(tt.path, tt.stage); got != tt.want {
+			t.Errorf("withoutStage(%q, %q) = %q, want %q", tt.path, tt.stage, got, tt.want)
+		}
+	}
+}
+
+// TestNewLambdaHandlerRoutesOnEveryStage sends an event without authorizer
+// context: 401 proves the request reached the route (the caller is checked
+// before the store is used), 404 that it did not.
+func TestNewLambdaHandlerRoutesOnEveryStage(t *testing.T) {
+	var logs bytes.Buffer
+	h, err := NewLambdaHandler("get-otp", offlineDeps(t, &logs))
+	if err != nil {
+		t.Fatalf("NewLambdaHandler error = %v", err)
+	}
+	const path = "/v1/orgs/acme/identifications/otp/0196f3b2-8c4d-7a1e-9b2f-3c4d5e6f7a81"
+	tests := []struct {
+		name, stage, rawPath string
+		want                 int
+	}{
+		{"default stage", "$default", path, http.StatusUnauthorized},
+		{"named stage", "prod", "/prod" + path, http.StatusUnauthorized},
+		{"path of another stage", "prod", "/dev" + path, http.StatusNotFound},
+		{"another route", "prod", "/prod/v1/orgs/acme/identifications/chain", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := events.APIGatewayV2HTTPRequest{
+				Version:  "2.0",
+				RawPath:  tt.rawPath,
+				Headers:  map[string]string{"user-agent": "test"},
+				RouteKey: "GET /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}",
+				RequestContext: events.APIGatewayV2HTTPRequestContext{
+					Stage:     tt.stage,
+					RequestID: "req-1",
+					HTTP:      events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: tt.rawPath},
+				},
+			}
+			resp, err := h(context.Background(), ev)
+			if err != nil {
+				t.Fatalf("handler error = %v", err)
+			}
+			if resp.StatusCode != tt.want {
+				t.Errorf("status = %d, want %d; body %s", resp.StatusCode, tt.want, resp.Body)
+			}
+		})
+	}
+}
+
+func TestNewLambdaLoggerAddsTheInvocationID(t *testing.T) {
+	var buf bytes.Buffer
+	logger := NewLambdaLogger(&buf, slog.LevelInfo).With(slog.String("request_id", "api-1"))
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "inv-1"})
+	logger.InfoContext(ctx, "inside")
+	logger.InfoContext(context.Background(), "outside")
+	logger.DebugContext(ctx, "filtered")
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("logged %d lines, want 2:\n%s", len(lines), buf.String())
+	}
+	tests := []struct {
+		line        string
+		wantMsg     string
+		wantAWSID   any
+		wantRequest any
+	}{
+		{lines[0], "inside", "inv-1", "api-1"},
+		{lines[1], "outside", nil, "api-1"},
+	}
+	for _, tt := range tests {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(tt.line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", tt.line)
+		}
+		if rec["msg"] != tt.wantMsg || rec["aws_request_id"] != tt.wantAWSID || rec["request_id"] != tt.wantRequest {
+			t.Errorf("log line %s: want msg %q, aws_request_id %v, request_id %v", tt.line, tt.wantMsg, tt.wantAWSID, tt.wantRequest)
+		}
+	}
+}
+
+func TestLambdaFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"outside Lambda", map[string]string{RuntimeAPIEnv: "", "TABLE_NAME": "t", "AWS_REGION": "eu-west-1"}, RuntimeAPIEnv + " is not set"},
+		{"no table", map[string]string{RuntimeAPIEnv: "127.0.0.1:9001", "TABLE_NAME": "", "AWS_REGION": "eu-west-1"}, "TABLE_NAME is required"},
+		{"bad log level", map[string]string{RuntimeAPIEnv: "127.0.0.1:9001", "TABLE_NAME": "t", "AWS_REGION": "eu-west-1", "LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"ready", map[string]string{RuntimeAPIEnv: "127.0.0.1:9001", "TABLE_NAME": "t", "AWS_REGION": "eu-west-1"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, name := range []string{"LOG_LEVEL", "RETENTION_DAYS", "OPEN_INDEX_SHARDS", "DYNAMODB_ENDPOINT", "AWS_DEFAULT_REGION"} {
+				t.Setenv(name, "")
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			h, err := lambdaFromEnv("get-otp", &bytes.Buffer{})
+			if tt.wantErr == "" {
+				if err != nil || h == nil {
+					t.Errorf("lambdaFromEnv = %v, %v; want a handler", h != nil, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("lambdaFromEnv error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// lambdaChildEnv makes this test binary run Lambda instead of the tests.
+const lambdaChildEnv = "APP_TEST_RUN_LAMBDA"
+
+// TestLambdaOutsideLambda runs Lambda in a child process started without
+// AWS_LAMBDA_RUNTIME_API, as someone running a bootstrap by hand would: it
+// must stop at once, say why on stderr and exit non-zero.
+func TestLambdaOutsideLambda(t *testing.T) {
+	if os.Getenv(lambdaChildEnv) == "1" {
+		Lambda("get-otp")
+		return // not reached: Lambda exits
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLambdaOutsideLambda$")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, RuntimeAPIEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, lambdaChildEnv+"=1", "TABLE_NAME=t", "AWS_REGION=eu-west-1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	elapsed := time.Since(start)
+
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() <= 0 {
+		t.Fatalf("Lambda outside Lambda: %v after %v, want a non-zero exit status; stderr %q", err, elapsed, stderr.String())
+	}
+	if elapsed >= 5*time.Second {
+		t.Errorf("Lambda took %v to give up, want well under 5s", elapsed)
+	}
+	if msg := stderr.String(); !strings.Contains(msg, RuntimeAPIEnv+" is not set") || !strings.Contains(msg, "not running in AWS Lambda") {
+		t.Errorf("stderr = %q, want it to say %s is not set, so it is not running in AWS Lambda", msg, RuntimeAPIEnv)
+	}
+}
