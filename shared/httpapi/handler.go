@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/idadmin/api/shared/auth"
@@ -128,6 +129,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = context.WithValue(ctx, loggerKey, logger)
 	r = r.WithContext(ctx)
 	sw := &statusWriter{ResponseWriter: w}
+	if !cleanPath(r.URL.Path) {
+		// ServeMux would answer a redirect without a body; no route of
+		// this API has such a path, so it is simply not found.
+		h.writeError(sw, r, identification.Errorf(identification.KindNotFound, "no such route: %s %s", r.Method, r.URL.Path))
+		h.logRequest(logger, r, sw.status, start)
+		return
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			logger.ErrorContext(ctx, "panic", slog.String("panic", fmt.Sprint(p)))
@@ -135,14 +143,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.writeError(sw, r, fmt.Errorf("panic: %v", p))
 			}
 		}
-		logger.InfoContext(ctx, "request",
-			slog.String("method", r.Method),
-			slog.String("route", r.Pattern),
-			slog.String("org", r.PathValue("org_id")),
-			slog.Int("status", sw.status),
-			slog.Int64("duration_us", time.Since(start).Microseconds()))
+		h.logRequest(logger, r, sw.status, start)
 	}()
 	h.mux.ServeHTTP(sw, r)
+}
+
+// logRequest writes the one line logged per request: never a body, never
+// actor data.
+func (h *Handler) logRequest(logger *slog.Logger, r *http.Request, status int, start time.Time) {
+	logger.InfoContext(r.Context(), "request",
+		slog.String("method", r.Method),
+		slog.String("route", r.Pattern),
+		slog.String("org", r.PathValue("org_id")),
+		slog.Int("status", status),
+		slog.Int64("duration_us", time.Since(start).Microseconds()))
+}
+
+// cleanPath reports whether p is already in the form ServeMux routes
+// without redirecting: absolute, no empty, "." or ".." segments.
+func cleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	return c == p || c+"/" == p
 }
 
 // unmatched answers requests no route matched: 405 when the path exists

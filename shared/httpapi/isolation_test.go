@@ -141,3 +141,30 @@ func TestEveryOperationIsOneDynamoDBCall(t *testing.T) {
 		}
 	})
 }
+
+func TestUnknownAndUncleanPathsGetAnErrorsResponse(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		env := apitest.New(t, e)
+		token := env.AdminToken(t, "acme")
+		cases := []struct {
+			method, path string
+			status       int
+		}{
+			{http.MethodGet, "/v1/orgs//identifications/otp/" + newID(t), 404},
+			{http.MethodPost, "/v1/orgs/acme/identifications/./otp", 404},
+			{http.MethodGet, "/v1/orgs/acme/identifications/../identifications/otp/" + newID(t), 404},
+			{http.MethodGet, "/v1/orgs/acme/identifications/otp/", 404},
+			{http.MethodGet, "/v2/orgs/acme", 404},
+			{http.MethodPut, "/v1/orgs/acme/identifications/otp/" + newID(t), 405},
+			{http.MethodDelete, "/v1/orgs/acme/identifications/chain/" + newID(t), 405},
+		}
+		for _, tc := range cases {
+			resp := env.Do(t, apitest.Request{Method: tc.method, Path: tc.path, Token: token})
+			if resp.Status != tc.status {
+				t.Errorf("%s %s: got %d, want %d: %s", tc.method, tc.path, resp.Status, tc.status, resp.Body)
+				continue
+			}
+			resp.Errors(t)
+		}
+	})
+}
