@@ -94,3 +94,39 @@ sam-cli:
 		echo "make: '$(SAM)', the AWS SAM CLI, is not installed (or not on PATH); it is needed to build, validate, deploy and invoke with SAM." >&2; \
 		echo "      Install it (README, Deployment), or run 'make lambdas' to build the functions with Go alone." >&2; \
 		exit 127; }
+
+# --- Benchmarks ------------------------------------------------------------------
+.PHONY: bench
+
+## bench: the API against the raw engine and the functions against hello-world (not part of make test; < 10 min)
+bench: deps $(ENGINES)
+	$(GO) run ./cmd/bench
+
+# --- Hostile conditions: fuzzing and soak (not part of make test) --------------
+FUZZTIME ?= 60s
+# Minimising a new corpus entry is capped in executions rather than time, so
+# each target spends its FUZZTIME fuzzing.
+FUZZMINIMIZETIME ?= 1000x
+FUZZ_TARGETS := \
+	shared/identification:FuzzParseCreateOTP \
+	shared/identification:FuzzParseCreateChain \
+	shared/identification:FuzzParseCancel \
+	shared/identification:FuzzParseExpiresIn \
+	shared/httpapi:FuzzBodies \
+	shared/httpapi:FuzzPathAndQuery
+SOAK_DURATION ?= 60s
+SOAK_CONCURRENCY ?= 32
+
+.PHONY: fuzz soak
+
+## fuzz: each fuzz target for FUZZTIME (60s), one after the other; finds land in testdata/fuzz
+fuzz: deps
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$fn (./$$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$pkg; \
+	done
+
+## soak: SOAK_DURATION (60s) of mixed load from SOAK_CONCURRENCY (32) clients on a dev server: no 5xx, no lost or phantom updates
+soak: deps $(ENGINES)
+	$(GO) run ./cmd/soak -duration $(SOAK_DURATION) -concurrency $(SOAK_CONCURRENCY)

@@ -6,6 +6,7 @@ package apitest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -73,6 +74,9 @@ type Env struct {
 	Verifier *auth.Verifier
 	Handler  http.Handler
 	Logs     *SyncBuffer
+	// AllowInternalErrors stops Do from failing the test on a 500, for
+	// tests that provoke one on purpose.
+	AllowInternalErrors bool
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -95,10 +99,30 @@ func (b *SyncBuffer) String() string {
 	return b.buf.String()
 }
 
+// Options vary an Env for hostile-condition tests.
+type Options struct {
+	// ClientOptions configure the client the handler tree uses (fault
+	// injection, say: see Faults). The table is created with a clean one.
+	ClientOptions []func(*dynamodb.Options)
+	// WrapStore, when set, wraps the store the service uses (a failing
+	// store, say). Env.Store stays the plain DynamoDB store.
+	WrapStore func(identification.Store) identification.Store
+}
+
 // New builds an Env on engine e.
 func New(t testing.TB, e enginetest.Engine) *Env {
 	t.Helper()
+	return NewWithOptions(t, e, Options{})
+}
+
+// NewWithOptions builds an Env on engine e varied by o. Like every Env,
+// its logs are checked for the PII sent through Do when the test ends.
+func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
+	t.Helper()
 	client, table, counter := enginetest.NewTable(t, e)
+	if len(o.ClientOptions) > 0 {
+		client, counter = enginetest.NewClientWithCounter(e, o.ClientOptions...)
+	}
 	env := &Env{
 		Engine:   e,
 		Client:   client,
@@ -111,12 +135,22 @@ func New(t testing.TB, e enginetest.Engine) *Env {
 	cfg := app.Config{TableName: table, Region: "us-east-1", DocsURL: httpapi.DefaultDocsURL, Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
 	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now))
 	env.Store = deps.Store.(*dynamostore.Store)
+	if o.WrapStore != nil {
+		deps.Store = o.WrapStore(deps.Store)
+		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now))
+	}
 	env.Service = deps.Service
 	h, err := deps.DevHandler(env.Verifier)
 	if err != nil {
 		t.Fatalf("apitest: handler: %v", err)
 	}
 	env.Handler = h
+	pii.addLogs(env.Logs)
+	t.Cleanup(func() {
+		if err := pii.check(env.Logs); err != nil {
+			t.Errorf("apitest: %v", err)
+		}
+	})
 	return env
 }
 
@@ -145,6 +179,9 @@ type Request struct {
 	// NoUserAgent is set.
 	Header      http.Header
 	NoUserAgent bool
+	// Context, when set, is the request's context (a deadline, say, as
+	// Lambda's remaining time would give).
+	Context context.Context
 }
 
 // Response is what the handler answered.
@@ -185,6 +222,9 @@ func (env *Env) Do(t testing.TB, req Request) *Response {
 		body = strings.NewReader(req.Body)
 	}
 	hr := httptest.NewRequest(req.Method, req.Path, body)
+	if req.Context != nil {
+		hr = hr.WithContext(req.Context)
+	}
 	for k, vs := range req.Header {
 		for _, v := range vs {
 			hr.Header.Add(k, v)
@@ -193,6 +233,7 @@ func (env *Env) Do(t testing.TB, req Request) *Response {
 	if req.Token != "" {
 		hr.Header.Set("Authorization", "Bearer "+req.Token)
 	}
+	NotePII(actorValues([]byte(req.Body))...)
 	if req.NoUserAgent {
 		hr.Header.Del("User-Agent")
 	} else if hr.Header.Get("User-Agent") == "" {
@@ -202,7 +243,7 @@ func (env *Env) Do(t testing.TB, req Request) *Response {
 	rec := httptest.NewRecorder()
 	env.Handler.ServeHTTP(rec, hr)
 	resp := &Response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
-	if resp.Status >= 500 && resp.Status != http.StatusServiceUnavailable {
+	if resp.Status >= 500 && resp.Status != http.StatusServiceUnavailable && !(env.AllowInternalErrors && resp.Status == http.StatusInternalServerError) {
 		t.Errorf("%s %s: status %d: %s", req.Method, req.Path, resp.Status, resp.Body)
 	}
 	for _, check := range Checkers {

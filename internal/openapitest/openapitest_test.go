@@ -577,7 +577,9 @@ func TestRejectedRequestsGetA4xx(t *testing.T) {
 		{name: "null members and a numeric country code", method: "POST", target: otp,
 			body: `{"actor":{"name":" Ana ","last_name":null,"msisdn":{"phone_number":"612345678","country_code":34}},"expires_in":"","two_factor_type":null,"channel":{"type":"SMS","external":"false"}}`, want: 201},
 		{name: "chain with defaults", method: "POST", target: chain,
-			body: `{"actor":{"name":"Ana"},"expires_in":"P0Y1D","sequence":[{"identification_type":"IDENTITY_DOCUMENT","identity_document_step":null}]}`, want: 201},
+			body: `{"actor":{"name":"Ana"},"expires_in":"P1D","sequence":[{"identification_type":"IDENTITY_DOCUMENT","identity_document_step":null}]}`, want: 201},
+		{name: "zero year designator", method: "POST", target: chain,
+			body: `{"actor":{"name":"Ana"},"expires_in":"P0Y1D","sequence":[{"identification_type":"AGENT"}]}`, want: 400},
 	}
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		t.Parallel()

@@ -44,6 +44,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(0),
 	}
 	if v.Issuer != "" {

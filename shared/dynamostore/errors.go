@@ -59,5 +59,7 @@ func unavailable(err error) bool {
 	if errors.As(err, &netErr) {
 		return true
 	}
-	return errors.Is(err, context.DeadlineExceeded)
+	// A deadline, or a client that went away, is not the store's fault
+	// either way, but it is no internal error to alert on.
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }

@@ -24,6 +24,7 @@ const (
 	attrTTL           = "ttl"
 	attrOpenShard     = "open_shard"
 	attrOpenExpiresAt = "open_expires_at"
+	attrCreateToken   = "create_token"
 )
 
 // item is an identification as stored. Times are Unix seconds so conditions

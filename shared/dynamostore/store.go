@@ -6,6 +6,8 @@ package dynamostore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -64,20 +66,30 @@ func (s *Store) Create(ctx context.Context, i *identification.Identification) er
 	if err != nil {
 		return err
 	}
+	// A token of this call, so that the SDK's retry of a PutItem whose
+	// answer was lost can be told from a second create of the same id.
+	var raw [16]byte
+	rand.Read(raw[:])
+	token := hex.EncodeToString(raw[:])
+	av[attrCreateToken] = &types.AttributeValueMemberS{Value: token}
 	expr, err := expression.NewBuilder().
 		WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
 	if err != nil {
 		return fmt.Errorf("build create condition: %w", err)
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 s.table,
-		Item:                      av,
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
+		TableName:                           s.table,
+		Item:                                av,
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		if old, ok := ccf.Item[attrCreateToken].(*types.AttributeValueMemberS); ok && old.Value == token {
+			return nil // this call's own earlier attempt wrote it
+		}
 		return identification.Errorf(identification.KindConflict, "identification %s already exists", i.ID)
 	}
 	if err != nil {

@@ -42,7 +42,19 @@ type Config struct {
 	// Routes restricts the tree to these route names (a Lambda serves one);
 	// empty means every route.
 	Routes []string
+	// RequestTimeout bounds the work of one request, store calls and their
+	// retries included, so that a slow or throttling store is answered with
+	// a 503 in time. Zero means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is the work budget of a request unless configured.
+const DefaultRequestTimeout = 8 * time.Second
+
+// DeadlineMargin is kept back from a deadline the request already carries
+// (in Lambda, the invocation's: the adapter passes it on), to write the
+// answer before the platform cuts the invocation off.
+const DeadlineMargin = 500 * time.Millisecond
 
 // Handler is the handler tree.
 type Handler struct {
@@ -53,6 +65,7 @@ type Handler struct {
 	requestID func(r *http.Request) string
 	mux       *http.ServeMux
 	methods   []string
+	timeout   time.Duration
 }
 
 // New builds the handler tree of cfg.Routes (all routes when empty).
@@ -67,6 +80,10 @@ func New(cfg Config) (*Handler, error) {
 		docsURL:   cfg.DocsURL,
 		requestID: cfg.RequestID,
 		mux:       http.NewServeMux(),
+		timeout:   cfg.RequestTimeout,
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultRequestTimeout
 	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
@@ -127,6 +144,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	logger := h.logger.With(slog.String("request_id", id))
 	ctx := context.WithValue(r.Context(), requestIDKey, id)
 	ctx = context.WithValue(ctx, loggerKey, logger)
+	ctx, cancel := h.bound(ctx)
+	defer cancel()
 	r = r.WithContext(ctx)
 	sw := &statusWriter{ResponseWriter: w}
 	if !cleanPath(r.URL.Path) {
@@ -146,6 +165,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.logRequest(logger, r, sw.status, start)
 	}()
 	h.mux.ServeHTTP(sw, r)
+}
+
+// bound gives a request's work its deadline: the handler's timeout, or less
+// when the request's own deadline, less DeadlineMargin, comes sooner.
+func (h *Handler) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	budget := h.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)-DeadlineMargin)
+	}
+	return context.WithTimeout(ctx, max(budget, 0))
 }
 
 // logRequest writes the one line logged per request: never a body, never

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -243,7 +244,13 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
-	q := r.URL.Query()
+	// r.URL.Query drops pairs it cannot decode ("force=tr%ue"), which would
+	// turn a malformed force into an absent one.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		h.writeError(w, r, paramError("force: the query string is malformed; send force=true or force=false"))
+		return
+	}
 	force := false
 	if vs, ok := q["force"]; ok {
 		if len(vs) != 1 || (vs[0] != "true" && vs[0] != "false") {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxFieldErrors bounds the errors one response reports, so a hostile body
@@ -115,9 +116,39 @@ func object(p *problems, path string, v any, allowed ...string) (map[string]any,
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		p.fail(join(path, k), "unknown field")
+		p.fail(unknownPath(path, k), "unknown field")
 	}
 	return m, true
+}
+
+// maxKeyInPath bounds how much of an unknown key an error repeats.
+const maxKeyInPath = 64
+
+// unknownPath names an unknown key under path. A plain key is joined with a
+// dot (actor.nick); any other, the empty key included, is quoted in brackets
+// (actor["a.b"], [""]) so the path is never empty and never reads as a
+// known field ("actor.name" sent as one key is not actor's name).
+func unknownPath(path, key string) string {
+	plain := key != ""
+	for i := 0; i < len(key) && plain; i++ {
+		c := key[i]
+		plain = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+	}
+	if plain && len(key) <= maxKeyInPath {
+		return join(path, key)
+	}
+	if len(key) > maxKeyInPath {
+		cut := maxKeyInPath
+		for cut > 0 && !utf8.RuneStart(key[cut]) {
+			cut--
+		}
+		key = key[:cut] + "…"
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(key) // a string always encodes
+	return path + "[" + strings.TrimSuffix(b.String(), "\n") + "]"
 }
 
 func pathOr(path, def string) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/sosodev/duration"
@@ -47,17 +48,20 @@ func ParseExpiresIn(s string) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%q is not an ISO-8601 duration such as P7D, PT15M, P1W or P1DT12H", s)
 	}
-	if d.Years != 0 || d.Months != 0 {
+	// The designators are refused whatever their value ("P0Y1D"): the
+	// rule is about the units, and a zero test would let "P0.0M1D" in.
+	if date, _, _ := strings.Cut(s, "T"); d.Years != 0 || d.Months != 0 || strings.ContainsAny(date, "YM") {
 		return 0, fmt.Errorf("years (Y) and months (M before T) are not allowed because their length varies; use days, e.g. P30D")
 	}
 	seconds := d.Weeks*7*86400 + d.Days*86400 + d.Hours*3600 + d.Minutes*60 + d.Seconds
 	if math.IsNaN(seconds) || math.IsInf(seconds, 0) || seconds > MaxExpiresIn.Seconds() {
 		return 0, fmt.Errorf("must be at most 30 days (P30D)")
 	}
-	// Times are kept to the second, so the duration is too.
-	got := time.Duration(math.Round(seconds)) * time.Second
-	if got < MinExpiresIn {
+	// Both bounds apply to the duration as written: rounding first would
+	// let PT59.5S through as a minute.
+	if seconds < MinExpiresIn.Seconds() {
 		return 0, fmt.Errorf("must be at least 1 minute (PT1M)")
 	}
-	return got, nil
+	// Times are kept to the second, so the duration is too.
+	return time.Duration(math.Round(seconds)) * time.Second, nil
 }

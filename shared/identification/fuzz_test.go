@@ -95,8 +95,8 @@ var cancelSeeds = []struct {
 
 var durationSeeds = []string{
 	"P7D", "PT15M", "P1W", "PT36H", "P1DT12H", "PT1M", "PT60S", "P30D", "PT0.5H", "PT1,5H",
-	"P29DT23H59M59S", "PT59S", "PT0M", "P30DT1S", "P30DT0.4S", "P4W2D", "P4W3D", "P5W",
-	"P99999999999999999999D", "P1M", "P1Y", "P1Y2M", "PT1M0S", "-P1D", "", "P", "PT", "P1DT",
+	"P29DT23H59M59S", "PT59S", "PT59.5S", "PT59.9999S", "PT0M", "P30DT1S", "P30DT0.4S", "P4W2D", "P4W3D", "P5W",
+	"P99999999999999999999D", "P1M", "P1Y", "P1Y2M", "P0Y1D", "P0M1D", "P0.0M1D", "PT1M0S", "-P1D", "", "P", "PT", "P1DT",
 	"7D", "p7d", "PT1H1D", "P1D1D", "P1H", "PT1D", "P1.5.5D", "P1e3D", "P١D", "P 1D", "PT.5H", "PT1.H",
 	"P0.000694444444444444444D", "PT0.0166666666666666666667H", "P00000000000000000000000000000000000000000000000000001D",
 	strings.Repeat("P1D", 30),
@@ -242,7 +242,8 @@ func FuzzParseExpiresIn(f *testing.F) {
 // accepts: P[nY][nM][nW][nD][T[nH][nM][nS]], designators in that order, at
 // least one, each number digits with an optional fraction after '.' or ','.
 // It returns the exact length in seconds (a year and a month count 0: they
-// are refused anyway) and whether a year or month designator appears.
+// are refused anyway) and whether a year or month designator appears at
+// all: SPEC §3 refuses the designators, whatever their value ("P0Y1D").
 func isoSeconds(s string) (*big.Rat, bool, bool) {
 	total := new(big.Rat)
 	if len(s) > 64 || !strings.HasPrefix(s, "P") {
@@ -296,12 +297,12 @@ func isoSeconds(s string) (*big.Rat, bool, bool) {
 				return total, false, false
 			}
 			next = k + 1
-			if pi == 0 && k < 2 {
-				ym = true
-			}
 			v, ok := new(big.Rat).SetString(num)
 			if !ok {
 				return total, false, false
+			}
+			if pi == 0 && k < 2 {
+				ym = true
 			}
 			total.Add(total, v.Mul(v, new(big.Rat).SetInt64(p.secs[k])))
 			s = s[i+1:]
@@ -346,6 +347,9 @@ func checkRejection(t *testing.T, err error, known func(string) bool) {
 		if fe.Path == "" || fe.Message == "" {
 			t.Fatalf("field error without path or message: %+v", fe)
 		}
+		if fe.Message == "unknown field" && !unknownPathRE.MatchString(fe.Path) {
+			t.Fatalf("unknown field named by a malformed path: %q", fe.Path)
+		}
 		if fe.Message != "unknown field" && !known(fe.Path) {
 			t.Fatalf("field error names no known field: %q: %s", fe.Path, fe.Message)
 		}
@@ -356,9 +360,12 @@ func checkRejection(t *testing.T, err error, known func(string) bool) {
 }
 
 var (
-	actorPath      = `actor(\.(name|last_name|email|language|identity_document(\.(document_number|document_type|country))?|msisdn(\.(phone_number|country_code))?))?`
-	otpPathRE      = regexp.MustCompile(`^(body|expires_in|two_factor_type|channel(\.(type|external))?|` + actorPath + `)$`)
-	chainPathRE    = regexp.MustCompile(`^(body|expires_in|sequence(\[\d+\](\.(identification_type|otp_step(\.(two_factor_type|channel(\.(type|external))?))?|identity_document_step(\.provider_type)?))?)?|` + actorPath + `)$`)
+	actorPath   = `actor(\.(name|last_name|email|language|identity_document(\.(document_number|document_type|country))?|msisdn(\.(phone_number|country_code))?))?`
+	otpPathRE   = regexp.MustCompile(`^(body|expires_in|two_factor_type|channel(\.(type|external))?|` + actorPath + `)$`)
+	chainPathRE = regexp.MustCompile(`^(body|expires_in|sequence(\[\d+\](\.(identification_type|otp_step(\.(two_factor_type|channel(\.(type|external))?))?|identity_document_step(\.provider_type)?))?)?|` + actorPath + `)$`)
+	// unknownPathRE is a plain key joined with a dot, or any key quoted in
+	// brackets, under some parent.
+	unknownPathRE  = regexp.MustCompile(`^(.*\.)?[A-Za-z0-9_-]{1,64}$|^.*\[".*"\]$`)
 	otpFieldPath   = otpPathRE.MatchString
 	chainFieldPath = chainPathRE.MatchString
 )
@@ -436,7 +443,9 @@ func checkCreated(t *testing.T, i *identification.Identification, expiresIn stri
 
 // recordingStore is the least Store the service needs to create: creation
 // only, no conditional writes to honour.
-type recordingStore struct{ created []*identification.Identification }
+type recordingStore struct {
+	created []*identification.Identification
+}
 
 func (s *recordingStore) Create(_ context.Context, i *identification.Identification) error {
 	s.created = append(s.created, i)
@@ -453,4 +462,49 @@ func (s *recordingStore) Transition(context.Context, identification.Ref, identif
 
 func (s *recordingStore) Delete(context.Context, identification.Ref, bool, time.Time) error {
 	return identification.Errorf(identification.KindNotFound, "not stored")
+}
+
+// TestFuzzFindsStayFixed pins what the fuzz targets found, in words (the
+// inputs themselves are also under testdata/fuzz).
+func TestFuzzFindsStayFixed(t *testing.T) {
+	// Unknown keys that are empty, or not plain, were named by an empty or
+	// misleading path.
+	paths := []struct{ body, want string }{
+		{`{"":{}}`, `[""]`},
+		{`{"actor":{"name":"J","":1},"channel":{"type":"SMS","external":true}}`, `actor[""]`},
+		{`{"actor":{"name":"J"},"channel":{"type":"SMS","external":true},"actor.name":1}`, `["actor.name"]`},
+		{`{"actor":{"name":"J","a: b":1},"channel":{"type":"SMS","external":true}}`, `actor["a: b"]`},
+		{`{"actor":{"name":"J","<x>":1},"channel":{"type":"SMS","external":true}}`, `actor["<x>"]`},
+		{`{"actor":{"name":"J"},"channel":{"type":"SMS","external":true},"` + strings.Repeat("k", 65) + `":1}`, `["` + strings.Repeat("k", 64) + `…"]`},
+		{`{"actor":{"name":"J"},"channel":{"type":"SMS","external":true},"nick_name-2":1}`, `nick_name-2`},
+	}
+	for _, tc := range paths {
+		_, err := identification.ParseCreateOTP([]byte(tc.body))
+		found := false
+		if de := (*identification.Error)(nil); errors.As(err, &de) {
+			for _, f := range de.Fields {
+				found = found || f.Path == tc.want && f.Message == "unknown field"
+			}
+		}
+		if !found {
+			t.Errorf("%.60s: got %v, want an unknown field at %s", tc.body, err, tc.want)
+		}
+	}
+	// The one-minute minimum was checked after rounding to the second.
+	for _, s := range []string{"PT59.5S", "PT0,0166H", "PT0.99999M", "P0YT59.5S"} {
+		if d, err := identification.ParseExpiresIn(s); err == nil {
+			t.Errorf("%s accepted as %s", s, d)
+		}
+	}
+	// Year and month designators are refused whatever their value.
+	for _, s := range []string{"P0Y1D", "P0M1D", "P0.0M1D", "P0YT10000M"} {
+		if d, err := identification.ParseExpiresIn(s); err == nil || !strings.Contains(err.Error(), "use days") {
+			t.Errorf("%s: got %s, %v; want the years-and-months refusal", s, d, err)
+		}
+	}
+	for s, want := range map[string]time.Duration{"PT60.4S": time.Minute, "PT90.5S": 91 * time.Second, "P0DT1M": time.Minute} {
+		if d, err := identification.ParseExpiresIn(s); err != nil || d != want {
+			t.Errorf("%s: got %s, %v; want %s", s, d, err, want)
+		}
+	}
 }
