@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idadmin/api/shared/httpapi"
+)
+
+// goal is a target a figure is held to.
+type goal struct {
+	text string
+	met  func(v float64) bool
+}
+
+func atMost(limit float64, text string) *goal {
+	return &goal{text: text, met: func(v float64) bool { return v <= limit }}
+}
+
+func atLeast(limit float64, text string) *goal {
+	return &goal{text: text, met: func(v float64) bool { return v >= limit }}
+}
+
+// row is one line of the table.
+type row struct {
+	key    string
+	format func(float64) string
+	goal   *goal
+	detail string
+}
+
+func plain(v float64) string { return fmt.Sprintf("%.0f", v) }
+func ratio(v float64) string { return fmt.Sprintf("%.2f", v) }
+func micros(v float64) string {
+	return fmt.Sprintf("%.1f µs", v/1e3)
+}
+
+// rows lists the table in its order, with the goals of issue 6.
+func rows(res *results, functions []string) []row {
+	var out []row
+	routes := httpapi.Routes()
+	for _, rt := range routes {
+		out = append(out, row{key: "calls_per_op." + rt.Name, format: plain, goal: &goal{"= 1", func(v float64) bool { return v == 1 }}})
+	}
+	for _, rt := range routes {
+		g := atMost(10e3, "≤ 10 µs")
+		if strings.HasPrefix(rt.Name, "create-") {
+			g = atMost(25e3, "≤ 25 µs")
+		}
+		allocs, _ := res.get("handler_allocs." + rt.Name)
+		bytes, _ := res.get("handler_bytes." + rt.Name)
+		out = append(out, row{key: "handler_ns." + rt.Name, format: micros, goal: g,
+			detail: fmt.Sprintf("%.0f allocs, %.1f KiB per request", allocs, bytes/1024)})
+	}
+	out = append(out, row{key: "handler_hs256_ns.get-otp", format: micros,
+		detail: "for reference: get-otp with the dev server's HS256 verification (API Gateway's job in AWS)"})
+	lambda, _ := res.get("adapter_lambda_ns")
+	direct, _ := res.get("adapter_direct_ns")
+	allocs, _ := res.get("adapter_allocs")
+	out = append(out, row{key: "adapter_ns", format: micros,
+		detail: fmt.Sprintf("get-otp: %.1f µs through app.NewLambdaHandler vs %.1f µs ServeHTTP; +%.0f allocs", lambda/1e3, direct/1e3, allocs)})
+	for _, op := range []string{"create", "get", "cancel"} {
+		v := func(k string) float64 { x, _ := res.get(k); return x }
+		out = append(out, row{key: "store_overhead_ns." + op, format: micros,
+			detail: fmt.Sprintf("client CPU per call: store %.1f µs vs the same SDK call replayed %.1f µs (stub HTTP); +%.0f allocs",
+				v("store_ns."+op)/1e3, v("store_raw_ns."+op)/1e3, v("store_overhead_allocs."+op))})
+	}
+	for _, op := range []string{"create", "get", "cancel"} {
+		for _, c := range concurrencies {
+			s := fmt.Sprintf("%s.c%d", op, c)
+			v := func(k string) float64 { x, _ := res.get(k); return x }
+			cpu := func(side, proc string) float64 { return v("cpu_us_per_req." + side + "." + s + "." + proc) }
+			out = append(out, row{key: "api_vs_raw." + s, format: ratio, goal: atLeast(0.8, "≥ 0.8"),
+				detail: fmt.Sprintf("API %.0f/s, p50 %.2f ms, p99 %.2f ms; raw %.0f/s, p50 %.2f ms, p99 %.2f ms; "+
+					"CPU µs/req API %.0f client + %.0f server + %.0f engine, raw %.0f client + %.0f engine",
+					v("api_rps."+s), v("api_p50_ms."+s), v("api_p99_ms."+s), v("raw_rps."+s), v("raw_p50_ms."+s), v("raw_p99_ms."+s),
+					cpu("api", "client"), cpu("api", "server"), cpu("api", "engine"), cpu("raw", "client"), cpu("raw", "engine"))})
+		}
+	}
+	for _, fn := range functions {
+		out = append(out, row{key: "cold_start_ratio." + fn, format: ratio, goal: atMost(2.0, "≤ 2.0")})
+	}
+	for _, fn := range functions {
+		out = append(out, row{key: "binary_size_ratio." + fn, format: ratio, goal: atMost(1.4, "≤ 1.4")})
+	}
+	out = append(out, row{key: "sweep_vs_raw", format: ratio})
+	for i := range out {
+		if n := res.noteOf(out[i].key); n != "" {
+			if out[i].detail != "" {
+				out[i].detail += "; "
+			}
+			out[i].detail += n
+		}
+	}
+	return out
+}
+
+// table renders the rows as one markdown table.
+func table(res *results, functions []string) string {
+	var b strings.Builder
+	b.WriteString("| metric | value | goal | status | detail |\n|---|---:|---|---|---|\n")
+	for _, r := range rows(res, functions) {
+		v, ok := res.get(r.key)
+		value, goalText, status := "n/a", "—", "info"
+		if ok && !math.IsNaN(v) {
+			value = r.format(v)
+		}
+		if r.goal != nil {
+			goalText = r.goal.text
+			switch {
+			case !ok || math.IsNaN(v):
+				status = "**not measured**"
+			case r.goal.met(v):
+				status = "met"
+			default:
+				status = "**missed**"
+			}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", r.key, value, goalText, status, strings.ReplaceAll(r.detail, "|", `\|`))
+	}
+	return b.String()
+}
+
+// report prints the table and writes results.json, results.md and, with
+// o.docs, copies of the table and the chart under docs/bench.
+func report(root, dir string, res *results, o options) error {
+	functions := functionsOf(res)
+	tbl := table(res, functions)
+	fmt.Print(tbl)
+
+	values := map[string]float64{}
+	for k, v := range res.values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			values[k] = v
+		}
+	}
+	js, err := json.MarshalIndent(values, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	secs, _ := res.get("run.seconds")
+	l1, _ := res.get("run.loadavg1_start")
+	l2, _ := res.get("run.loadavg1_end")
+	md := fmt.Sprintf("Measured %s on %d CPUs (%s/%s, %s; load average %.1f at the start, %.1f at the end) by `make bench` in %.0f s: "+
+		"%d rounds of %s per api/raw point, %d cold starts per binary, Go benchmarks -benchtime %s -count %d (medians).\n\n%s",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), l1, l2, secs,
+		o.rounds, o.point, o.starts, o.benchtime, o.benchcount, tbl)
+	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	step("wrote %s, results.md and throughput.svg", filepath.Join(dir, "results.json"))
+	if !o.docs {
+		return nil
+	}
+	docs := filepath.Join(root, "docs", "bench")
+	if err := os.MkdirAll(docs, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{"throughput.svg", "results.md"} {
+		if err := copyFile(filepath.Join(dir, name), filepath.Join(docs, name)); err != nil {
+			return err
+		}
+	}
+	step("copied the table and the chart to %s", docs)
+	readme := filepath.Join(root, "README.md")
+	switch updated, err := replaceBetween(readme, readmeBegin, readmeEnd, md); {
+	case err != nil:
+		return err
+	case updated:
+		step("updated the table in %s", readme)
+	default:
+		step("%s has no %s ... %s markers; its table is unchanged", readme, readmeBegin, readmeEnd)
+	}
+	return nil
+}
+
+// The markers around the table in README.md's Benchmarks section.
+const (
+	readmeBegin = "<!-- bench:begin (written by make bench) -->"
+	readmeEnd   = "<!-- bench:end -->"
+)
+
+// replaceBetween replaces what lies between the lines begin and end of the
+// file at path with text, and reports whether it found both markers.
+func replaceBetween(path, begin, end, text string) (bool, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	s := string(raw)
+	i := strings.Index(s, begin+"\n")
+	j := strings.Index(s, "\n"+end)
+	if i < 0 || j < i {
+		return false, nil
+	}
+	out := s[:i+len(begin)+1] + strings.TrimRight(text, "\n") + s[j:]
+	if out == s {
+		return true, nil
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return true, os.WriteFile(path, []byte(out), info.Mode())
+}
+
+// functionsOf lists the functions measured, in name order.
+func functionsOf(res *results) []string {
+	var out []string
+	for k := range res.values {
+		if fn, ok := strings.CutPrefix(k, "binary_size_ratio."); ok {
+			out = append(out, fn)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

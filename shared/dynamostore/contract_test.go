@@ -1,0 +1,22 @@
+package dynamostore_test
+
+import (
+	"testing"
+
+	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/internal/storetest"
+	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/identification"
+)
+
+// TestContract holds the DynamoDB store to the contract every Store meets
+// (package storetest), on each engine; the in-memory stand-in the
+// benchmarks use passes the same suite.
+func TestContract(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		storetest.Run(t, func(t *testing.T) identification.Store {
+			client, table, _ := enginetest.NewTable(t, e)
+			return dynamostore.New(client, dynamostore.Options{Table: table})
+		})
+	})
+}
