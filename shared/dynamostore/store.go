@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,6 +46,7 @@ type Store struct {
 	table     *string
 	shards    int
 	retention time.Duration
+	shapes    shapes
 }
 
 var _ identification.Store = (*Store)(nil)
@@ -72,17 +74,17 @@ func (s *Store) Create(ctx context.Context, i *identification.Identification) er
 	rand.Read(raw[:])
 	token := hex.EncodeToString(raw[:])
 	av[attrCreateToken] = &types.AttributeValueMemberS{Value: token}
-	expr, err := expression.NewBuilder().
-		WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+	expr, err := s.shapes.get(createShape{}, func() expression.Builder {
+		return expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK)))
+	})
 	if err != nil {
 		return fmt.Errorf("build create condition: %w", err)
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           s.table,
 		Item:                                av,
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
+		ConditionExpression:                 expr.condition,
+		ExpressionAttributeNames:            expr.names,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -120,42 +122,23 @@ func (s *Store) Transition(ctx context.Context, ref identification.Ref, ch ident
 	if !ok {
 		return fmt.Errorf("transition: unknown action %q", ch.Action)
 	}
-	now := expression.Value(ch.At.Unix())
-	update := expression.
-		Set(expression.Name(attrStatus), expression.Value(string(rule.To))).
-		Set(expression.Name(attrUpdatedAt), now).
-		Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))).
-		Remove(expression.Name(attrOpenShard)).
-		Remove(expression.Name(attrOpenExpiresAt))
-	if ch.Action == identification.ActionExpire {
-		// An expired process ended at its expiry, whenever the sweep ran.
-		update = update.
-			Set(expression.Name(attrEndedAt), expression.Name(attrExpiresAt)).
-			Set(expression.Name(attrTTL), expression.Name(attrExpiresAt).Plus(expression.Value(int64(s.retention.Seconds()))))
-	} else {
-		update = update.
-			Set(expression.Name(attrEndedAt), now).
-			Set(expression.Name(attrTTL), expression.Value(ch.At.Add(s.retention).Unix()))
-	}
-	if ch.Reason != "" {
-		update = update.Set(expression.Name(attrCancelReason), expression.Value(ch.Reason))
-	}
-	if ch.UserAgent != "" {
-		update = update.Set(expression.Name(attrEndedBy), expression.Value(ch.UserAgent))
-	}
-	expr, err := expression.NewBuilder().
-		WithCondition(transitionCondition(ch.Action, rule, now)).
-		WithUpdate(update).Build()
+	key := transitionShape{action: ch.Action, reason: ch.Reason != "", userAgent: ch.UserAgent != ""}
+	expr, err := s.shapes.get(key, func() expression.Builder { return s.transitionExpression(key, rule) })
 	if err != nil {
 		return fmt.Errorf("build %s expression: %w", ch.Action, err)
 	}
+	var args [numParams]types.AttributeValue
+	args[paramNow] = number(ch.At.Unix())
+	args[paramTTL] = number(ch.At.Add(s.retention).Unix())
+	args[paramReason] = &types.AttributeValueMemberS{Value: ch.Reason}
+	args[paramUserAgent] = &types.AttributeValueMemberS{Value: ch.UserAgent}
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 keyAttr(ref),
-		ConditionExpression:                 expr.Condition(),
-		UpdateExpression:                    expr.Update(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
+		ConditionExpression:                 expr.condition,
+		UpdateExpression:                    expr.update,
+		ExpressionAttributeNames:            expr.names,
+		ExpressionAttributeValues:           expr.values(&args),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -173,6 +156,63 @@ func (s *Store) Transition(ctx context.Context, ref identification.Ref, ch ident
 		return classify("update item", err)
 	}
 	return nil
+}
+
+// Shapes of the expressions the store builds once (see compiled).
+type (
+	createShape     struct{}
+	transitionShape struct {
+		action            identification.Action
+		reason, userAgent bool
+	}
+	deleteShape struct{ force bool }
+)
+
+// transitionExpression is the condition and update of a transition: the
+// new status, the time, the version one up, the open-index keys removed and
+// the end of retention as TTL, in one write.
+func (s *Store) transitionExpression(key transitionShape, rule identification.Rule) expression.Builder {
+	now := slot(paramNow)
+	update := expression.
+		Set(expression.Name(attrStatus), expression.Value(string(rule.To))).
+		Set(expression.Name(attrUpdatedAt), now).
+		Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))).
+		Remove(expression.Name(attrOpenShard)).
+		Remove(expression.Name(attrOpenExpiresAt))
+	if key.action == identification.ActionExpire {
+		// An expired process ended at its expiry, whenever the sweep ran.
+		update = update.
+			Set(expression.Name(attrEndedAt), expression.Name(attrExpiresAt)).
+			Set(expression.Name(attrTTL), expression.Name(attrExpiresAt).Plus(expression.Value(int64(s.retention.Seconds()))))
+	} else {
+		update = update.
+			Set(expression.Name(attrEndedAt), now).
+			Set(expression.Name(attrTTL), slot(paramTTL))
+	}
+	if key.reason {
+		update = update.Set(expression.Name(attrCancelReason), slot(paramReason))
+	}
+	if key.userAgent {
+		update = update.Set(expression.Name(attrEndedBy), slot(paramUserAgent))
+	}
+	return expression.NewBuilder().WithCondition(transitionCondition(key.action, rule, now)).WithUpdate(update)
+}
+
+// deleteExpression is the condition of a delete: the item exists and,
+// without force, is CREATED and not expired.
+func deleteExpression(force bool) expression.Builder {
+	cond := expression.AttributeExists(expression.Name(attrPK))
+	if !force {
+		cond = cond.And(
+			expression.Name(attrStatus).Equal(expression.Value(string(identification.StatusCreated))),
+			expression.Name(attrExpiresAt).GreaterThan(slot(paramNow)),
+		)
+	}
+	return expression.NewBuilder().WithCondition(cond)
+}
+
+func number(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
 // transitionCondition is the lifecycle rule as a condition: the item exists,
@@ -203,23 +243,18 @@ func transitionCondition(a identification.Action, rule identification.Rule, now 
 
 // Delete removes the item in one conditional DeleteItem.
 func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, now time.Time) error {
-	cond := expression.AttributeExists(expression.Name(attrPK))
-	if !force {
-		cond = cond.And(
-			expression.Name(attrStatus).Equal(expression.Value(string(identification.StatusCreated))),
-			expression.Name(attrExpiresAt).GreaterThan(expression.Value(now.Unix())),
-		)
-	}
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	expr, err := s.shapes.get(deleteShape{force}, func() expression.Builder { return deleteExpression(force) })
 	if err != nil {
 		return fmt.Errorf("build delete condition: %w", err)
 	}
+	var args [numParams]types.AttributeValue
+	args[paramNow] = number(now.Unix())
 	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                           s.table,
 		Key:                                 keyAttr(ref),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
+		ConditionExpression:                 expr.condition,
+		ExpressionAttributeNames:            expr.names,
+		ExpressionAttributeValues:           expr.values(&args),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
