@@ -112,8 +112,10 @@ FUZZ_TARGETS := \
 	shared/identification:FuzzParseCreateChain \
 	shared/identification:FuzzParseCancel \
 	shared/identification:FuzzParseExpiresIn \
+	shared/identification:FuzzIsEmail \
 	shared/httpapi:FuzzBodies \
-	shared/httpapi:FuzzPathAndQuery
+	shared/httpapi:FuzzPathAndQuery \
+	shared/httpapi:FuzzParameterChecks
 SOAK_DURATION ?= 60s
 SOAK_CONCURRENCY ?= 32
 

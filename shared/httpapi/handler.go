@@ -109,10 +109,7 @@ func New(cfg Config) (*Handler, error) {
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	loggerKey
-)
+const requestIDKey ctxKey = 0
 
 func requestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
@@ -120,10 +117,8 @@ func requestIDFrom(ctx context.Context) string {
 }
 
 func (h *Handler) log(r *http.Request) *slog.Logger {
-	if l, ok := r.Context().Value(loggerKey).(*slog.Logger); ok {
-		return l
-	}
-	return h.logger
+	// Built only where something is logged besides the request line.
+	return h.logger.With(slog.String("request_id", requestIDFrom(r.Context())))
 }
 
 // ServeHTTP assigns the request id, logs one line per request (never a body
@@ -141,9 +136,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = randomID()
 	}
 	w.Header().Set("X-Request-Id", id)
-	logger := h.logger.With(slog.String("request_id", id))
 	ctx := context.WithValue(r.Context(), requestIDKey, id)
-	ctx = context.WithValue(ctx, loggerKey, logger)
 	ctx, cancel := h.bound(ctx)
 	defer cancel()
 	r = r.WithContext(ctx)
@@ -152,17 +145,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ServeMux would answer a redirect without a body; no route of
 		// this API has such a path, so it is simply not found.
 		h.writeError(sw, r, identification.Errorf(identification.KindNotFound, "no such route: %s %s", r.Method, r.URL.Path))
-		h.logRequest(logger, r, sw.status, start)
+		h.logRequest(r, sw.status, start)
 		return
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			logger.ErrorContext(ctx, "panic", slog.String("panic", fmt.Sprint(p)))
+			h.log(r).ErrorContext(ctx, "panic", slog.String("panic", fmt.Sprint(p)))
 			if !sw.wrote {
 				h.writeError(sw, r, fmt.Errorf("panic: %v", p))
 			}
 		}
-		h.logRequest(logger, r, sw.status, start)
+		h.logRequest(r, sw.status, start)
 	}()
 	h.mux.ServeHTTP(sw, r)
 }
@@ -179,8 +172,13 @@ func (h *Handler) bound(ctx context.Context) (context.Context, context.CancelFun
 
 // logRequest writes the one line logged per request: never a body, never
 // actor data.
-func (h *Handler) logRequest(logger *slog.Logger, r *http.Request, status int, start time.Time) {
-	logger.InfoContext(r.Context(), "request",
+func (h *Handler) logRequest(r *http.Request, status int, start time.Time) {
+	ctx := r.Context()
+	if !h.logger.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	h.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("request_id", requestIDFrom(ctx)),
 		slog.String("method", r.Method),
 		slog.String("route", r.Pattern),
 		slog.String("org", r.PathValue("org_id")),

@@ -303,3 +303,36 @@ func TestDelete(t *testing.T) {
 		}
 	})
 }
+
+func TestCancelReasonIsShownExactlyWhenCancelled(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		env := apitest.New(t, e)
+		token := env.AdminToken(t, "acme")
+		cases := []struct {
+			name, kind, body, cancel string
+			want                     any
+		}{
+			{"chain cancelled without a body", "chain", chainExample, "", ""},
+			{"chain cancelled with an empty object", "chain", chainExample, "{}", ""},
+			{"chain cancelled with a reason", "chain", chainExample, `{"reason":"duplicate"}`, "duplicate"},
+			{"otp cancelled", "otp", otpExample, `{"reason":"asked"}`, "asked"},
+			{"otp closed", "otp", otpExample, "", nil},
+		}
+		for _, tc := range cases {
+			base := "/v1/orgs/acme/identifications/" + tc.kind
+			id := env.Do(t, apitest.Request{Method: http.MethodPost, Path: base, Body: tc.body, Token: token}).Identification(t)["id"].(string)
+			action := "/cancel"
+			if tc.want == nil {
+				action = "/close"
+			}
+			if r := env.Do(t, apitest.Request{Method: http.MethodPost, Path: base + "/" + id + action, Body: tc.cancel, Token: token}); r.Status != http.StatusNoContent {
+				t.Fatalf("%s: got %d %s", tc.name, r.Status, r.Body)
+			}
+			m := env.Do(t, apitest.Request{Method: http.MethodGet, Path: base + "/" + id, Token: token}).Identification(t)
+			got, present := m["cancel_reason"]
+			if present != (tc.want != nil) || got != tc.want {
+				t.Errorf("%s: cancel_reason present=%v value %v, want %v", tc.name, present, got, tc.want)
+			}
+		}
+	})
+}

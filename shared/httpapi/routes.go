@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/idadmin/api/shared/auth"
@@ -89,10 +88,45 @@ type call struct {
 	userAgent string
 }
 
-var (
-	orgPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-)
+// validOrg reports whether s is an organisation name of SPEC §2: 1 to 64
+// of A-Z a-z 0-9 _ . -, starting with a letter or digit.
+func validOrg(s string) bool {
+	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validUUID reports whether s is a UUID in its canonical 8-4-4-4-12 hex
+// form (either case).
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
 
 // endpoint runs the checks every route shares, in this order: the org in
 // the path, the caller (401), the id in the path, the User-Agent of chain
@@ -100,7 +134,7 @@ var (
 func (h *Handler) endpoint(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org := r.PathValue("org_id")
-		if !orgPattern.MatchString(org) {
+		if !validOrg(org) {
 			h.writeError(w, r, paramError("org_id: must be 1 to 64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit"))
 			return
 		}
@@ -122,7 +156,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 		c := &call{org: org, principal: p, ref: identification.Ref{Org: org, Type: rt.typ}}
 		if rt.idParam != "" {
 			id := r.PathValue(rt.idParam)
-			if !uuidPattern.MatchString(id) {
+			if !validUUID(id) {
 				h.writeError(w, r, paramError("%s: must be a UUID such as 0193a5d2-7c1e-7b3a-9f00-2b6f1c9d4e5a", rt.idParam))
 				return
 			}
@@ -205,7 +239,24 @@ func (h *Handler) created(w http.ResponseWriter, i *identification.Identificatio
 		kind = "chain"
 	}
 	w.Header().Set("Location", "/v1/orgs/"+i.OrgID+"/identifications/"+kind+"/"+i.ID)
-	writeJSON(w, http.StatusCreated, i)
+	writeJSON(w, http.StatusCreated, view(i))
+}
+
+// identificationView is an identification as the API returns it: a
+// cancelled process always carries cancel_reason (empty when a chain was
+// cancelled without one), any other never does. Embedding keeps it one
+// encoding pass.
+type identificationView struct {
+	*identification.Identification
+	CancelReason *string `json:"cancel_reason,omitempty"`
+}
+
+func view(i *identification.Identification) identificationView {
+	v := identificationView{Identification: i}
+	if i.Status == identification.StatusCancelled {
+		v.CancelReason = &i.CancelReason
+	}
+	return v
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, c *call) {
@@ -214,7 +265,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, i)
+	writeJSON(w, http.StatusOK, view(i))
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {

@@ -343,6 +343,7 @@ func ParseCreateOTP(body []byte) (CreateOTP, error) {
 		in.Channel = decodeChannel(p, "channel", c)
 	}
 	in.validate(p)
+	in.validated = len(p.list) == 0
 	return in, p.err()
 }
 
@@ -367,6 +368,7 @@ func ParseCreateChain(body []byte) (CreateChain, error) {
 		in.Sequence, in.sequenceLen = decodeSequence(p, s)
 	}
 	in.validate(p)
+	in.validated = len(p.list) == 0
 	return in, p.err()
 }
 

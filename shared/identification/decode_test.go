@@ -117,22 +117,14 @@ func TestCountryList(t *testing.T) {
 	}
 }
 
-func TestCancelReasonIsPresentExactlyWhenCancelled(t *testing.T) {
-	for _, s := range Statuses {
-		for _, reason := range []string{"", "asked"} {
-			i := Identification{Status: s, CancelReason: reason}
-			b, err := json.Marshal(i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatal(err)
-			}
-			got, present := m["cancel_reason"]
-			if present != (s == StatusCancelled) || (present && got != reason) {
-				t.Errorf("%s with reason %q: cancel_reason present=%v value %v", s, reason, present, got)
-			}
-		}
+func TestServiceValidatesInputsThatWereNotParsed(t *testing.T) {
+	svc := NewService(nil)
+	_, err := svc.CreateOTP(t.Context(), "acme", CreateOTP{Actor: &Actor{Name: "A"}}, "")
+	if got := fieldsOf(t, err); len(got) != 1 || got[0] != "channel" {
+		t.Errorf("fields %v, want [channel]", got)
+	}
+	_, err = svc.CreateChain(t.Context(), "acme", CreateChain{Actor: &Actor{Name: "A"}, ExpiresIn: "PT1H"}, "")
+	if got := fieldsOf(t, err); len(got) != 1 || got[0] != "sequence" {
+		t.Errorf("fields %v, want [sequence]", got)
 	}
 }

@@ -60,6 +60,8 @@ type Identification struct {
 	Channel       *Channel `json:"channel,omitempty"`
 	Sequence      []Step   `json:"sequence,omitempty"`
 
+	// CancelReason is why it was cancelled; the API shows it on every
+	// cancelled process, empty when a chain was cancelled without one.
 	CancelReason string `json:"cancel_reason,omitempty"`
 	Version      int64  `json:"version"`
 
@@ -67,21 +69,6 @@ type Identification struct {
 	// require a User-Agent); they are kept but not returned.
 	CreatedUserAgent string `json:"-"`
 	EndedUserAgent   string `json:"-"`
-}
-
-// MarshalJSON writes the identification as the API returns it: a cancelled
-// process always carries cancel_reason (empty when a chain was cancelled
-// without one), any other never does.
-func (i Identification) MarshalJSON() ([]byte, error) {
-	type plain Identification
-	v := struct {
-		plain
-		CancelReason *string `json:"cancel_reason,omitempty"`
-	}{plain: plain(i)}
-	if i.Status == StatusCancelled {
-		v.CancelReason = &i.CancelReason
-	}
-	return json.Marshal(v)
 }
 
 // Ref names one identification: the organisation is part of every key.
@@ -139,15 +126,21 @@ type MSISDN struct {
 }
 
 // MarshalJSON writes phone_number as a JSON number, its documented type.
+// Validated values (digits, no leading zero) are written directly; anything
+// else goes through encoding/json as strings, so the output is always JSON.
 func (m MSISDN) MarshalJSON() ([]byte, error) {
-	var phone any = json.Number(m.PhoneNumber)
-	if !isDigits(m.PhoneNumber) || m.PhoneNumber[0] == '0' {
-		phone = m.PhoneNumber
+	if !isDigits(m.PhoneNumber) || m.PhoneNumber[0] == '0' || !isDigits(m.CountryCode) {
+		return json.Marshal(struct {
+			PhoneNumber string `json:"phone_number"`
+			CountryCode string `json:"country_code"`
+		}{m.PhoneNumber, m.CountryCode})
 	}
-	return json.Marshal(struct {
-		PhoneNumber any    `json:"phone_number"`
-		CountryCode string `json:"country_code"`
-	}{phone, m.CountryCode})
+	b := make([]byte, 0, 48+len(m.PhoneNumber)+len(m.CountryCode))
+	b = append(b, `{"phone_number":`...)
+	b = append(b, m.PhoneNumber...)
+	b = append(b, `,"country_code":"`...)
+	b = append(b, m.CountryCode...)
+	return append(b, `"}`...), nil
 }
 
 // Channel is how the one-time code reaches the actor.

@@ -46,10 +46,13 @@ func newUUIDv7() (string, error) {
 // Now is the service's clock, truncated to the second: every stored time is.
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Second) }
 
-// CreateOTP creates an OTP identification for org from a validated input.
+// CreateOTP creates an OTP identification for org. An input that did not
+// come from ParseCreateOTP is validated first.
 func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, userAgent string) (*Identification, error) {
-	if fields := in.Validate(); len(fields) > 0 {
-		return nil, Invalid(fields)
+	if !in.validated {
+		if fields := in.Validate(); len(fields) > 0 {
+			return nil, Invalid(fields)
+		}
 	}
 	ttl := DefaultExpiresIn
 	if in.ExpiresIn != "" {
@@ -68,10 +71,13 @@ func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, userA
 	return i, nil
 }
 
-// CreateChain creates a chain identification for org from a validated input.
+// CreateChain creates a chain identification for org. An input that did
+// not come from ParseCreateChain is validated first.
 func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, userAgent string) (*Identification, error) {
-	if fields := in.Validate(); len(fields) > 0 {
-		return nil, Invalid(fields)
+	if !in.validated {
+		if fields := in.Validate(); len(fields) > 0 {
+			return nil, Invalid(fields)
+		}
 	}
 	ttl, _ := ParseExpiresIn(in.ExpiresIn)
 	i, err := s.newIdentification(org, TypeChain, in.Actor, ttl, userAgent)

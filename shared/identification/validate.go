@@ -1,7 +1,6 @@
 package identification
 
 import (
-	"net/mail"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,6 +32,10 @@ type CreateOTP struct {
 	ExpiresIn     string
 	TwoFactorType string
 	Channel       *Channel
+
+	// validated is set by ParseCreateOTP when the input passed every rule,
+	// so the service does not validate it twice.
+	validated bool
 }
 
 // CreateChain is the body of "create chain identification".
@@ -42,6 +45,8 @@ type CreateChain struct {
 	Sequence  []Step
 
 	sequenceLen int
+	// validated is set by ParseCreateChain when the input passed every rule.
+	validated bool
 }
 
 // Validate returns every rule the input breaks, each with its field path.
@@ -261,17 +266,66 @@ func isDocumentNumber(s string) bool {
 	return s != ""
 }
 
+// isEmail accepts the addresses of RFC 5322's dot-atom form, which is what
+// real mailboxes use: local@domain, the local part up to 64 characters of
+// atext separated by single dots, the domain at least two DNS labels of
+// letters, digits and inner hyphens with a non-numeric top label. Quoted
+// local parts, comments and IP literals are refused. It is written out
+// rather than taken from net/mail, which would grow every Lambda binary; a
+// test holds it to net/mail (everything accepted here net/mail accepts).
 func isEmail(s string) bool {
 	if len(s) > maxEmailLength {
 		return false
 	}
-	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Address != s || addr.Name != "" {
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || at > 64 {
 		return false
 	}
-	at := strings.LastIndexByte(s, '@')
-	domain := s[at+1:]
-	return at > 0 && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+	return isDotAtom(s[:at]) && isDomain(s[at+1:])
+}
+
+func isDotAtom(s string) bool {
+	prevDot := true // no leading dot
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if prevDot {
+				return false
+			}
+			prevDot = true
+			continue
+		}
+		if !isAlnum(c) && !strings.ContainsRune("!#$%&'*+/=?^_`{|}~-", rune(c)) {
+			return false
+		}
+		prevDot = false
+	}
+	return !prevDot
+}
+
+func isDomain(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			if !isAlnum(l[i]) && l[i] != '-' {
+				return false
+			}
+		}
+	}
+	return !isDigits(labels[len(labels)-1])
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // countries holds the officially assigned ISO 3166-1 alpha-2 codes.
