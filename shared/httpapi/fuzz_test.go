@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idadmin/api/internal/memstore"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/httpapi"
@@ -363,19 +364,28 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// memStore is an in-memory identification.Store for the fuzz targets: it
-// only has to answer like a store, not to prove conditional writes (the
-// engines do that in the rest of this suite).
+// memStore is the in-memory store (internal/memstore, held to the same
+// contract suite as the DynamoDB store) with a record of successful
+// deletes, so the fuzz targets can check no delete was forced by mistake.
 type memStore struct {
 	mu      sync.Mutex
-	items   map[identification.Ref]*identification.Identification
+	inner   *memstore.Store
 	deleted []bool
+}
+
+func (s *memStore) store() *memstore.Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inner == nil {
+		s.inner = memstore.New()
+	}
+	return s.inner
 }
 
 func (s *memStore) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.items = map[identification.Ref]*identification.Identification{}
+	s.inner = memstore.New()
 	s.deleted = nil
 }
 
@@ -389,60 +399,24 @@ func (s *memStore) lastDelete() (force, ok bool) {
 	return s.deleted[len(s.deleted)-1], true
 }
 
-func (s *memStore) Create(_ context.Context, i *identification.Identification) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.items == nil {
-		s.items = map[identification.Ref]*identification.Identification{}
-	}
-	if _, ok := s.items[i.Ref()]; ok {
-		return identification.Errorf(identification.KindConflict, "identification %s already exists", i.ID)
-	}
-	c := *i
-	s.items[i.Ref()] = &c
-	return nil
+func (s *memStore) Create(ctx context.Context, i *identification.Identification) error {
+	return s.store().Create(ctx, i)
 }
 
-func (s *memStore) Get(_ context.Context, ref identification.Ref) (*identification.Identification, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, ok := s.items[ref]
-	if !ok {
-		return nil, identification.Errorf(identification.KindNotFound, "no such identification in this organisation")
-	}
-	c := *i
-	return &c, nil
+func (s *memStore) Get(ctx context.Context, ref identification.Ref) (*identification.Identification, error) {
+	return s.store().Get(ctx, ref)
 }
 
-func (s *memStore) Transition(_ context.Context, ref identification.Ref, ch identification.Change) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, ok := s.items[ref]
-	if !ok {
-		return identification.Errorf(identification.KindNotFound, "no such identification in this organisation")
-	}
-	if r := ch.Action.Refusal(i.Status, i.ExpiresAt, ch.At); r != nil {
-		return r
-	}
-	i.Status = identification.Lifecycle[ch.Action].To
-	i.UpdatedAt, i.CancelReason = ch.At, ch.Reason
-	ended := ch.At
-	i.EndedAt = &ended
-	i.Version++
-	return nil
+func (s *memStore) Transition(ctx context.Context, ref identification.Ref, ch identification.Change) error {
+	return s.store().Transition(ctx, ref, ch)
 }
 
-func (s *memStore) Delete(_ context.Context, ref identification.Ref, force bool, now time.Time) error {
+func (s *memStore) Delete(ctx context.Context, ref identification.Ref, force bool, now time.Time) error {
+	if err := s.store().Delete(ctx, ref, force, now); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, ok := s.items[ref]
-	if !ok {
-		return identification.Errorf(identification.KindNotFound, "no such identification in this organisation")
-	}
-	if !identification.DeleteAllowed(i.Status, i.ExpiresAt, now, force) {
-		return identification.DeleteRefusal(i.Status, i.ExpiresAt, now)
-	}
-	delete(s.items, ref)
 	s.deleted = append(s.deleted, force)
 	return nil
 }
