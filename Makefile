@@ -113,6 +113,7 @@ FUZZ_TARGETS := \
 	shared/identification:FuzzParseCancel \
 	shared/identification:FuzzParseExpiresIn \
 	shared/identification:FuzzIsEmail \
+	shared/identification:FuzzISOShape \
 	shared/httpapi:FuzzBodies \
 	shared/httpapi:FuzzPathAndQuery \
 	shared/httpapi:FuzzParameterChecks

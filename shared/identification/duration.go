@@ -3,7 +3,6 @@ package identification
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,9 +16,61 @@ const (
 	DefaultExpiresIn = MaxExpiresIn
 )
 
-// isoShape is the designator order ISO 8601 prescribes; the parser is
-// lenient about order and repetition, so the shape is checked first.
-var isoShape = regexp.MustCompile(`^P(?:\d+(?:[.,]\d+)?Y)?(?:\d+(?:[.,]\d+)?M)?(?:\d+(?:[.,]\d+)?W)?(?:\d+(?:[.,]\d+)?D)?(?:T(?:\d+(?:[.,]\d+)?H)?(?:\d+(?:[.,]\d+)?M)?(?:\d+(?:[.,]\d+)?S)?)?$`)
+// isoShape reports whether s has the designator order ISO 8601 prescribes,
+// P[nY][nM][nW][nD][T[nH][nM][nS]], each n digits with an optional fraction
+// after '.' or ','. The parser is lenient about order and repetition, so
+// the shape is checked first; it is written out (a test holds it to the
+// equivalent regular expression) to keep regexp compilation out of every
+// cold start.
+func isoShape(s string) bool {
+	if len(s) == 0 || s[0] != 'P' {
+		return false
+	}
+	i := 1
+	// designators walks the components of one part, in order.
+	designators := func(units string) bool {
+		next := 0
+		for i < len(s) && s[i] != 'T' {
+			j := i
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			if j == i {
+				return false
+			}
+			if j < len(s) && (s[j] == '.' || s[j] == ',') {
+				k := j + 1
+				for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+					k++
+				}
+				if k == j+1 {
+					return false
+				}
+				j = k
+			}
+			if j == len(s) {
+				return false
+			}
+			u := strings.IndexByte(units[next:], s[j])
+			if u < 0 {
+				return false
+			}
+			next += u + 1
+			i = j + 1
+		}
+		return true
+	}
+	if !designators("YMWD") {
+		return false
+	}
+	if i < len(s) { // s[i] == 'T'
+		i++
+		if !designators("HMS") || i < len(s) {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseExpiresIn parses an ISO-8601 duration such as P7D, PT15M, P1W, PT36H
 // or P1DT12H and enforces the rules of SPEC §3: positive, at least one
@@ -35,7 +86,7 @@ func ParseExpiresIn(s string) (time.Duration, error) {
 	if s[0] == '-' {
 		return 0, fmt.Errorf("must be positive")
 	}
-	if !isoShape.MatchString(s) || s == "P" || s[len(s)-1] == 'T' {
+	if !isoShape(s) || s == "P" || s[len(s)-1] == 'T' {
 		return 0, fmt.Errorf("%q is not an ISO-8601 duration such as P7D, PT15M, P1W or P1DT12H", s)
 	}
 	normalised := []byte(s)

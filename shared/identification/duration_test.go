@@ -1,6 +1,7 @@
 package identification
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -59,4 +60,26 @@ func TestParseExpiresIn(t *testing.T) {
 			t.Errorf("%q: got %v, %v; want an error containing %q", tc.in, got, err, tc.err)
 		}
 	}
+}
+
+// isoShapeSpec is the shape isoShape checks, as a regular expression.
+var isoShapeSpec = regexp.MustCompile(`^P(?:\d+(?:[.,]\d+)?Y)?(?:\d+(?:[.,]\d+)?M)?(?:\d+(?:[.,]\d+)?W)?(?:\d+(?:[.,]\d+)?D)?(?:T(?:\d+(?:[.,]\d+)?H)?(?:\d+(?:[.,]\d+)?M)?(?:\d+(?:[.,]\d+)?S)?)?$`)
+
+func TestISOShapeMatchesItsSpec(t *testing.T) {
+	for _, s := range []string{"P", "PT", "P1D", "P1DT", "PT1H", "P1Y2M3W4DT5H6M7S", "P1.5D", "P1,5D", "P1.D", "P.5D", "PT1H1H", "PT1M1H",
+		"P1M1Y", "P1D1W", "P1DT1D", "PTT", "P1", "PT1", "1D", "P1DX", "P1DT1H1M1S1", "P01D", "P1W1D", "PT1S1M"} {
+		if got, want := isoShape(s), isoShapeSpec.MatchString(s); got != want {
+			t.Errorf("isoShape(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func FuzzISOShape(f *testing.F) {
+	f.Add("P1DT12H")
+	f.Add("PT1,5H")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isoShape(s), isoShapeSpec.MatchString(s); got != want {
+			t.Fatalf("isoShape(%q) = %v, want %v", s, got, want)
+		}
+	})
 }
