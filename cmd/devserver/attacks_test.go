@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -11,11 +10,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,10 +40,6 @@ type attackServer struct {
 // stops the server, and drops the table, when the test ends.
 func startAttackServer(t *testing.T) *attackServer {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "devserver")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	var suffix [4]byte
 	rand.Read(suffix[:])
 	table := "attacks_" + hex.EncodeToString(suffix[:])
@@ -62,57 +54,16 @@ func startAttackServer(t *testing.T) *attackServer {
 			}
 		})
 	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATA_DIR="+t.TempDir(), "DEV_JWT_SECRET="+attackSecret,
+	p := startDevServer(t, "ADDR=127.0.0.1:0", "DATA_DIR="+t.TempDir(), "DEV_JWT_SECRET="+attackSecret,
 		"DYNAMODB_ENDPOINT="+endpoint, "TABLE_NAME="+table, "SWEEP_INTERVAL=0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	base := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "Serving the identification admin API on "); ok {
-				base <- strings.Fields(rest)[0]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+		p.stop(20 * time.Second)
 		// The server logs every request: none may carry a token.
-		if strings.Contains(stderr.String(), "eyJ") {
-			t.Errorf("the dev server logged a token:\n%s", stderr.String())
+		if strings.Contains(p.stderr.String(), "eyJ") {
+			t.Errorf("the dev server logged a token:\n%s", p.stderr)
 		}
 	})
-	s := &attackServer{}
-	select {
-	case s.base = <-base:
-	case err := <-exited:
-		t.Fatalf("dev server exited early: %v\n%s", err, stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("dev server did not start in 60s\n%s", stderr.String())
-	}
-	resp, err := http.Get(s.base + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	return s
+	return &attackServer{base: p.base}
 }
 
 // attackResult is one exchange with the server.

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,53 +22,11 @@ import (
 // over real HTTP, and stops it with SIGTERM: it must exit cleanly and take
 // its engine with it.
 func TestSmoke(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "devserver")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	data := t.TempDir()
 	const secret = "smoke-test-secret-0123456789"
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "SWEEP_INTERVAL=100ms", "DATA_DIR="+data, "DEV_JWT_SECRET="+secret, "DYNAMODB_ENDPOINT=", "TABLE_NAME=smoke")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
+	p := startDevServer(t, "ADDR=127.0.0.1:0", "SWEEP_INTERVAL=100ms", "DATA_DIR="+data, "DEV_JWT_SECRET="+secret, "DYNAMODB_ENDPOINT=", "TABLE_NAME=smoke")
+	url := p.base
 
-	base := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "Serving the identification admin API on "); ok {
-				base <- strings.Fields(rest)[0]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	var url string
-	select {
-	case url = <-base:
-	case <-exited:
-		t.Fatalf("dev server exited early: %v\n%s", waitErr, stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("dev server did not start in 60s\n%s", stderr.String())
-	}
-
-	if resp, err := http.Get(url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %v %v", resp, err)
-	}
 	v := &auth.Verifier{Secret: []byte(secret), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	token, err := v.Mint("smoke", []string{"acme"}, []string{auth.ScopeAdmin}, time.Hour)
 	if err != nil {
@@ -146,19 +101,14 @@ func TestSmoke(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", waitErr, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
+	if !p.stop(20 * time.Second) {
 		t.Fatalf("dev server did not stop within 20s of SIGTERM")
 	}
-	if !strings.Contains(stderr.String(), `"engine stopped"`) {
-		t.Errorf("the dev server did not report stopping its engine:\n%s", stderr.String())
+	if p.waitErr != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", p.waitErr, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), `"engine stopped"`) {
+		t.Errorf("the dev server did not report stopping its engine:\n%s", p.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(data, "dynoxide.sqlite")); err != nil {
 		t.Errorf("no engine data under DATA_DIR: %v", err)
