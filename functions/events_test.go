@@ -327,7 +327,9 @@ func checkBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest
 		t.Errorf("body id = %q, want the path's %q", got.ID, id)
 	}
 	if resp.StatusCode == http.StatusCreated {
-		if loc, want := resp.Headers["Location"], strings.TrimPrefix(ev.RawPath, "/"+ev.RequestContext.Stage)+"/"+got.ID; loc != want {
+		// On the stage the request came through: the event's rawPath
+		// carries it.
+		if loc, want := resp.Headers["Location"], ev.RawPath+"/"+got.ID; loc != want {
 			t.Errorf("Location = %q, want %q", loc, want)
 		}
 	}

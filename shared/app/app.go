@@ -86,7 +86,8 @@ func (d Deps) Sweep(ctx context.Context, now time.Time, opts sweep.Options) swee
 
 // LambdaHandler is the handler tree restricted to routes for a Lambda behind
 // API Gateway's JWT authorizer: the caller comes from the verified claims in
-// the request context and the request id from API Gateway.
+// the request context, the request id from API Gateway, and the base path
+// (the stage NewLambdaHandler removed from the path) from the context.
 func (d Deps) LambdaHandler(routes ...string) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
@@ -94,6 +95,7 @@ func (d Deps) LambdaHandler(routes ...string) (http.Handler, error) {
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,
 		RequestID:    lambdaRequestID,
+		BasePath:     lambdaBasePath,
 		Routes:       routes,
 	})
 }
@@ -111,9 +113,11 @@ func (d Deps) DevHandler(v *auth.Verifier, routes ...string) (http.Handler, erro
 }
 
 // LambdaAuthenticator reads the principal from API Gateway's JWT authorizer
-// context, put in the request's context by the API proxy adapter. A request
-// without it (which API Gateway never sends to a route behind the
-// authorizer) is refused.
+// context, put in the request's context by the API proxy adapter: the
+// verified claims, scopes included (the token's scope or scp claim; the
+// authorizer's own scopes list is not used, as it may hold only the scope
+// the route matched). A request without it (which API Gateway never sends
+// to a route behind the authorizer) is refused.
 func LambdaAuthenticator(orgClaim string) httpapi.Authenticator {
 	return func(r *http.Request) (auth.Principal, error) {
 		rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context())
@@ -124,7 +128,7 @@ func LambdaAuthenticator(orgClaim string) httpapi.Authenticator {
 		for k, v := range rc.Authorizer.JWT.Claims {
 			claims[k] = v
 		}
-		return auth.FromClaims(claims, rc.Authorizer.JWT.Scopes, orgClaim)
+		return auth.FromClaims(claims, orgClaim)
 	}
 }
 

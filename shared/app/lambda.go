@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 
@@ -31,7 +32,9 @@ type LambdaFunc = func(context.Context, events.APIGatewayV2HTTPRequest) (events.
 // A request for any other route is answered by the tree itself: 404, or 405
 // when only the method differs. When the API is served on a named stage
 // rather than $default, API Gateway puts the stage in front of the path
-// ("/dev/v1/orgs/…"); the handler removes it before routing.
+// ("/dev/v1/orgs/…"); the handler removes it before routing and hands it to
+// the tree as the request's base path, so that a Location it answers with
+// ("/dev/v1/orgs/…/otp/<id>") works on the stage the request came through.
 func NewLambdaHandler(route string, deps Deps) (LambdaFunc, error) {
 	h, err := deps.LambdaHandler(route)
 	if err != nil {
@@ -40,10 +43,29 @@ func NewLambdaHandler(route string, deps Deps) (LambdaFunc, error) {
 	adapter := httpadapter.NewV2(h)
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		stage := ev.RequestContext.Stage
-		ev.RawPath = withoutStage(ev.RawPath, stage)
+		path := ev.RawPath
+		if path == "" {
+			path = ev.RequestContext.HTTP.Path // as the adapter reads it
+		}
+		ev.RawPath = withoutStage(path, stage)
 		ev.RequestContext.HTTP.Path = withoutStage(ev.RequestContext.HTTP.Path, stage)
+		if ev.RawPath != path {
+			ctx = context.WithValue(ctx, basePathKey{}, "/"+stage)
+		}
 		return adapter.ProxyWithContext(ctx, ev)
 	}, nil
+}
+
+// basePathKey holds, in the context of a request, the stage prefix
+// NewLambdaHandler removed from its path.
+type basePathKey struct{}
+
+// lambdaBasePath is the base path of a request: "/<stage>" when it came
+// through a named stage whose prefix was removed before routing, "" on
+// $default (or wherever the path had no stage in front).
+func lambdaBasePath(r *http.Request) string {
+	p, _ := r.Context().Value(basePathKey{}).(string)
+	return p
 }
 
 // withoutStage removes the "/<stage>" prefix API Gateway adds to the paths

@@ -1,5 +1,5 @@
 // Package auth turns verified token claims into a Principal: the
-// organisations a caller may act for and the scopes it holds (SPEC §7).
+// organisations a caller may act for and the scopes it holds (docs/auth.md).
 //
 // In AWS the claims come from API Gateway's JWT authorizer, which has
 // already verified the token; locally the dev server verifies HS256 tokens
@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// Scopes of SPEC §7.
+// Scopes of docs/auth.md.
 const (
 	ScopeAdmin       = "identifications/admin"
 	ScopeForceDelete = "identifications/force-delete"
@@ -54,10 +54,11 @@ func (p Principal) HasScope(scope string) bool {
 }
 
 // FromClaims builds a Principal from claims whose values are either strings
-// (as API Gateway passes them) or decoded JSON (as a JWT library does).
-// scopes, when non-empty, are the authorizer's own list; otherwise the
-// "scope" (space-separated) or "scp" claims are read.
-func FromClaims(claims map[string]any, scopes []string, orgClaim string) (Principal, error) {
+// (as API Gateway passes them) or decoded JSON (as a JWT library does). The
+// scopes are the token's own "scope" and "scp" claims, never a list an
+// authorizer derived from them (API Gateway's may hold only the scope the
+// route matched, not the force-delete scope a forced delete needs).
+func FromClaims(claims map[string]any, orgClaim string) (Principal, error) {
 	if orgClaim == "" {
 		orgClaim = DefaultOrgClaim
 	}
@@ -69,24 +70,23 @@ func FromClaims(claims map[string]any, scopes []string, orgClaim string) (Princi
 	if len(p.Orgs) == 0 {
 		return Principal{}, fmt.Errorf("%w: the token has no %s claim", ErrUnauthenticated, orgClaim)
 	}
-	if len(scopes) > 0 {
-		p.Scopes = scopes
-	} else {
-		p.Scopes = append(words(claims["scope"]), words(claims["scp"])...)
-	}
+	p.Scopes = append(words(claims["scope"]), words(claims["scp"])...)
 	return p, nil
 }
 
-// words reads a claim holding space-separated names, a JSON array of them,
-// or API Gateway's rendering of an array ("[a b]").
+// words reads a claim holding names separated by spaces (and nothing else:
+// "globex,acme" is one name, and so is "[acme]"), or a JSON array of them,
+// each element one name.
 func words(v any) []string {
 	switch x := v.(type) {
 	case string:
-		x = strings.TrimSpace(x)
-		if strings.HasPrefix(x, "[") && strings.HasSuffix(x, "]") {
-			x = x[1 : len(x)-1]
+		var out []string
+		for w := range strings.SplitSeq(x, " ") {
+			if w != "" {
+				out = append(out, w)
+			}
 		}
-		return strings.FieldsFunc(x, func(r rune) bool { return r == ' ' || r == ',' })
+		return out
 	case []any:
 		var out []string
 		for _, e := range x {

@@ -1,8 +1,12 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -12,7 +16,11 @@ import (
 
 // Verifier checks HS256 bearer tokens the way API Gateway's JWT authorizer
 // checks real ones: signature, expiry, not-before, issuer and audience. It
-// is for the dev server only; in AWS the authorizer does this.
+// also refuses a header or claims object that repeats a member (a JSON
+// decoder keeps one of them silently, so two readers of one token could
+// disagree on its claims) and a crit header (no extension is understood
+// here, so none may be required; RFC 7515, section 4.1.11). It is for the
+// dev server only; in AWS the authorizer does this.
 type Verifier struct {
 	Secret   []byte
 	Issuer   string
@@ -63,7 +71,98 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %s", ErrUnauthenticated, reason(err))
 	}
-	return FromClaims(claims, nil, v.OrgClaim)
+	if err := checkSegments(token); err != nil {
+		return Principal{}, fmt.Errorf("%w: %s", ErrUnauthenticated, err)
+	}
+	return FromClaims(claims, v.OrgClaim)
+}
+
+// Refusals of checkSegments; their messages are safe to show.
+var (
+	errRepeatedMember = errors.New("token header or claims repeat a member")
+	errCrit           = errors.New("token header has crit, which is not supported")
+)
+
+// checkSegments refuses, in a token the parser accepted, a header or
+// claims object (at any depth) that repeats a member, and a header with a
+// crit member.
+func checkSegments(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("malformed token")
+	}
+	for i, seg := range parts[:2] {
+		raw, err := base64.RawURLEncoding.DecodeString(seg)
+		if err != nil {
+			return errors.New("malformed token")
+		}
+		top, err := uniqueMembers(raw)
+		if err != nil {
+			return err
+		}
+		if i == 0 && top["crit"] {
+			return errCrit
+		}
+	}
+	return nil
+}
+
+// uniqueMembers reports errRepeatedMember if any object of the JSON
+// document data repeats a member name (compared after unescaping, exactly
+// as a decoder into a map compares them); otherwise it returns the member
+// names of the top-level object.
+func uniqueMembers(data []byte) (map[string]bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	top, err := walkValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("malformed token")
+	}
+	return top, nil
+}
+
+// walkValue reads one JSON value from dec, checking every object in it;
+// for an object it returns its member names.
+func walkValue(dec *json.Decoder) (map[string]bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, errors.New("malformed token")
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, errors.New("malformed token")
+			}
+			name, _ := k.(string)
+			if seen[name] {
+				return nil, errRepeatedMember
+			}
+			seen[name] = true
+			if _, err := walkValue(dec); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, errors.New("malformed token")
+		}
+		return seen, nil
+	case json.Delim('['):
+		for dec.More() {
+			if _, err := walkValue(dec); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, errors.New("malformed token")
+		}
+	}
+	return nil, nil
 }
 
 // reason names why a token was refused without echoing the token.

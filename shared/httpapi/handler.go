@@ -1,8 +1,8 @@
 // Package httpapi is the one net/http handler tree of the admin API: the
-// route table of SPEC §2, authentication and authorisation of every request,
-// parameter checks, and the ErrorsResponse of SPEC §6. The dev server, the
-// tests and every Lambda function serve this same tree; a Lambda serves it
-// restricted to its own route.
+// route table of docs/openapi.yaml, authentication and authorisation of
+// every request, parameter checks, and the ErrorsResponse of
+// docs/errors.md. The dev server, the tests and every Lambda function serve
+// this same tree; a Lambda serves it restricted to its own route.
 package httpapi
 
 import (
@@ -13,13 +13,15 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/identification"
 )
 
-// MaxBodyBytes is the largest request body accepted (SPEC §3).
+// MaxBodyBytes is the largest request body accepted (docs/openapi.yaml).
 const MaxBodyBytes = 64 << 10
 
 // DefaultDocsURL is where an error's ref points unless configured.
@@ -37,8 +39,15 @@ type Config struct {
 	// DocsURL is the base of every error's ref.
 	DocsURL string
 	// RequestID returns the id of a request (in Lambda: API Gateway's);
-	// when nil or empty, X-Request-Id (if well-formed) or a random id is used.
+	// when nil or empty, a random id is used. The id never comes from the
+	// client: a client's X-Request-Id is ignored.
 	RequestID func(r *http.Request) string
+	// BasePath returns the path prefix a request came through that was
+	// removed before routing (in Lambda on a named stage: "/<stage>"), so
+	// that a Location works where the client is. Nil or "" means none; a
+	// value that is not "/" followed by segments of A-Z a-z 0-9 . _ ~ - is
+	// ignored.
+	BasePath func(r *http.Request) string
 	// Routes restricts the tree to these route names (a Lambda serves one);
 	// empty means every route.
 	Routes []string
@@ -63,6 +72,7 @@ type Handler struct {
 	logger    *slog.Logger
 	docsURL   string
 	requestID func(r *http.Request) string
+	basePath  func(r *http.Request) string
 	mux       *http.ServeMux
 	methods   []string
 	timeout   time.Duration
@@ -79,6 +89,7 @@ func New(cfg Config) (*Handler, error) {
 		logger:    cfg.Logger,
 		docsURL:   cfg.DocsURL,
 		requestID: cfg.RequestID,
+		basePath:  cfg.BasePath,
 		mux:       http.NewServeMux(),
 		timeout:   cfg.RequestTimeout,
 	}
@@ -109,11 +120,41 @@ func New(cfg Config) (*Handler, error) {
 
 type ctxKey int
 
-const requestIDKey ctxKey = 0
+const stateKey ctxKey = 0
+
+// requestState is what the request line logs besides the request itself,
+// filled in as the request is served: the caller's subject once
+// authenticated, the identification's id once validated (or created).
+type requestState struct {
+	id             string
+	subject        string
+	identification string
+}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey).(*requestState)
+	return st
+}
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st := stateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
+}
+
+// noteSubject records the authenticated caller of r for the request line.
+func noteSubject(r *http.Request, sub string) {
+	if st := stateFrom(r.Context()); st != nil {
+		st.subject = sub
+	}
+}
+
+// noteIdentification records the (validated) identification id r acts on.
+func noteIdentification(r *http.Request, id string) {
+	if st := stateFrom(r.Context()); st != nil {
+		st.identification = id
+	}
 }
 
 func (h *Handler) log(r *http.Request) *slog.Logger {
@@ -121,22 +162,25 @@ func (h *Handler) log(r *http.Request) *slog.Logger {
 	return h.logger.With(slog.String("request_id", requestIDFrom(r.Context())))
 }
 
-// ServeHTTP assigns the request id, logs one line per request (never a body
-// or actor data) and turns panics into a logged 500.
+// ServeHTTP assigns the request id, sets the headers every response carries,
+// logs one line per request (never a body or actor data) and turns panics
+// into a logged 500.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := ""
 	if h.requestID != nil {
-		id = h.requestID(r)
-	}
-	if id == "" {
-		id = wellFormedID(r.Header.Get("X-Request-Id"))
+		id = wellFormedID(h.requestID(r))
 	}
 	if id == "" {
 		id = randomID()
 	}
-	w.Header().Set("X-Request-Id", id)
-	ctx := context.WithValue(r.Context(), requestIDKey, id)
+	hdr := w.Header()
+	hdr.Set("X-Request-Id", id)
+	// Responses carry personal data: no cache may keep them, and no client
+	// may read them as anything but the JSON they are.
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	ctx := context.WithValue(r.Context(), stateKey, &requestState{id: id})
 	ctx, cancel := h.bound(ctx)
 	defer cancel()
 	r = r.WithContext(ctx)
@@ -170,20 +214,59 @@ func (h *Handler) bound(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(ctx, max(budget, 0))
 }
 
+// MaxLoggedSubject is the most of a caller's sub the request line logs.
+const MaxLoggedSubject = 128
+
 // logRequest writes the one line logged per request: never a body, never
-// actor data.
+// actor data, never a path value as sent. The org is logged only when it
+// is a valid organisation name (otherwise "invalid" and its length), the
+// identification id only once validated, the caller's sub only once
+// authenticated, so that an operator can tell who did what.
 func (h *Handler) logRequest(r *http.Request, status int, start time.Time) {
 	ctx := r.Context()
 	if !h.logger.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	h.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
 		slog.String("request_id", requestIDFrom(ctx)),
 		slog.String("method", r.Method),
-		slog.String("route", r.Pattern),
-		slog.String("org", r.PathValue("org_id")),
+		slog.String("route", r.Pattern))
+	switch org := r.PathValue("org_id"); {
+	case validOrg(org):
+		attrs = append(attrs, slog.String("org", org))
+	case org != "":
+		attrs = append(attrs, slog.String("org", "invalid"), slog.Int("org_length", len(org)))
+	}
+	if st := stateFrom(ctx); st != nil {
+		if st.identification != "" {
+			attrs = append(attrs, slog.String("identification_id", st.identification))
+		}
+		if st.subject != "" {
+			sub, cut := boundSubject(st.subject)
+			attrs = append(attrs, slog.String("sub", sub))
+			if cut {
+				attrs = append(attrs, slog.Int("sub_length", len(st.subject)))
+			}
+		}
+	}
+	attrs = append(attrs,
 		slog.Int("status", status),
 		slog.Int64("duration_us", time.Since(start).Microseconds()))
+	h.logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+}
+
+// boundSubject cuts sub to at most MaxLoggedSubject bytes, at a character
+// boundary, and makes it valid UTF-8; cut reports whether it was cut.
+func boundSubject(sub string) (s string, cut bool) {
+	if len(sub) > MaxLoggedSubject {
+		i := MaxLoggedSubject
+		for i > 0 && !utf8.RuneStart(sub[i]) {
+			i--
+		}
+		sub, cut = sub[:i], true
+	}
+	return strings.ToValidUTF8(sub, "\ufffd"), cut
 }
 
 // cleanPath reports whether p is already in the form ServeMux routes

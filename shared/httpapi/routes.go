@@ -143,6 +143,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			h.writeError(w, r, unauthorized("%s", strings.TrimPrefix(err.Error(), auth.ErrUnauthenticated.Error()+": ")))
 			return
 		}
+		noteSubject(r, p.Subject)
 		if !p.HasOrg(org) {
 			h.writeError(w, r, unauthorized("the token is not valid for organisation %s", org))
 			return
@@ -161,6 +162,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 				return
 			}
 			c.ref.ID = strings.ToLower(id)
+			noteIdentification(r, c.ref.ID)
 		}
 		if rt.chain {
 			c.userAgent = strings.TrimSpace(r.Header.Get("User-Agent"))
@@ -211,7 +213,7 @@ func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.created(w, i)
+	h.created(w, r, i)
 }
 
 func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
@@ -230,16 +232,44 @@ func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.created(w, i)
+	h.created(w, r, i)
 }
 
-func (h *Handler) created(w http.ResponseWriter, i *identification.Identification) {
+// created answers a create: the identification, and a Location that works
+// where the client is (behind the base path the request came through).
+func (h *Handler) created(w http.ResponseWriter, r *http.Request, i *identification.Identification) {
+	noteIdentification(r, i.ID)
 	kind := "otp"
 	if i.Type == identification.TypeChain {
 		kind = "chain"
 	}
-	w.Header().Set("Location", "/v1/orgs/"+i.OrgID+"/identifications/"+kind+"/"+i.ID)
+	w.Header().Set("Location", h.basePathOf(r)+"/v1/orgs/"+i.OrgID+"/identifications/"+kind+"/"+i.ID)
 	writeJSON(w, http.StatusCreated, view(i))
+}
+
+// basePathOf is the base path of r (Config.BasePath), or "" when there is
+// none or it is not a plain path: "/" followed by non-empty segments of
+// A-Z a-z 0-9 . _ ~ - ("/dev", "/api/v2"), never "//host" or anything a
+// header could not carry.
+func (h *Handler) basePathOf(r *http.Request) string {
+	if h.basePath == nil {
+		return ""
+	}
+	p := h.basePath(r)
+	if p == "" || p[0] != '/' || len(p) > 256 {
+		return ""
+	}
+	for _, seg := range strings.Split(p, "/")[1:] {
+		if seg == "" || seg == "." || seg == ".." {
+			return ""
+		}
+		for i := 0; i < len(seg); i++ {
+			if c := seg[i]; !isAlnum(c) && c != '.' && c != '_' && c != '~' && c != '-' {
+				return ""
+			}
+		}
+	}
+	return p
 }
 
 // identificationView is an identification as the API returns it: a
