@@ -9,11 +9,17 @@ ENGINES := tools/node_modules/.installed
 .PHONY: run test vet token sweep deps tools clean
 
 ## run: the dev server on a local dynoxide it starts itself (ADDR, DYNAMODB_ENDPOINT)
+# Built, then exec'd rather than `go run`: on SIGTERM make signals only its
+# own child, and `go run` dies of it without passing it on, leaving the
+# server and its engine holding the port. Exec'd, the server is make's child
+# and shuts down gracefully, engine included.
+DEVSERVER ?= .build/devserver
 run: deps $(ENGINES)
-	$(GO) run ./cmd/devserver
+	$(GO) build -o $(DEVSERVER) ./cmd/devserver
+	exec $(DEVSERVER)
 
-## test: vet, unit tests, store and HTTP suites on both engines (with -race), smoke test
-test: deps $(ENGINES) vet
+## test: vet, cfn-lint (make validate), unit tests, store and HTTP suites on both engines (with -race), smoke test
+test: deps $(ENGINES) vet validate
 	$(GO) run ./cmd/withengines -- $(GO) test -race -count=1 -timeout 15m ./...
 
 vet:
@@ -40,8 +46,8 @@ clean:
 	rm -rf .build .local/bench
 
 # --- Lambda functions and deployment (AWS SAM) ---------------------------------
-# `make lambdas` needs only Go; build, validate, deploy and invoke wrap the SAM
-# CLI (invoke also needs Docker). See README, "Deployment".
+# `make lambdas` needs only Go and `make validate` only cfn-lint; build, deploy
+# and invoke wrap the SAM CLI (invoke also needs Docker). See README, "Deployment".
 ARCH ?= arm64
 SAM ?= sam
 FN ?=
@@ -75,9 +81,22 @@ FORCE:
 build: sam-cli
 	$(SAM_GO_ENV) $(SAM) build
 
-## validate: sam validate --lint
-validate: sam-cli
-	$(SAM) validate --lint
+# cfn-lint (pip install cfn-lint), which `make validate` runs: CFN_LINT if set,
+# else the one on PATH, else one pip --user or pyenv installed. Exported, so that
+# the Go test linting template.yaml (shared/samtemplate) runs the same one.
+ifeq ($(origin CFN_LINT),undefined)
+CFN_LINT := $(firstword $(shell command -v cfn-lint 2>/dev/null) $(wildcard $(HOME)/.local/bin/cfn-lint $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/*/bin/cfn-lint))
+endif
+export CFN_LINT
+CFN_LINT_REGIONS ?= us-east-1 eu-west-1
+
+## validate: cfn-lint on template.yaml (SAM transform included, informational rules too) for CFN_LINT_REGIONS; no SAM CLI needed
+validate:
+	@command -v "$(CFN_LINT)" >/dev/null 2>&1 || { \
+		echo "make: cfn-lint is not installed (not on PATH, nor in ~/.local/bin or pyenv's versions); it lints template.yaml." >&2; \
+		echo "      Install it with: pip install cfn-lint   (or run make CFN_LINT=/path/to/cfn-lint ...)" >&2; \
+		exit 127; }
+	$(CFN_LINT) --regions $(CFN_LINT_REGIONS) --include-checks I -- template.yaml
 
 ## deploy: sam build, then sam deploy (the first time: make deploy DEPLOY_FLAGS=--guided)
 deploy: build
@@ -133,3 +152,10 @@ fuzz: deps
 ## soak: SOAK_DURATION (60s) of mixed load from SOAK_CONCURRENCY (32) clients on a dev server: no 5xx, no lost or phantom updates
 soak: deps $(ENGINES)
 	$(GO) run ./cmd/soak -duration $(SOAK_DURATION) -concurrency $(SOAK_CONCURRENCY)
+
+# --- Documentation ---------------------------------------------------------------
+.PHONY: docs
+
+## docs: regenerate the lifecycle picture in docs/lifecycle.md from identification.Lifecycle (a test fails when it is stale)
+docs: deps
+	$(GO) generate ./docs

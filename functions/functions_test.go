@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"github.com/awslabs/goformation/v7/intrinsics"
@@ -68,13 +67,17 @@ func mustTemplate(t *testing.T) *cloudformation.Template {
 
 // mustWiredTemplate parses template.yaml with the parameters without
 // default set to test values and Fn::GetAtt resolved to "LogicalID.Attr"
-// (samtemplate.Template leaves GetAtt unresolved, as nil), so that tests can
+// (samtemplate.Template leaves GetAtt unresolved, as nil), also inside
+// Fn::Sub (`!Sub ${T.Arn}/index/i` reads "T.Arn/index/i"), so that tests can
 // see what the authorizer and the policies are wired to.
 func mustWiredTemplate(t *testing.T) *cloudformation.Template {
 	t.Helper()
 	path := filepath.Join(repoRoot(t), "template.yaml")
-	tmpl, err := goformation.OpenWithOptions(path, &intrinsics.ProcessorOptions{
-		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Fn::GetAtt": getAttName},
+	tmpl, err := samtemplate.Open(path, &intrinsics.ProcessorOptions{
+		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+			"Fn::GetAtt": getAttName,
+			"Fn::Sub":    samtemplate.SubHandler(intrinsics.Ref, getAttName),
+		},
 		ParameterOverrides: map[string]any{
 			"JwtIssuer":   testIssuer,
 			"JwtAudience": []any{testAudience},

@@ -1,16 +1,22 @@
 // Package samtemplate reads the SAM template (template.yaml) so that local
 // tooling creates exactly the DynamoDB tables the deployed stack has. It
-// parses the template with goformation and converts AWS::DynamoDB::Table
-// resources into CreateTable inputs.
+// parses the template with goformation (Open, which also reads the SAM
+// spellings goformation's schema lacks) and converts AWS::DynamoDB::Table
+// resources into CreateTable inputs. Its tests also run cfn-lint on the
+// template, as `make validate` does.
 package samtemplate
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
 	cfndynamodb "github.com/awslabs/goformation/v7/cloudformation/dynamodb"
 	"github.com/awslabs/goformation/v7/intrinsics"
@@ -21,16 +27,80 @@ import (
 // resource resolves to the resource's logical id instead of "", so that
 // references such as `TABLE_NAME: !Ref IdentificationsTable` stay readable;
 // Refs to parameters and pseudo parameters resolve as goformation does
-// (parameter defaults, fixed values for AWS::Region and the like). Globals
-// are not merged into functions.
+// (parameter defaults, fixed values for AWS::Region and the like), and so do
+// the ${Name} variables of Fn::Sub (see SubHandler), so that
+// `!Sub /aws/lambda/${CreateOtpFunction}` reads /aws/lambda/CreateOtpFunction.
+// Fn::GetAtt is left unresolved (nil), and ${Resource.Attribute} in Fn::Sub
+// as it is. Globals are not merged into functions.
 func Template(path string) (*cloudformation.Template, error) {
-	tmpl, err := goformation.OpenWithOptions(path, &intrinsics.ProcessorOptions{
-		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Ref": refToLogicalID},
+	return Open(path, &intrinsics.ProcessorOptions{
+		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+			"Ref":     refToLogicalID,
+			"Fn::Sub": SubHandler(refToLogicalID, nil),
+		},
 	})
+}
+
+// Open parses the template at path as goformation.OpenWithOptions does,
+// with the intrinsic functions resolved as opts says, except that it reads
+// the SAM properties goformation's schema spells differently from SAM:
+// AWS::Serverless::HttpApi's AccessLogSettings, which goformation only knows
+// as AccessLogSetting (and would reject as an unknown field), lands in
+// HttpApi.AccessLogSetting.
+func Open(path string, opts *intrinsics.ProcessorOptions) (*cloudformation.Template, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", path, err)
 	}
+	var resolved []byte
+	if strings.HasSuffix(path, ".json") {
+		resolved, err = intrinsics.ProcessJSON(data, opts)
+	} else {
+		resolved, err = intrinsics.ProcessYAML(data, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", path, err)
+	}
+	if resolved, err = goformationSpelling(resolved); err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", path, err)
+	}
+	tmpl := &cloudformation.Template{}
+	if err := json.Unmarshal(resolved, tmpl); err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", path, err)
+	}
 	return tmpl, nil
+}
+
+// goformationSpelling renames, in a resolved JSON template, the SAM
+// properties that goformation's schema spells differently (see Open).
+func goformationSpelling(resolved []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(resolved, &doc); err != nil {
+		return nil, err
+	}
+	resources, _ := doc["Resources"].(map[string]any)
+	changed := false
+	for id, r := range resources {
+		res, _ := r.(map[string]any)
+		if res["Type"] != "AWS::Serverless::HttpApi" {
+			continue
+		}
+		props, _ := res["Properties"].(map[string]any)
+		v, ok := props["AccessLogSettings"]
+		if !ok {
+			continue
+		}
+		if _, both := props["AccessLogSetting"]; both {
+			return nil, fmt.Errorf("resource %s has both AccessLogSettings and AccessLogSetting", id)
+		}
+		delete(props, "AccessLogSettings")
+		props["AccessLogSetting"] = v
+		changed = true
+	}
+	if !changed {
+		return resolved, nil
+	}
+	return json.Marshal(doc)
 }
 
 // refToLogicalID resolves a Ref to a resource to its logical id and defers
@@ -46,6 +116,66 @@ func refToLogicalID(name string, input, template interface{}) interface{} {
 		}
 	}
 	return intrinsics.Ref(name, input, template)
+}
+
+// subVariable matches a variable of an Fn::Sub string: ${Name},
+// ${Resource.Attribute}, ${AWS::Region}, or the literal ${!Text}.
+var subVariable = regexp.MustCompile(`\$\{(!?)([0-9A-Za-z_.:]+)\}`)
+
+// SubHandler returns a handler for Fn::Sub, for
+// intrinsics.ProcessorOptions.IntrinsicHandlerOverrides, that resolves the
+// string's variables with the given handlers, unlike goformation's own,
+// which always uses its default Ref and drops what that cannot resolve.
+// A ${Name} is the name's value in the optional map of the list form, or
+// else what ref makes of the name; a ${Resource.Attribute} is what getAtt
+// makes of [Resource, Attribute] (a nil getAtt resolves nothing). A variable
+// that resolves to no string (or number) stays as written; ${!Text} is the
+// literal ${Text}.
+func SubHandler(ref, getAtt intrinsics.IntrinsicHandler) intrinsics.IntrinsicHandler {
+	return func(_ string, input, template any) any {
+		var src string
+		vars := map[string]any{}
+		switch v := input.(type) {
+		case string:
+			src = v
+		case []any:
+			if len(v) != 2 {
+				return nil
+			}
+			s, ok := v[0].(string)
+			m, okm := v[1].(map[string]any)
+			if !ok || !okm {
+				return nil
+			}
+			src, vars = s, m
+		default:
+			return nil
+		}
+		return subVariable.ReplaceAllStringFunc(src, func(match string) string {
+			m := subVariable.FindStringSubmatch(match)
+			if m[1] == "!" {
+				return "${" + m[2] + "}"
+			}
+			name := m[2]
+			var val any
+			if v, ok := vars[name]; ok {
+				val = v
+			} else if res, attr, ok := strings.Cut(name, "."); ok && !strings.Contains(name, "::") {
+				if getAtt != nil {
+					val = getAtt("Fn::GetAtt", []any{res, attr}, template)
+				}
+			} else if ref != nil {
+				val = ref("Ref", name, template)
+			}
+			switch v := val.(type) {
+			case string:
+				return v
+			case float64:
+				return strconv.FormatFloat(v, 'f', -1, 64)
+			}
+			return match
+		})
+	}
 }
 
 // LoadTable parses the template at templatePath and converts its

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/awslabs/goformation/v7/intrinsics"
 )
 
 const tableID = "IdentificationsTable"
@@ -317,4 +318,90 @@ func show(v any) string {
 		return fmt.Sprintf("%#v", v)
 	}
 	return string(b)
+}
+
+func TestSubHandler(t *testing.T) {
+	path := writeTemplate(t, `    Fn:
+      Type: AWS::Serverless::Function
+      Properties:
+        CodeUri: functions/fn
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+Outputs:
+  Resource:
+    Value: !Sub /aws/lambda/${Fn}
+  Parameter:
+    Value: !Sub api-${Stage}-${AWS::Region}
+  Attribute:
+    Value: !Sub ${Fn.Arn}/index/i
+  Literal:
+    Value: !Sub ${!Fn} is ${Fn}
+  Unknown:
+    Value: !Sub ${Nothing}-x
+  Map:
+    Value: !Sub ["${Fn}-${Name}-${Stage}", {Name: !Ref Stage, Fn: mapped}]
+`)
+	tmpl, err := Template(path)
+	if err != nil {
+		t.Fatalf("Template error = %v", err)
+	}
+	tests := []struct {
+		output string
+		want   string
+	}{
+		{"Resource", "/aws/lambda/Fn"},
+		{"Parameter", "api-dev-us-east-1"},
+		{"Attribute", "${Fn.Arn}/index/i"}, // no getAtt
+		{"Literal", "${Fn} is Fn"},
+		{"Unknown", "${Nothing}-x"},
+		{"Map", "mapped-dev-dev"},
+	}
+	for _, tt := range tests {
+		if got := tmpl.Outputs[tt.output].Value; got != tt.want {
+			t.Errorf("Template: output %s = %#v, want %q", tt.output, got, tt.want)
+		}
+	}
+
+	getAtt := func(_ string, input, _ any) any {
+		parts, _ := input.([]any)
+		if len(parts) != 2 {
+			return nil
+		}
+		return fmt.Sprintf("arn-of-%v-%v", parts[0], parts[1])
+	}
+	withGetAtt, err := Open(path, &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+		"Fn::Sub": SubHandler(intrinsics.Ref, getAtt),
+	}})
+	if err != nil {
+		t.Fatalf("Open error = %v", err)
+	}
+	if got, want := withGetAtt.Outputs["Attribute"].Value, "arn-of-Fn-Arn/index/i"; got != want {
+		t.Errorf("SubHandler with getAtt: output Attribute = %#v, want %q", got, want)
+	}
+}
+
+// TestOpenReadsAccessLogSettings: goformation's schema knows
+// AWS::Serverless::HttpApi's AccessLogSettings only as AccessLogSetting and
+// would reject the template; Open reads it into AccessLogSetting.
+func TestOpenReadsAccessLogSettings(t *testing.T) {
+	path := writeTemplate(t, `    Api:
+      Type: AWS::Serverless::HttpApi
+      Properties:
+        AccessLogSettings:
+          DestinationArn: arn:aws:logs:us-east-1:123456789012:log-group:api
+          Format: $context.requestId
+`)
+	tmpl, err := Template(path)
+	if err != nil {
+		t.Fatalf("Template error = %v", err)
+	}
+	api, err := tmpl.GetServerlessHttpApiWithName("Api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := api.AccessLogSetting; s == nil || aws.ToString(s.DestinationArn) != "arn:aws:logs:us-east-1:123456789012:log-group:api" || aws.ToString(s.Format) != "$context.requestId" {
+		t.Errorf("AccessLogSetting = %s, want the template's AccessLogSettings", show(s))
+	}
 }
