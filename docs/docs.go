@@ -1,7 +1,14 @@
-// Package docs holds the API's published documentation: the OpenAPI
-// description (openapi.yaml), which the dev server serves and the tests hold
-// the API to, and the error reference (errors.md) every error's ref links to.
+// Package docs holds the API's published documentation, its users'
+// contract (README.md is the index): the OpenAPI description
+// (openapi.yaml), which the dev server serves and the tests hold the API to,
+// the error reference (errors.md) every error's ref links to, and the
+// lifecycle (lifecycle.md), whose picture is generated from
+// identification.Lifecycle. The tests of this package fail when that picture
+// is stale and when any file of the repository refers to a document outside
+// it.
 package docs
+
+//go:generate go run ./internal/genlifecycle lifecycle.md
 
 import _ "embed"
 
