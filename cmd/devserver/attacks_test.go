@@ -134,11 +134,69 @@ func attackWith(claims jwt.MapClaims, edit func(jwt.MapClaims)) jwt.MapClaims {
 }
 
 // TestAttacksOnTheDevServer runs one real dev server process and attacks
-// it: with credentials, then with oversized requests.
+// it: with credentials, with unclean paths, then with oversized requests.
 func TestAttacksOnTheDevServer(t *testing.T) {
 	s := startAttackServer(t)
 	t.Run("tokens", func(t *testing.T) { attackTokens(t, s) })
+	t.Run("unclean paths", func(t *testing.T) { attackUncleanPaths(t, s) })
 	t.Run("abuse", func(t *testing.T) { attackAbuse(t, s) })
+}
+
+// attackUncleanPaths sends a DELETE of a live process by paths with "//",
+// "/./" and "/../": each is a 404 with the documented MDOC_004 body, never a
+// redirect, and a client that follows redirects deletes nothing.
+func attackUncleanPaths(t *testing.T, s *attackServer) {
+	v := &auth.Verifier{Secret: []byte(attackSecret), Issuer: app.DevIssuer, Audience: app.DevAudience}
+	token, err := v.Mint("paths", []string{"acme"}, []string{auth.ScopeAdmin}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorized := func() http.Header {
+		return http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
+	}
+	created := s.do(t, http.MethodPost, "/v1/orgs/acme/identifications/otp", authorized(),
+		strings.NewReader(`{"actor":{"name":"Paths","email":"paths@example.com"},"expires_in":"PT1H","channel":{"type":"EMAIL"}}`), 0)
+	var otp struct{ ID string }
+	if err := json.Unmarshal(created.body, &otp); created.status != http.StatusCreated || err != nil || otp.ID == "" {
+		t.Fatalf("create: got %d %s", created.status, created.body)
+	}
+	clean := "/v1/orgs/acme/identifications/otp/" + otp.ID
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{
+		"/" + clean,
+		"/v1/orgs/acme//identifications/otp/" + otp.ID,
+		"/v1/orgs/acme/./identifications/otp/" + otp.ID,
+		"/v1/orgs/acme/x/../identifications/otp/" + otp.ID,
+		"/v1/../v1/orgs/acme/identifications/otp/" + otp.ID,
+		"//healthz",
+		"/./openapi.yaml",
+	} {
+		for _, client := range []*http.Client{noRedirects, http.DefaultClient} {
+			req, err := http.NewRequest(http.MethodDelete, s.base+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = authorized()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("DELETE %s: %v", path, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			r := attackResult{resp.StatusCode, resp.Header, b}
+			if r.status != http.StatusNotFound || r.header.Get("Location") != "" {
+				t.Fatalf("DELETE %s: got %d (Location %q) %s, want 404 and no redirect", path, r.status, r.header.Get("Location"), r.body)
+			}
+			for _, e := range attackErrors(t, r) {
+				if e.Code != "MDOC_004" || e.Title != "RESOURCE_NOT_FOUND" {
+					t.Errorf("DELETE %s: error %+v, want MDOC_004 RESOURCE_NOT_FOUND", path, e)
+				}
+			}
+		}
+	}
+	if r := s.do(t, http.MethodGet, clean, authorized(), nil, 0); r.status != http.StatusOK || !strings.Contains(string(r.body), `"status":"CREATED"`) {
+		t.Errorf("GET %s after the unclean DELETEs: got %d %s, want it still CREATED", clean, r.status, r.body)
+	}
 }
 
 // attackTokens sends forged, stale, misdirected and malformed credentials:

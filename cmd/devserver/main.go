@@ -2,7 +2,8 @@
 // engine: it installs the pinned engines on first use, starts dynoxide with
 // its data under .local/ (unless DYNAMODB_ENDPOINT names another engine),
 // creates the table from template.yaml, prints an admin token, and shuts
-// down gracefully on SIGINT or SIGTERM, stopping the engine it started.
+// down gracefully on SIGINT or SIGTERM, stopping the engine it started. If
+// that engine exits on its own, the dev server logs it and exits non-zero.
 package main
 
 import (
@@ -18,6 +19,9 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/localengine"
@@ -56,7 +60,14 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger := app.NewLogger(os.Stderr, slog.LevelInfo)
+	level, err := app.LogLevelFromEnv()
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(os.Stderr, level)
+	var engine *localengine.Engine
+	var engineExited <-chan struct{} // stays nil, never ready, when the engine is someone else's
+	engineReported := false          // its unexpected exit has been logged
 	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
 		if err := localengine.EnsureTools(root); err != nil {
 			return err
@@ -64,11 +75,15 @@ func run() error {
 		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", *dataDir, err)
 		}
-		engine, err := localengine.StartDynoxide(ctx, localengine.Options{Root: root, DBPath: filepath.Join(*dataDir, "dynoxide.sqlite")})
+		engine, err = localengine.StartDynoxide(ctx, localengine.Options{Root: root, DBPath: filepath.Join(*dataDir, "dynoxide.sqlite")})
 		if err != nil {
 			return err
 		}
+		engineExited = engine.Exited()
 		defer func() {
+			if engineReported {
+				return
+			}
 			if err := engine.Stop(); err != nil {
 				logger.Warn("stop engine", slog.String("error", err.Error()))
 			}
@@ -80,13 +95,15 @@ func run() error {
 			return fmt.Errorf("record engine endpoint: %w", err)
 		}
 		defer os.Remove(endpointFile)
-		logger.Info("dynoxide started", slog.String("endpoint", engine.Endpoint), slog.String("data", *dataDir))
+		logger.Info("dynoxide started", slog.String("endpoint", engine.Endpoint), slog.Int("pid", engine.PID()), slog.String("data", *dataDir))
 	}
 	cfg, err := app.ConfigFromEnv()
 	if err != nil {
 		return err
 	}
-	cfg.LogLevel = slog.LevelInfo
+	logger.Debug("config", slog.String("addr", *addr), slog.String("data", *dataDir), slog.String("table", cfg.TableName),
+		slog.String("endpoint", cfg.Endpoint), slog.String("region", cfg.Region), slog.Int("shards", cfg.Shards),
+		slog.Duration("retention", cfg.Retention), slog.Duration("sweep_interval", *sweepEvery), slog.String("log_level", level.String()))
 	client := app.NewDynamoDB(cfg)
 	created, err := samtemplate.EnsureTable(ctx, client, *template, cfg.TableName)
 	if err != nil {
@@ -103,25 +120,30 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		w.Write([]byte(`{"status":"ok"}`))
-	})
-	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+	health := &readiness{
+		check: func(ctx context.Context) error {
+			_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(cfg.TableName)},
+				func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+			return err
+		},
+		timeout: healthTimeout,
+		ttl:     healthTTL,
+		now:     time.Now,
+		docsURL: cfg.DocsURL,
+		logger:  logger,
+	}
+	spec := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.WriteHeader(http.StatusOK)
 		w.Write(docs.OpenAPI)
 	})
-	mux.Handle("/", handler)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           newRouter(handler, health, spec, cfg.DocsURL),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -149,6 +171,15 @@ func run() error {
 		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
 		}
+	case <-engineExited:
+		engineReported = true
+		exit := exitDescription(engine.ExitErr())
+		logger.Error("engine exited", slog.String("engine", engine.Name), slog.Int("pid", engine.PID()),
+			slog.String("exit", exit), slog.String("output", lastBytes(engine.Output(), 2<<10)))
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdownCtx)
+		return fmt.Errorf("%s (pid %d) exited on its own (%s); the store is gone, stopping", engine.Name, engine.PID(), exit)
 	case <-ctx.Done():
 		logger.Info("shutting down")
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -158,6 +189,22 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// exitDescription renders an engine's exit status as exec.Cmd.Wait gave it.
+func exitDescription(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// lastBytes returns at most the last n bytes of s.
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
 
 // sweepLoop runs the expiry sweep every interval, as the scheduled

@@ -139,6 +139,23 @@ func (e *Engine) PID() int {
 	return e.cmd.Process.Pid
 }
 
+// Exited returns a channel that is closed once the engine's process has
+// exited, on its own or by Stop; ExitErr then tells how it ended.
+func (e *Engine) Exited() <-chan struct{} {
+	return e.exited
+}
+
+// ExitErr returns the engine's exit status as exec.Cmd.Wait reported it (nil
+// for a clean exit), or nil while the engine is still running.
+func (e *Engine) ExitErr() error {
+	select {
+	case <-e.exited:
+		return e.waitErr
+	default:
+		return nil
+	}
+}
+
 // Output returns the last output (stdout and stderr interleaved) the engine
 // wrote, at most 64 KiB.
 func (e *Engine) Output() string {

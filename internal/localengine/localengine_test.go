@@ -186,7 +186,10 @@ func TestStopAfterCrash(t *testing.T) {
 	if err := syscall.Kill(e.PID(), syscall.SIGKILL); err != nil {
 		t.Fatalf("Kill(%d, SIGKILL) error = %v", e.PID(), err)
 	}
-	<-e.exited
+	<-e.Exited()
+	if err := e.ExitErr(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("ExitErr() after SIGKILL = %v, want the kill", err)
+	}
 	err = e.Stop()
 	if err == nil {
 		t.Fatalf("Stop() after the engine was killed = nil, want an error")

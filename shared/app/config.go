@@ -75,19 +75,29 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.Shards = n
 	}
-	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
-	case "", "info":
-		c.LogLevel = slog.LevelInfo
-	case "debug":
-		c.LogLevel = slog.LevelDebug
-	case "warn", "warning":
-		c.LogLevel = slog.LevelWarn
-	case "error":
-		c.LogLevel = slog.LevelError
-	default:
-		return c, fmt.Errorf("config: LOG_LEVEL must be debug, info, warn or error, got %q", os.Getenv("LOG_LEVEL"))
+	level, err := LogLevelFromEnv()
+	if err != nil {
+		return c, err
 	}
+	c.LogLevel = level
 	return c, nil
+}
+
+// LogLevelFromEnv reads LOG_LEVEL (debug, info, warn or error; info when
+// unset), for an entry point that logs before it reads the whole Config.
+func LogLevelFromEnv() (slog.Level, error) {
+	switch v := os.Getenv("LOG_LEVEL"); strings.ToLower(v) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	default:
+		return slog.LevelInfo, fmt.Errorf("config: LOG_LEVEL must be debug, info, warn or error, got %q", v)
+	}
 }
 
 func envOr(name, def string) string {
