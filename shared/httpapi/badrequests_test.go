@@ -73,7 +73,7 @@ func TestBadRequestsGetTheirDocumented400(t *testing.T) {
 		{"external not a boolean", "POST", otp, otpWith(okActor, `"channel":{"type":"SMS","external":"yes"}`), false, "MDOC_002", "channel.external"},
 		{"sequence not an array", "POST", chain, chainWith(`{"identification_type":"AGENT"}`), false, "MDOC_002", "sequence"},
 
-		// Rules of SPEC §3 (MDOC_002).
+		// Rules of the request bodies (MDOC_002).
 		{"actor missing", "POST", otp, `{` + okChannel + `}`, false, "MDOC_002", "actor"},
 		{"name blank", "POST", otp, otpWith(`{"name":"   ","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
 		{"name of 101 characters", "POST", otp, otpWith(`{"name":"`+strings.Repeat("n", 101)+`","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
@@ -131,6 +131,29 @@ func TestBadRequestsGetTheirDocumented400(t *testing.T) {
 		{"cancel unknown field", "POST", otp + "/" + id + "/cancel", `{"reason":"x","why":"y"}`, false, "MDOC_002", "why"},
 		{"chain cancel reason of 501", "POST", chain + "/" + id + "/cancel", `{"reason":"` + strings.Repeat("r", 501) + `"}`, false, "MDOC_002", "reason"},
 		{"chain cancel not JSON", "POST", chain + "/" + id + "/cancel", `reason`, false, "MDOC_002", "body"},
+
+		// Text a person would not read as it is stored (MDOC_002).
+		{"name a zero-width space", "POST", otp, otpWith(`{"name":"\u200b","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
+		{"name with a right-to-left override", "POST", otp, otpWith(`{"name":"\u202eJames","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
+		{"name with an escape sequence", "POST", otp, otpWith(`{"name":"\u001b[31mJames","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
+		{"name with a NUL", "POST", otp, otpWith(`{"name":"J\u0000","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
+		{"name over two lines", "POST", otp, otpWith(`{"name":"James\nSmith","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
+		{"last name with a left-to-right mark", "POST", otp, otpWith(`{"name":"J","last_name":"Smith\u200e","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.last_name"},
+		{"otp cancel reason a zero-width space", "POST", otp + "/" + id + "/cancel", `{"reason":"\u200b"}`, false, "MDOC_002", "reason"},
+		{"chain cancel reason with a NUL", "POST", chain + "/" + id + "/cancel", `{"reason":"done\u0000"}`, false, "MDOC_002", "reason"},
+
+		// Bodies encoding/json would silently rewrite (MDOC_002).
+		{"repeated key", "POST", otp, otpWith(`{"name":"J","name":"K","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
+		{"repeated top-level key", "POST", otp, otpWith(okActor, okChannel+`,`+okChannel), false, "MDOC_002", "channel"},
+		{"repeated step key", "POST", chain, chainWith(`[{"identification_type":"AGENT","identification_type":"OTP"}]`), false, "MDOC_002", "sequence[0].identification_type"},
+		{"lone surrogate escape", "POST", otp, otpWith(`{"name":"J\ud800","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
+		{"invalid UTF-8", "POST", otp, otpWith("{\"name\":\"J\xff\",\"email\":\"j@example.com\"}", `"channel":{"type":"EMAIL"}`), false, "MDOC_002", "actor.name"},
+		{"cancel reason twice", "POST", otp + "/" + id + "/cancel", `{"reason":"a","reason":"b"}`, false, "MDOC_002", "reason"},
+
+		// Expiry bounds compared exactly (MDOC_002).
+		{"expires_in a hair under a minute", "POST", otp, otpWith(okActor, okChannel+`,"expires_in":"PT59.9999999999999999S"`), false, "MDOC_002", "expires_in"},
+		{"expires_in a hair under one minute in minutes", "POST", otp, otpWith(okActor, okChannel+`,"expires_in":"PT0.9999999999999999999M"`), false, "MDOC_002", "expires_in"},
+		{"expires_in a hair over 30 days", "POST", chain, `{"actor":` + okActor + `,"expires_in":"P30DT0.0000000001S","sequence":[{"identification_type":"AGENT"}]}`, false, "MDOC_002", "expires_in"},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases; the issue asks for at least 40", len(cases))
@@ -175,6 +198,51 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 		want := []string{"extra", "actor.name", "actor.email", "actor.msisdn.phone_number", "actor.msisdn.country_code", "actor.language", "expires_in", "two_factor_type", "channel.type"}
 		if strings.Join(fields, ",") != strings.Join(want, ",") {
 			t.Errorf("fields:\n got %v\nwant %v", fields, want)
+		}
+	})
+}
+
+// TestBadRequestDetailsNeverEchoTheBody: error details name the field and
+// the rule, never a value the client sent, not even the character that
+// broke the syntax.
+func TestBadRequestDetailsNeverEchoTheBody(t *testing.T) {
+	const (
+		otp   = "/v1/orgs/acme/identifications/otp"
+		chain = "/v1/orgs/acme/identifications/chain"
+		id    = "0193a5d2-7c1e-7b3a-9f00-2b6f1c9d4e5a"
+	)
+	cases := []struct{ name, path, body, secret string }{
+		{"negative phone number", otp, otpWith(`{"name":"J","msisdn":{"phone_number":-6123456789,"country_code":"34"}}`, okChannel), "6123456789"},
+		{"fractional phone number", otp, otpWith(`{"name":"J","msisdn":{"phone_number":6123456789.5,"country_code":"34"}}`, okChannel), "6123456789"},
+		{"string in a boolean", otp, otpWith(okActor, `"channel":{"type":"SMS","external":"ZZSECRETZZ"}`), "ZZSECRETZZ"},
+		{"string in an object", otp, otpWith(`"ZZSECRETZZ"`, okChannel), "ZZSECRETZZ"},
+		{"string in an array", chain, chainWith(`"ZZSECRETZZ"`), "ZZSECRETZZ"},
+		{"bad duration", otp, otpWith(okActor, okChannel+`,"expires_in":"ZZSECRETZZ"`), "ZZSECRETZZ"},
+		{"duration out of range", chain, `{"actor":` + okActor + `,"expires_in":"P98765D","sequence":[{"identification_type":"AGENT"}]}`, "98765"},
+		{"bad enums", otp, otpWith(`{"name":"J","language":"ZZSECRETZZ"}`, `"channel":{"type":"ZZSECRETZZ"},"two_factor_type":"ZZSECRETZZ"`), "ZZSECRETZZ"},
+		{"bad e-mail", otp, otpWith(`{"name":"J","email":"ZZSECRETZZ"}`, `"channel":{"type":"EMAIL"}`), "ZZSECRETZZ"},
+		{"name with a control", otp, otpWith(`{"name":"ZZSECRETZZ\u001b","email":"j@example.com"}`, `"channel":{"type":"EMAIL"}`), "ZZSECRETZZ"},
+		{"repeated key", otp, otpWith(`{"name":"ZZSECRETZZ","name":"ZZSECRETZZ"}`, okChannel), "ZZSECRETZZ"},
+		{"syntax error after a token", otp, `{"actor":{"name":"J"} QQSECRETQQ}`, "Q"},
+		{"bare word", otp, `{"actor":QQSECRETQQ}`, "Q"},
+		{"bad escape", otp + "/" + id + "/cancel", `{"reason":"\Q"}`, "Q"},
+		{"reason as a number", otp + "/" + id + "/cancel", `{"reason":98765432123}`, "98765432123"},
+	}
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		env := apitest.New(t, e)
+		token := env.AdminToken(t, "acme")
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				resp := env.Do(t, apitest.Request{Method: "POST", Path: tc.path, Body: tc.body, Token: token})
+				if resp.Status != http.StatusBadRequest {
+					t.Fatalf("got %d, want 400: %s", resp.Status, resp.Body)
+				}
+				for _, e := range resp.Errors(t) {
+					if strings.Contains(e.Details, tc.secret) {
+						t.Errorf("details %q repeat %q", e.Details, tc.secret)
+					}
+				}
+			})
 		}
 	})
 }

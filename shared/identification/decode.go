@@ -72,8 +72,10 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// parseBody decodes a JSON document into generic values, numbers kept exact.
-func parseBody(body []byte) (any, error) {
+// parseBody decodes a JSON document into generic values, numbers kept exact,
+// and records in p what encoding/json would let through silently
+// (checkEncoding); the parsers add their problems after those.
+func parseBody(body []byte, p *problems) (any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, Invalid([]FieldError{{Path: "body", Message: "is required and must be a JSON object"}})
 	}
@@ -86,19 +88,60 @@ func parseBody(body []byte) (any, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, Invalid([]FieldError{{Path: "body", Message: "is not valid JSON: unexpected data after the top-level value"}})
 	}
+	checkEncoding(p, body)
 	return v, nil
 }
 
+// describeJSONError says what is wrong with the syntax and where, never
+// quoting the body: encoding/json's messages name the offending character,
+// which is the client's.
 func describeJSONError(err error, body []byte) string {
 	var syn *json.SyntaxError
 	switch {
 	case errors.As(err, &syn):
-		return fmt.Sprintf("%s at offset %d", syn.Error(), syn.Offset)
+		return syntaxProblem(syn.Error()) + " at byte offset " + strconv.FormatInt(syn.Offset, 10)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return fmt.Sprintf("unexpected end of input after %d bytes", len(body))
+		return "unexpected end of input after " + strconv.Itoa(len(body)) + " bytes"
 	}
-	msg := err.Error()
-	return strings.TrimPrefix(msg, "json: ")
+	return "unreadable"
+}
+
+// syntaxContexts are the places encoding/json's scanner names after the
+// offending character ("invalid character 'x' after object key").
+var syntaxContexts = []string{
+	"looking for beginning of value",
+	"looking for beginning of object key string",
+	"after object key",
+	"after object key:value pair",
+	"after array element",
+	"after top-level value",
+	"in string literal",
+	"in string escape code",
+	`in \u hexadecimal character escape`,
+	"after decimal point in numeric literal", // before its suffix below
+	"in exponent of numeric literal",
+	"in numeric literal",
+	"in literal true",
+	"in literal false",
+	"in literal null",
+}
+
+// syntaxProblem rewrites a syntax error's message without the character it
+// quotes: "unexpected character after object key".
+func syntaxProblem(msg string) string {
+	if msg == "exceeded max depth" {
+		return "nested too deeply"
+	}
+	if strings.HasPrefix(msg, "invalid character ") {
+		for _, ctx := range syntaxContexts {
+			// The literals add what they expected: "(expecting 'r')".
+			if strings.HasSuffix(msg, " "+ctx) || strings.Contains(msg, " "+ctx+" (expecting ") {
+				return "unexpected character " + ctx
+			}
+		}
+		return "unexpected character"
+	}
+	return "syntax error"
 }
 
 // object checks that v is a JSON object holding only the allowed keys.
@@ -158,17 +201,19 @@ func pathOr(path, def string) string {
 	return path
 }
 
-// present returns the value at key, treating JSON null as absent.
-func present(m map[string]any, key string) (any, bool) {
+// present returns the value at key of the object at path, treating JSON
+// null as absent, and so a value already reported (sent twice, or not
+// readable as sent): its rules are not checked, nor those depending on it.
+func (p *problems) present(m map[string]any, path, key string) (any, bool) {
 	v, ok := m[key]
-	if !ok || v == nil {
+	if !ok || v == nil || len(p.bad) > 0 && p.isBad(join(path, key)) {
 		return nil, false
 	}
 	return v, true
 }
 
 func str(p *problems, m map[string]any, path, key string) string {
-	v, ok := present(m, key)
+	v, ok := p.present(m, path, key)
 	if !ok {
 		return ""
 	}
@@ -183,7 +228,7 @@ func str(p *problems, m map[string]any, path, key string) string {
 // boolish accepts true, false and the strings "true" and "false", as the
 // published examples send them.
 func boolish(p *problems, m map[string]any, path, key string) bool {
-	v, ok := present(m, key)
+	v, ok := p.present(m, path, key)
 	if !ok {
 		return false
 	}
@@ -204,7 +249,7 @@ func boolish(p *problems, m map[string]any, path, key string) bool {
 
 // digits accepts a JSON integer or a string of digits.
 func digits(p *problems, m map[string]any, path, key string) string {
-	v, ok := present(m, key)
+	v, ok := p.present(m, path, key)
 	if !ok {
 		return ""
 	}
@@ -212,7 +257,7 @@ func digits(p *problems, m map[string]any, path, key string) string {
 	case json.Number:
 		s := string(x)
 		if !isDigits(s) {
-			p.fail(join(path, key), "must be a whole number of digits, got %s", truncate(s, 32))
+			p.fail(join(path, key), "must be a whole number of digits: no sign, fraction or exponent")
 			return ""
 		}
 		return s
@@ -245,13 +290,6 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 func containsString(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -267,12 +305,12 @@ func decodeActor(p *problems, path string, v any) *Actor {
 		return nil
 	}
 	a := &Actor{
-		Name:     str(p, m, path, "name"),
-		LastName: str(p, m, path, "last_name"),
+		Name:     nfc(str(p, m, path, "name")),
+		LastName: nfc(str(p, m, path, "last_name")),
 		Email:    str(p, m, path, "email"),
 		Language: str(p, m, path, "language"),
 	}
-	if v, ok := present(m, "identity_document"); ok {
+	if v, ok := p.present(m, path, "identity_document"); ok {
 		dp := join(path, "identity_document")
 		if dm, ok := object(p, dp, v, "document_number", "document_type", "country"); ok {
 			a.IdentityDocument = &IdentityDocument{
@@ -282,7 +320,7 @@ func decodeActor(p *problems, path string, v any) *Actor {
 			}
 		}
 	}
-	if v, ok := present(m, "msisdn"); ok {
+	if v, ok := p.present(m, path, "msisdn"); ok {
 		mp := join(path, "msisdn")
 		if mm, ok := object(p, mp, v, "phone_number", "country_code"); ok {
 			a.MSISDN = &MSISDN{
@@ -297,7 +335,7 @@ func decodeActor(p *problems, path string, v any) *Actor {
 // countryCode accepts a string (or, leniently, a number) of 1 to 3 digits
 // with an optional leading "+", which is dropped.
 func countryCode(p *problems, m map[string]any, path string) string {
-	v, ok := present(m, "country_code")
+	v, ok := p.present(m, path, "country_code")
 	if !ok {
 		return ""
 	}
@@ -325,21 +363,21 @@ func decodeChannel(p *problems, path string, v any) *Channel {
 // identification". It reports every problem at once as a KindInvalid error.
 func ParseCreateOTP(body []byte) (CreateOTP, error) {
 	var in CreateOTP
-	v, err := parseBody(body)
+	p := &problems{}
+	v, err := parseBody(body, p)
 	if err != nil {
 		return in, err
 	}
-	p := &problems{}
 	m, ok := object(p, "", v, "actor", "expires_in", "two_factor_type", "channel")
 	if !ok {
 		return in, p.err()
 	}
-	if a, ok := present(m, "actor"); ok {
+	if a, ok := p.present(m, "", "actor"); ok {
 		in.Actor = decodeActor(p, "actor", a)
 	}
 	in.ExpiresIn = str(p, m, "", "expires_in")
 	in.TwoFactorType = str(p, m, "", "two_factor_type")
-	if c, ok := present(m, "channel"); ok {
+	if c, ok := p.present(m, "", "channel"); ok {
 		in.Channel = decodeChannel(p, "channel", c)
 	}
 	in.validate(p)
@@ -351,20 +389,20 @@ func ParseCreateOTP(body []byte) (CreateOTP, error) {
 // identification". It reports every problem at once as a KindInvalid error.
 func ParseCreateChain(body []byte) (CreateChain, error) {
 	var in CreateChain
-	v, err := parseBody(body)
+	p := &problems{}
+	v, err := parseBody(body, p)
 	if err != nil {
 		return in, err
 	}
-	p := &problems{}
 	m, ok := object(p, "", v, "actor", "expires_in", "sequence")
 	if !ok {
 		return in, p.err()
 	}
-	if a, ok := present(m, "actor"); ok {
+	if a, ok := p.present(m, "", "actor"); ok {
 		in.Actor = decodeActor(p, "actor", a)
 	}
 	in.ExpiresIn = str(p, m, "", "expires_in")
-	if s, ok := present(m, "sequence"); ok {
+	if s, ok := p.present(m, "", "sequence"); ok {
 		in.Sequence, in.sequenceLen = decodeSequence(p, s)
 	}
 	in.validate(p)
@@ -391,16 +429,16 @@ func decodeSequence(p *problems, v any) ([]Step, int) {
 			continue
 		}
 		st := Step{IdentificationType: str(p, m, path, "identification_type")}
-		if ov, ok := present(m, "otp_step"); ok {
+		if ov, ok := p.present(m, path, "otp_step"); ok {
 			op := join(path, "otp_step")
 			if om, ok := object(p, op, ov, "two_factor_type", "channel"); ok {
 				st.OTPStep = &OTPStep{TwoFactorType: str(p, om, op, "two_factor_type")}
-				if cv, ok := present(om, "channel"); ok {
+				if cv, ok := p.present(om, op, "channel"); ok {
 					st.OTPStep.Channel = decodeChannel(p, join(op, "channel"), cv)
 				}
 			}
 		}
-		if dv, ok := present(m, "identity_document_step"); ok {
+		if dv, ok := p.present(m, path, "identity_document_step"); ok {
 			dp := join(path, "identity_document_step")
 			if dm, ok := object(p, dp, dv, "provider_type"); ok {
 				st.IdentityDocumentStep = &IdentityDocumentStep{ProviderType: str(p, dm, dp, "provider_type")}
@@ -412,21 +450,22 @@ func decodeSequence(p *problems, v any) ([]Step, int) {
 }
 
 // ParseCancel decodes a cancel body. For an OTP identification the body and
-// its reason are required (1..500 characters); for a chain both are optional.
+// its reason are required (1..500 characters); for a chain both are
+// optional. The reason is returned in its NFC form.
 func ParseCancel(body []byte, required bool) (reason string, err error) {
 	if !required && len(bytes.TrimSpace(body)) == 0 {
 		return "", nil
 	}
-	v, err := parseBody(body)
+	p := &problems{}
+	v, err := parseBody(body, p)
 	if err != nil {
 		return "", err
 	}
-	p := &problems{}
 	m, ok := object(p, "", v, "reason")
 	if !ok {
 		return "", p.err()
 	}
-	reason = str(p, m, "", "reason")
+	reason = nfc(str(p, m, "", "reason"))
 	if !p.isBad("reason") {
 		if msg := checkReason(reason, required); msg != "" {
 			p.add("reason", "%s", msg)

@@ -4,5 +4,6 @@
 // the Store interface the domain needs from persistence.
 //
 // It imports only the standard library and small, well-kept helpers (uuid,
-// an ISO-8601 duration parser); HTTP and DynamoDB live in other packages.
+// Unicode normalisation from golang.org/x/text); HTTP and DynamoDB live in
+// other packages.
 package identification

@@ -83,3 +83,57 @@ func FuzzISOShape(f *testing.F) {
 		}
 	})
 }
+
+// TestExpiresInBoundsAreExact: the bounds hold for the duration as written,
+// however many digits its fraction has, and rounding to the second is
+// exact too: float64 seconds would let these through or round them wrongly.
+func TestExpiresInBoundsAreExact(t *testing.T) {
+	refused := []struct{ in, err string }{
+		{"PT59.9999999999999999S", "at least 1 minute"},
+		{"PT59.99999999999999999999999999999999999999999999999999S", "at least 1 minute"},
+		{"PT0.9999999999999999999M", "at least 1 minute"},
+		{"PT0.0166666666666666666666666666H", "at least 1 minute"},
+		{"P0.000694444444444444444D", "at least 1 minute"},
+		{"PT0,9999999999999999999M", "at least 1 minute"},
+		{"P30DT0.0000000001S", "at most 30 days"},
+		{"P30DT0.000000000000000000000000000000000000000001S", "at most 30 days"},
+		{"P4W2DT0.0000000000000001S", "at most 30 days"},
+		{"P30.00000000000000001D", "at most 30 days"},
+		{"PT720.0000000000000001H", "at most 30 days"},
+		{"PT43200.000000000000001M", "at most 30 days"},
+		{"P4.285714285714285714285714285714286W", "at most 30 days"},
+		{"PT2592000.0000000000000000001S", "at most 30 days"},
+	}
+	for _, tc := range refused {
+		if d, err := ParseExpiresIn(tc.in); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: got %s, %v; want an error containing %q", tc.in, d, err, tc.err)
+		}
+	}
+	accepted := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"PT60S", time.Minute},
+		{"PT60.0000000000000000000000S", time.Minute},
+		{"PT0.0166666666666666666666666667H", time.Minute},
+		{"PT0.01666666666666666666666666666666666666666667H", time.Minute},
+		{"P4W2D", 30 * 24 * time.Hour},
+		{"P30.000000000000000000000000000000000D", 30 * 24 * time.Hour},
+		{"P29DT23H59M59.9999999999999999999999S", 30 * 24 * time.Hour},
+		{"PT2592000S", 30 * 24 * time.Hour},
+		{"PT60.4999999999999999999S", time.Minute},
+		{"PT90.49999999999999999S", 90 * time.Second},
+		{"PT90.5S", 91 * time.Second},
+		{"PT90.50000000000000001S", 91 * time.Second},
+		{"PT1.0083333333333333333333333333M", time.Minute},
+		{"PT1.0083333333333333333333333334M", 61 * time.Second},
+		{"PT0.5H0.5M0.5S", 30*time.Minute + 31*time.Second},
+		{"P0.5DT0.5H", 12*time.Hour + 30*time.Minute},
+		{"P000000000000000000000000000000000000000000000000000001D", 24 * time.Hour},
+	}
+	for _, tc := range accepted {
+		if d, err := ParseExpiresIn(tc.in); err != nil || d != tc.want {
+			t.Errorf("%s: got %s, %v; want %s", tc.in, d, err, tc.want)
+		}
+	}
+}

@@ -115,7 +115,9 @@ func (s *Service) newIdentification(org string, t Type, a *Actor, ttl time.Durat
 	}
 	now := s.Now()
 	actor := *a
-	actor.Name = strings.TrimSpace(actor.Name)
+	// Text is kept in its NFC form, the form its length was checked in.
+	actor.Name = strings.TrimSpace(nfc(actor.Name))
+	actor.LastName = nfc(actor.LastName)
 	if a.IdentityDocument != nil {
 		d := *a.IdentityDocument
 		actor.IdentityDocument = &d
@@ -150,7 +152,7 @@ func (s *Service) Get(ctx context.Context, ref Ref) (*Identification, error) {
 
 // Cancel cancels the identification, recording reason and userAgent.
 func (s *Service) Cancel(ctx context.Context, ref Ref, reason, userAgent string) error {
-	ch := Change{Action: ActionCancel, At: s.Now(), Reason: reason, UserAgent: userAgent}
+	ch := Change{Action: ActionCancel, At: s.Now(), Reason: nfc(reason), UserAgent: userAgent}
 	if err := s.store.Transition(ctx, ref, ch); err != nil {
 		return fmt.Errorf("cancel %s %s: %w", ref.Type, ref.ID, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// Enumerations of SPEC §3.
+// The enumerations and limits of the request bodies (docs/openapi.yaml).
 var (
 	DocumentTypes     = []string{"NIF", "NIE", "PASSPORT", "IDENTITY_CARD"}
 	Languages         = []string{"ES", "EN", "EU", "GL", "CA", "DE"}
@@ -108,7 +108,7 @@ func (c CreateChain) validate(p *problems) {
 			p.add(tp, "must be one of %s", enumList(StepTypes))
 		default:
 			if j, dup := seen[st.IdentificationType]; dup {
-				p.add(tp, "%s already appears at sequence[%d]; steps must be distinct", st.IdentificationType, j)
+				p.add(tp, "must differ from sequence[%d].identification_type: each step type may appear once", j)
 			} else {
 				seen[st.IdentificationType] = i
 			}
@@ -146,15 +146,11 @@ func validateActor(p *problems, a *Actor) {
 		p.add("actor", "is required")
 		return
 	}
-	name := strings.TrimSpace(a.Name)
-	switch n := utf8.RuneCountInString(name); {
-	case a.Name == "":
-		p.add("actor.name", "is required")
-	case n == 0 || n > maxNameLength:
-		p.add("actor.name", "must be 1 to %d characters after trimming, got %d", maxNameLength, n)
+	if msg := checkName(a.Name, maxNameLength); msg != "" {
+		p.add("actor.name", "%s", msg)
 	}
-	if n := utf8.RuneCountInString(a.LastName); n > maxNameLength {
-		p.add("actor.last_name", "must be at most %d characters, got %d", maxNameLength, n)
+	if msg := checkOptionalText(a.LastName, oneLine, maxNameLength); msg != "" {
+		p.add("actor.last_name", "%s", msg)
 	}
 	if d := a.IdentityDocument; d != nil {
 		switch {
@@ -211,7 +207,7 @@ func validateTwoFactor(p *problems, path, tf string, a *Actor) {
 	switch tf {
 	case "DOCUMENT_NUMBER", "PERSONAL_DOCUMENT_IMAGE":
 		if a.IdentityDocument == nil && !p.isBad("actor.identity_document") {
-			p.add(path, "%s needs actor.identity_document", tf)
+			p.add(path, "DOCUMENT_NUMBER and PERSONAL_DOCUMENT_IMAGE need actor.identity_document")
 		}
 	case "EMAIL":
 		if a.Email == "" && !p.isBad("actor.email") {
@@ -236,7 +232,7 @@ func validateChannel(p *problems, path string, c *Channel, a *Actor) {
 	switch c.Type {
 	case "SMS", "WHATSAPP":
 		if a.MSISDN == nil && !p.isBad("actor.msisdn") {
-			p.add(tp, "%s with external=false needs actor.msisdn to deliver the code", c.Type)
+			p.add(tp, "SMS and WHATSAPP with external=false need actor.msisdn to deliver the code")
 		}
 	case "EMAIL":
 		if a.Email == "" && !p.isBad("actor.email") {
@@ -245,13 +241,26 @@ func validateChannel(p *problems, path string, c *Channel, a *Actor) {
 	}
 }
 
+// checkReason checks a cancel reason: free text of up to maxReason
+// characters that may run over several lines; a required one has at least
+// one visible character.
 func checkReason(reason string, required bool) string {
-	n := utf8.RuneCountInString(reason)
+	if !required {
+		return checkOptionalText(reason, multiLine, maxReason)
+	}
+	if reason == "" {
+		return "is required: 1 to " + strconv.Itoa(maxReason) + " characters"
+	}
+	n := nfc(reason)
+	tp := checkText(n, multiLine)
 	switch {
-	case required && strings.TrimSpace(reason) == "":
-		return "is required: 1 to 500 characters"
-	case n > maxReason:
-		return "must be at most 500 characters, got " + strconv.Itoa(n)
+	case tp.at > 0:
+		return textRuleMessage(multiLine, tp.at)
+	case !tp.visible:
+		return "is required: 1 to " + strconv.Itoa(maxReason) + " characters, at least one of them visible"
+	}
+	if c := utf8.RuneCountInString(n); c > maxReason {
+		return "must be at most " + strconv.Itoa(maxReason) + " characters, got " + strconv.Itoa(c)
 	}
 	return ""
 }
