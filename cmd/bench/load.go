@@ -31,7 +31,7 @@ import (
 // concurrencies are the client concurrencies of the api/raw comparison.
 var concurrencies = []int{1, 8, 32}
 
-// createBody is the documented create-otp example (SPEC §3).
+// createBody is the documented create-otp example (docs/api.md).
 const createBody = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"P7D","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":"true"}}`
 
 // cancelBody is the body of every API cancel.

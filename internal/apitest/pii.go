@@ -12,7 +12,7 @@ import (
 
 // pii is the registry of the actor data sent through Do (and NotePII) and
 // of every Env's logs, so that no test can log actor data unnoticed
-// (SPEC §7: names, document numbers, e-mails and phone numbers never reach
+// (docs/auth.md: names, document numbers, e-mails and phone numbers never reach
 // the logs).
 var pii piiRegistry
 

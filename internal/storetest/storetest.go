@@ -6,7 +6,7 @@
 // store runs it on both local engines, and so does every stand-in that
 // re-implements conditional writes (package memstore).
 //
-// The expectations are written out by hand from SPEC §5, not computed from
+// The expectations are written out by hand from docs/lifecycle.md, not computed from
 // the domain's rules, so that a store built on those rules is still checked
 // against the specification.
 package storetest
@@ -169,7 +169,7 @@ const (
 	conflict = identification.KindConflict
 )
 
-// lifecycle is SPEC §5's table, written out for every status.
+// lifecycle is the table of docs/lifecycle.md, written out for every status.
 var lifecycle = map[identification.Action]map[identification.Status]outcome{
 	identification.ActionCancel: {
 		identification.StatusCreated:    {ok, expired},

@@ -21,7 +21,7 @@ type ErrorItem struct {
 	Details string `json:"details"`
 }
 
-// errorClass is one row of the SPEC §6 table.
+// errorClass is one row of the docs/errors.md table.
 type errorClass struct {
 	Status int
 	Code   string

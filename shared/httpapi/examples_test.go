@@ -12,7 +12,7 @@ import (
 	"github.com/idadmin/api/internal/enginetest"
 )
 
-// The documented example bodies of SPEC §3, byte for byte.
+// The documented example bodies of docs/api.md, byte for byte.
 const (
 	otpExample = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},
  "email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},

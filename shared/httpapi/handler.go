@@ -188,7 +188,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !cleanPath(r.URL.Path) {
 		// ServeMux would answer a redirect without a body; no route of
 		// this API has such a path, so it is simply not found.
-		h.writeError(sw, r, identification.Errorf(identification.KindNotFound, "no such route: %s %s", r.Method, r.URL.Path))
+		h.writeError(sw, r, identification.Errorf(identification.KindNotFound, "no such route: nothing answers this method on this path"))
 		h.logRequest(r, sw.status, start)
 		return
 	}
@@ -302,7 +302,7 @@ func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
 		}})
 		return
 	}
-	h.writeError(w, r, identification.Errorf(identification.KindNotFound, "no such route: %s %s", r.Method, r.URL.Path))
+	h.writeError(w, r, identification.Errorf(identification.KindNotFound, "no such route: nothing answers this method on this path"))
 }
 
 type statusWriter struct {

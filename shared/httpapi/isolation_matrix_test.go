@@ -23,7 +23,7 @@ func TestIsolationMatrix(t *testing.T) {
 	attackers := []string{"acme", "globex2", "GLOBEX"}
 	routes := httpapi.Routes()
 	if len(routes) != 9 {
-		t.Fatalf("%d routes, want the nine of SPEC §2", len(routes))
+		t.Fatalf("%d routes, want the nine of docs/api.md", len(routes))
 	}
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		t.Parallel()

@@ -85,7 +85,7 @@ type outcome struct {
 	final string
 }
 
-// lifecycleWant is the SPEC §5 table written out by hand, one row per
+// lifecycleWant is the docs/lifecycle.md table written out by hand, one row per
 // seeded state, independent of the code's own table.
 var lifecycleWant = map[string]map[string]outcome{
 	"CREATED":                 {"cancel": {204, "", "CANCELLED"}, "close": {204, "", "CLOSED"}, "delete": {204, "", "GONE"}, "force": {204, "", "GONE"}},
@@ -124,7 +124,7 @@ func TestLifecycleTable(t *testing.T) {
 			for _, s := range seeds {
 				actions := []string{"cancel", "close", "delete", "force"}
 				if typ == identification.TypeChain {
-					actions = actions[:2] // SPEC §2 has no chain delete
+					actions = actions[:2] // docs/api.md has no chain delete
 				}
 				for _, action := range actions {
 					want := lifecycleWant[s.name][action]

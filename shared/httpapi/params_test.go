@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The hand-written checks must agree with the patterns of SPEC §2 (also
+// The hand-written checks must agree with the patterns of docs/api.md (also
 // the OpenAPI document's), written here as regular expressions.
 var (
 	orgSpec  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)

@@ -15,7 +15,7 @@ import (
 	"github.com/idadmin/api/shared/identification"
 )
 
-// Distinctive actor data: none of it may reach a log line (SPEC §7).
+// Distinctive actor data: none of it may reach a log line (docs/auth.md).
 var piiActors = []struct{ name, lastName, email, document, phone string }{
 	{"Zebulon", "Quixotic-Fairweather", "zebulon.quixotic@pii-example.org", "PIIDOC98765X", "698765432"},
 	{"Marguerite", "Oyelaran", "marguerite.o@pii-example.net", "Y7654321Q", "612987654"},

@@ -11,7 +11,7 @@ import (
 	"github.com/idadmin/api/shared/identification"
 )
 
-// Route is one row of the route table of SPEC §2. Name is the Lambda
+// Route is one row of the route table of docs/api.md. Name is the Lambda
 // function that serves it; template.yaml and events/*.json must agree with
 // this table (a test proves it).
 type Route struct {
@@ -88,7 +88,7 @@ type call struct {
 	userAgent string
 }
 
-// validOrg reports whether s is an organisation name of SPEC §2: 1 to 64
+// validOrg reports whether s is an organisation name of docs/api.md: 1 to 64
 // of A-Z a-z 0-9 _ . -, starting with a letter or digit.
 func validOrg(s string) bool {
 	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
@@ -145,7 +145,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 		}
 		noteSubject(r, p.Subject)
 		if !p.HasOrg(org) {
-			h.writeError(w, r, unauthorized("the token is not valid for organisation %s", org))
+			h.writeError(w, r, unauthorized("the token is not valid for the organisation in the path"))
 			return
 		}
 		for _, s := range rt.Scopes {

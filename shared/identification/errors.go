@@ -11,7 +11,7 @@ import (
 // that is not an *Error is internal.
 type Kind int
 
-// The error kinds, one per documented outcome of SPEC §6.
+// The error kinds, one per documented outcome of docs/errors.md.
 const (
 	// KindParameter is a bad path, query or header parameter (MDOC_001).
 	KindParameter Kind = iota + 1

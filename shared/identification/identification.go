@@ -14,7 +14,7 @@ const (
 	TypeChain Type = "CHAIN"
 )
 
-// Status is where a process stands in its lifecycle (SPEC §5).
+// Status is where a process stands in its lifecycle (docs/lifecycle.md).
 type Status string
 
 // The statuses. CANCELLED, CLOSED and EXPIRED are final.

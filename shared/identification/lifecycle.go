@@ -8,7 +8,7 @@ import (
 // Action is something that moves a process to another status.
 type Action string
 
-// The actions of SPEC §5.
+// The actions of the lifecycle (docs/lifecycle.md).
 const (
 	ActionCancel Action = "cancel"
 	ActionClose  Action = "close"
@@ -24,7 +24,7 @@ type Rule struct {
 	To Status
 }
 
-// Lifecycle is the transition table of SPEC §5. Delete is not a transition
+// Lifecycle is the transition table of docs/lifecycle.md. Delete is not a transition
 // (the record goes away) and is ruled by DeleteAllowed.
 var Lifecycle = map[Action]Rule{
 	ActionCancel: {From: []Status{StatusCreated, StatusInProgress}, To: StatusCancelled},
