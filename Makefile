@@ -130,12 +130,15 @@ FUZZ_TARGETS := \
 	shared/identification:FuzzParseCreateOTP \
 	shared/identification:FuzzParseCreateChain \
 	shared/identification:FuzzParseCancel \
+	shared/identification:FuzzParseValidation \
+	shared/identification:FuzzParseAgentResult \
 	shared/identification:FuzzParseExpiresIn \
 	shared/identification:FuzzIsEmail \
 	shared/identification:FuzzISOShape \
 	shared/httpapi:FuzzBodies \
 	shared/httpapi:FuzzPathAndQuery \
-	shared/httpapi:FuzzParameterChecks
+	shared/httpapi:FuzzParameterChecks \
+	shared/httpapi:FuzzDeviceHeaders
 SOAK_DURATION ?= 60s
 SOAK_CONCURRENCY ?= 32
 

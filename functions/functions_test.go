@@ -2,6 +2,8 @@ package functions_test
 
 import (
 	"go/build"
+	"go/parser"
+	"go/token"
 	"log/slog"
 	"maps"
 	"os"
@@ -19,8 +21,10 @@ import (
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/samtemplate"
 )
 
@@ -76,6 +80,7 @@ func mustWiredTemplate(t *testing.T) *cloudformation.Template {
 	tmpl, err := samtemplate.Open(path, &intrinsics.ProcessorOptions{
 		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
 			"Fn::GetAtt": getAttName,
+			"Ref":        refName,
 			"Fn::Sub":    samtemplate.SubHandler(intrinsics.Ref, getAttName),
 		},
 		ParameterOverrides: map[string]any{
@@ -87,6 +92,15 @@ func mustWiredTemplate(t *testing.T) *cloudformation.Template {
 		t.Fatalf("parse %s: %v", path, err)
 	}
 	return tmpl
+}
+
+// refName resolves a Ref to a parameter to its value and a Ref to a
+// resource to its logical id (goformation resolves the latter to nothing).
+func refName(name string, input, tmpl any) any {
+	if v := intrinsics.Ref(name, input, tmpl); v != nil {
+		return v
+	}
+	return input
 }
 
 // getAttName resolves Fn::GetAtt to "LogicalID.Attribute".
@@ -308,20 +322,22 @@ func TestTemplateRoutesAreBehindTheJWTAuthorizer(t *testing.T) {
 	}
 }
 
-// neededAction is the one DynamoDB action a route performs, by its verb.
-func neededAction(routeName string) (string, bool) {
-	verb, _, _ := strings.Cut(routeName, "-")
-	switch verb {
-	case "create":
-		return "dynamodb:PutItem", true
-	case "get":
-		return "dynamodb:GetItem", true
-	case "cancel", "close":
-		return "dynamodb:UpdateItem", true
-	case "delete":
-		return "dynamodb:DeleteItem", true
+// codeKeySecret is the logical id of the code key secret.
+const codeKeySecret = "CodeKeySecret"
+
+// neededGrants are what a route's function may do, from the route's
+// metadata: its DynamoDB actions on the table, and reading the code key
+// secret when its route issues or checks codes.
+func neededGrants(rt httpapi.Route) []string {
+	var out []string
+	for _, a := range rt.DynamoDB {
+		out = append(out, a+" on "+tableARN)
 	}
-	return "", false
+	if slices.Contains(rt.Needs, httpapi.NeedCodeKeys) {
+		out = append(out, "secretsmanager:GetSecretValue on "+codeKeySecret)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
@@ -340,23 +356,39 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 					t.Errorf("function %s grants on every resource (\"*\")", f.LogicalID)
 				}
 			}
-			if _, ok := routes[f.Name]; !ok {
+			rt, ok := routes[f.Name]
+			if !ok {
 				// No route, no derivable need (the expiry sweep also queries
 				// an index): only the rules above apply.
 				return
 			}
-			need, ok := neededAction(f.Name)
-			if !ok {
-				t.Fatalf("route %s: no known DynamoDB action for its verb; extend neededAction", f.Name)
-			}
-			if want := []string{need}; !slices.Equal(granted, want) {
-				t.Errorf("function %s grants %v, want exactly %v", f.LogicalID, granted, want)
-			}
-			if want := []string{tableARN}; !slices.Equal(resources, want) {
-				t.Errorf("function %s grants on %v, want only the table (!GetAtt %s)", f.LogicalID, resources, tableARN)
+			if got, want := mustGrants(t, f), neededGrants(rt); !slices.Equal(got, want) {
+				t.Errorf("function %s grants %v, want exactly %v (the route's DynamoDB actions and needs)", f.LogicalID, got, want)
 			}
 		})
 	}
+}
+
+// mustGrants lists "action on resource" for every allowed pair of f's
+// inline policy, sorted.
+func mustGrants(t *testing.T, f function) []string {
+	t.Helper()
+	var out []string
+	for _, doc := range *f.Fn.Policies.IAMPolicyDocumentArray {
+		for _, raw := range doc.Statement {
+			st, _ := raw.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			for _, a := range stringList(st["Action"]) {
+				for _, r := range stringList(st["Resource"]) {
+					out = append(out, a+" on "+r)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // mustPolicy returns the sorted actions f's inline policy statements allow
@@ -468,14 +500,29 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 	if _, ok := env["AWS_REGION"]; ok {
 		t.Errorf("the environment sets AWS_REGION, a name Lambda reserves (and sets itself)")
 	}
+	routes := routesByName()
 	for _, f := range mustFunctions(t, tmpl) {
-		if f.Fn.Environment != nil && len(f.Fn.Environment.Variables) > 0 {
-			t.Errorf("function %s sets its own environment; keep it in Globals so every function sees one configuration", f.LogicalID)
+		// The one variable a function sets itself is the code key secret's
+		// ARN, on exactly the functions whose routes need code keys: the
+		// others must not even know where the secret is.
+		rt, isRoute := routes[f.Name]
+		wantSecret := isRoute && slices.Contains(rt.Needs, httpapi.NeedCodeKeys)
+		var own map[string]string
+		if f.Fn.Environment != nil {
+			own = f.Fn.Environment.Variables
+		}
+		if _, ok := own[codekey.SecretEnv]; ok != wantSecret {
+			t.Errorf("function %s: %s set = %v, want %v (its route's needs)", f.LogicalID, codekey.SecretEnv, ok, wantSecret)
+		}
+		for k := range own {
+			if k != codekey.SecretEnv {
+				t.Errorf("function %s sets its own %s; keep configuration in Globals so every function sees one", f.LogicalID, k)
+			}
 		}
 	}
 
 	// Lambda adds AWS_REGION; nothing else may leak in from the test's environment.
-	for _, name := range []string{"TABLE_NAME", "ORG_CLAIM", "DOCS_URL", "RETENTION_DAYS", "OPEN_INDEX_SHARDS", "LOG_LEVEL", "DYNAMODB_ENDPOINT", "AWS_DEFAULT_REGION"} {
+	for _, name := range []string{"TABLE_NAME", "ORG_CLAIM", "DOCS_URL", "RETENTION_DAYS", "OPEN_INDEX_SHARDS", "LOG_LEVEL", "CODE_TTL", "DYNAMODB_ENDPOINT", "AWS_DEFAULT_REGION"} {
 		t.Setenv(name, "")
 	}
 	t.Setenv("AWS_REGION", "eu-west-1")
@@ -494,6 +541,7 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 		Retention: dynamostore.DefaultRetention,
 		Shards:    dynamostore.DefaultShards,
 		LogLevel:  slog.LevelInfo,
+		CodeTTL:   identification.DefaultCodeTTL,
 	}
 	if cfg != want {
 		t.Errorf("ConfigFromEnv with the template's environment =\n%+v\nwant the code's defaults\n%+v", cfg, want)
@@ -557,4 +605,43 @@ func deref[T any](p *T) T {
 
 func keys[M ~map[string]V, V any](m M) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// TestMainsWireExactlyWhatTheirRouteNeeds reads each function's main.go: it
+// serves its own route's literal (so only that route is linked) and imports
+// the code key loader exactly when its route needs code keys.
+func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, rt := range httpapi.Routes() {
+		path := filepath.Join(repoRoot(t), "functions", rt.Name, "main.go")
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatalf("%s: %v", rt.Name, err)
+		}
+		imports := map[string]bool{}
+		for _, imp := range f.Imports {
+			imports[strings.Trim(imp.Path.Value, `"`)] = true
+		}
+		needs := slices.Contains(rt.Needs, httpapi.NeedCodeKeys)
+		if got := imports["github.com/idadmin/api/shared/codekey"]; got != needs {
+			t.Errorf("%s: imports shared/codekey = %v, its route needs code keys = %v", rt.Name, got, needs)
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var literal string
+		for name, r := range map[string]httpapi.Route{"CreateOTP": httpapi.CreateOTP, "CancelOTP": httpapi.CancelOTP, "CloseOTP": httpapi.CloseOTP,
+			"DeleteOTP": httpapi.DeleteOTP, "CreateChain": httpapi.CreateChain, "CancelChain": httpapi.CancelChain, "CloseChain": httpapi.CloseChain,
+			"GetOTP": httpapi.GetOTP, "GetChain": httpapi.GetChain, "ValidateOTP": httpapi.ValidateOTP, "ResendOTP": httpapi.ResendOTP,
+			"ValidateChain": httpapi.ValidateChain, "ValidateChainOTP": httpapi.ValidateChainOTP, "ResendChainOTP": httpapi.ResendChainOTP,
+			"ValidateChainAgent": httpapi.ValidateChainAgent} {
+			if r.Name == rt.Name {
+				literal = name
+			}
+		}
+		if literal == "" || !strings.Contains(string(src), "app.Lambda(httpapi."+literal) {
+			t.Errorf("%s: main does not serve httpapi.%s", rt.Name, literal)
+		}
+	}
 }

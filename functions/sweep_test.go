@@ -74,7 +74,7 @@ func TestSweepEventThroughItsFunction(t *testing.T) {
 			CreatedAt: now.Add(-time.Hour), UpdatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute),
 			Actor: identification.Actor{Name: "Due"}, Sequence: []identification.Step{{IdentificationType: "AGENT", Status: "PENDING"}}, Version: 1,
 		}
-		if err := deps.Store.Create(t.Context(), due); err != nil {
+		if err := deps.Store.Create(t.Context(), due, nil); err != nil {
 			t.Fatal(err)
 		}
 		h := app.NewSweepHandler(deps, func() time.Time { return now }, sweep.Options{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/idadmin/api/internal/fixture"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func callsPerOp(ctx context.Context, env *engineEnv, res *results) error {
 	client := localengine.NewClient(env.endpoint, dynamodb.WithAPIOptions(counter.AddTo))
 	cfg := app.Config{TableName: table, Region: localengine.Region, Endpoint: env.endpoint, OrgClaim: auth.DefaultOrgClaim,
 		DocsURL: httpapi.DefaultDocsURL, Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
-	deps := app.NewDeps(cfg, client, env.logger)
+	deps := app.NewDeps(cfg, client, env.logger, identification.WithCodeKeys(fixture.CodeKeys()))
 	setup := env.store(table)
 	for _, rt := range httpapi.Routes() {
 		ev, err := readEvent(env.root, rt.Name)

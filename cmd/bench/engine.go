@@ -117,11 +117,11 @@ func process(ref identification.Ref, status identification.Status, created, expi
 
 // reset makes ref a CREATED process that expires in a day, whatever it was.
 func reset(ctx context.Context, s *dynamostore.Store, ref identification.Ref) error {
-	if err := s.Delete(ctx, ref, true, time.Now()); err != nil && identification.KindOf(err) != identification.KindNotFound {
+	if err := s.Purge(ctx, ref); err != nil {
 		return err
 	}
 	now := time.Now()
-	return s.Create(ctx, process(ref, identification.StatusCreated, now, now.Add(24*time.Hour)))
+	return s.Create(ctx, process(ref, identification.StatusCreated, now, now.Add(24*time.Hour)), nil)
 }
 
 // seed creates n processes made by mk with the store, 32 at a time, and
@@ -140,7 +140,7 @@ func seed(ctx context.Context, s *dynamostore.Store, n int, mk func() *identific
 				}
 				p := mk()
 				refs[i] = p.Ref()
-				errs[w] = s.Create(ctx, p)
+				errs[w] = s.Create(ctx, p, nil)
 			}
 		})
 	}

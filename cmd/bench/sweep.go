@@ -91,7 +91,7 @@ func rawExpireOnce(ctx context.Context, env *engineEnv, n int) (float64, error) 
 	defer drop()
 	now := time.Now()
 	tmpl := dueProcess(now)()
-	if err := env.store(table).Create(ctx, tmpl); err != nil {
+	if err := env.store(table).Create(ctx, tmpl, nil); err != nil {
 		return 0, err
 	}
 	item, err := env.readRaw(ctx, table, tmpl.ID)

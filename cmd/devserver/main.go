@@ -27,6 +27,8 @@ import (
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/samtemplate"
 	"github.com/idadmin/api/shared/sweep"
 )
@@ -115,7 +117,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	deps := app.NewDeps(cfg, client, logger)
+	keys, err := codekey.FromFile(filepath.Join(*dataDir, "code-key"))
+	if err != nil {
+		return err
+	}
+	deps := app.NewDeps(cfg, client, logger, identification.WithCodeKeys(keys))
 	handler, err := deps.DevHandler(verifier)
 	if err != nil {
 		return err
@@ -154,12 +160,22 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	actorToken, err := verifier.Mint("dev-actor", []string{*org}, []string{auth.ScopeActor}, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	agentToken, err := verifier.Mint("dev-agent", []string{*org}, []string{auth.ScopeAgent}, 24*time.Hour)
+	if err != nil {
+		return err
+	}
 	base := "http://" + ln.Addr().String()
 	fmt.Printf("\nServing the identification admin API on %s (table %s)\n", base, cfg.TableName)
-	fmt.Printf("Admin token for org %s, valid 24h (mint others with: make token ORG=<org> SCOPES=\"...\"):\n\n", *org)
-	fmt.Printf("export TOKEN=%s\n\n", token)
+	fmt.Printf("Tokens for org %s, valid 24h: admin, actor, agent (mint others with: make token ORG=<org> SCOPES=\"...\"):\n\n", *org)
+	fmt.Printf("export TOKEN=%s\n", token)
+	fmt.Printf("export ACTOR_TOKEN=%s\n", actorToken)
+	fmt.Printf("export AGENT_TOKEN=%s\n\n", agentToken)
 	fmt.Printf("Try:\n  curl -s -X POST %s/v1/orgs/%s/identifications/otp -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n", base, *org)
-	fmt.Printf("    -d '{\"actor\":{\"name\":\"James\",\"msisdn\":{\"phone_number\":6123456789,\"country_code\":\"34\"}},\"expires_in\":\"P7D\",\"channel\":{\"type\":\"SMS\"}}'\n\n")
+	fmt.Printf("    -d '{\"actor\":{\"name\":\"James\",\"msisdn\":{\"phone_number\":6123456789,\"country_code\":\"34\"}},\"expires_in\":\"P7D\",\"channel\":{\"type\":\"SMS\",\"external\":true}}'\n\n")
 
 	if *sweepEvery > 0 {
 		go sweepLoop(ctx, deps, *sweepEvery)

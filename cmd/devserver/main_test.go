@@ -83,7 +83,7 @@ func TestSmoke(t *testing.T) {
 		CreatedAt: now.Add(-time.Hour), UpdatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute),
 		Actor: identification.Actor{Name: "Due"}, Channel: &identification.Channel{Type: "SMS", External: true}, Version: 1,
 	}
-	if err := store.Create(t.Context(), due); err != nil {
+	if err := store.Create(t.Context(), due, nil); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)

@@ -3,8 +3,11 @@
 // Everything but the route name is shared wiring in package app.
 package main
 
-import "github.com/idadmin/api/shared/app"
+import (
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/httpapi"
+)
 
 func main() {
-	app.Lambda("create-chain")
+	app.Lambda(httpapi.CreateChain)
 }

@@ -1,10 +1,15 @@
 // Command create-otp is the Lambda function that creates an OTP identification:
 // POST /v1/orgs/{org_id}/identifications/otp.
-// Everything but the route name is shared wiring in package app.
+// Everything but the route name and its code keys (read from Secrets
+// Manager at start-up) is shared wiring in package app.
 package main
 
-import "github.com/idadmin/api/shared/app"
+import (
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/httpapi"
+)
 
 func main() {
-	app.Lambda("create-otp")
+	app.Lambda(httpapi.CreateOTP, app.WithCodeKeys(codekey.FromSecretsManager))
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/idadmin/api/internal/fixture"
 	"io"
 	"log/slog"
 	"net/http"
@@ -133,11 +134,11 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 		Verifier: &auth.Verifier{Secret: []byte("apitest-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience},
 	}
 	cfg := app.Config{TableName: table, Region: "us-east-1", DocsURL: httpapi.DefaultDocsURL, Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
-	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now))
+	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()))
 	env.Store = deps.Store.(*dynamostore.Store)
 	if o.WrapStore != nil {
 		deps.Store = o.WrapStore(deps.Store)
-		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now))
+		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()))
 	}
 	env.Service = deps.Service
 	h, err := deps.DevHandler(env.Verifier)
@@ -234,6 +235,7 @@ func (env *Env) Do(t testing.TB, req Request) *Response {
 		hr.Header.Set("Authorization", "Bearer "+req.Token)
 	}
 	NotePII(actorValues([]byte(req.Body))...)
+	NotePII(secretValues([]byte(req.Body), req.Header)...)
 	if req.NoUserAgent {
 		hr.Header.Del("User-Agent")
 	} else if hr.Header.Get("User-Agent") == "" {
@@ -243,6 +245,7 @@ func (env *Env) Do(t testing.TB, req Request) *Response {
 	rec := httptest.NewRecorder()
 	env.Handler.ServeHTTP(rec, hr)
 	resp := &Response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+	NoteCode(codeIn(resp.Body))
 	if resp.Status >= 500 && resp.Status != http.StatusServiceUnavailable && !(env.AllowInternalErrors && resp.Status == http.StatusInternalServerError) {
 		t.Errorf("%s %s: status %d: %s", req.Method, req.Path, resp.Status, resp.Body)
 	}
@@ -258,7 +261,7 @@ func (env *Env) Do(t testing.TB, req Request) *Response {
 // cannot reach, such as IN_PROGRESS and COMPLETED).
 func (env *Env) Seed(t testing.TB, i *identification.Identification) {
 	t.Helper()
-	if err := env.Store.Create(t.Context(), i); err != nil {
+	if err := env.Store.Create(t.Context(), i, nil); err != nil {
 		t.Fatalf("apitest: seed %s: %v", i.ID, err)
 	}
 }

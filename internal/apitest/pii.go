@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -194,4 +195,48 @@ func isAllDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// NoteCode registers a one-time code as a secret that must never be
+// logged. A code made only of hexadecimal characters is not registered:
+// it could turn up by chance inside a request id.
+func NoteCode(code string) {
+	for i := 0; i < len(code); i++ {
+		if c := code[i] | 0x20; c >= 'g' && c <= 'z' {
+			NotePII(code)
+			return
+		}
+	}
+}
+
+// codeIn returns the otp_code of a response body, "" when it has none.
+func codeIn(body []byte) string {
+	if !bytes.Contains(body, []byte(`"otp_code"`)) {
+		return ""
+	}
+	var v struct {
+		Code string `json:"otp_code"`
+	}
+	_ = json.Unmarshal(body, &v)
+	return v.Code
+}
+
+// secretValues are the code, second factor and device data a request
+// carries: none may reach a log line.
+func secretValues(body []byte, h http.Header) []string {
+	var out []string
+	if bytes.Contains(body, []byte(`"code"`)) || bytes.Contains(body, []byte(`"two_factor"`)) {
+		var v struct {
+			Code      string `json:"code"`
+			TwoFactor string `json:"two_factor"`
+		}
+		if json.Unmarshal(body, &v) == nil {
+			NoteCode(v.Code)
+			out = append(out, v.TwoFactor)
+		}
+	}
+	for _, name := range []string{"x-installation_id", "x-fingerprint", "x-location"} {
+		out = append(out, h.Values(name)...)
+	}
+	return out
 }

@@ -36,7 +36,7 @@ func TestConditionalWritesAreCounted(t *testing.T) {
 		t.Parallel()
 		client, table, counter := enginetest.NewTable(t, e)
 		ctx := t.Context()
-		key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "id-1"}}
+		key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "id-1"}, "sk": &types.AttributeValueMemberS{Value: "P"}}
 
 		if got := counter.Total(); got != 0 {
 			t.Errorf("counter.Total() right after NewTable = %d, want 0", got)
@@ -45,6 +45,7 @@ func TestConditionalWritesAreCounted(t *testing.T) {
 			TableName: aws.String(table),
 			Item: map[string]types.AttributeValue{
 				"pk":      key["pk"],
+				"sk":      key["sk"],
 				"status":  &types.AttributeValueMemberS{Value: "open"},
 				"version": &types.AttributeValueMemberN{Value: "1"},
 			},
@@ -69,6 +70,7 @@ func TestConditionalWritesAreCounted(t *testing.T) {
 		}
 		wantItem := map[string]types.AttributeValue{
 			"pk":      key["pk"],
+			"sk":      key["sk"],
 			"status":  &types.AttributeValueMemberS{Value: "closed"},
 			"version": &types.AttributeValueMemberN{Value: "2"},
 		}
@@ -127,8 +129,8 @@ func TestNewTableMatchesTemplate(t *testing.T) {
 		if got, want := desc.TableStatus, types.TableStatusActive; got != want {
 			t.Errorf("TableStatus = %s, want %s", got, want)
 		}
-		if got := keys(desc.KeySchema); got != "pk:HASH" {
-			t.Errorf("KeySchema = %s, want pk:HASH", got)
+		if got := keys(desc.KeySchema); got != "pk:HASH sk:RANGE" {
+			t.Errorf("KeySchema = %s, want pk:HASH sk:RANGE", got)
 		}
 		if len(desc.GlobalSecondaryIndexes) != 1 {
 			t.Fatalf("GlobalSecondaryIndexes = %d indexes, want 1", len(desc.GlobalSecondaryIndexes))
@@ -173,7 +175,7 @@ func TestCounterCountsConcurrentCalls(t *testing.T) {
 			wg.Go(func() {
 				_, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{
 					TableName: aws.String(table),
-					Key:       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "absent"}},
+					Key:       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "absent"}, "sk": &types.AttributeValueMemberS{Value: "P"}},
 				})
 				if err != nil {
 					t.Errorf("GetItem error = %v", err)

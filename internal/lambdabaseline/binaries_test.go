@@ -29,7 +29,7 @@ var (
 // maxRatio bounds a function's size as a multiple of hello's: the handler
 // tree, the store and the DynamoDB client are allowed, a second SDK
 // configuration stack or template tooling is not.
-const maxRatio = 1.5
+const maxRatio = 1.45
 
 // baseline is the package path of the hello program, relative to the repository.
 const baseline = "./internal/lambdabaseline/hello"

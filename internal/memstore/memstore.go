@@ -8,7 +8,6 @@ package memstore
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -20,92 +19,93 @@ import (
 // copies, so callers may change what they pass in or get back.
 type Store struct {
 	mu    sync.Mutex
-	items map[identification.Ref]*identification.Identification
+	items map[identification.Ref]*entry
+}
+
+// entry is one stored process, its code material, or its tombstone.
+type entry struct {
+	i         *identification.Identification
+	code      *identification.CodeMaterial
+	deletedAt time.Time
+	deletedBy string
 }
 
 var _ identification.Store = (*Store)(nil)
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{items: map[identification.Ref]*identification.Identification{}}
+	return &Store{items: map[identification.Ref]*entry{}}
 }
 
 // Create stores a copy of i unless one with its key exists (KindConflict).
-func (s *Store) Create(_ context.Context, i *identification.Identification) error {
-	c := clone(i)
+func (s *Store) Create(_ context.Context, i *identification.Identification, code *identification.CodeMaterial) error {
+	c := identification.Clone(i)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ref := c.Ref()
 	if _, ok := s.items[ref]; ok {
 		return identification.Errorf(identification.KindConflict, "identification %s already exists", i.ID)
 	}
-	s.items[ref] = c
+	s.items[ref] = &entry{i: c, code: cloneCode(code)}
 	return nil
 }
 
 // Get returns a copy of the identification under ref, or KindNotFound.
 func (s *Store) Get(_ context.Context, ref identification.Ref) (*identification.Identification, error) {
 	s.mu.Lock()
-	i, ok := s.items[ref]
+	e, ok := s.items[ref]
 	s.mu.Unlock()
 	if !ok {
 		return nil, notFound(ref)
 	}
-	// Stored values are never changed in place (Transition replaces them),
-	// so copying outside the lock is safe.
-	return clone(i), nil
+	if e.i == nil {
+		return nil, deleted(ref, e)
+	}
+	// Stored values are never changed in place (Apply replaces them), so
+	// copying outside the lock is safe.
+	return identification.Clone(e.i), nil
 }
 
-// Transition applies ch if the lifecycle allows it at ch.At, as the
-// DynamoDB store's conditional UpdateItem does; a refusal is classified by
-// Action.Refusal from the item as it was.
-func (s *Store) Transition(_ context.Context, ref identification.Ref, ch identification.Change) error {
-	rule, ok := identification.Lifecycle[ch.Action]
+// Apply makes the change if Effect.Check passes on the stored process, as
+// the DynamoDB store's conditional UpdateItem does, with Effect.Apply.
+func (s *Store) Apply(_ context.Context, ref identification.Ref, e identification.Effect) (identification.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.items[ref]
 	if !ok {
-		return fmt.Errorf("transition: unknown action %q", ch.Action)
+		return identification.Result{}, notFound(ref)
 	}
+	if old.i == nil {
+		return identification.Result{}, deleted(ref, old)
+	}
+	if refusal := e.Check(old.i, old.code); refusal != nil {
+		return identification.Result{Old: identification.Clone(old.i)}, refusal
+	}
+	i, code := e.Apply(old.i, old.code)
+	s.items[ref] = &entry{i: i, code: code}
+	return identification.Result{New: identification.Clone(i), Code: cloneCode(code)}, nil
+}
+
+// Delete leaves a tombstone if DeleteAllowed says so at now: KindNotFound
+// when missing, DeleteRefusal (KindForbidden) otherwise.
+func (s *Store) Delete(_ context.Context, ref identification.Ref, force bool, by identification.Caller, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.items[ref]
 	if !ok {
 		return notFound(ref)
 	}
-	if refusal := ch.Action.Refusal(old.Status, old.ExpiresAt, ch.At); refusal != nil {
-		return refusal
+	if old.i == nil {
+		return deleted(ref, old)
 	}
-	i := clone(old)
-	i.Status = rule.To
-	i.UpdatedAt = ch.At
-	i.Version++
-	ended := ch.At
-	if ch.Action == identification.ActionExpire {
-		// An expired process ended at its expiry, whenever the sweep ran.
-		ended = old.ExpiresAt
+	if !identification.DeleteAllowed(old.i.Status, old.i.ExpiresAt, now, force) {
+		return identification.DeleteRefusal(old.i.Status, old.i.ExpiresAt, now)
 	}
-	i.EndedAt = &ended
-	if ch.Reason != "" {
-		i.CancelReason = ch.Reason
+	sub := by.Sub
+	if sub == "" {
+		sub = "unknown"
 	}
-	if ch.UserAgent != "" {
-		i.EndedUserAgent = ch.UserAgent
-	}
-	s.items[ref] = i
-	return nil
-}
-
-// Delete removes the identification if DeleteAllowed says so at now:
-// KindNotFound when missing, DeleteRefusal (KindForbidden) otherwise.
-func (s *Store) Delete(_ context.Context, ref identification.Ref, force bool, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.items[ref]
-	if !ok {
-		return notFound(ref)
-	}
-	if !identification.DeleteAllowed(old.Status, old.ExpiresAt, now, force) {
-		return identification.DeleteRefusal(old.Status, old.ExpiresAt, now)
-	}
-	delete(s.items, ref)
+	s.items[ref] = &entry{deletedAt: now, deletedBy: sub}
 	return nil
 }
 
@@ -118,42 +118,20 @@ func notFound(ref identification.Ref) error {
 	return identification.Errorf(identification.KindNotFound, "no such otp identification in this organisation")
 }
 
-// clone copies i deeply: nothing reachable from the copy is shared.
-func clone(i *identification.Identification) *identification.Identification {
-	c := *i
-	if i.EndedAt != nil {
-		t := *i.EndedAt
-		c.EndedAt = &t
+func deleted(ref identification.Ref, e *entry) error {
+	kind := "otp"
+	if ref.Type == identification.TypeChain {
+		kind = "chain"
 	}
-	if d := i.Actor.IdentityDocument; d != nil {
-		dc := *d
-		c.Actor.IdentityDocument = &dc
+	return identification.Errorf(identification.KindNotFound, "the %s identification was deleted at %s by %s",
+		kind, e.deletedAt.UTC().Format(time.RFC3339), e.deletedBy)
+}
+
+func cloneCode(c *identification.CodeMaterial) *identification.CodeMaterial {
+	if c == nil {
+		return nil
 	}
-	if m := i.Actor.MSISDN; m != nil {
-		mc := *m
-		c.Actor.MSISDN = &mc
-	}
-	if ch := i.Channel; ch != nil {
-		cc := *ch
-		c.Channel = &cc
-	}
-	if i.Sequence != nil {
-		c.Sequence = make([]identification.Step, len(i.Sequence))
-		for n, st := range i.Sequence {
-			if o := st.OTPStep; o != nil {
-				oc := *o
-				if o.Channel != nil {
-					cc := *o.Channel
-					oc.Channel = &cc
-				}
-				st.OTPStep = &oc
-			}
-			if d := st.IdentityDocumentStep; d != nil {
-				dc := *d
-				st.IdentityDocumentStep = &dc
-			}
-			c.Sequence[n] = st
-		}
-	}
-	return &c
+	cc := *c
+	cc.Guesses = append([]string(nil), c.Guesses...)
+	return &cc
 }

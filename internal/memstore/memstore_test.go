@@ -11,3 +11,18 @@ import (
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(*testing.T) identification.Store { return memstore.New() })
 }
+
+func TestFlowContract(t *testing.T) {
+	storetest.RunFlow(t, func(*testing.T) identification.Store { return memstore.New() })
+}
+
+// TestOraclesCoverTheLifecycle fails when the lifecycle has an action the
+// hand-written oracles of storetest lack.
+func TestOraclesCoverTheLifecycle(t *testing.T) {
+	covered := storetest.Oracles()
+	for action := range identification.Lifecycle {
+		if !covered[action] {
+			t.Errorf("lifecycle action %q has no row in storetest's oracles", action)
+		}
+	}
+}

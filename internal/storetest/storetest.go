@@ -65,6 +65,7 @@ func Chain(t testing.TB, org string, status identification.Status, expiresAt tim
 		{IdentificationType: "IDENTITY_DOCUMENT", Status: "PENDING", IdentityDocumentStep: &identification.IdentityDocumentStep{ProviderType: "EXTERNAL"}},
 	}
 	i.CreatedUserAgent = "storetest/1"
+	i.SyncSteps()
 	return i
 }
 
@@ -85,6 +86,13 @@ func base(t testing.TB, org string, typ identification.Type, status identificati
 		},
 		Version: 1,
 	}
+	if status == identification.StatusFailed {
+		i.FailureReason = identification.FailureMaxAttempts
+	}
+	if status == identification.StatusCompleted {
+		done := created.Add(time.Minute)
+		i.CompletedAt = &done
+	}
 	if status.Final() {
 		ended := created.Add(time.Minute)
 		i.EndedAt = &ended
@@ -95,7 +103,7 @@ func base(t testing.TB, org string, typ identification.Type, status identificati
 
 func mustCreate(t *testing.T, s identification.Store, i *identification.Identification) {
 	t.Helper()
-	if err := s.Create(t.Context(), i); err != nil {
+	if err := s.Create(t.Context(), i, nil); err != nil {
 		t.Fatalf("create %s %s: %v", i.Type, i.Status, err)
 	}
 }
@@ -129,7 +137,7 @@ func testCreateGet(t *testing.T, s identification.Store) {
 		}
 		dup := *want
 		dup.Status = identification.StatusInProgress
-		checkKind(t, "second create with the same key", s.Create(t.Context(), &dup), identification.KindConflict)
+		checkKind(t, "second create with the same key", s.Create(t.Context(), &dup, nil), identification.KindConflict)
 		if got := mustGet(t, s, want.Ref()); got.Status != want.Status {
 			t.Errorf("after refused create: status %s, want %s", got.Status, want.Status)
 		}
@@ -175,6 +183,7 @@ var lifecycle = map[identification.Action]map[identification.Status]outcome{
 		identification.StatusCreated:    {ok, expired},
 		identification.StatusInProgress: {ok, expired},
 		identification.StatusCompleted:  {conflict, conflict},
+		identification.StatusFailed:     {expired, expired},
 		identification.StatusCancelled:  {conflict, conflict},
 		identification.StatusClosed:     {conflict, conflict},
 		identification.StatusExpired:    {expired, expired},
@@ -183,6 +192,7 @@ var lifecycle = map[identification.Action]map[identification.Status]outcome{
 		identification.StatusCreated:    {ok, expired},
 		identification.StatusInProgress: {ok, expired},
 		identification.StatusCompleted:  {ok, ok},
+		identification.StatusFailed:     {expired, expired},
 		identification.StatusCancelled:  {conflict, conflict},
 		identification.StatusClosed:     {conflict, conflict},
 		identification.StatusExpired:    {expired, expired},
@@ -191,6 +201,7 @@ var lifecycle = map[identification.Action]map[identification.Status]outcome{
 		identification.StatusCreated:    {conflict, ok},
 		identification.StatusInProgress: {conflict, ok},
 		identification.StatusCompleted:  {conflict, conflict},
+		identification.StatusFailed:     {conflict, conflict},
 		identification.StatusCancelled:  {conflict, conflict},
 		identification.StatusClosed:     {conflict, conflict},
 		identification.StatusExpired:    {conflict, conflict},
@@ -203,8 +214,8 @@ var lifecycle = map[identification.Action]map[identification.Status]outcome{
 func testTransitions(t *testing.T, s identification.Store) {
 	for _, action := range []identification.Action{identification.ActionCancel, identification.ActionClose, identification.ActionExpire} {
 		t.Run(string(action), func(t *testing.T) {
-			err := s.Transition(t.Context(), identification.Ref{Org: "acme", Type: identification.TypeOTP, ID: uuid.NewString()},
-				identification.Change{Action: action, At: Now})
+			err := apply(s, t.Context(), identification.Ref{Org: "acme", Type: identification.TypeOTP, ID: uuid.NewString()},
+				identification.Command{Action: action, At: Now})
 			checkKind(t, "missing", err, identification.KindNotFound)
 			for _, status := range identification.Statuses {
 				want := lifecycle[action][status]
@@ -218,7 +229,7 @@ func testTransitions(t *testing.T, s identification.Store) {
 				} {
 					i := OTP(t, "acme", status, c.expiry)
 					mustCreate(t, s, i)
-					err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: action, At: Now, Reason: "r"})
+					err := apply(s, t.Context(), i.Ref(), identification.Command{Action: action, At: Now, Reason: "r"})
 					checkKind(t, string(status)+" "+c.name, err, c.want)
 					got := mustGet(t, s, i.Ref())
 					switch {
@@ -240,7 +251,7 @@ func testAppliedTransition(t *testing.T, s identification.Store) {
 	t.Run("cancel", func(t *testing.T) {
 		i := Chain(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
 		mustCreate(t, s, i)
-		if err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: identification.ActionCancel, At: at, Reason: "customer asked", UserAgent: "ua/1"}); err != nil {
+		if err := apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionCancel, At: at, Reason: "customer asked", By: identification.Caller{UserAgent: "ua/1"}}); err != nil {
 			t.Fatalf("cancel: %v", err)
 		}
 		want := *i
@@ -249,27 +260,27 @@ func testAppliedTransition(t *testing.T, s identification.Store) {
 		if got := mustGet(t, s, i.Ref()); !reflect.DeepEqual(got, &want) {
 			t.Errorf("after cancel:\n got %+v\nwant %+v", got, &want)
 		}
-		err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: identification.ActionCancel, At: at})
+		err := apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionCancel, At: at})
 		checkKind(t, "second cancel", err, identification.KindConflict)
 	})
 	t.Run("close then expire", func(t *testing.T) {
 		i := OTP(t, "acme", identification.StatusCompleted, Now.Add(-time.Hour))
 		mustCreate(t, s, i)
-		if err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: identification.ActionClose, At: at}); err != nil {
+		if err := apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionClose, At: at}); err != nil {
 			t.Fatalf("close: %v", err)
 		}
 		got := mustGet(t, s, i.Ref())
 		if got.Status != identification.StatusClosed || got.Version != 2 || got.EndedAt == nil || !got.EndedAt.Equal(at) || got.CancelReason != "" {
 			t.Errorf("after close: %s version %d ended %v reason %q, want CLOSED 2 %v \"\"", got.Status, got.Version, got.EndedAt, got.CancelReason, at)
 		}
-		err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: identification.ActionExpire, At: at})
+		err := apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionExpire, At: at})
 		checkKind(t, "expire after close", err, identification.KindConflict)
 	})
 	t.Run("expire", func(t *testing.T) {
 		expiry := Now.Add(-time.Hour)
 		i := OTP(t, "acme", identification.StatusCreated, expiry)
 		mustCreate(t, s, i)
-		if err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: identification.ActionExpire, At: at}); err != nil {
+		if err := apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionExpire, At: at}); err != nil {
 			t.Fatalf("expire: %v", err)
 		}
 		got := mustGet(t, s, i.Ref())
@@ -277,9 +288,9 @@ func testAppliedTransition(t *testing.T, s identification.Store) {
 			t.Errorf("after expire: %s version %d ended %v updated %v, want EXPIRED 2, ended at the expiry %v, updated %v",
 				got.Status, got.Version, got.EndedAt, got.UpdatedAt, expiry, at)
 		}
-		err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: identification.ActionExpire, At: at})
+		err := apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionExpire, At: at})
 		checkKind(t, "second expire", err, identification.KindConflict)
-		err = s.Transition(t.Context(), i.Ref(), identification.Change{Action: identification.ActionCancel, At: at})
+		err = apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionCancel, At: at})
 		checkKind(t, "cancel after expire", err, identification.KindExpired)
 	})
 }
@@ -298,29 +309,29 @@ func testDelete(t *testing.T, s identification.Store) {
 			}
 			i := OTP(t, "acme", status, c.expiry)
 			mustCreate(t, s, i)
-			checkKind(t, "delete "+string(status)+" "+c.name, s.Delete(t.Context(), i.Ref(), false, Now), want)
+			checkKind(t, "delete "+string(status)+" "+c.name, s.Delete(t.Context(), i.Ref(), false, admin, Now), want)
 			if want == ok {
 				_, err := s.Get(t.Context(), i.Ref())
 				checkKind(t, "get after delete", err, identification.KindNotFound)
-				checkKind(t, "second delete", s.Delete(t.Context(), i.Ref(), false, Now), identification.KindNotFound)
+				checkKind(t, "second delete", s.Delete(t.Context(), i.Ref(), false, admin, Now), identification.KindNotFound)
 				continue
 			}
 			if got := mustGet(t, s, i.Ref()); got.Status != status || got.Version != 1 {
 				t.Errorf("refused delete of %s %s left %s version %d", status, c.name, got.Status, got.Version)
 			}
-			checkKind(t, "forced delete "+string(status)+" "+c.name, s.Delete(t.Context(), i.Ref(), true, Now), ok)
+			checkKind(t, "forced delete "+string(status)+" "+c.name, s.Delete(t.Context(), i.Ref(), true, admin, Now), ok)
 			_, err := s.Get(t.Context(), i.Ref())
 			checkKind(t, "get after forced delete", err, identification.KindNotFound)
 		}
 	}
 	missing := identification.Ref{Org: "acme", Type: identification.TypeChain, ID: uuid.NewString()}
-	checkKind(t, "forced delete of a missing one", s.Delete(t.Context(), missing, true, Now), identification.KindNotFound)
+	checkKind(t, "forced delete of a missing one", s.Delete(t.Context(), missing, true, admin, Now), identification.KindNotFound)
 
 	due := OTP(t, "acme", identification.StatusCreated, Now)
 	mustCreate(t, s, due)
 	var de *identification.Error
 	const wantMsg = "identification is EXPIRED; delete without force=true is allowed only from CREATED"
-	if err := s.Delete(t.Context(), due.Ref(), false, Now); !errors.As(err, &de) || de.Message != wantMsg {
+	if err := s.Delete(t.Context(), due.Ref(), false, admin, Now); !errors.As(err, &de) || de.Message != wantMsg {
 		t.Errorf("refusal of a due process: got %v, want the message %q", err, wantMsg)
 	}
 }
@@ -336,9 +347,9 @@ func testIsolation(t *testing.T, s identification.Store) {
 	} {
 		_, err := s.Get(t.Context(), ref)
 		checkKind(t, "get as another org or type", err, identification.KindNotFound)
-		err = s.Transition(t.Context(), ref, identification.Change{Action: identification.ActionCancel, At: Now, Reason: "r"})
+		err = apply(s, t.Context(), ref, identification.Command{Action: identification.ActionCancel, At: Now, Reason: "r"})
 		checkKind(t, "cancel as another org or type", err, identification.KindNotFound)
-		checkKind(t, "forced delete as another org or type", s.Delete(t.Context(), ref, true, Now), identification.KindNotFound)
+		checkKind(t, "forced delete as another org or type", s.Delete(t.Context(), ref, true, admin, Now), identification.KindNotFound)
 	}
 	if got := mustGet(t, s, i.Ref()); got.Status != identification.StatusCreated || got.Version != 1 {
 		t.Errorf("after actions in other tenants: %s version %d, want CREATED 1", got.Status, got.Version)
@@ -354,7 +365,7 @@ func testRace(t *testing.T, s identification.Store) {
 		errs := race(func(n int) error {
 			c := *i
 			c.Actor.Name = string(rune('A' + n%26))
-			return s.Create(context.Background(), &c)
+			return s.Create(context.Background(), &c, nil)
 		})
 		winner := oneWinner(t, errs, identification.KindConflict)
 		if got := mustGet(t, s, i.Ref()); winner >= 0 && got.Actor.Name != string(rune('A'+winner%26)) {
@@ -366,7 +377,7 @@ func testRace(t *testing.T, s identification.Store) {
 		mustCreate(t, s, i)
 		actions := []identification.Action{identification.ActionCancel, identification.ActionClose}
 		errs := race(func(n int) error {
-			return s.Transition(context.Background(), i.Ref(), identification.Change{Action: actions[n%2], At: Now, Reason: "race"})
+			return apply(s, context.Background(), i.Ref(), identification.Command{Action: actions[n%2], At: Now, Reason: "race"})
 		})
 		winner := oneWinner(t, errs, identification.KindConflict)
 		got := mustGet(t, s, i.Ref())
@@ -379,9 +390,9 @@ func testRace(t *testing.T, s identification.Store) {
 		mustCreate(t, s, i)
 		errs := race(func(n int) error {
 			if n%2 == 0 {
-				return s.Delete(context.Background(), i.Ref(), false, Now)
+				return s.Delete(context.Background(), i.Ref(), false, admin, Now)
 			}
-			return s.Transition(context.Background(), i.Ref(), identification.Change{Action: identification.ActionCancel, At: Now, Reason: "race"})
+			return apply(s, context.Background(), i.Ref(), identification.Command{Action: identification.ActionCancel, At: Now, Reason: "race"})
 		})
 		var wins []int
 		for n, err := range errs {
@@ -407,6 +418,19 @@ func testRace(t *testing.T, s identification.Store) {
 			checkKind(t, "get after the cancel won", err, ok)
 		}
 	})
+}
+
+// admin is the caller of the suite's deletes.
+var admin = identification.Caller{Kind: identification.CallerAdmin, Sub: "storetest-admin"}
+
+// apply plans cmd and has s apply it, returning the store's error.
+func apply(s identification.Store, ctx context.Context, ref identification.Ref, cmd identification.Command) error {
+	e, err := identification.Plan(cmd)
+	if err != nil {
+		return err
+	}
+	_, err = s.Apply(ctx, ref, e)
+	return err
 }
 
 // race runs fn in Racers goroutines released at once and returns their errors.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -48,6 +49,36 @@ func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	}}, optFns...)...)
 }
 
+// Option is something a function's main wires into its service, chosen
+// statically so that the linker keeps only what the route needs: a
+// function whose route issues or checks codes passes
+// WithCodeKeys(codekey.FromSecretsManager); the others link no Secrets
+// Manager client at all.
+type Option func(ctx context.Context) (identification.Option, error)
+
+// WithCodeKeys loads the code keys with load, once, at start-up.
+func WithCodeKeys(load func(context.Context) (*identification.CodeKeys, error)) Option {
+	return func(ctx context.Context) (identification.Option, error) {
+		k, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return identification.WithCodeKeys(k), nil
+	}
+}
+
+func resolve(ctx context.Context, opts []Option) ([]identification.Option, error) {
+	out := make([]identification.Option, 0, len(opts))
+	for _, o := range opts {
+		so, err := o(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, so)
+	}
+	return out, nil
+}
+
 // NewLogger returns the JSON logger every entry point uses.
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
@@ -72,7 +103,7 @@ func NewDeps(c Config, client *dynamodb.Client, logger *slog.Logger, opts ...ide
 		Config:  c,
 		Client:  client,
 		Store:   store,
-		Service: identification.NewService(store, opts...),
+		Service: identification.NewService(store, append([]identification.Option{identification.WithCodeTTL(c.CodeTTL)}, opts...)...),
 		Dynamo:  store,
 		Logger:  logger,
 	}
@@ -88,7 +119,7 @@ func (d Deps) Sweep(ctx context.Context, now time.Time, opts sweep.Options) swee
 // API Gateway's JWT authorizer: the caller comes from the verified claims in
 // the request context, the request id from API Gateway, and the base path
 // (the stage NewLambdaHandler removed from the path) from the context.
-func (d Deps) LambdaHandler(routes ...string) (http.Handler, error) {
+func (d Deps) LambdaHandler(routes ...httpapi.Route) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
 		Authenticate: LambdaAuthenticator(d.Config.OrgClaim),
@@ -96,18 +127,23 @@ func (d Deps) LambdaHandler(routes ...string) (http.Handler, error) {
 		DocsURL:      d.Config.DocsURL,
 		RequestID:    lambdaRequestID,
 		BasePath:     lambdaBasePath,
+		SourceIP:     lambdaSourceIP,
 		Routes:       routes,
 	})
 }
 
 // DevHandler is the whole handler tree for the dev server and the tests,
 // with the caller read from an HS256 bearer token.
-func (d Deps) DevHandler(v *auth.Verifier, routes ...string) (http.Handler, error) {
+func (d Deps) DevHandler(v *auth.Verifier, routes ...httpapi.Route) (http.Handler, error) {
+	if len(routes) == 0 {
+		routes = httpapi.Routes()
+	}
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
 		Authenticate: v.Authenticate,
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,
+		SourceIP:     peerIP,
 		Routes:       routes,
 	})
 }
@@ -138,6 +174,23 @@ type authError string
 
 func (e authError) Error() string { return auth.ErrUnauthenticated.Error() + ": " + string(e) }
 func (e authError) Unwrap() error { return auth.ErrUnauthenticated }
+
+// lambdaSourceIP is the caller's IP as API Gateway saw it.
+func lambdaSourceIP(r *http.Request) string {
+	if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok {
+		return rc.HTTP.SourceIP
+	}
+	return ""
+}
+
+// peerIP is the TCP peer of a request served by net/http (the dev server).
+func peerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
+}
 
 func lambdaRequestID(r *http.Request) string {
 	if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && rc.RequestID != "" {

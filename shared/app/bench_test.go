@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/idadmin/api/internal/fixture"
 	"io"
 	"log/slog"
 	"net/http"
@@ -60,7 +61,7 @@ func BenchmarkAdapter(b *testing.B) {
 	})
 
 	b.Run("direct", func(b *testing.B) {
-		h, err := deps.LambdaHandler(adapterRoute)
+		h, err := deps.LambdaHandler(httpapi.GetOTP)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -116,14 +117,14 @@ func benchDeps(b *testing.B, ev events.APIGatewayV2HTTPRequest) app.Deps {
 	store := memstore.New()
 	p := storetest.OTP(b, ev.PathParameters["org_id"], identification.StatusCreated, time.Now().Add(24*time.Hour).UTC().Truncate(time.Second))
 	p.ID = ev.PathParameters["admin_identification_id"]
-	if err := store.Create(b.Context(), p); err != nil {
+	if err := store.Create(b.Context(), p, nil); err != nil {
 		b.Fatal(err)
 	}
 	cfg := app.Config{TableName: "bench", Region: "us-east-1", OrgClaim: auth.DefaultOrgClaim, DocsURL: httpapi.DefaultDocsURL}
 	return app.Deps{
 		Config:  cfg,
 		Store:   store,
-		Service: identification.NewService(store),
+		Service: identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys())),
 		Logger:  app.NewLambdaLogger(io.Discard, slog.LevelInfo),
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/identification"
 )
 
 // Config is the environment of every entry point.
@@ -36,6 +37,9 @@ type Config struct {
 	Shards int
 	// LogLevel is debug, info, warn or error (LOG_LEVEL).
 	LogLevel slog.Level
+	// CodeTTL is how long a one-time code is valid (CODE_TTL, whole
+	// minutes from 1 to 60, default 10).
+	CodeTTL time.Duration
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -48,6 +52,7 @@ func ConfigFromEnv() (Config, error) {
 		DocsURL:   envOr("DOCS_URL", httpapi.DefaultDocsURL),
 		Retention: dynamostore.DefaultRetention,
 		Shards:    dynamostore.DefaultShards,
+		CodeTTL:   identification.DefaultCodeTTL,
 	}
 	if c.Region == "" {
 		c.Region = os.Getenv("AWS_DEFAULT_REGION")
@@ -74,6 +79,13 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("config: OPEN_INDEX_SHARDS must be from 1 to 100, got %q", v)
 		}
 		c.Shards = n
+	}
+	if v := os.Getenv("CODE_TTL"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 60 {
+			return c, fmt.Errorf("config: CODE_TTL must be a whole number of minutes from 1 to 60, got %q", v)
+		}
+		c.CodeTTL = time.Duration(n) * time.Minute
 	}
 	level, err := LogLevelFromEnv()
 	if err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/idadmin/api/shared/httpapi"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,10 +36,22 @@ type LambdaFunc = func(context.Context, events.APIGatewayV2HTTPRequest) (events.
 // ("/dev/v1/orgs/…"); the handler removes it before routing and hands it to
 // the tree as the request's base path, so that a Location it answers with
 // ("/dev/v1/orgs/…/otp/<id>") works on the stage the request came through.
+//
+// route names the function (create-otp, …); Lambda, which the functions'
+// mains call, takes the route itself so that nothing of other routes is
+// linked into a function's binary.
 func NewLambdaHandler(route string, deps Deps) (LambdaFunc, error) {
+	rt, ok := httpapi.RouteNamed(route)
+	if !ok {
+		return nil, fmt.Errorf("lambda handler for %s: unknown route", route)
+	}
+	return newLambdaHandler(rt, deps)
+}
+
+func newLambdaHandler(route httpapi.Route, deps Deps) (LambdaFunc, error) {
 	h, err := deps.LambdaHandler(route)
 	if err != nil {
-		return nil, fmt.Errorf("lambda handler for %s: %w", route, err)
+		return nil, fmt.Errorf("lambda handler for %s: %w", route.Name, err)
 	}
 	adapter := httpadapter.NewV2(h)
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -91,10 +104,10 @@ func withoutStage(path, stage string) string {
 // client, store and service once, before the first invocation, and serves
 // route until Lambda stops the sandbox. It does not return; on a start-up
 // error it reports on stderr and exits with status 1.
-func Lambda(route string) {
-	h, err := lambdaFromEnv(route, os.Stdout)
+func Lambda(route httpapi.Route, opts ...Option) {
+	h, err := lambdaFromEnv(route, os.Stdout, opts...)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", route, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", route.Name, err)
 		os.Exit(1)
 	}
 	lambda.Start(h)
@@ -113,16 +126,20 @@ func notInLambda(route string) error {
 // Lambda check comes first: without it, a bootstrap started by hand would
 // complain about whatever configuration is missing first (TABLE_NAME, say),
 // which says nothing about where it is meant to run.
-func lambdaFromEnv(route string, logs io.Writer) (LambdaFunc, error) {
+func lambdaFromEnv(route httpapi.Route, logs io.Writer, opts ...Option) (LambdaFunc, error) {
 	if os.Getenv(RuntimeAPIEnv) == "" {
-		return nil, notInLambda(route)
+		return nil, notInLambda(route.Name)
 	}
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
 	}
 	logger := NewLambdaLogger(logs, cfg.LogLevel)
-	return NewLambdaHandler(route, NewDeps(cfg, NewDynamoDB(cfg), logger))
+	svcOpts, err := resolve(context.Background(), opts)
+	if err != nil {
+		return nil, err
+	}
+	return newLambdaHandler(route, NewDeps(cfg, NewDynamoDB(cfg), logger, svcOpts...))
 }
 
 // NewLambdaLogger returns the JSON logger of a Lambda function: the records

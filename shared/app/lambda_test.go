@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/idadmin/api/internal/fixture"
 	"log/slog"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/idadmin/api/internal/memstore"
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -26,7 +28,7 @@ import (
 func offlineDeps(t *testing.T, logs *bytes.Buffer) Deps {
 	t.Helper()
 	cfg := Config{TableName: "t", Region: "us-east-1", Endpoint: "http://127.0.0.1:1"}
-	return NewDeps(cfg, NewDynamoDB(cfg), NewLambdaLogger(logs, slog.LevelInfo))
+	return NewDeps(cfg, NewDynamoDB(cfg), NewLambdaLogger(logs, slog.LevelInfo), identification.WithCodeKeys(fixture.CodeKeys()))
 }
 
 func TestNewLambdaHandlerUnknownRoute(t *testing.T) {
@@ -147,7 +149,7 @@ func TestLambdaFromEnv(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			h, err := lambdaFromEnv("get-otp", &bytes.Buffer{})
+			h, err := lambdaFromEnv(httpapi.GetOTP, &bytes.Buffer{})
 			if tt.wantErr == "" {
 				if err != nil || h == nil {
 					t.Errorf("lambdaFromEnv = %v, %v; want a handler", h != nil, err)
@@ -169,7 +171,7 @@ const lambdaChildEnv = "APP_TEST_RUN_LAMBDA"
 // must stop at once, say why on stderr and exit non-zero.
 func TestLambdaOutsideLambda(t *testing.T) {
 	if os.Getenv(lambdaChildEnv) == "1" {
-		Lambda("get-otp")
+		Lambda(httpapi.GetOTP)
 		return // not reached: Lambda exits
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -206,7 +208,7 @@ func memDeps(logs *bytes.Buffer) (Deps, *memstore.Store) {
 	store := memstore.New()
 	return Deps{
 		Store:   store,
-		Service: identification.NewService(store),
+		Service: identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys())),
 		Logger:  NewLambdaLogger(logs, slog.LevelInfo),
 	}, store
 }
@@ -322,7 +324,7 @@ func TestForcedDeleteReadsScopesFromTheToken(t *testing.T) {
 				ID: id, OrgID: "acme", Type: identification.TypeOTP, Status: identification.StatusCancelled,
 				CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(time.Hour), Version: 1,
 				Actor: identification.Actor{Name: "James"}, Channel: &identification.Channel{Type: "SMS", External: true},
-			}); err != nil {
+			}, nil); err != nil {
 				t.Fatal(err)
 			}
 			del, err := NewLambdaHandler("delete-otp", deps)

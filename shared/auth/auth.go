@@ -16,6 +16,8 @@ import (
 const (
 	ScopeAdmin       = "identifications/admin"
 	ScopeForceDelete = "identifications/force-delete"
+	ScopeActor       = "identifications/actor"
+	ScopeAgent       = "identifications/agent"
 )
 
 // DefaultOrgClaim is the claim holding the caller's organisation names.

@@ -28,7 +28,7 @@ import (
 func BenchmarkStore(b *testing.B) {
 	now := time.Now().UTC().Truncate(time.Second)
 	p := storetest.OTP(b, "acme", identification.StatusCreated, now.Add(24*time.Hour))
-	change := identification.Change{Action: identification.ActionCancel, At: now, Reason: "customer asked"}
+	change := identification.Command{Action: identification.ActionCancel, At: now, Reason: "customer asked"}
 
 	// One pass through the store captures each operation's input and the
 	// item as PutItem sent it, which the stub then answers GetItem with.
@@ -40,13 +40,13 @@ func BenchmarkStore(b *testing.B) {
 	})
 	store := dynamostore.New(client, dynamostore.Options{Table: "bench"})
 	ctx := context.Background()
-	if err := store.Create(ctx, p); err != nil {
+	if err := store.Create(ctx, p, nil); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := store.Get(ctx, p.Ref()); err != nil {
 		b.Fatal(err)
 	}
-	if err := store.Transition(ctx, p.Ref(), change); err != nil {
+	if err := identification.Do(ctx, store, p.Ref(), change); err != nil {
 		b.Fatal(err)
 	}
 	inputs.off = true
@@ -59,13 +59,13 @@ func BenchmarkStore(b *testing.B) {
 		store, raw func() error
 	}{
 		{"create",
-			func() error { return store.Create(ctx, p) },
+			func() error { return store.Create(ctx, p, nil) },
 			func() error { _, err := client.PutItem(ctx, put); return err }},
 		{"get",
 			func() error { _, err := store.Get(ctx, p.Ref()); return err },
 			func() error { _, err := client.GetItem(ctx, get); return err }},
 		{"cancel",
-			func() error { return store.Transition(ctx, p.Ref(), change) },
+			func() error { return identification.Do(ctx, store, p.Ref(), change) },
 			func() error { _, err := client.UpdateItem(ctx, upd); return err }},
 	}
 	for _, c := range cases {

@@ -24,6 +24,26 @@ const (
 	paramTTL
 	paramReason
 	paramUserAgent
+	paramToken
+	paramKind
+	paramTombstone
+	paramSub
+	paramEmptyList
+	paramGuesses
+	paramCodeHash
+	paramStep
+	paramNextStep
+	paramSpacingBefore
+	paramNewHash
+	paramNewKey
+	paramNewNonce
+	paramCodeExpires
+	paramDelivery
+	paramDeviceInstallation
+	paramDeviceFingerprint
+	paramDevice
+	paramCallerDevice
+	paramAgent
 	numParams
 )
 

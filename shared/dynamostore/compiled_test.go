@@ -23,17 +23,25 @@ func TestCompiledShapesFillEveryPlaceholder(t *testing.T) {
 		args[p] = &types.AttributeValueMemberS{Value: "arg"}
 	}
 	var all []*compiled
-	for action, rule := range identification.Lifecycle {
-		for _, reason := range []bool{false, true} {
-			for _, ua := range []bool{false, true} {
-				key := transitionShape{action, reason, ua}
-				c, err := compile(s.transitionExpression(key, rule))
-				if err != nil {
-					t.Fatalf("%+v: %v", key, err)
-				}
-				all = append(all, c)
-			}
+	dev := &identification.Device{InstallationID: "i", Fingerprint: "f"}
+	for _, cmd := range shapeCommands(dev) {
+		e, err := identification.Plan(cmd)
+		if err != nil {
+			t.Fatal(err)
 		}
+		sh := shapeOf(e)
+		c, err := compile(s.effectExpression(sh))
+		if err != nil {
+			t.Fatalf("%+v: %v", sh, err)
+		}
+		all = append(all, c)
+	}
+	for _, force := range []bool{false, true} {
+		c, err := compile(deleteExpression(force))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, c)
 	}
 	for _, c := range all {
 		values := c.values(&args)
@@ -67,4 +75,27 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// shapeCommands is a command of every action in each of its variants.
+func shapeCommands(dev *identification.Device) []identification.Command {
+	actor := identification.Caller{Kind: identification.CallerActor, Device: dev, UserAgent: "ua"}
+	code := &identification.IssuedCode{Hash: "h", KeyID: "k", Nonce: "n", Delivery: "PENDING"}
+	var out []identification.Command
+	for action, rule := range identification.Lifecycle {
+		for _, kind := range rule.By {
+			by := identification.Caller{Kind: kind}
+			if kind == identification.CallerActor {
+				by = actor
+			}
+			base := identification.Command{Action: action, By: by}
+			out = append(out, base)
+			v := base
+			v.Reason, v.Code, v.StepType, v.Step, v.Last = "r", code, identification.StepOTP, 1, true
+			v.Guesses, v.NoTwoFactor, v.CodeHash, v.Awaiting = []string{"g"}, true, "h", true
+			v.Agent = &identification.AgentRecord{Name: "a", Sub: "s", EvidenceMetadata: "{}"}
+			out = append(out, v)
+		}
+	}
+	return out
 }

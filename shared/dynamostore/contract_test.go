@@ -20,3 +20,14 @@ func TestContract(t *testing.T) {
 		})
 	})
 }
+
+// TestFlowContract holds the DynamoDB store to the actor side of the
+// contract, on each engine.
+func TestFlowContract(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		storetest.RunFlow(t, func(t *testing.T) identification.Store {
+			client, table, _ := enginetest.NewTable(t, e)
+			return dynamostore.New(client, dynamostore.Options{Table: table})
+		})
+	})
+}

@@ -2,9 +2,7 @@ package dynamostore_test
 
 import (
 	"context"
-	"errors"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,7 +57,7 @@ func faultSample(t *testing.T) *identification.Identification {
 // mustSeed creates i through the clean store.
 func (r *faultRig) mustSeed(t *testing.T, i *identification.Identification) {
 	t.Helper()
-	if err := r.clean.Create(t.Context(), i); err != nil {
+	if err := r.clean.Create(t.Context(), i, nil); err != nil {
 		t.Fatalf("seed %s: %v", i.ID, err)
 	}
 }
@@ -88,6 +86,15 @@ func (r *faultRig) checkWhole(t *testing.T) {
 		t.Fatalf("scan: %v", err)
 	}
 	for _, item := range out.Items {
+		if k, _ := item["kind"].(*types.AttributeValueMemberS); k != nil && k.Value == "tombstone" {
+			_, actor := item["actor"]
+			_, deletedAt := item["deleted_at"]
+			_, ttl := item["ttl"]
+			if actor || !deletedAt || !ttl {
+				t.Errorf("tombstone %v: actor %v, deleted_at %v, ttl %v; want no actor, both set", item["pk"], actor, deletedAt, ttl)
+			}
+			continue
+		}
 		status := item["status"].(*types.AttributeValueMemberS).Value
 		_, shard := item["open_shard"]
 		_, openExp := item["open_expires_at"]
@@ -115,7 +122,7 @@ func TestSDKRetriesTransientFaults(t *testing.T) {
 				i := faultSample(t)
 				r.faults.Reset()
 				r.faults.Set(apitest.Rule{Op: "PutItem", Fault: fault, Times: 2})
-				if err := r.store.Create(ctx, i); err != nil {
+				if err := r.store.Create(ctx, i, nil); err != nil {
 					t.Fatalf("create: %v", err)
 				}
 				r.faults.Set(apitest.Rule{Op: "GetItem", Fault: fault, Times: 2})
@@ -123,7 +130,7 @@ func TestSDKRetriesTransientFaults(t *testing.T) {
 					t.Fatalf("get: %v", err)
 				}
 				r.faults.Set(apitest.Rule{Op: "UpdateItem", Fault: fault, Times: 2})
-				if err := r.store.Transition(ctx, i.Ref(), identification.Change{Action: identification.ActionCancel, At: faultNow, Reason: "fault"}); err != nil {
+				if err := identification.Do(ctx, r.store, i.Ref(), identification.Command{Action: identification.ActionCancel, At: faultNow, Reason: "fault"}); err != nil {
 					t.Fatalf("cancel: %v", err)
 				}
 				for _, op := range []string{"PutItem", "GetItem", "UpdateItem"} {
@@ -136,7 +143,7 @@ func TestSDKRetriesTransientFaults(t *testing.T) {
 					t.Fatalf("after cancel: got %+v, want CANCELLED version 2", got)
 				}
 				r.faults.Set(apitest.Rule{Op: "DeleteItem", Fault: fault, Times: 2})
-				if err := r.store.Delete(ctx, i.Ref(), true, faultNow); err != nil {
+				if err := r.store.Delete(ctx, i.Ref(), true, identification.Caller{Kind: identification.CallerAdmin, Sub: "test-admin"}, faultNow); err != nil {
 					t.Fatalf("delete: %v", err)
 				}
 				if r.stored(t, i) != nil {
@@ -161,15 +168,18 @@ func TestPersistentFaultsAreUnavailableAndLeaveRecordsWhole(t *testing.T) {
 				fresh := faultSample(t)
 				r.faults.Reset()
 				r.faults.Set(apitest.Rule{Fault: fault})
-				cancel := identification.Change{Action: identification.ActionCancel, At: faultNow, Reason: "fault"}
+				cancel := identification.Command{Action: identification.ActionCancel, At: faultNow, Reason: "fault"}
 				calls := []struct {
 					op  string
 					run func() error
 				}{
-					{"PutItem", func() error { return r.store.Create(ctx, fresh) }},
+					{"PutItem", func() error { return r.store.Create(ctx, fresh, nil) }},
 					{"GetItem", func() error { _, err := r.store.Get(ctx, existing.Ref()); return err }},
-					{"UpdateItem", func() error { return r.store.Transition(ctx, existing.Ref(), cancel) }},
-					{"DeleteItem", func() error { return r.store.Delete(ctx, existing.Ref(), true, faultNow) }},
+					{"UpdateItem", func() error { return identification.Do(ctx, r.store, existing.Ref(), cancel) }},
+					// A delete leaves a tombstone: an UpdateItem too.
+					{"UpdateItem", func() error {
+						return r.store.Delete(ctx, existing.Ref(), true, identification.Caller{Kind: identification.CallerAdmin, Sub: "test-admin"}, faultNow)
+					}},
 				}
 				for _, c := range calls {
 					before := r.faults.Attempts(c.op)
@@ -223,12 +233,12 @@ func TestLostResponsesAreRetriedSafely(t *testing.T) {
 			r.mustSeed(t, i)
 			r.faults.Reset()
 			r.faults.Set(apitest.Rule{Op: "UpdateItem", Fault: apitest.FaultLostResponse, Times: 1})
-			err := r.store.Transition(ctx, i.Ref(), identification.Change{Action: identification.ActionCancel, At: faultNow, Reason: "lost"})
-			// The retry is refused by the condition: the record is already
-			// CANCELLED, which the error names.
-			var de *identification.Error
-			if identification.KindOf(err) != identification.KindConflict || !errors.As(err, &de) || !strings.Contains(de.Message, "CANCELLED") {
-				t.Errorf("got %v, want KindConflict naming CANCELLED", err)
+			err := identification.Do(ctx, r.store, i.Ref(), identification.Command{Action: identification.ActionCancel, At: faultNow, Reason: "lost"})
+			// The retry is refused by the condition, but the item it meets
+			// carries this call's token: the cancel landed, and the caller
+			// hears so.
+			if err != nil {
+				t.Errorf("got %v, want success", err)
 			}
 			if n := r.faults.Attempts("UpdateItem"); n != 2 {
 				t.Errorf("%d attempts, want 2", n)
@@ -239,11 +249,48 @@ func TestLostResponsesAreRetriedSafely(t *testing.T) {
 			}
 		})
 
+		t.Run("close", func(t *testing.T) {
+			i := faultSample(t)
+			r.mustSeed(t, i)
+			r.faults.Reset()
+			r.faults.Set(apitest.Rule{Op: "UpdateItem", Fault: apitest.FaultLostResponse, Times: 1})
+			e, _ := identification.Plan(identification.Command{Action: identification.ActionClose, At: faultNow})
+			res, err := r.store.Apply(ctx, i.Ref(), e)
+			if err != nil || res.New == nil || res.New.Version != 2 || res.New.Status != identification.StatusClosed {
+				t.Errorf("got %+v, %v; want success with CLOSED version 2", res.New, err)
+			}
+			if n := r.faults.Attempts("UpdateItem"); n != 2 {
+				t.Errorf("%d attempts, want 2", n)
+			}
+			if got := r.stored(t, i); got.Status != identification.StatusClosed || got.Version != 2 {
+				t.Errorf("stored %s version %d, want CLOSED 2", got.Status, got.Version)
+			}
+		})
+
+		t.Run("attempt", func(t *testing.T) {
+			// A retried attempt must not count one guess twice.
+			i := faultSample(t)
+			i.OTP = &identification.OTPState{CodesSent: 1, CodeExpiresAt: faultNow.Add(5 * time.Minute), LastCodeAt: faultNow}
+			if err := r.clean.Create(t.Context(), i, &identification.CodeMaterial{Hash: "h", KeyID: "k"}); err != nil {
+				t.Fatal(err)
+			}
+			r.faults.Reset()
+			r.faults.Set(apitest.Rule{Op: "UpdateItem", Fault: apitest.FaultLostResponse, Times: 1})
+			e, _ := identification.Plan(identification.Command{Action: identification.ActionAttempt, At: faultNow, Guesses: []string{"g"}})
+			res, err := r.store.Apply(ctx, i.Ref(), e)
+			if err != nil || res.New == nil || res.New.OTP.Attempts != 1 || res.Code == nil || len(res.Code.Guesses) != 1 {
+				t.Fatalf("got %+v, %v; want the attempt counted once", res, err)
+			}
+			if got := r.stored(t, i); got.OTP.Attempts != 1 || got.Version != 2 {
+				t.Errorf("stored attempts %d version %d, want 1 and 2", got.OTP.Attempts, got.Version)
+			}
+		})
+
 		t.Run("create", func(t *testing.T) {
 			i := faultSample(t)
 			r.faults.Reset()
 			r.faults.Set(apitest.Rule{Op: "PutItem", Fault: apitest.FaultLostResponse, Times: 1})
-			err := r.store.Create(ctx, i)
+			err := r.store.Create(ctx, i, nil)
 			// The retry meets the item the first attempt wrote, recognises
 			// its own token and reports success; the record is stored once.
 			if err != nil {
@@ -258,10 +305,13 @@ func TestLostResponsesAreRetriedSafely(t *testing.T) {
 			i := faultSample(t)
 			r.mustSeed(t, i)
 			r.faults.Reset()
-			r.faults.Set(apitest.Rule{Op: "DeleteItem", Fault: apitest.FaultLostResponse, Times: 1})
-			err := r.store.Delete(ctx, i.Ref(), false, faultNow)
-			if err != nil && identification.KindOf(err) != identification.KindNotFound {
-				t.Errorf("got %v, want success or KindNotFound", err)
+			r.faults.Set(apitest.Rule{Op: "UpdateItem", Fault: apitest.FaultLostResponse, Times: 1})
+			err := r.store.Delete(ctx, i.Ref(), false, identification.Caller{Kind: identification.CallerAdmin, Sub: "test-admin"}, faultNow)
+			if err != nil {
+				t.Errorf("got %v, want success", err)
+			}
+			if n := r.faults.Attempts("UpdateItem"); n != 2 {
+				t.Errorf("%d attempts, want 2", n)
 			}
 			if r.stored(t, i) != nil {
 				t.Errorf("the record survived its delete")
@@ -289,7 +339,7 @@ func TestDeadlinesAreRespected(t *testing.T) {
 				ctx, cancel := context.WithTimeout(t.Context(), deadline)
 				defer cancel()
 				start := time.Now()
-				err := r.store.Transition(ctx, i.Ref(), identification.Change{Action: identification.ActionClose, At: faultNow})
+				err := identification.Do(ctx, r.store, i.Ref(), identification.Command{Action: identification.ActionClose, At: faultNow})
 				if took := time.Since(start); took > deadline+margin {
 					t.Errorf("returned after %s, want by the %s deadline (+%s)", took, deadline, margin)
 				}

@@ -3,100 +3,193 @@ package dynamostore
 import (
 	"fmt"
 	"hash/fnv"
-	"strconv"
+	"reflect"
+	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/idadmin/api/shared/identification"
 )
 
-// Attribute names the conditions and updates refer to.
+// The key schema. Every item has a partition key naming its organisation
+// and process, a sort key naming what it is, and a kind:
+//
+//	pk = ORG#<org>#<TYPE>#<id>   sk = P         the process (kind process), or its tombstone (kind tombstone)
+//	                             sk = H#<ver>   its history, one item per change
+//	                             sk = D#<seq>   its delivery records
+//	pk = ORG#<org>#IDEM#<hash>   sk = I         an idempotency record
+//
+// The table's key cannot change once deployed, so every kind of item the
+// product will keep has its place here already.
 const (
-	attrPK            = "pk"
-	attrStatus        = "status"
-	attrExpiresAt     = "expires_at"
-	attrUpdatedAt     = "updated_at"
-	attrEndedAt       = "ended_at"
-	attrVersion       = "version"
-	attrCancelReason  = "cancel_reason"
-	attrEndedBy       = "ended_user_agent"
-	attrTTL           = "ttl"
-	attrOpenShard     = "open_shard"
-	attrOpenExpiresAt = "open_expires_at"
-	attrCreateToken   = "create_token"
+	skProcess     = "P"
+	kindProcess   = "process"
+	kindTombstone = "tombstone"
 )
 
-// item is an identification as stored (see marshalItem for the attribute
-// names). Times are Unix seconds so conditions can compare them; the TTL
-// attribute is the end of retention.
+// Attribute names the conditions and updates refer to.
+const (
+	attrPK              = "pk"
+	attrSK              = "sk"
+	attrKind            = "kind"
+	attrStatus          = "status"
+	attrExpiresAt       = "expires_at"
+	attrUpdatedAt       = "updated_at"
+	attrEndedAt         = "ended_at"
+	attrCompletedAt     = "completed_at"
+	attrVersion         = "version"
+	attrCancelReason    = "cancel_reason"
+	attrFailureReason   = "failure_reason"
+	attrEndedBy         = "ended_user_agent"
+	attrTTL             = "ttl"
+	attrOpenShard       = "open_shard"
+	attrOpenExpiresAt   = "open_expires_at"
+	attrLastWrite       = "last_write"
+	attrCodesSent       = "codes_sent"
+	attrAttempts        = "attempts"
+	attrCodeHash        = "code_hash"
+	attrCodeKey         = "code_key"
+	attrCodeNonce       = "code_nonce"
+	attrCodeExpiresAt   = "code_expires_at"
+	attrLastCodeAt      = "last_code_at"
+	attrCodeValidated   = "code_validated"
+	attrGuesses         = "guesses"
+	attrDeliveryStatus  = "delivery_status"
+	attrDeliveryTries   = "delivery_attempts"
+	attrDeliveryTried   = "delivery_last_tried"
+	attrDeliveryMessage = "delivery_message_id"
+	attrCurrentStep     = "current_step"
+	attrOTPStep         = "otp_step"
+	attrNeedsTwoFactor  = "needs_two_factor"
+	attrCodeExternal    = "code_external"
+	attrDevice          = "device"
+	attrCompletedDevice = "completed_device"
+	attrAgent           = "agent"
+	attrDeletedAt       = "deleted_at"
+	attrDeletedBy       = "deleted_by"
+)
+
+// item is a process as stored: one tagged struct, converted by the SDK's
+// attributevalue in both directions, so that a field cannot be written and
+// not read back (item_test.go fails on any field that does not round-trip).
+// Times are Unix seconds so conditions can compare them.
 type item struct {
-	PK        string
-	Org       string
-	ID        string
-	Type      string
-	Status    string
-	CreatedAt int64
-	UpdatedAt int64
-	ExpiresAt int64
-	EndedAt   int64
-	Version   int64
-	TTL       int64
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	Kind          string `dynamodbav:"kind"`
+	Org           string `dynamodbav:"org"`
+	ID            string `dynamodbav:"id"`
+	Type          string `dynamodbav:"type"`
+	Status        string `dynamodbav:"status"`
+	CreatedAt     int64  `dynamodbav:"created_at"`
+	UpdatedAt     int64  `dynamodbav:"updated_at"`
+	ExpiresAt     int64  `dynamodbav:"expires_at"`
+	EndedAt       int64  `dynamodbav:"ended_at,omitempty"`
+	CompletedAt   int64  `dynamodbav:"completed_at,omitempty"`
+	Version       int64  `dynamodbav:"version"`
+	TTL           int64  `dynamodbav:"ttl"`
+	LastWrite     string `dynamodbav:"last_write,omitempty"`
+	OpenShard     string `dynamodbav:"open_shard,omitempty"`
+	OpenExpiresAt int64  `dynamodbav:"open_expires_at,omitempty"`
 
-	Actor         actorItem
-	TwoFactorType string
-	Channel       *channel
-	Sequence      []stepItem
-	CancelReason  string
-	CreatedBy     string
-	EndedBy       string
+	Actor          *actorItem   `dynamodbav:"actor,omitempty"`
+	TwoFactorType  string       `dynamodbav:"two_factor_type,omitempty"`
+	NeedsTwoFactor string       `dynamodbav:"needs_two_factor,omitempty"`
+	CodeExternal   bool         `dynamodbav:"code_external,omitempty"`
+	Channel        *channelItem `dynamodbav:"channel,omitempty"`
+	Sequence       []stepItem   `dynamodbav:"sequence,omitempty"`
+	CancelReason   string       `dynamodbav:"cancel_reason,omitempty"`
+	FailureReason  string       `dynamodbav:"failure_reason,omitempty"`
+	CreatedBy      string       `dynamodbav:"created_user_agent,omitempty"`
+	EndedBy        string       `dynamodbav:"ended_user_agent,omitempty"`
 
-	// OpenShard and OpenExpiresAt are the keys of the sparse open-by-expiry
-	// index: present only while the process is open.
-	OpenShard     string
-	OpenExpiresAt int64
+	// The code: its state, and its secret side (hash, key, nonce, the
+	// guesses counted against it).
+	CodesSent         int64    `dynamodbav:"codes_sent,omitempty"`
+	Attempts          int64    `dynamodbav:"attempts,omitempty"`
+	CodeExpiresAt     int64    `dynamodbav:"code_expires_at,omitempty"`
+	LastCodeAt        int64    `dynamodbav:"last_code_at,omitempty"`
+	CodeValidated     bool     `dynamodbav:"code_validated,omitempty"`
+	DeliveryStatus    string   `dynamodbav:"delivery_status,omitempty"`
+	DeliveryAttempts  int64    `dynamodbav:"delivery_attempts,omitempty"`
+	DeliveryLastTried int64    `dynamodbav:"delivery_last_tried,omitempty"`
+	DeliveryMessageID string   `dynamodbav:"delivery_message_id,omitempty"`
+	CodeHash          string   `dynamodbav:"code_hash,omitempty"`
+	CodeKey           string   `dynamodbav:"code_key,omitempty"`
+	CodeNonce         string   `dynamodbav:"code_nonce,omitempty"`
+	Guesses           []string `dynamodbav:"guesses,omitempty"`
+
+	CurrentStep     int64       `dynamodbav:"current_step,omitempty"`
+	OTPStep         int64       `dynamodbav:"otp_step,omitempty"`
+	Device          *deviceItem `dynamodbav:"device,omitempty"`
+	CompletedDevice *deviceItem `dynamodbav:"completed_device,omitempty"`
+	Agent           *agentItem  `dynamodbav:"agent,omitempty"`
+
+	// A tombstone's own fields (kind tombstone).
+	DeletedAt int64  `dynamodbav:"deleted_at,omitempty"`
+	DeletedBy string `dynamodbav:"deleted_by,omitempty"`
 }
 
 type actorItem struct {
-	Name             string
-	LastName         string
-	IdentityDocument *identityDocItem
-	Email            string
-	MSISDN           *msisdnItem
-	Language         string
+	Name             string           `dynamodbav:"name"`
+	LastName         string           `dynamodbav:"last_name,omitempty"`
+	IdentityDocument *identityDocItem `dynamodbav:"identity_document,omitempty"`
+	Email            string           `dynamodbav:"email,omitempty"`
+	MSISDN           *msisdnItem      `dynamodbav:"msisdn,omitempty"`
+	Language         string           `dynamodbav:"language,omitempty"`
 }
 
 type identityDocItem struct {
-	DocumentNumber string
-	DocumentType   string
-	Country        string
+	DocumentNumber string `dynamodbav:"document_number"`
+	DocumentType   string `dynamodbav:"document_type"`
+	Country        string `dynamodbav:"country,omitempty"`
 }
 
 type msisdnItem struct {
-	PhoneNumber string
-	CountryCode string
+	PhoneNumber string `dynamodbav:"phone_number"`
+	CountryCode string `dynamodbav:"country_code"`
 }
 
-type channel struct {
-	Type     string
-	External bool
+type channelItem struct {
+	Type     string `dynamodbav:"type"`
+	External bool   `dynamodbav:"external"`
 }
 
 type stepItem struct {
-	IdentificationType string
-	Status             string
-	TwoFactorType      string
-	Channel            *channel
-	ProviderType       string
+	IdentificationType string       `dynamodbav:"identification_type"`
+	TwoFactorType      string       `dynamodbav:"two_factor_type,omitempty"`
+	Channel            *channelItem `dynamodbav:"channel,omitempty"`
+	ProviderType       string       `dynamodbav:"provider_type,omitempty"`
 }
 
-// key is the primary key of ref: the organisation is always part of it.
-func key(ref identification.Ref) string {
+type deviceItem struct {
+	InstallationID string `dynamodbav:"installation_id"`
+	Fingerprint    string `dynamodbav:"fingerprint"`
+	UserAgent      string `dynamodbav:"user_agent,omitempty"`
+	IP             string `dynamodbav:"ip,omitempty"`
+	Location       string `dynamodbav:"location,omitempty"`
+}
+
+type agentItem struct {
+	Name             string `dynamodbav:"name"`
+	Sub              string `dynamodbav:"sub,omitempty"`
+	EvidenceMetadata string `dynamodbav:"evidence_metadata,omitempty"`
+	At               int64  `dynamodbav:"at"`
+}
+
+// partitionKey is the partition key of ref: the organisation is always
+// part of it.
+func partitionKey(ref identification.Ref) string {
 	return "ORG#" + ref.Org + "#" + string(ref.Type) + "#" + ref.ID
 }
 
 func keyAttr(ref identification.Ref) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: key(ref)}}
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: partitionKey(ref)},
+		attrSK: &types.AttributeValueMemberS{Value: skProcess},
+	}
 }
 
 // shardOf spreads open processes over the index's partitions by id.
@@ -108,32 +201,63 @@ func shardOf(id string, shards int) string {
 
 func shardName(shard int) string { return fmt.Sprintf("OPEN#%02d", shard) }
 
-func toItem(i *identification.Identification, shards int, retention time.Duration) item {
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func fromUnix(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+func unixPtr(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.Unix()
+}
+
+func timePtr(n int64) *time.Time {
+	if n == 0 {
+		return nil
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t
+}
+
+// toItem is i as stored, with code as its code material.
+func toItem(i *identification.Identification, code *identification.CodeMaterial, shards int, retention time.Duration) item {
 	it := item{
-		PK:            key(i.Ref()),
-		Org:           i.OrgID,
-		ID:            i.ID,
-		Type:          string(i.Type),
-		Status:        string(i.Status),
-		CreatedAt:     i.CreatedAt.Unix(),
-		UpdatedAt:     i.UpdatedAt.Unix(),
-		ExpiresAt:     i.ExpiresAt.Unix(),
-		Version:       i.Version,
-		TwoFactorType: i.TwoFactorType,
-		CancelReason:  i.CancelReason,
-		CreatedBy:     i.CreatedUserAgent,
-		EndedBy:       i.EndedUserAgent,
-		Actor: actorItem{
-			Name:     i.Actor.Name,
-			LastName: i.Actor.LastName,
-			Email:    i.Actor.Email,
-			Language: i.Actor.Language,
-		},
+		PK: partitionKey(i.Ref()), SK: skProcess, Kind: kindProcess,
+		Org: i.OrgID, ID: i.ID, Type: string(i.Type), Status: string(i.Status),
+		CreatedAt: i.CreatedAt.Unix(), UpdatedAt: i.UpdatedAt.Unix(), ExpiresAt: i.ExpiresAt.Unix(),
+		EndedAt: unixPtr(i.EndedAt), CompletedAt: unixPtr(i.CompletedAt),
+		Version: i.Version, TwoFactorType: i.TwoFactorType,
+		CancelReason: i.CancelReason, FailureReason: i.FailureReason,
+		CreatedBy: i.CreatedUserAgent, EndedBy: i.EndedUserAgent,
+		CurrentStep: int64(i.CurrentStep), OTPStep: int64(i.StepIndex(identification.StepOTP)),
+		Device: toDevice(i.Device), CompletedDevice: toDevice(i.CompletedDevice),
+		Actor: &actorItem{Name: i.Actor.Name, LastName: i.Actor.LastName, Email: i.Actor.Email, Language: i.Actor.Language},
+	}
+	// Derived attributes the flow's guards compare against: whether the
+	// code needs a second factor, whether the organisation delivers it.
+	if tf := identification.TwoFactorTypeOf(i); tf == "DOCUMENT_NUMBER" || tf == "EMAIL" {
+		it.NeedsTwoFactor = tf
+	}
+	if ch := identification.OTPChannel(i); ch != nil && ch.External {
+		it.CodeExternal = true
 	}
 	end := i.ExpiresAt
-	if i.EndedAt != nil {
-		it.EndedAt = i.EndedAt.Unix()
+	switch {
+	case i.EndedAt != nil:
 		end = *i.EndedAt
+	case i.CompletedAt != nil:
+		end = *i.CompletedAt
 	}
 	it.TTL = end.Add(retention).Unix()
 	if i.Status.Open() {
@@ -146,283 +270,165 @@ func toItem(i *identification.Identification, shards int, retention time.Duratio
 	if m := i.Actor.MSISDN; m != nil {
 		it.Actor.MSISDN = &msisdnItem{PhoneNumber: m.PhoneNumber, CountryCode: m.CountryCode}
 	}
-	if c := i.Channel; c != nil {
-		it.Channel = &channel{Type: c.Type, External: c.External}
-	}
+	it.Channel = toChannel(i.Channel)
 	for _, st := range i.Sequence {
-		s := stepItem{IdentificationType: st.IdentificationType, Status: st.Status}
+		s := stepItem{IdentificationType: st.IdentificationType}
 		if o := st.OTPStep; o != nil {
 			s.TwoFactorType = o.TwoFactorType
-			if o.Channel != nil {
-				s.Channel = &channel{Type: o.Channel.Type, External: o.Channel.External}
-			}
+			s.Channel = toChannel(o.Channel)
 		}
 		if d := st.IdentityDocumentStep; d != nil {
 			s.ProviderType = d.ProviderType
 		}
 		it.Sequence = append(it.Sequence, s)
 	}
+	if o := i.OTP; o != nil {
+		it.CodesSent, it.Attempts = int64(o.CodesSent), int64(o.Attempts)
+		it.CodeExpiresAt, it.LastCodeAt = unix(o.CodeExpiresAt), unix(o.LastCodeAt)
+		it.CodeValidated = o.Validated
+		it.DeliveryStatus, it.DeliveryAttempts = o.Delivery.Status, int64(o.Delivery.Attempts)
+		it.DeliveryLastTried, it.DeliveryMessageID = unix(o.Delivery.LastTried), o.Delivery.MessageID
+	}
+	if code != nil {
+		it.CodeHash, it.CodeKey, it.CodeNonce = code.Hash, code.KeyID, code.Nonce
+		it.Guesses = append([]string(nil), code.Guesses...)
+	}
+	if a := i.Agent; a != nil {
+		it.Agent = &agentItem{Name: a.Name, Sub: a.Sub, EvidenceMetadata: a.EvidenceMetadata, At: unix(a.At)}
+	}
 	return it
 }
 
-func fromItem(it item) *identification.Identification {
+func toChannel(c *identification.Channel) *channelItem {
+	if c == nil {
+		return nil
+	}
+	return &channelItem{Type: c.Type, External: c.External}
+}
+
+func toDevice(d *identification.Device) *deviceItem {
+	if d == nil {
+		return nil
+	}
+	return &deviceItem{InstallationID: d.InstallationID, Fingerprint: d.Fingerprint, UserAgent: d.UserAgent, IP: d.IP, Location: d.Location}
+}
+
+func fromDevice(d *deviceItem) *identification.Device {
+	if d == nil {
+		return nil
+	}
+	return &identification.Device{InstallationID: d.InstallationID, Fingerprint: d.Fingerprint, UserAgent: d.UserAgent, IP: d.IP, Location: d.Location}
+}
+
+func fromChannel(c *channelItem) *identification.Channel {
+	if c == nil {
+		return nil
+	}
+	return &identification.Channel{Type: c.Type, External: c.External}
+}
+
+// fromItem is the process it holds, and its code material (nil when none).
+func fromItem(it item) (*identification.Identification, *identification.CodeMaterial) {
 	i := &identification.Identification{
-		ID:               it.ID,
-		OrgID:            it.Org,
-		Type:             identification.Type(it.Type),
-		Status:           identification.Status(it.Status),
-		CreatedAt:        time.Unix(it.CreatedAt, 0).UTC(),
-		UpdatedAt:        time.Unix(it.UpdatedAt, 0).UTC(),
-		ExpiresAt:        time.Unix(it.ExpiresAt, 0).UTC(),
-		Version:          it.Version,
-		TwoFactorType:    it.TwoFactorType,
-		CancelReason:     it.CancelReason,
-		CreatedUserAgent: it.CreatedBy,
-		EndedUserAgent:   it.EndedBy,
-		Actor: identification.Actor{
-			Name:     it.Actor.Name,
-			LastName: it.Actor.LastName,
-			Email:    it.Actor.Email,
-			Language: it.Actor.Language,
-		},
+		ID: it.ID, OrgID: it.Org, Type: identification.Type(it.Type), Status: identification.Status(it.Status),
+		CreatedAt: fromUnix(it.CreatedAt), UpdatedAt: fromUnix(it.UpdatedAt), ExpiresAt: fromUnix(it.ExpiresAt),
+		EndedAt: timePtr(it.EndedAt), CompletedAt: timePtr(it.CompletedAt),
+		Version: it.Version, TwoFactorType: it.TwoFactorType,
+		CancelReason: it.CancelReason, FailureReason: it.FailureReason,
+		CreatedUserAgent: it.CreatedBy, EndedUserAgent: it.EndedBy,
+		CurrentStep: int(it.CurrentStep), Device: fromDevice(it.Device), CompletedDevice: fromDevice(it.CompletedDevice),
+		Channel: fromChannel(it.Channel),
 	}
-	if it.EndedAt != 0 {
-		t := time.Unix(it.EndedAt, 0).UTC()
-		i.EndedAt = &t
-	}
-	if d := it.Actor.IdentityDocument; d != nil {
-		i.Actor.IdentityDocument = &identification.IdentityDocument{DocumentNumber: d.DocumentNumber, DocumentType: d.DocumentType, Country: d.Country}
-	}
-	if m := it.Actor.MSISDN; m != nil {
-		i.Actor.MSISDN = &identification.MSISDN{PhoneNumber: m.PhoneNumber, CountryCode: m.CountryCode}
-	}
-	if c := it.Channel; c != nil {
-		i.Channel = &identification.Channel{Type: c.Type, External: c.External}
+	if a := it.Actor; a != nil {
+		i.Actor = identification.Actor{Name: a.Name, LastName: a.LastName, Email: a.Email, Language: a.Language}
+		if d := a.IdentityDocument; d != nil {
+			i.Actor.IdentityDocument = &identification.IdentityDocument{DocumentNumber: d.DocumentNumber, DocumentType: d.DocumentType, Country: d.Country}
+		}
+		if m := a.MSISDN; m != nil {
+			i.Actor.MSISDN = &identification.MSISDN{PhoneNumber: m.PhoneNumber, CountryCode: m.CountryCode}
+		}
 	}
 	for _, s := range it.Sequence {
-		st := identification.Step{IdentificationType: s.IdentificationType, Status: s.Status}
-		if s.IdentificationType == "OTP" {
-			st.OTPStep = &identification.OTPStep{TwoFactorType: s.TwoFactorType}
-			if s.Channel != nil {
-				st.OTPStep.Channel = &identification.Channel{Type: s.Channel.Type, External: s.Channel.External}
-			}
+		st := identification.Step{IdentificationType: s.IdentificationType}
+		if s.IdentificationType == identification.StepOTP {
+			st.OTPStep = &identification.OTPStep{TwoFactorType: s.TwoFactorType, Channel: fromChannel(s.Channel)}
 		}
 		if s.ProviderType != "" {
 			st.IdentityDocumentStep = &identification.IdentityDocumentStep{ProviderType: s.ProviderType}
 		}
 		i.Sequence = append(i.Sequence, st)
 	}
-	return i
+	i.SyncSteps()
+	if it.CodesSent > 0 || it.Attempts > 0 {
+		i.OTP = &identification.OTPState{
+			CodesSent: int(it.CodesSent), Attempts: int(it.Attempts),
+			CodeExpiresAt: fromUnix(it.CodeExpiresAt), LastCodeAt: fromUnix(it.LastCodeAt), Validated: it.CodeValidated,
+			Delivery: identification.Delivery{Status: it.DeliveryStatus, Attempts: int(it.DeliveryAttempts),
+				LastTried: fromUnix(it.DeliveryLastTried), MessageID: it.DeliveryMessageID},
+		}
+	}
+	if a := it.Agent; a != nil {
+		i.Agent = &identification.AgentRecord{Name: a.Name, Sub: a.Sub, EvidenceMetadata: a.EvidenceMetadata, At: fromUnix(a.At)}
+	}
+	var code *identification.CodeMaterial
+	if it.CodeHash != "" {
+		code = &identification.CodeMaterial{Hash: it.CodeHash, KeyID: it.CodeKey, Nonce: it.CodeNonce, Guesses: it.Guesses}
+	}
+	return i, code
 }
 
-// marshalItem writes it as DynamoDB attributes: empty optional values are
-// left out, as omitempty would. The conversion is written out rather than
-// done by attributevalue's reflection: it is several times faster, and
-// attributevalue (with the DynamoDB Streams types it pulls in) would add
-// about 80 KB to every Lambda binary.
+// marshalItem writes it as DynamoDB attributes; empty optional values are
+// left out.
 func marshalItem(it item) (map[string]types.AttributeValue, error) {
-	av := map[string]types.AttributeValue{
-		"pk":         str(it.PK),
-		"org":        str(it.Org),
-		"id":         str(it.ID),
-		"type":       str(it.Type),
-		"status":     str(it.Status),
-		"created_at": number(it.CreatedAt),
-		"updated_at": number(it.UpdatedAt),
-		"expires_at": number(it.ExpiresAt),
-		"version":    number(it.Version),
-		"ttl":        number(it.TTL),
-		"actor":      &types.AttributeValueMemberM{Value: marshalActor(it.Actor)},
-	}
-	putNumber(av, "ended_at", it.EndedAt)
-	putString(av, "two_factor_type", it.TwoFactorType)
-	putString(av, "cancel_reason", it.CancelReason)
-	putString(av, "created_user_agent", it.CreatedBy)
-	putString(av, "ended_user_agent", it.EndedBy)
-	putString(av, "open_shard", it.OpenShard)
-	putNumber(av, "open_expires_at", it.OpenExpiresAt)
-	if it.Channel != nil {
-		av["channel"] = marshalChannel(*it.Channel)
-	}
-	if len(it.Sequence) > 0 {
-		steps := make([]types.AttributeValue, len(it.Sequence))
-		for n, st := range it.Sequence {
-			m := map[string]types.AttributeValue{"identification_type": str(st.IdentificationType), "status": str(st.Status)}
-			putString(m, "two_factor_type", st.TwoFactorType)
-			putString(m, "provider_type", st.ProviderType)
-			if st.Channel != nil {
-				m["channel"] = marshalChannel(*st.Channel)
-			}
-			steps[n] = &types.AttributeValueMemberM{Value: m}
-		}
-		av["sequence"] = &types.AttributeValueMemberL{Value: steps}
+	av, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return nil, fmt.Errorf("marshal item: %w", err)
 	}
 	return av, nil
 }
 
-func marshalActor(a actorItem) map[string]types.AttributeValue {
-	m := map[string]types.AttributeValue{"name": str(a.Name)}
-	putString(m, "last_name", a.LastName)
-	putString(m, "email", a.Email)
-	putString(m, "language", a.Language)
-	if d := a.IdentityDocument; d != nil {
-		dm := map[string]types.AttributeValue{"document_number": str(d.DocumentNumber), "document_type": str(d.DocumentType)}
-		putString(dm, "country", d.Country)
-		m["identity_document"] = &types.AttributeValueMemberM{Value: dm}
+// decodeItem is the one decoder of stored items, used by the store and by
+// whatever reads the table's stream: an attribute of the wrong type is an
+// error (the item was not written by this store).
+func decodeItem(av map[string]types.AttributeValue) (item, error) {
+	var it item
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return item{}, fmt.Errorf("unmarshal item: %w", err)
 	}
-	if p := a.MSISDN; p != nil {
-		m["msisdn"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-			"phone_number": str(p.PhoneNumber), "country_code": str(p.CountryCode)}}
-	}
-	return m
+	return it, nil
 }
 
-func marshalChannel(c channel) types.AttributeValue {
-	return &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-		"type": str(c.Type), "external": &types.AttributeValueMemberBOOL{Value: c.External}}}
-}
-
-func str(s string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: s} }
-
-func putString(m map[string]types.AttributeValue, k, v string) {
-	if v != "" {
-		m[k] = str(v)
-	}
-}
-
-func putNumber(m map[string]types.AttributeValue, k string, v int64) {
-	if v != 0 {
-		m[k] = number(v)
-	}
-}
-
-// unmarshalItem reads an item written by marshalItem. A missing optional
-// attribute reads as its zero value; an attribute of the wrong type or a
-// malformed number is an error (the item was not written by this store).
-func unmarshalItem(av map[string]types.AttributeValue) (*identification.Identification, error) {
-	r := reader{}
-	it := item{
-		PK: r.str(av, "pk"), Org: r.str(av, "org"), ID: r.str(av, "id"), Type: r.str(av, "type"), Status: r.str(av, "status"),
-		CreatedAt: r.num(av, "created_at"), UpdatedAt: r.num(av, "updated_at"), ExpiresAt: r.num(av, "expires_at"),
-		EndedAt: r.num(av, "ended_at"), Version: r.num(av, "version"), TTL: r.num(av, "ttl"),
-		TwoFactorType: r.str(av, "two_factor_type"), CancelReason: r.str(av, "cancel_reason"),
-		CreatedBy: r.str(av, "created_user_agent"), EndedBy: r.str(av, "ended_user_agent"),
-		OpenShard: r.str(av, "open_shard"), OpenExpiresAt: r.num(av, "open_expires_at"),
-	}
-	if a := r.mapOf(av, "actor"); a != nil {
-		it.Actor = actorItem{Name: r.str(a, "name"), LastName: r.str(a, "last_name"), Email: r.str(a, "email"), Language: r.str(a, "language")}
-		if d := r.mapOf(a, "identity_document"); d != nil {
-			it.Actor.IdentityDocument = &identityDocItem{DocumentNumber: r.str(d, "document_number"), DocumentType: r.str(d, "document_type"), Country: r.str(d, "country")}
-		}
-		if p := r.mapOf(a, "msisdn"); p != nil {
-			it.Actor.MSISDN = &msisdnItem{PhoneNumber: r.str(p, "phone_number"), CountryCode: r.str(p, "country_code")}
-		}
-	}
-	it.Channel = r.channel(av, "channel")
-	if l, ok := av["sequence"]; ok {
-		list, isList := l.(*types.AttributeValueMemberL)
-		if !isList {
-			return nil, fmt.Errorf("unmarshal item: sequence is %T, not a list", l)
-		}
-		for _, v := range list.Value {
-			m, isMap := v.(*types.AttributeValueMemberM)
-			if !isMap {
-				return nil, fmt.Errorf("unmarshal item: a step is %T, not a map", v)
-			}
-			it.Sequence = append(it.Sequence, stepItem{
-				IdentificationType: r.str(m.Value, "identification_type"), Status: r.str(m.Value, "status"),
-				TwoFactorType: r.str(m.Value, "two_factor_type"), ProviderType: r.str(m.Value, "provider_type"),
-				Channel: r.channel(m.Value, "channel"),
-			})
-		}
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("unmarshal item: %w", r.err)
-	}
-	return fromItem(it), nil
-}
-
-// reader reads attributes, keeping the first error.
-type reader struct{ err error }
-
-func (r *reader) fail(k string, v types.AttributeValue, want string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("attribute %s is %T, want %s", k, v, want)
-	}
-}
-
-func (r *reader) str(m map[string]types.AttributeValue, k string) string {
-	v, ok := m[k]
-	if !ok {
-		return ""
-	}
-	s, ok := v.(*types.AttributeValueMemberS)
-	if !ok {
-		r.fail(k, v, "a string")
-		return ""
-	}
-	return s.Value
-}
-
-func (r *reader) num(m map[string]types.AttributeValue, k string) int64 {
-	v, ok := m[k]
-	if !ok {
-		return 0
-	}
-	n, ok := v.(*types.AttributeValueMemberN)
-	if !ok {
-		r.fail(k, v, "a number")
-		return 0
-	}
-	x, err := strconv.ParseInt(n.Value, 10, 64)
+// unmarshalItem reads a process item written by marshalItem.
+func unmarshalItem(av map[string]types.AttributeValue) (*identification.Identification, *identification.CodeMaterial, error) {
+	it, err := decodeItem(av)
 	if err != nil {
-		r.fail(k, v, "a whole number")
+		return nil, nil, err
 	}
-	return x
+	i, code := fromItem(it)
+	return i, code, nil
 }
 
-func (r *reader) mapOf(m map[string]types.AttributeValue, k string) map[string]types.AttributeValue {
-	v, ok := m[k]
-	if !ok {
-		return nil
-	}
-	mm, ok := v.(*types.AttributeValueMemberM)
-	if !ok {
-		r.fail(k, v, "a map")
-		return nil
-	}
-	return mm.Value
+// tombstoneKeeps are the attributes a tombstone keeps of its process: who
+// it was (keys, org, id, type), the status it had, the end of its
+// retention, and the tombstone's own fields. Everything else, the actor's
+// data first, goes.
+var tombstoneKeeps = map[string]bool{
+	attrPK: true, attrSK: true, attrKind: true, "org": true, "id": true, "type": true, attrStatus: true,
+	attrTTL: true, attrLastWrite: true, attrVersion: true, attrUpdatedAt: true,
+	attrDeletedAt: true, attrDeletedBy: true,
 }
 
-func (r *reader) channel(m map[string]types.AttributeValue, k string) *channel {
-	c := r.mapOf(m, k)
-	if c == nil {
-		return nil
-	}
-	out := &channel{Type: r.str(c, "type")}
-	if v, ok := c["external"]; ok {
-		b, isBool := v.(*types.AttributeValueMemberBOOL)
-		if !isBool {
-			r.fail("external", v, "a boolean")
-		} else {
-			out.External = b.Value
+// tombstoneRemoves lists every other attribute of item, read from its tags
+// so that a field added to item is removed by a delete without anyone
+// remembering to list it.
+var tombstoneRemoves = func() []string {
+	var out []string
+	t := reflect.TypeOf(item{})
+	for n := 0; n < t.NumField(); n++ {
+		name, _, _ := strings.Cut(t.Field(n).Tag.Get("dynamodbav"), ",")
+		if !tombstoneKeeps[name] {
+			out = append(out, name)
 		}
 	}
 	return out
-}
-
-// oldState reads what a refused conditional write needs from the item it
-// returned (ALL_OLD): whether it exists, its status and its expiry.
-func oldState(av map[string]types.AttributeValue) (exists bool, status identification.Status, expiresAt time.Time) {
-	if len(av) == 0 {
-		return false, "", time.Time{}
-	}
-	if s, ok := av[attrStatus].(*types.AttributeValueMemberS); ok {
-		status = identification.Status(s.Value)
-	}
-	if n, ok := av[attrExpiresAt].(*types.AttributeValueMemberN); ok {
-		secs, _ := strconv.ParseInt(n.Value, 10, 64)
-		expiresAt = time.Unix(secs, 0).UTC()
-	}
-	return true, status, expiresAt
-}
+}()

@@ -1,63 +1,143 @@
 package dynamostore
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/shared/identification"
 )
 
-func TestItemRoundTrip(t *testing.T) {
-	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	ended := now.Add(time.Minute)
-	cases := []*identification.Identification{
-		{ID: "a", OrgID: "acme", Type: identification.TypeOTP, Status: identification.StatusCreated, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour),
-			Actor: identification.Actor{Name: "A"}, Channel: &identification.Channel{Type: "SMS", External: true}, Version: 1},
-		{ID: "b", OrgID: "acme", Type: identification.TypeChain, Status: identification.StatusCancelled, CreatedAt: now, UpdatedAt: ended, ExpiresAt: now.Add(time.Hour), EndedAt: &ended,
-			Actor: identification.Actor{Name: "B", LastName: "C", Email: "b@example.com", Language: "ES",
-				IdentityDocument: &identification.IdentityDocument{DocumentNumber: "1-A", DocumentType: "NIE", Country: "ES"},
-				MSISDN:           &identification.MSISDN{PhoneNumber: "612345678", CountryCode: "34"}},
-			Sequence: []identification.Step{
-				{IdentificationType: "OTP", Status: "PENDING", OTPStep: &identification.OTPStep{TwoFactorType: "EMAIL", Channel: &identification.Channel{Type: "EMAIL"}}},
-				{IdentificationType: "AGENT", Status: "PENDING"},
-				{IdentificationType: "IDENTITY_DOCUMENT", Status: "PENDING", IdentityDocumentStep: &identification.IdentityDocumentStep{ProviderType: "INTERNAL"}},
-			},
-			CancelReason: "why", Version: 2, CreatedUserAgent: "ua/1", EndedUserAgent: "ua/2"},
+// codec is a pair of conversions to check: the store's own, or a broken one.
+type codec struct {
+	encode func(*identification.Identification, *identification.CodeMaterial) (map[string]types.AttributeValue, error)
+	decode func(map[string]types.AttributeValue) (*identification.Identification, *identification.CodeMaterial, error)
+}
+
+var storeCodec = codec{
+	encode: func(i *identification.Identification, c *identification.CodeMaterial) (map[string]types.AttributeValue, error) {
+		return marshalItem(toItem(i, c, 16, time.Hour))
+	},
+	decode: unmarshalItem,
+}
+
+// roundTrip checks that the full fixture, every field set, comes back
+// through c unchanged.
+func roundTrip(c codec) error {
+	want, wantCode := fixture.Full()
+	// Each step carries the sub-object of its own type only.
+	if zero := fixture.ZeroFields(want, "Sequence[1].OTPStep", "Sequence[1].IdentityDocumentStep"); len(zero) > 0 {
+		return fmt.Errorf("the fixture is not full: %v are zero", zero)
 	}
-	for _, want := range cases {
-		av, err := marshalItem(toItem(want, 16, time.Hour))
+	if zero := fixture.ZeroFields(wantCode); len(zero) > 0 {
+		return fmt.Errorf("the code fixture is not full: %v are zero", zero)
+	}
+	av, err := c.encode(want, wantCode)
+	if err != nil {
+		return err
+	}
+	got, gotCode, err := c.decode(av)
+	if err != nil {
+		return err
+	}
+	// Step statuses are derived, not stored: compare them derived.
+	want.SyncSteps()
+	if !reflect.DeepEqual(got, want) {
+		return fmt.Errorf("process changed:\n got %+v\nwant %+v", got, want)
+	}
+	if !reflect.DeepEqual(gotCode, wantCode) {
+		return fmt.Errorf("code material changed:\n got %+v\nwant %+v", gotCode, wantCode)
+	}
+	return nil
+}
+
+func TestEveryFieldRoundTrips(t *testing.T) {
+	if err := roundTrip(storeCodec); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRoundTripCatchesAForgottenField feeds the check a codec that forgets
+// one field: it must fail, or the check above proves nothing.
+func TestRoundTripCatchesAForgottenField(t *testing.T) {
+	forgetful := codec{
+		encode: storeCodec.encode,
+		decode: func(av map[string]types.AttributeValue) (*identification.Identification, *identification.CodeMaterial, error) {
+			i, c, err := unmarshalItem(av)
+			if i != nil && i.Agent != nil {
+				i.Agent.EvidenceMetadata = "" // the forgotten field
+			}
+			return i, c, err
+		},
+	}
+	if err := roundTrip(forgetful); err == nil {
+		t.Error("a codec that drops agent.evidence_metadata passed the round trip")
+	}
+}
+
+// TestStoredItemIsFull: the item written for the full fixture has every
+// attribute but the tombstone's own, so no field of item is left unset by
+// toItem.
+func TestStoredItemIsFull(t *testing.T) {
+	i, c := fixture.Full()
+	it := toItem(i, c, 16, time.Hour)
+	it.LastWrite = "token"
+	if zero := fixture.ZeroFields(it, "DeletedAt", "DeletedBy", "OpenShard", "OpenExpiresAt",
+		"Sequence[1].TwoFactorType", "Sequence[1].Channel", "Sequence[1].ProviderType"); len(zero) > 0 {
+		t.Errorf("toItem left %v unset", zero)
+	}
+}
+
+func TestOpenIndexKeysOnlyWhileOpen(t *testing.T) {
+	for _, st := range identification.Statuses {
+		i, c := fixture.Full()
+		i.Status = st
+		av, err := marshalItem(toItem(i, c, 16, time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := unmarshalItem(av)
-		if err != nil {
-			t.Fatalf("%s: %v", want.ID, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s:\n got %+v\nwant %+v", want.ID, got, want)
-		}
-		if _, ok := av["open_shard"]; ok != want.Status.Open() {
-			t.Errorf("%s: open_shard present = %v for %s", want.ID, ok, want.Status)
+		if _, ok := av[attrOpenShard]; ok != st.Open() {
+			t.Errorf("%s: open_shard present = %v", st, ok)
 		}
 	}
 }
 
 func TestUnmarshalRefusesForeignItems(t *testing.T) {
 	cases := map[string]map[string]types.AttributeValue{
-		"status a number": {"status": &types.AttributeValueMemberN{Value: "1"}},
-		"version a float": {"version": &types.AttributeValueMemberN{Value: "1.5"}},
-		"actor a string":  {"actor": &types.AttributeValueMemberS{Value: "x"}},
-		"sequence a map":  {"sequence": &types.AttributeValueMemberM{}},
-		"step a string":   {"sequence": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "x"}}}},
+		"created_at a string": {"created_at": &types.AttributeValueMemberS{Value: "x"}},
+		"version a float":     {"version": &types.AttributeValueMemberN{Value: "1.5"}},
+		"actor a string":      {"actor": &types.AttributeValueMemberS{Value: "x"}},
+		"sequence a map":      {"sequence": &types.AttributeValueMemberM{}},
+		"step a string":       {"sequence": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberS{Value: "x"}}}},
 		"external a string": {"channel": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
 			"type": &types.AttributeValueMemberS{Value: "SMS"}, "external": &types.AttributeValueMemberS{Value: "true"}}}},
 	}
 	for name, av := range cases {
-		if _, err := unmarshalItem(av); err == nil {
+		if _, _, err := unmarshalItem(av); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestTombstoneRemovesEveryPersonalAttribute: the delete's REMOVE list
+// covers every attribute but the few a tombstone keeps.
+func TestTombstoneRemovesEveryPersonalAttribute(t *testing.T) {
+	removed := map[string]bool{}
+	for _, n := range tombstoneRemoves {
+		removed[n] = true
+	}
+	for _, must := range []string{"actor", "device", "completed_device", "agent", "code_hash", "code_nonce", "guesses", "cancel_reason", "sequence"} {
+		if !removed[must] {
+			t.Errorf("a delete keeps %s", must)
+		}
+	}
+	for keep := range tombstoneKeeps {
+		if removed[keep] {
+			t.Errorf("a delete removes %s, which the tombstone keeps", keep)
 		}
 	}
 }

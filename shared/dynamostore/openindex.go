@@ -61,7 +61,7 @@ func (s *Store) Due(ctx context.Context, shard int, now time.Time, limit int32, 
 	return refs, out.LastEvaluatedKey, nil
 }
 
-// parseKey is the inverse of key. Org names cannot hold '#'.
+// parseKey is the inverse of partitionKey. Org names cannot hold '#'.
 func parseKey(pk string) (identification.Ref, error) {
 	parts := strings.Split(pk, "#")
 	if len(parts) != 4 || parts[0] != "ORG" {

@@ -1,7 +1,9 @@
 // Package dynamostore is the DynamoDB implementation of identification.Store:
 // one table, the organisation in every key, one call per operation, every
-// transition a conditional write whose refusal is classified from the item
-// DynamoDB returns (ALL_OLD), never with a second read.
+// change a conditional write whose refusal is classified from the item
+// DynamoDB returns (ALL_OLD), never with a second read, and every write
+// carrying a token of its call so that the SDK's retry of a write whose
+// answer was lost is recognised as the same write.
 package dynamostore
 
 import (
@@ -62,18 +64,36 @@ func New(client *dynamodb.Client, opts Options) *Store {
 	return &Store{client: client, table: aws.String(opts.Table), shards: opts.Shards, retention: opts.Retention}
 }
 
-// Create stores i unless an item with its key exists.
-func (s *Store) Create(ctx context.Context, i *identification.Identification) error {
-	av, err := marshalItem(toItem(i, s.shards, s.retention))
+// newToken is the token of one store call: the SDK sends the same input on
+// every retry, so a refusal whose old item carries it is this call's own
+// earlier attempt, which landed although its answer was lost.
+func newToken() string {
+	var raw [16]byte
+	rand.Read(raw[:])
+	return hex.EncodeToString(raw[:])
+}
+
+func str(s string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: s} }
+
+func number(n int64) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// ownWrite reports whether old carries token: the write was this call's.
+func ownWrite(old map[string]types.AttributeValue, token string) bool {
+	s, ok := old[attrLastWrite].(*types.AttributeValueMemberS)
+	return ok && s.Value == token
+}
+
+// Create stores i (and its first code) unless an item with its key exists.
+func (s *Store) Create(ctx context.Context, i *identification.Identification, code *identification.CodeMaterial) error {
+	token := newToken()
+	it := toItem(i, code, s.shards, s.retention)
+	it.LastWrite = token
+	av, err := marshalItem(it)
 	if err != nil {
 		return err
 	}
-	// A token of this call, so that the SDK's retry of a PutItem whose
-	// answer was lost can be told from a second create of the same id.
-	var raw [16]byte
-	rand.Read(raw[:])
-	token := hex.EncodeToString(raw[:])
-	av[attrCreateToken] = &types.AttributeValueMemberS{Value: token}
 	expr, err := s.shapes.get(createShape{}, func() expression.Builder {
 		return expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK)))
 	})
@@ -89,8 +109,8 @@ func (s *Store) Create(ctx context.Context, i *identification.Identification) er
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		if old, ok := ccf.Item[attrCreateToken].(*types.AttributeValueMemberS); ok && old.Value == token {
-			return nil // this call's own earlier attempt wrote it
+		if ownWrite(ccf.Item, token) {
+			return nil
 		}
 		return identification.Errorf(identification.KindConflict, "identification %s already exists", i.ID)
 	}
@@ -113,25 +133,91 @@ func (s *Store) Get(ctx context.Context, ref identification.Ref) (*identificatio
 	if len(out.Item) == 0 {
 		return nil, notFound(ref)
 	}
-	return unmarshalItem(out.Item)
+	it, err := decodeItem(out.Item)
+	if err != nil {
+		return nil, err
+	}
+	if it.Kind == kindTombstone {
+		return nil, deleted(ref, it)
+	}
+	i, _ := fromItem(it)
+	return i, nil
 }
 
-// Transition applies ch as one conditional UpdateItem.
-func (s *Store) Transition(ctx context.Context, ref identification.Ref, ch identification.Change) error {
-	rule, ok := identification.Lifecycle[ch.Action]
-	if !ok {
-		return fmt.Errorf("transition: unknown action %q", ch.Action)
-	}
-	key := transitionShape{action: ch.Action, reason: ch.Reason != "", userAgent: ch.UserAgent != ""}
-	expr, err := s.shapes.get(key, func() expression.Builder { return s.transitionExpression(key, rule) })
+// Apply makes the change e as one conditional UpdateItem compiled from e.
+func (s *Store) Apply(ctx context.Context, ref identification.Ref, e identification.Effect) (identification.Result, error) {
+	shape := shapeOf(e)
+	expr, err := s.shapes.get(shape, func() expression.Builder { return s.effectExpression(shape) })
 	if err != nil {
-		return fmt.Errorf("build %s expression: %w", ch.Action, err)
+		return identification.Result{}, fmt.Errorf("build %s expression: %w", e.Action, err)
 	}
+	token := newToken()
+	args := s.effectArgs(e, token)
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           s.table,
+		Key:                                 keyAttr(ref),
+		ConditionExpression:                 expr.condition,
+		UpdateExpression:                    expr.update,
+		ExpressionAttributeNames:            expr.names,
+		ExpressionAttributeValues:           expr.values(&args),
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return s.refused(ref, e, ccf.Item, token)
+	}
+	if err != nil {
+		return identification.Result{}, classify("update item", err)
+	}
+	i, code, err := unmarshalItem(out.Attributes)
+	if err != nil {
+		return identification.Result{}, err
+	}
+	return identification.Result{New: i, Code: code}, nil
+}
+
+// refused classifies a refused write from the item as it was.
+func (s *Store) refused(ref identification.Ref, e identification.Effect, av map[string]types.AttributeValue, token string) (identification.Result, error) {
+	if len(av) == 0 {
+		return identification.Result{}, notFound(ref)
+	}
+	it, err := decodeItem(av)
+	if err != nil {
+		return identification.Result{}, err
+	}
+	if it.Kind == kindTombstone {
+		return identification.Result{}, deleted(ref, it)
+	}
+	old, code := fromItem(it)
+	if ownWrite(av, token) {
+		// The SDK retried a write that had landed: what it refused is
+		// this call's own result.
+		return identification.Result{New: old, Code: code}, nil
+	}
+	if refusal := e.Check(old, code); refusal != nil {
+		return identification.Result{Old: old}, refusal
+	}
+	return identification.Result{Old: old}, fmt.Errorf("%s refused although %s allows it at %s", e.Action, old.Status, e.At)
+}
+
+// Delete turns the process into its tombstone in one conditional
+// UpdateItem: the actor's data and everything else go, the id, the status
+// it had, when and by whom stay for the retention period, so the org's own
+// read of the id can say it was deleted.
+func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, by identification.Caller, now time.Time) error {
+	expr, err := s.shapes.get(deleteShape{force}, func() expression.Builder { return deleteExpression(force) })
+	if err != nil {
+		return fmt.Errorf("build delete expression: %w", err)
+	}
+	token := newToken()
 	var args [numParams]types.AttributeValue
-	args[paramNow] = number(ch.At.Unix())
-	args[paramTTL] = number(ch.At.Add(s.retention).Unix())
-	args[paramReason] = &types.AttributeValueMemberS{Value: ch.Reason}
-	args[paramUserAgent] = &types.AttributeValueMemberS{Value: ch.UserAgent}
+	args[paramNow] = number(now.Unix())
+	args[paramTTL] = number(now.Add(s.retention).Unix())
+	args[paramToken] = str(token)
+	args[paramSub] = str(orUnknown(by.Sub))
+	args[paramKind] = str(kindProcess)
+	args[paramTombstone] = str(kindTombstone)
 	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 keyAttr(ref),
@@ -143,14 +229,21 @@ func (s *Store) Transition(ctx context.Context, ref identification.Ref, ch ident
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		exists, status, expiresAt := oldState(ccf.Item)
-		if !exists {
+		if len(ccf.Item) == 0 {
 			return notFound(ref)
 		}
-		if refusal := ch.Action.Refusal(status, expiresAt, ch.At); refusal != nil {
-			return refusal
+		if ownWrite(ccf.Item, token) {
+			return nil
 		}
-		return fmt.Errorf("%s refused although %s at %s allows it", ch.Action, status, ch.At)
+		it, err := decodeItem(ccf.Item)
+		if err != nil {
+			return err
+		}
+		if it.Kind == kindTombstone {
+			return deleted(ref, it)
+		}
+		old, _ := fromItem(it)
+		return identification.DeleteRefusal(old.Status, old.ExpiresAt, now)
 	}
 	if err != nil {
 		return classify("update item", err)
@@ -158,117 +251,49 @@ func (s *Store) Transition(ctx context.Context, ref identification.Ref, ch ident
 	return nil
 }
 
-// Shapes of the expressions the store builds once (see compiled).
+// Shapes of the expressions the store builds once besides effects'.
 type (
-	createShape     struct{}
-	transitionShape struct {
-		action            identification.Action
-		reason, userAgent bool
-	}
+	createShape struct{}
 	deleteShape struct{ force bool }
 )
 
-// transitionExpression is the condition and update of a transition: the
-// new status, the time, the version one up, the open-index keys removed and
-// the end of retention as TTL, in one write.
-func (s *Store) transitionExpression(key transitionShape, rule identification.Rule) expression.Builder {
-	now := slot(paramNow)
-	update := expression.
-		Set(expression.Name(attrStatus), expression.Value(string(rule.To))).
-		Set(expression.Name(attrUpdatedAt), now).
-		Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))).
-		Remove(expression.Name(attrOpenShard)).
-		Remove(expression.Name(attrOpenExpiresAt))
-	if key.action == identification.ActionExpire {
-		// An expired process ended at its expiry, whenever the sweep ran.
-		update = update.
-			Set(expression.Name(attrEndedAt), expression.Name(attrExpiresAt)).
-			Set(expression.Name(attrTTL), expression.Name(attrExpiresAt).Plus(expression.Value(int64(s.retention.Seconds()))))
-	} else {
-		update = update.
-			Set(expression.Name(attrEndedAt), now).
-			Set(expression.Name(attrTTL), slot(paramTTL))
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
 	}
-	if key.reason {
-		update = update.Set(expression.Name(attrCancelReason), slot(paramReason))
-	}
-	if key.userAgent {
-		update = update.Set(expression.Name(attrEndedBy), slot(paramUserAgent))
-	}
-	return expression.NewBuilder().WithCondition(transitionCondition(key.action, rule, now)).WithUpdate(update)
+	return s
 }
 
-// deleteExpression is the condition of a delete: the item exists and,
-// without force, is CREATED and not expired.
+// deleteExpression is the condition and update of a delete: the item is a
+// process and, without force, CREATED and not expired; it becomes a
+// tombstone.
 func deleteExpression(force bool) expression.Builder {
-	cond := expression.AttributeExists(expression.Name(attrPK))
+	cond := expression.Name(attrKind).Equal(slot(paramKind))
 	if !force {
 		cond = cond.And(
 			expression.Name(attrStatus).Equal(expression.Value(string(identification.StatusCreated))),
 			expression.Name(attrExpiresAt).GreaterThan(slot(paramNow)),
 		)
 	}
-	return expression.NewBuilder().WithCondition(cond)
+	cond = cond.And(tokenGuard())
+	update := expression.
+		Set(expression.Name(attrKind), slot(paramTombstone)).
+		Set(expression.Name(attrDeletedAt), slot(paramNow)).
+		Set(expression.Name(attrDeletedBy), slot(paramSub)).
+		Set(expression.Name(attrUpdatedAt), slot(paramNow)).
+		Set(expression.Name(attrTTL), slot(paramTTL)).
+		Set(expression.Name(attrLastWrite), slot(paramToken)).
+		Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1)))
+	for _, name := range tombstoneRemoves {
+		update = update.Remove(expression.Name(name))
+	}
+	return expression.NewBuilder().WithCondition(cond).WithUpdate(update)
 }
 
-func number(n int64) *types.AttributeValueMemberN {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
-
-// transitionCondition is the lifecycle rule as a condition: the item exists,
-// its status is one the action is allowed from and, for open statuses, its
-// expiry has not passed (for expire: has passed).
-func transitionCondition(a identification.Action, rule identification.Rule, now expression.ValueBuilder) expression.ConditionBuilder {
-	var open, other []expression.OperandBuilder
-	for _, st := range rule.From {
-		if st.Open() {
-			open = append(open, expression.Value(string(st)))
-		} else {
-			other = append(other, expression.Value(string(st)))
-		}
-	}
-	status := expression.Name(attrStatus)
-	expires := expression.Name(attrExpiresAt)
-	var cond expression.ConditionBuilder
-	if a == identification.ActionExpire {
-		cond = status.In(open[0], open[1:]...).And(expires.LessThanEqual(now))
-	} else {
-		cond = status.In(open[0], open[1:]...).And(expires.GreaterThan(now))
-	}
-	if len(other) > 0 {
-		cond = cond.Or(status.In(other[0], other[1:]...))
-	}
-	return expression.AttributeExists(expression.Name(attrPK)).And(cond)
-}
-
-// Delete removes the item in one conditional DeleteItem.
-func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, now time.Time) error {
-	expr, err := s.shapes.get(deleteShape{force}, func() expression.Builder { return deleteExpression(force) })
-	if err != nil {
-		return fmt.Errorf("build delete condition: %w", err)
-	}
-	var args [numParams]types.AttributeValue
-	args[paramNow] = number(now.Unix())
-	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                           s.table,
-		Key:                                 keyAttr(ref),
-		ConditionExpression:                 expr.condition,
-		ExpressionAttributeNames:            expr.names,
-		ExpressionAttributeValues:           expr.values(&args),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		exists, status, expiresAt := oldState(ccf.Item)
-		if !exists {
-			return notFound(ref)
-		}
-		return identification.DeleteRefusal(status, expiresAt, now)
-	}
-	if err != nil {
-		return classify("delete item", err)
-	}
-	return nil
+// tokenGuard admits a write unless this call's own earlier attempt landed.
+func tokenGuard() expression.ConditionBuilder {
+	return expression.AttributeNotExists(expression.Name(attrLastWrite)).
+		Or(expression.Name(attrLastWrite).NotEqual(slot(paramToken)))
 }
 
 func notFound(ref identification.Ref) error {
@@ -278,4 +303,23 @@ func notFound(ref identification.Ref) error {
 		return identification.Errorf(identification.KindNotFound, "no such chain identification in this organisation")
 	}
 	return identification.Errorf(identification.KindNotFound, "no such otp identification in this organisation")
+}
+
+// deleted is the not-found of a tombstone: only the org's own requests
+// reach it (the org is part of the key), so it may say when and by whom.
+func deleted(ref identification.Ref, it item) error {
+	return identification.Errorf(identification.KindNotFound, "the %s identification was deleted at %s by %s",
+		map[identification.Type]string{identification.TypeOTP: "otp", identification.TypeChain: "chain"}[ref.Type],
+		fromUnix(it.DeletedAt).Format(time.RFC3339), it.DeletedBy)
+}
+
+// Purge removes the item under ref outright, tombstone and all, with no
+// condition. It is for tools and benchmarks that reuse ids; no request path
+// calls it.
+func (s *Store) Purge(ctx context.Context, ref identification.Ref) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: s.table, Key: keyAttr(ref)})
+	if err != nil {
+		return classify("delete item", err)
+	}
+	return nil
 }

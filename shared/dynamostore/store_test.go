@@ -56,7 +56,7 @@ func sample(t *testing.T, status identification.Status, expiresAt time.Time) *id
 
 func mustCreate(t *testing.T, s *dynamostore.Store, i *identification.Identification) {
 	t.Helper()
-	if err := s.Create(t.Context(), i); err != nil {
+	if err := s.Create(t.Context(), i, nil); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 }
@@ -66,7 +66,7 @@ func rawItem(t *testing.T, client *dynamodb.Client, table string, i *identificat
 	t.Helper()
 	out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{
 		TableName: aws.String(table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "ORG#" + i.OrgID + "#" + string(i.Type) + "#" + i.ID}},
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "ORG#" + i.OrgID + "#" + string(i.Type) + "#" + i.ID}, "sk": &types.AttributeValueMemberS{Value: "P"}},
 	})
 	if err != nil {
 		t.Fatalf("raw get: %v", err)
@@ -95,7 +95,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
 		}
-		if err := s.Create(t.Context(), want); identification.KindOf(err) != identification.KindConflict {
+		if err := s.Create(t.Context(), want, nil); identification.KindOf(err) != identification.KindConflict {
 			t.Errorf("second create: got %v, want KindConflict", err)
 		}
 		if n := counter.Total(); n != 3 {
@@ -139,7 +139,7 @@ func TestTransitionsAreClassifiedFromTheOldItem(t *testing.T) {
 					mustCreate(t, s, i)
 				}
 				counter.Reset()
-				err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: tc.action, At: now})
+				err := identification.Do(t.Context(), s, i.Ref(), identification.Command{Action: tc.action, At: now})
 				if got := identification.KindOf(err); got != tc.want || (tc.want == 0 && err != nil) {
 					t.Errorf("got %v (kind %v), want kind %v", err, got, tc.want)
 				}
@@ -173,7 +173,7 @@ func TestFinalTransitionLeavesTheOpenIndexAndSetsTTL(t *testing.T) {
 				if got, want := number(t, open["ttl"]), strconv.FormatInt(expires.Add(retention).Unix(), 10); got != want {
 					t.Errorf("ttl while open: got %s, want expiry + retention %s", got, want)
 				}
-				if err := s.Transition(t.Context(), i.Ref(), identification.Change{Action: action, At: at, Reason: "r", UserAgent: "ua"}); err != nil {
+				if err := identification.Do(t.Context(), s, i.Ref(), identification.Command{Action: action, At: at, Reason: "r", By: identification.Caller{UserAgent: "ua"}}); err != nil {
 					t.Fatalf("%s: %v", action, err)
 				}
 				ended := rawItem(t, client, table, i)
@@ -225,14 +225,58 @@ func TestDeleteIsConditional(t *testing.T) {
 			{"missing forced", progress.Ref(), true, identification.KindNotFound},
 		}
 		for _, tc := range cases {
-			err := s.Delete(ctx, tc.ref, tc.force, now)
+			err := s.Delete(ctx, tc.ref, tc.force, identification.Caller{Kind: identification.CallerAdmin, Sub: "test-admin"}, now)
 			if got := identification.KindOf(err); got != tc.want || (tc.want == 0 && err != nil) {
 				t.Errorf("%s: got %v, want kind %v", tc.name, err, tc.want)
 			}
 		}
 		var de *identification.Error
-		if err := s.Delete(ctx, due.Ref(), false, now); !errors.As(err, &de) || de.Message != "identification is EXPIRED; delete without force=true is allowed only from CREATED" {
+		if err := s.Delete(ctx, due.Ref(), false, identification.Caller{Kind: identification.CallerAdmin, Sub: "test-admin"}, now); !errors.As(err, &de) || de.Message != "identification is EXPIRED; delete without force=true is allowed only from CREATED" {
 			t.Errorf("refusal message: got %v", err)
+		}
+	})
+}
+
+// TestNonFinalActionsKeepTheOpenIndexAndTTL: start, attempt and issue_code
+// leave a process open: its open-index keys stay, no ended_at appears and
+// its TTL does not move, so the sweep still finds it.
+func TestNonFinalActionsKeepTheOpenIndexAndTTL(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		s, client, table, _ := newStore(t, e)
+		device := &identification.Device{InstallationID: "i", Fingerprint: "f"}
+		otp := sample(t, identification.StatusCreated, now.Add(time.Hour))
+		otp.Type, otp.Sequence = identification.TypeOTP, nil
+		otp.Channel = &identification.Channel{Type: "SMS", External: true}
+		otp.OTP = &identification.OTPState{CodesSent: 1, CodeExpiresAt: now.Add(5 * time.Minute), LastCodeAt: now.Add(-time.Minute)}
+		chain := sample(t, identification.StatusCreated, now.Add(time.Hour))
+		for _, c := range []struct {
+			i   *identification.Identification
+			cmd identification.Command
+		}{
+			{chain, identification.Command{Action: identification.ActionStart, At: now, By: identification.Caller{Kind: identification.CallerActor, Device: device}}},
+			{otp, identification.Command{Action: identification.ActionAttempt, At: now, Guesses: []string{"g"}}},
+			{otp, identification.Command{Action: identification.ActionIssueCode, At: now, Code: &identification.IssuedCode{Hash: "h2", KeyID: "k", ExpiresAt: now.Add(10 * time.Minute), Delivery: "EXTERNAL"}}},
+		} {
+			if c.cmd.Action != identification.ActionIssueCode {
+				if err := s.Create(t.Context(), c.i, &identification.CodeMaterial{Hash: "h", KeyID: "k"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := rawItem(t, client, table, c.i)
+			if err := identification.Do(t.Context(), s, c.i.Ref(), c.cmd); err != nil {
+				t.Fatalf("%s: %v", c.cmd.Action, err)
+			}
+			after := rawItem(t, client, table, c.i)
+			for _, k := range []string{"open_shard", "open_expires_at", "ttl"} {
+				if !reflect.DeepEqual(before[k], after[k]) || after[k] == nil {
+					t.Errorf("%s changed %s: %v -> %v", c.cmd.Action, k, before[k], after[k])
+				}
+			}
+			for _, k := range []string{"ended_at", "completed_at"} {
+				if _, ok := after[k]; ok {
+					t.Errorf("%s set %s", c.cmd.Action, k)
+				}
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"github.com/idadmin/api/internal/fixture"
 	"io"
 	"log/slog"
 	"net/http"
@@ -87,7 +88,7 @@ func benchRoute(b *testing.B, rt httpapi.Route, authn httpapi.Authenticator, hea
 
 	prepare := func(n int) {
 		store := memstore.New()
-		tree, err := httpapi.New(httpapi.Config{Service: identification.NewService(store), Authenticate: authn, Logger: logger})
+		tree, err := httpapi.New(httpapi.Config{Routes: httpapi.Routes(), Service: identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys())), Authenticate: authn, Logger: logger})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -99,7 +100,7 @@ func benchRoute(b *testing.B, rt httpapi.Route, authn httpapi.Authenticator, hea
 				p := shared
 				if p == nil || rt.Method != http.MethodGet {
 					p = benchProcess(b, typ)
-					if err := store.Create(b.Context(), p); err != nil {
+					if err := store.Create(b.Context(), p, nil); err != nil {
 						b.Fatal(err)
 					}
 					shared = p

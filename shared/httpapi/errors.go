@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/idadmin/api/shared/identification"
 )
@@ -21,7 +23,7 @@ type ErrorItem struct {
 	Details string `json:"details"`
 }
 
-// errorClass is one row of the docs/errors.md table.
+// errorClass is one row of the error table of docs/errors.md.
 type errorClass struct {
 	Status int
 	Code   string
@@ -39,6 +41,8 @@ var errorTable = map[identification.Kind]errorClass{
 	identification.KindExpired:      {http.StatusConflict, "MDOC_005", "RESOURCE_IS_NO_LONGER_AVAILABLE"},
 	identification.KindConflict:     {http.StatusConflict, "MDOC_006", "CONFLICT"},
 	identification.KindUnavailable:  {http.StatusServiceUnavailable, "MDOC_000", "INTERNAL_SERVER_ERROR"},
+	identification.KindMismatch:     {http.StatusUnprocessableEntity, "MDOC_007", "UNPROCESSABLE_ENTITY"},
+	identification.KindTooSoon:      {http.StatusTooManyRequests, "MDOC_008", "TOO_MANY_REQUESTS"},
 }
 
 var errInternal = errorClass{http.StatusInternalServerError, "MDOC_000", "INTERNAL_SERVER_ERROR"}
@@ -71,6 +75,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			resp.Errors = append(resp.Errors, h.item(class, f.String()))
 		}
 	default:
+		if de.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((de.RetryAfter+time.Second-1)/time.Second)))
+		}
 		resp.Errors = []ErrorItem{h.item(class, de.Message)}
 	}
 	writeJSON(w, class.Status, resp)

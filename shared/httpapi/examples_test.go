@@ -91,6 +91,13 @@ func TestDocumentedExamplesAreAcceptedAndReadBack(t *testing.T) {
 					t.Fatalf("get: got %d, want 200: %s", got.Status, got.Body)
 				}
 				read := got.Identification(t)
+				// The create alone carries the code the organisation
+				// delivers itself, once; the read never does.
+				if _, ok := read["otp_code"]; ok {
+					t.Errorf("the read carries the code: %s", got.Body)
+				}
+				delete(body, "otp_code")
+				delete(body, "code_expires_at")
 				if !reflect.DeepEqual(read, body) {
 					t.Errorf("get differs from create:\n got %v\nwant %v", read, body)
 				}

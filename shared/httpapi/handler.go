@@ -48,9 +48,12 @@ type Config struct {
 	// value that is not "/" followed by segments of A-Z a-z 0-9 . _ ~ - is
 	// ignored.
 	BasePath func(r *http.Request) string
-	// Routes restricts the tree to these route names (a Lambda serves one);
-	// empty means every route.
-	Routes []string
+	// SourceIP returns the caller's IP as the platform saw it (in Lambda,
+	// API Gateway's requestContext.http.sourceIp; locally the TCP peer).
+	SourceIP func(r *http.Request) string
+	// Routes are the routes the tree serves: a Lambda its own (only what
+	// it names is linked into its binary), the dev server Routes().
+	Routes []Route
 	// RequestTimeout bounds the work of one request, store calls and their
 	// retries included, so that a slow or throttling store is answered with
 	// a 503 in time. Zero means DefaultRequestTimeout.
@@ -73,12 +76,13 @@ type Handler struct {
 	docsURL   string
 	requestID func(r *http.Request) string
 	basePath  func(r *http.Request) string
+	sourceIP  func(r *http.Request) string
 	mux       *http.ServeMux
 	methods   []string
 	timeout   time.Duration
 }
 
-// New builds the handler tree of cfg.Routes (all routes when empty).
+// New builds the handler tree of cfg.Routes.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Service == nil || cfg.Authenticate == nil {
 		return nil, fmt.Errorf("httpapi: Service and Authenticate are required")
@@ -90,6 +94,7 @@ func New(cfg Config) (*Handler, error) {
 		docsURL:   cfg.DocsURL,
 		requestID: cfg.RequestID,
 		basePath:  cfg.BasePath,
+		sourceIP:  cfg.SourceIP,
 		mux:       http.NewServeMux(),
 		timeout:   cfg.RequestTimeout,
 	}
@@ -102,12 +107,17 @@ func New(cfg Config) (*Handler, error) {
 	if h.docsURL == "" {
 		h.docsURL = DefaultDocsURL
 	}
-	selected, err := selectRoutes(cfg.Routes)
-	if err != nil {
-		return nil, err
+	selected := cfg.Routes
+	if len(selected) == 0 {
+		return nil, fmt.Errorf("httpapi: no routes to serve")
 	}
 	seen := map[string]bool{}
 	for _, rt := range selected {
+		for _, need := range rt.Needs {
+			if need == NeedCodeKeys && !cfg.Service.HasCodeKeys() {
+				return nil, fmt.Errorf("httpapi: route %s needs code keys, and the service has none", rt.Name)
+			}
+		}
 		h.mux.Handle(rt.Method+" "+rt.Path, h.endpoint(rt))
 		if !seen[rt.Method] {
 			seen[rt.Method] = true

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/idadmin/api/internal/fixture"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -38,7 +39,8 @@ func newHardTree(t *testing.T, store identification.Store, configure func(*httpa
 		v:    &auth.Verifier{Secret: []byte("hardening-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience},
 	}
 	cfg := httpapi.Config{
-		Service:      identification.NewService(store, identification.WithClock(func() time.Time { return fuzzNow })),
+		Routes:       httpapi.Routes(),
+		Service:      identification.NewService(store, identification.WithClock(func() time.Time { return fuzzNow }), identification.WithCodeKeys(fixture.CodeKeys())),
 		Authenticate: tree.v.Authenticate,
 		Logger:       app.NewLogger(tree.logs, slog.LevelInfo),
 	}

@@ -3,11 +3,13 @@ package httpapi_test
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/idadmin/api/internal/apitest"
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/httpapi"
 )
 
 func TestOrganisationsAreIsolated(t *testing.T) {
@@ -118,8 +120,9 @@ func TestEveryOperationIsOneDynamoDBCall(t *testing.T) {
 			{"close-otp", apitest.Request{Method: http.MethodPost, Path: otp + "/" + otpID + "/close"}, 204, "UpdateItem"},
 			{"cancel-otp refused", apitest.Request{Method: http.MethodPost, Path: otp + "/" + otpID + "/cancel", Body: `{"reason":"x"}`}, 409, "UpdateItem"},
 			{"cancel-otp missing", apitest.Request{Method: http.MethodPost, Path: otp + "/" + newID(t) + "/cancel", Body: `{"reason":"x"}`}, 404, "UpdateItem"},
-			{"delete-otp refused", apitest.Request{Method: http.MethodDelete, Path: otp + "/" + otpID}, 403, "DeleteItem"},
-			{"delete-otp forced", apitest.Request{Method: http.MethodDelete, Path: otp + "/" + otpID + "?force=true"}, 204, "DeleteItem"},
+			// A delete leaves a tombstone: one UpdateItem.
+			{"delete-otp refused", apitest.Request{Method: http.MethodDelete, Path: otp + "/" + otpID}, 403, strings.TrimPrefix(httpapi.DeleteOTP.DynamoDB[0], "dynamodb:")},
+			{"delete-otp forced", apitest.Request{Method: http.MethodDelete, Path: otp + "/" + otpID + "?force=true"}, 204, strings.TrimPrefix(httpapi.DeleteOTP.DynamoDB[0], "dynamodb:")},
 		}
 		for _, tc := range cases {
 			env.Counter.Reset()

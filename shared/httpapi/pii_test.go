@@ -142,7 +142,7 @@ type brokenStore struct{ identification.Store }
 
 var errBroken = errors.New("operation error DynamoDB: PutItem, https response error StatusCode: 400, RequestID: broken, api error ValidationException: One or more parameter values were invalid")
 
-func (brokenStore) Create(context.Context, *identification.Identification) error {
+func (brokenStore) Create(context.Context, *identification.Identification, *identification.CodeMaterial) error {
 	return fmt.Errorf("put item: %w", errBroken)
 }
 
@@ -150,10 +150,10 @@ func (brokenStore) Get(context.Context, identification.Ref) (*identification.Ide
 	panic("broken store: get")
 }
 
-func (brokenStore) Transition(context.Context, identification.Ref, identification.Change) error {
-	return fmt.Errorf("update item: %w", errBroken)
+func (brokenStore) Apply(context.Context, identification.Ref, identification.Effect) (identification.Result, error) {
+	return identification.Result{}, fmt.Errorf("update item: %w", errBroken)
 }
 
-func (brokenStore) Delete(context.Context, identification.Ref, bool, time.Time) error {
+func (brokenStore) Delete(context.Context, identification.Ref, bool, identification.Caller, time.Time) error {
 	return fmt.Errorf("delete item: %w", errBroken)
 }

@@ -11,22 +11,45 @@ import (
 	"github.com/idadmin/api/shared/identification"
 )
 
-// Route is one row of the route table of docs/api.md. Name is the Lambda
+// Route is one row of the route table (docs/api.md). Name is the Lambda
 // function that serves it; template.yaml and events/*.json must agree with
-// this table (a test proves it).
+// this table, and tests read every fact of a route from here, never from
+// its name.
 type Route struct {
 	Name   string
 	Method string
 	Path   string
-	// Scopes are the scopes every call needs (a forced delete also needs
-	// auth.ScopeForceDelete).
+	// Success is the status of a successful answer.
+	Success int
+	// Scopes admit a caller holding any one of them, as API Gateway's JWT
+	// authorizer does; the first one held names the caller's kind.
 	Scopes []string
+	// UserAgent: a non-blank User-Agent is required and recorded.
+	UserAgent bool
+	// Device: an actor's calls carry the device headers (docs/api.md).
+	Device bool
+	// DynamoDB are the IAM actions the route's store calls need.
+	DynamoDB []string
+	// Calls is how many DynamoDB calls its success takes when more than
+	// one: two for a validate (the attempt counted, then the outcome
+	// written; or the read that says which step comes next, then the
+	// write). StoreCalls reads it.
+	Calls int
+	// Needs are what the route's service must be wired with.
+	Needs []Need
+	// Example is a request body the route accepts ("" when it takes none).
+	Example string
 
 	typ     identification.Type
 	idParam string
-	chain   bool
 	serve   func(h *Handler, w http.ResponseWriter, r *http.Request, c *call)
 }
+
+// Need is something a route's service must have been built with.
+type Need string
+
+// NeedCodeKeys: the route issues or checks one-time codes.
+const NeedCodeKeys Need = "code-keys"
 
 const (
 	otpPath   = "/v1/orgs/{org_id}/identifications/otp"
@@ -35,49 +58,86 @@ const (
 	chainID   = "identification_chain_id"
 )
 
-var adminScopes = []string{auth.ScopeAdmin}
+var (
+	admin      = []string{auth.ScopeAdmin}
+	actor      = []string{auth.ScopeActor}
+	actorAdmin = []string{auth.ScopeActor, auth.ScopeAdmin}
+	agent      = []string{auth.ScopeAgent}
+	codeKeys   = []Need{NeedCodeKeys}
+	getItem    = []string{"dynamodb:GetItem"}
+	putItem    = []string{"dynamodb:PutItem"}
+	updateItem = []string{"dynamodb:UpdateItem"}
+	readUpdate = []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}
+)
 
-var routes = []Route{
-	{Name: "create-otp", Method: http.MethodPost, Path: otpPath, typ: identification.TypeOTP, serve: (*Handler).createOTP},
-	{Name: "cancel-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/cancel", typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).cancel},
-	{Name: "close-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/close", typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).close},
-	{Name: "delete-otp", Method: http.MethodDelete, Path: otpPath + "/{" + otpID + "}", typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete},
-	{Name: "create-chain", Method: http.MethodPost, Path: chainPath, typ: identification.TypeChain, chain: true, serve: (*Handler).createChain},
-	{Name: "cancel-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/cancel", typ: identification.TypeChain, idParam: chainID, chain: true, serve: (*Handler).cancel},
-	{Name: "close-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/close", typ: identification.TypeChain, idParam: chainID, chain: true, serve: (*Handler).close},
-	{Name: "get-otp", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}", typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get},
-	{Name: "get-chain", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}", typ: identification.TypeChain, idParam: chainID, chain: true, serve: (*Handler).get},
-}
+const exampleOTP = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"P7D","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":"true"}}`
+const exampleChain = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"IDENTITY_CARD","country":"ES"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"PT15M","sequence":[{"identification_type":"OTP","otp_step":{"two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":false}}},{"identification_type":"AGENT"},{"identification_type":"IDENTITY_DOCUMENT","identity_document_step":{"provider_type":"INTERNAL"}}]}`
+
+// The routes, one exported literal each.
+var (
+	CreateOTP = Route{Name: "create-otp", Method: http.MethodPost, Path: otpPath, Success: http.StatusCreated, Scopes: admin,
+		DynamoDB: putItem, Needs: codeKeys, Example: exampleOTP, typ: identification.TypeOTP, serve: (*Handler).createOTP}
+	CancelOTP = Route{Name: "cancel-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/cancel", Success: http.StatusNoContent, Scopes: admin,
+		DynamoDB: updateItem, Example: `{"reason":"customer asked"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).cancel}
+	CloseOTP = Route{Name: "close-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/close", Success: http.StatusNoContent, Scopes: admin,
+		DynamoDB: updateItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).close}
+	DeleteOTP = Route{Name: "delete-otp", Method: http.MethodDelete, Path: otpPath + "/{" + otpID + "}", Success: http.StatusNoContent, Scopes: admin,
+		DynamoDB: updateItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete}
+	CreateChain = Route{Name: "create-chain", Method: http.MethodPost, Path: chainPath, Success: http.StatusCreated, Scopes: admin, UserAgent: true,
+		DynamoDB: putItem, Example: exampleChain, typ: identification.TypeChain, serve: (*Handler).createChain}
+	CancelChain = Route{Name: "cancel-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/cancel", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
+		DynamoDB: updateItem, Example: `{"reason":"customer asked"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).cancel}
+	CloseChain = Route{Name: "close-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/close", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
+		DynamoDB: updateItem, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).close}
+	GetOTP = Route{Name: "get-otp", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}", Success: http.StatusOK, Scopes: admin,
+		DynamoDB: getItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get}
+	GetChain = Route{Name: "get-chain", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}", Success: http.StatusOK, Scopes: admin, UserAgent: true,
+		DynamoDB: getItem, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).get}
+	ValidateOTP = Route{Name: "validate-otp", Method: http.MethodPut, Path: otpPath + "/{" + otpID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
+		Calls: 2, DynamoDB: updateItem, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).validate}
+	ResendOTP = Route{Name: "resend-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
+		DynamoDB: updateItem, Needs: codeKeys, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).resend}
+	ValidateChain = Route{Name: "validate-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
+		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).startChain}
+	ValidateChainOTP = Route{Name: "validate-chain-otp", Method: http.MethodPut, Path: chainPath + "/{" + chainID + "}/otp/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
+		Calls: 2, DynamoDB: updateItem, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).validate}
+	ResendChainOTP = Route{Name: "resend-chain-otp", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/otp/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
+		DynamoDB: updateItem, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).resend}
+	ValidateChainAgent = Route{Name: "validate-chain-agent", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/agent/validate", Success: http.StatusNoContent, Scopes: agent, UserAgent: true,
+		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"agent":"Agent Smith","evidence_metadata":"{\"call_id\":\"c-1\"}"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).completeAgent}
+)
+
+var routes = []Route{CreateOTP, CancelOTP, CloseOTP, DeleteOTP, CreateChain, CancelChain, CloseChain, GetOTP, GetChain,
+	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent}
+
+// StoreCalls is how many DynamoDB calls the route's success takes.
+func (r Route) StoreCalls() int { return max(r.Calls, 1) }
+
+// Type is the type of process the route acts on.
+func (r Route) Type() identification.Type { return r.typ }
+
+// IDParam names the route's path parameter holding the process id ("" on
+// a create).
+func (r Route) IDParam() string { return r.idParam }
 
 // Routes returns the route table.
-func Routes() []Route {
-	out := make([]Route, len(routes))
-	for i, rt := range routes {
-		rt.Scopes = adminScopes
-		out[i] = rt
-	}
-	return out
+func Routes() []Route { return append([]Route(nil), routes...) }
+
+// callerKinds names the caller a scope makes.
+var callerKinds = map[string]identification.CallerKind{
+	auth.ScopeAdmin: identification.CallerAdmin,
+	auth.ScopeActor: identification.CallerActor,
+	auth.ScopeAgent: identification.CallerAgent,
 }
 
-func selectRoutes(names []string) ([]Route, error) {
-	all := Routes()
-	if len(names) == 0 {
-		return all, nil
-	}
-	var out []Route
-	for _, n := range names {
-		found := false
-		for _, rt := range all {
-			if rt.Name == n {
-				out = append(out, rt)
-				found = true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("httpapi: unknown route %q", n)
+// RouteNamed returns the route of the function called name.
+func RouteNamed(name string) (Route, bool) {
+	for _, rt := range Routes() {
+		if rt.Name == name {
+			return rt, true
 		}
 	}
-	return out, nil
+	return Route{}, false
 }
 
 // call is what every endpoint has once the common checks passed.
@@ -86,6 +146,7 @@ type call struct {
 	principal auth.Principal
 	ref       identification.Ref
 	userAgent string
+	by        identification.Caller
 }
 
 // validOrg reports whether s is an organisation name of docs/api.md: 1 to 64
@@ -148,13 +209,19 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			h.writeError(w, r, unauthorized("the token is not valid for the organisation in the path"))
 			return
 		}
+		kind := identification.CallerKind("")
 		for _, s := range rt.Scopes {
-			if !p.HasScope(s) {
-				h.writeError(w, r, unauthorized("the token lacks the %s scope", s))
-				return
+			if p.HasScope(s) {
+				kind = callerKinds[s]
+				break
 			}
 		}
-		c := &call{org: org, principal: p, ref: identification.Ref{Org: org, Type: rt.typ}}
+		if kind == "" {
+			h.writeError(w, r, unauthorized("the token lacks the %s scope", strings.Join(rt.Scopes, " or ")))
+			return
+		}
+		c := &call{org: org, principal: p, ref: identification.Ref{Org: org, Type: rt.typ},
+			by: identification.Caller{Kind: kind, Sub: p.Subject, RequestID: requestIDFrom(r.Context())}}
 		if rt.idParam != "" {
 			id := r.PathValue(rt.idParam)
 			if !validUUID(id) {
@@ -164,15 +231,25 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			c.ref.ID = strings.ToLower(id)
 			noteIdentification(r, c.ref.ID)
 		}
-		if rt.chain {
+		if rt.UserAgent {
 			c.userAgent = strings.TrimSpace(r.Header.Get("User-Agent"))
 			if c.userAgent == "" {
-				h.writeError(w, r, paramError("User-Agent: header is required on chain endpoints"))
+				h.writeError(w, r, paramError("User-Agent: header is required on this endpoint"))
 				return
 			}
 			if len(c.userAgent) > 512 {
 				c.userAgent = c.userAgent[:512]
 			}
+			c.by.UserAgent = c.userAgent
+		}
+		if rt.Device && kind == identification.CallerActor {
+			d, err := h.device(r)
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			d.UserAgent = c.userAgent
+			c.by.Device = d
 		}
 		rt.serve(h, w, r, c)
 	})
@@ -208,12 +285,18 @@ func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
-	i, err := h.svc.CreateOTP(r.Context(), c.org, in, c.userAgent)
+	created, err := h.svc.CreateOTP(r.Context(), c.org, in, c.by)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	h.created(w, r, i)
+	v := viewOf(created.Identification)
+	if created.Code != "" {
+		v.OTPCode = created.Code
+		exp := identification.CodeExpiry(created.Identification)
+		v.CodeExpiresAt = &exp
+	}
+	h.created(w, r, created.Identification, v)
 }
 
 func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
@@ -227,24 +310,25 @@ func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
-	i, err := h.svc.CreateChain(r.Context(), c.org, in, c.userAgent)
+	i, err := h.svc.CreateChain(r.Context(), c.org, in, c.by)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	h.created(w, r, i)
+	h.created(w, r, i, viewOf(i))
 }
 
 // created answers a create: the identification, and a Location that works
 // where the client is (behind the base path the request came through).
-func (h *Handler) created(w http.ResponseWriter, r *http.Request, i *identification.Identification) {
+func (h *Handler) created(w http.ResponseWriter, r *http.Request, i *identification.Identification, v processView) {
 	noteIdentification(r, i.ID)
 	kind := "otp"
 	if i.Type == identification.TypeChain {
 		kind = "chain"
 	}
 	w.Header().Set("Location", h.basePathOf(r)+"/v1/orgs/"+i.OrgID+"/identifications/"+kind+"/"+i.ID)
-	writeJSON(w, http.StatusCreated, view(i))
+	w.Header().Set("ETag", etag(i.Version))
+	writeJSON(w, http.StatusCreated, v)
 }
 
 // basePathOf is the base path of r (Config.BasePath), or "" when there is
@@ -272,30 +356,14 @@ func (h *Handler) basePathOf(r *http.Request) string {
 	return p
 }
 
-// identificationView is an identification as the API returns it: a
-// cancelled process always carries cancel_reason (empty when a chain was
-// cancelled without one), any other never does. Embedding keeps it one
-// encoding pass.
-type identificationView struct {
-	*identification.Identification
-	CancelReason *string `json:"cancel_reason,omitempty"`
-}
-
-func view(i *identification.Identification) identificationView {
-	v := identificationView{Identification: i}
-	if i.Status == identification.StatusCancelled {
-		v.CancelReason = &i.CancelReason
-	}
-	return v
-}
-
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, c *call) {
 	i, err := h.svc.Get(r.Context(), c.ref)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(i))
+	w.Header().Set("ETag", etag(i.Version))
+	writeJSON(w, http.StatusOK, viewOf(i))
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
@@ -309,19 +377,21 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
-	if err := h.svc.Cancel(r.Context(), c.ref, reason, c.userAgent); err != nil {
+	i, err := h.svc.Cancel(r.Context(), c.ref, reason, c.by)
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	noContent(w, i)
 }
 
 func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
-	if err := h.svc.Close(r.Context(), c.ref, c.userAgent); err != nil {
+	i, err := h.svc.Close(r.Context(), c.ref, c.by)
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	noContent(w, i)
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
@@ -344,7 +414,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, identification.Errorf(identification.KindForbidden, "force=true needs the %s scope", auth.ScopeForceDelete))
 		return
 	}
-	if err := h.svc.Delete(r.Context(), c.ref, force); err != nil {
+	if err := h.svc.Delete(r.Context(), c.ref, force, c.by); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

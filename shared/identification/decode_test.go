@@ -119,11 +119,11 @@ func TestCountryList(t *testing.T) {
 
 func TestServiceValidatesInputsThatWereNotParsed(t *testing.T) {
 	svc := NewService(nil)
-	_, err := svc.CreateOTP(t.Context(), "acme", CreateOTP{Actor: &Actor{Name: "A"}}, "")
+	_, err := svc.CreateOTP(t.Context(), "acme", CreateOTP{Actor: &Actor{Name: "A"}}, Caller{})
 	if got := fieldsOf(t, err); len(got) != 1 || got[0] != "channel" {
 		t.Errorf("fields %v, want [channel]", got)
 	}
-	_, err = svc.CreateChain(t.Context(), "acme", CreateChain{Actor: &Actor{Name: "A"}, ExpiresIn: "PT1H"}, "")
+	_, err = svc.CreateChain(t.Context(), "acme", CreateChain{Actor: &Actor{Name: "A"}, ExpiresIn: "PT1H"}, Caller{})
 	if got := fieldsOf(t, err); len(got) != 1 || got[0] != "sequence" {
 		t.Errorf("fields %v, want [sequence]", got)
 	}

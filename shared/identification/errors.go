@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind classifies a domain error. Each kind maps to exactly one documented
@@ -32,7 +33,18 @@ const (
 	KindConflict
 	// KindUnavailable is a store that is throttling or unreachable (503).
 	KindUnavailable
+	// KindMismatch is a code or two-factor value that does not match
+	// (422, MDOC_007); Remaining says how many attempts are left.
+	KindMismatch
+	// KindTooSoon is a new code asked for too soon (429, MDOC_008);
+	// RetryAfter says when to ask again.
+	KindTooSoon
 )
+
+// Kinds lists every kind: the error table, the error documentation and the
+// OpenAPI document each have an entry for every one (a test proves it).
+var Kinds = []Kind{KindParameter, KindInvalid, KindUnauthorized, KindForbidden, KindNotFound,
+	KindExpired, KindConflict, KindUnavailable, KindMismatch, KindTooSoon}
 
 // String names the kind for logs.
 func (k Kind) String() string {
@@ -53,6 +65,10 @@ func (k Kind) String() string {
 		return "conflict"
 	case KindUnavailable:
 		return "unavailable"
+	case KindMismatch:
+		return "mismatch"
+	case KindTooSoon:
+		return "too_soon"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -80,6 +96,11 @@ type Error struct {
 	Message string
 	Fields  []FieldError
 	Err     error
+	// RetryAfter, when set, is how long the client should wait before
+	// trying again (429 and 503 answers carry it as Retry-After).
+	RetryAfter time.Duration
+	// Remaining is how many attempts are left (422 answers say it).
+	Remaining int
 }
 
 // Error implements error.

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -152,7 +153,8 @@ func FuzzParseCreateOTP(f *testing.F) {
 			t.Fatalf("round trip changed the input:\n got %+v\nwant %+v", again, in)
 		}
 		store := &recordingStore{}
-		i, err := identification.NewService(store, identification.WithClock(fixedClock)).CreateOTP(context.Background(), "acme", in, "")
+		created, err := identification.NewService(store, identification.WithClock(fixedClock), identification.WithCodeKeys(fixture.CodeKeys())).CreateOTP(context.Background(), "acme", in, identification.Caller{Kind: identification.CallerAdmin})
+		i := created.Identification
 		if err != nil {
 			t.Fatalf("accepted, but the service refuses it: %v", err)
 		}
@@ -196,7 +198,7 @@ func FuzzParseCreateChain(f *testing.F) {
 			t.Fatalf("round trip changed the input:\n got %+v\nwant %+v", again, in)
 		}
 		store := &recordingStore{}
-		i, err := identification.NewService(store, identification.WithClock(fixedClock)).CreateChain(context.Background(), "acme", in, "fuzz/1.0")
+		i, err := identification.NewService(store, identification.WithClock(fixedClock)).CreateChain(context.Background(), "acme", in, identification.Caller{Kind: identification.CallerAdmin, UserAgent: "fuzz/1.0"})
 		if err != nil {
 			t.Fatalf("accepted, but the service refuses it: %v", err)
 		}
@@ -624,7 +626,7 @@ type recordingStore struct {
 	created []*identification.Identification
 }
 
-func (s *recordingStore) Create(_ context.Context, i *identification.Identification) error {
+func (s *recordingStore) Create(_ context.Context, i *identification.Identification, _ *identification.CodeMaterial) error {
 	s.created = append(s.created, i)
 	return nil
 }
@@ -633,11 +635,11 @@ func (s *recordingStore) Get(context.Context, identification.Ref) (*identificati
 	return nil, identification.Errorf(identification.KindNotFound, "not stored")
 }
 
-func (s *recordingStore) Transition(context.Context, identification.Ref, identification.Change) error {
-	return identification.Errorf(identification.KindNotFound, "not stored")
+func (s *recordingStore) Apply(context.Context, identification.Ref, identification.Effect) (identification.Result, error) {
+	return identification.Result{}, identification.Errorf(identification.KindNotFound, "not stored")
 }
 
-func (s *recordingStore) Delete(context.Context, identification.Ref, bool, time.Time) error {
+func (s *recordingStore) Delete(context.Context, identification.Ref, bool, identification.Caller, time.Time) error {
 	return identification.Errorf(identification.KindNotFound, "not stored")
 }
 

@@ -17,18 +17,19 @@ const (
 // Status is where a process stands in its lifecycle (docs/lifecycle.md).
 type Status string
 
-// The statuses. CANCELLED, CLOSED and EXPIRED are final.
+// The statuses. FAILED, CANCELLED, CLOSED and EXPIRED are final.
 const (
 	StatusCreated    Status = "CREATED"
 	StatusInProgress Status = "IN_PROGRESS"
 	StatusCompleted  Status = "COMPLETED"
+	StatusFailed     Status = "FAILED"
 	StatusCancelled  Status = "CANCELLED"
 	StatusClosed     Status = "CLOSED"
 	StatusExpired    Status = "EXPIRED"
 )
 
 // Statuses lists every status, in lifecycle order.
-var Statuses = []Status{StatusCreated, StatusInProgress, StatusCompleted, StatusCancelled, StatusClosed, StatusExpired}
+var Statuses = []Status{StatusCreated, StatusInProgress, StatusCompleted, StatusFailed, StatusCancelled, StatusClosed, StatusExpired}
 
 // Open reports whether the process can still be acted on by the actor, and
 // therefore expires once its expires_at has passed.
@@ -36,12 +37,30 @@ func (s Status) Open() bool { return s == StatusCreated || s == StatusInProgress
 
 // Final reports whether no transition leaves s.
 func (s Status) Final() bool {
-	return s == StatusCancelled || s == StatusClosed || s == StatusExpired
+	return s == StatusFailed || s == StatusCancelled || s == StatusClosed || s == StatusExpired
 }
 
-// Step statuses of a chain's sequence.
+// Step statuses of a chain's sequence. They are not stored: SyncSteps
+// derives them from the chain's status and its current step, so they can
+// never disagree with either.
 const (
-	StepPending = "PENDING"
+	StepPending   = "PENDING"
+	StepCurrent   = "CURRENT"
+	StepCompleted = "COMPLETED"
+	StepFailed    = "FAILED"
+)
+
+// Step types of a chain's sequence.
+const (
+	StepOTP              = "OTP"
+	StepAgent            = "AGENT"
+	StepIdentityDocument = "IDENTITY_DOCUMENT"
+)
+
+// Failure reasons of a FAILED process.
+const (
+	FailureMaxAttempts  = "MAX_ATTEMPTS"
+	FailureStepRejected = "STEP_REJECTED"
 )
 
 // Identification is one process as stored and as returned by the API.
@@ -69,6 +88,116 @@ type Identification struct {
 	// require a User-Agent); they are kept but not returned.
 	CreatedUserAgent string `json:"-"`
 	EndedUserAgent   string `json:"-"`
+
+	// CompletedAt is when it completed; FailureReason why it failed.
+	CompletedAt   *time.Time `json:"-"`
+	FailureReason string     `json:"-"`
+	// OTP is the state of the one-time code: of an OTP identification, or
+	// of a chain's OTP step. Nil while no code was ever issued for a chain.
+	OTP *OTPState `json:"-"`
+	// CurrentStep is the 1-based position of a chain's current step: 0
+	// before the chain started, len(Sequence)+1 once every step completed.
+	CurrentStep int `json:"-"`
+	// Device is the device a chain is bound to (the one that started it).
+	Device *Device `json:"-"`
+	// CompletedDevice is the device of the call that completed the OTP
+	// identification or the chain's OTP step.
+	CompletedDevice *Device `json:"-"`
+	// Agent is who completed a chain's AGENT step.
+	Agent *AgentRecord `json:"-"`
+}
+
+// OTPState is where a one-time code stands. The code itself is never here:
+// only the store holds its keyed hash (CodeMaterial), read on the attempt
+// path alone.
+type OTPState struct {
+	CodesSent     int
+	Attempts      int
+	CodeExpiresAt time.Time
+	LastCodeAt    time.Time
+	// Validated is set when the right code came in but the process still
+	// waits for something else (the document images).
+	Validated bool
+	Delivery  Delivery
+}
+
+// Delivery is how the current code reaches the actor.
+type Delivery struct {
+	// Status is PENDING, SENT, FAILED or EXTERNAL.
+	Status    string
+	Attempts  int
+	LastTried time.Time
+	MessageID string
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending  = "PENDING"
+	DeliverySent     = "SENT"
+	DeliveryFailed   = "FAILED"
+	DeliveryExternal = "EXTERNAL"
+)
+
+// Device is what an actor call says about the device it comes from. It is
+// personal data: stored with the process, shown to admins, never logged.
+type Device struct {
+	InstallationID string
+	Fingerprint    string
+	UserAgent      string
+	IP             string
+	Location       string
+}
+
+// SameAs reports whether d is the device other names: the installation id
+// and the fingerprint, the two things a chain is bound to.
+func (d *Device) SameAs(other *Device) bool {
+	return d != nil && other != nil && d.InstallationID == other.InstallationID && d.Fingerprint == other.Fingerprint
+}
+
+// AgentRecord is who completed an AGENT step, and what they recorded.
+type AgentRecord struct {
+	Name             string
+	Sub              string
+	EvidenceMetadata string
+	At               time.Time
+}
+
+// StepIndex returns the 1-based position of the chain's step of type typ,
+// or 0 when it has none (each type appears at most once).
+func (i *Identification) StepIndex(typ string) int {
+	for n, st := range i.Sequence {
+		if st.IdentificationType == typ {
+			return n + 1
+		}
+	}
+	return 0
+}
+
+// CurrentStepType is the type of the chain's current step, "" when none.
+func (i *Identification) CurrentStepType() string {
+	if i.CurrentStep < 1 || i.CurrentStep > len(i.Sequence) {
+		return ""
+	}
+	return i.Sequence[i.CurrentStep-1].IdentificationType
+}
+
+// SyncSteps sets every step's status from the chain's status and current
+// step: before it COMPLETED, at it CURRENT (FAILED when the chain failed
+// there), after it PENDING. Stores call it on every item they read.
+func (i *Identification) SyncSteps() {
+	for n := range i.Sequence {
+		pos := n + 1
+		switch {
+		case pos < i.CurrentStep:
+			i.Sequence[n].Status = StepCompleted
+		case pos == i.CurrentStep && i.Status == StatusFailed:
+			i.Sequence[n].Status = StepFailed
+		case pos == i.CurrentStep:
+			i.Sequence[n].Status = StepCurrent
+		default:
+			i.Sequence[n].Status = StepPending
+		}
+	}
 }
 
 // Ref names one identification: the organisation is part of every key.
@@ -91,6 +220,10 @@ func (i *Identification) AsSeenAt(now time.Time) *Identification {
 	c.Status = StatusExpired
 	ended := i.ExpiresAt
 	c.EndedAt = &ended
+	if i.Sequence != nil {
+		c.Sequence = append([]Step(nil), i.Sequence...)
+		c.SyncSteps()
+	}
 	return &c
 }
 

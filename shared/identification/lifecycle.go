@@ -1,66 +1,454 @@
 package identification
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
 
-// Action is something that moves a process to another status.
+// Action is something that changes a process.
 type Action string
 
-// The actions of the lifecycle (docs/lifecycle.md).
+// The actions of the lifecycle (docs/lifecycle.md). Delete is not one: the
+// record goes away, and DeleteAllowed rules it.
 const (
-	ActionCancel Action = "cancel"
-	ActionClose  Action = "close"
-	ActionExpire Action = "expire"
+	ActionStart         Action = "start"
+	ActionIssueCode     Action = "issue_code"
+	ActionAttempt       Action = "attempt"
+	ActionCompleteCode  Action = "complete_code"
+	ActionFailAttempts  Action = "fail_attempts"
+	ActionCompleteAgent Action = "complete_agent"
+	ActionCancel        Action = "cancel"
+	ActionClose         Action = "close"
+	ActionExpire        Action = "expire"
 )
 
-// Rule is one row of the lifecycle table.
+// CallerKind is who acts.
+type CallerKind string
+
+// The kinds of caller.
+const (
+	CallerAdmin  CallerKind = "admin"
+	CallerActor  CallerKind = "actor"
+	CallerAgent  CallerKind = "agent"
+	CallerSystem CallerKind = "system"
+)
+
+// Caller is who asks for a change; it travels with every change.
+type Caller struct {
+	Kind      CallerKind
+	Sub       string
+	RequestID string
+	UserAgent string
+	// Device is the actor's device (actor calls only).
+	Device *Device
+}
+
+// ExpiryRule says how a rule treats a process whose expiry has passed.
+type ExpiryRule int
+
+const (
+	// ExpiryLive: an open process must not have expired (every action but
+	// expire).
+	ExpiryLive ExpiryRule = iota
+	// ExpiryDue: the process must have expired (expire).
+	ExpiryDue
+)
+
+// EndClock says whether and how an action ends the process: an ended
+// process leaves the open index and gets the end of its retention as TTL.
+type EndClock int
+
+const (
+	// EndNone: the process stays as open as it was.
+	EndNone EndClock = iota
+	// EndNow: it ends at the action's time (ended_at).
+	EndNow
+	// EndAtExpiry: it ended at its expiry, whenever the action ran.
+	EndAtExpiry
+	// EndCompleted: it completed at the action's time (completed_at, not
+	// ended_at: a completed process may still be closed).
+	EndCompleted
+)
+
+// Rule is one row of the lifecycle table: where the action is allowed
+// from, what it leads to, whether it ends the process and who may do it.
 type Rule struct {
-	// From lists the statuses the action is allowed from. For open statuses
-	// the process must also not have expired (for expire: must have).
-	From []Status
-	// To is the status the action leads to.
-	To Status
+	From   []Status
+	To     Status // "" leaves the status as it is
+	Expiry ExpiryRule
+	Ends   EndClock
+	By     []CallerKind
+	// Chain and OTP say which types of process the action applies to.
+	Chain, OTP bool
 }
 
-// Lifecycle is the transition table of docs/lifecycle.md. Delete is not a transition
-// (the record goes away) and is ruled by DeleteAllowed.
+// Lifecycle is the table every store enforces through Plan. The document
+// docs/lifecycle.md draws its picture from this table.
 var Lifecycle = map[Action]Rule{
-	ActionCancel: {From: []Status{StatusCreated, StatusInProgress}, To: StatusCancelled},
-	ActionClose:  {From: []Status{StatusCreated, StatusInProgress, StatusCompleted}, To: StatusClosed},
-	ActionExpire: {From: []Status{StatusCreated, StatusInProgress}, To: StatusExpired},
+	ActionStart:         {From: []Status{StatusCreated}, To: StatusInProgress, By: []CallerKind{CallerActor}, Chain: true},
+	ActionIssueCode:     {From: []Status{StatusCreated, StatusInProgress}, By: []CallerKind{CallerActor, CallerAdmin, CallerSystem}, Chain: true, OTP: true},
+	ActionAttempt:       {From: []Status{StatusCreated, StatusInProgress}, To: StatusInProgress, By: []CallerKind{CallerActor}, Chain: true, OTP: true},
+	ActionCompleteCode:  {From: []Status{StatusInProgress}, By: []CallerKind{CallerActor}, Chain: true, OTP: true},
+	ActionFailAttempts:  {From: []Status{StatusInProgress}, To: StatusFailed, Ends: EndNow, By: []CallerKind{CallerSystem}, Chain: true, OTP: true},
+	ActionCompleteAgent: {From: []Status{StatusInProgress}, By: []CallerKind{CallerAgent}, Chain: true},
+	ActionCancel:        {From: []Status{StatusCreated, StatusInProgress}, To: StatusCancelled, Ends: EndNow, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
+	ActionClose:         {From: []Status{StatusCreated, StatusInProgress, StatusCompleted}, To: StatusClosed, Ends: EndNow, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
+	ActionExpire:        {From: []Status{StatusCreated, StatusInProgress}, To: StatusExpired, Expiry: ExpiryDue, Ends: EndAtExpiry, By: []CallerKind{CallerSystem}, Chain: true, OTP: true},
 }
 
-// Allows reports whether the action may be applied to a process in status
-// from whose expiry is expiresAt, at now.
-func (a Action) Allows(from Status, expiresAt, now time.Time) bool {
-	rule, ok := Lifecycle[a]
-	if !ok || !contains(rule.From, from) {
-		return false
-	}
-	expired := from.Open() && !now.Before(expiresAt)
-	if a == ActionExpire {
-		return expired
-	}
-	return !expired
+// Limits of the one-time codes.
+const (
+	MaxCodes       = 5
+	MaxAttempts    = 5
+	CodeSpacing    = 30 * time.Second
+	DefaultCodeTTL = 10 * time.Minute
+)
+
+// Command is one change asked of a process: the action, when, by whom,
+// and what the action needs.
+type Command struct {
+	Action Action
+	At     time.Time
+	By     Caller
+	Reason string
+
+	// Step is the 1-based position of the chain step the action is for
+	// (complete_code and complete_agent of a chain); Last says it is the
+	// chain's last step, so completing it completes the chain.
+	Step int
+	Last bool
+	// StepType is the type the chain's current step must have (attempt
+	// and issue_code on a chain: OTP).
+	StepType string
+	// Code is the code issued (issue_code; start of a chain whose first
+	// step is an OTP step the system delivers).
+	Code *IssuedCode
+	// Guesses are what an attempt records of the values tried (attempt):
+	// hashes, never the values.
+	Guesses []string
+	// NoTwoFactor says the attempt carries no second factor: the process
+	// must not need one (else KindInvalid naming two_factor).
+	NoTwoFactor bool
+	// CodeHash is the hash of the code an attempt was counted against
+	// (complete_code, fail_attempts): a code replaced since is refused.
+	CodeHash string
+	// Awaiting is set on complete_code when the process still waits for
+	// something else (the document images): the code is marked validated
+	// and the process stays IN_PROGRESS.
+	Awaiting bool
+	// Agent is what an agent records (complete_agent).
+	Agent *AgentRecord
 }
 
-// Refusal explains why the action is not allowed on a process found in
-// status from with expiry expiresAt at now: KindExpired when it has expired
-// (open past its expiry, or already EXPIRED), KindConflict naming the status
-// otherwise. It is how stores classify a failed conditional write from the
-// old item, without a second read. It returns nil when the action is allowed.
-func (a Action) Refusal(from Status, expiresAt, now time.Time) *Error {
-	if a.Allows(from, expiresAt, now) {
+// IssuedCode is a new code as stored: never the code itself.
+type IssuedCode struct {
+	Hash      string
+	KeyID     string
+	ExpiresAt time.Time
+	// Nonce derives the code again for the system's own delivery; it is
+	// empty when the organisation delivers the code itself.
+	Nonce    string
+	Delivery string
+}
+
+// CodeMaterial is the stored secret side of the current code: read only on
+// the attempt path, never part of an Identification.
+type CodeMaterial struct {
+	Hash    string
+	KeyID   string
+	Nonce   string
+	Guesses []string
+}
+
+// Effect is a planned change: the guards a stored process must pass and
+// what the change does to it. Plan makes it; each store compiles it (the
+// DynamoDB store into one condition and update) or applies it (Apply), and
+// classifies a refusal with Check from the process as it was.
+type Effect struct {
+	Command
+	Rule Rule
+	// Guards beyond the rule's statuses and expiry.
+	StepGuard       int    // the chain's current step must be this position
+	StepTypeGuard   string // or of this type
+	Device          *Device
+	BindDevice      bool // start: the chain takes the caller's device
+	AttemptsBelow   int  // attempts < n
+	AttemptsAtLeast int  // attempts >= n
+	CodeLive        bool // a code exists and has not expired
+	CodesBelow      int  // codes_sent < n
+	Spacing         time.Duration
+	// NotExternal: the code is one the system delivers. An actor may not
+	// have a new code issued for a process whose organisation delivers its
+	// codes itself: the answer would hand the actor the code.
+	NotExternal bool
+}
+
+// Plan turns a command into the effect every store applies. It fails only
+// on a command the lifecycle does not know.
+func Plan(cmd Command) (Effect, error) {
+	rule, ok := Lifecycle[cmd.Action]
+	if !ok {
+		return Effect{}, fmt.Errorf("plan: unknown action %q", cmd.Action)
+	}
+	if cmd.By.Kind != "" && !containsKind(rule.By, cmd.By.Kind) {
+		return Effect{}, fmt.Errorf("plan: %s may not %s", cmd.By.Kind, cmd.Action)
+	}
+	e := Effect{Command: cmd, Rule: rule}
+	chainActor := cmd.By.Kind == CallerActor && cmd.By.Device != nil
+	switch cmd.Action {
+	case ActionStart:
+		e.BindDevice = true
+		e.Device = cmd.By.Device
+	case ActionIssueCode:
+		e.CodesBelow = MaxCodes
+		e.Spacing = CodeSpacing
+		e.StepTypeGuard = cmd.StepType
+		e.NotExternal = cmd.By.Kind == CallerActor
+		if chainActor && cmd.StepType != "" {
+			e.Device = cmd.By.Device
+		}
+	case ActionAttempt:
+		e.AttemptsBelow = MaxAttempts
+		e.CodeLive = true
+		e.StepTypeGuard = cmd.StepType
+		if chainActor && cmd.StepType != "" {
+			e.Device = cmd.By.Device
+		}
+	case ActionCompleteCode:
+		e.StepGuard = cmd.Step
+		if cmd.Step > 0 && cmd.Last {
+			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
+		}
+		if cmd.Step == 0 && !cmd.Awaiting {
+			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
+		}
+	case ActionFailAttempts:
+		e.StepGuard = cmd.Step
+		e.AttemptsAtLeast = MaxAttempts
+	case ActionCompleteAgent:
+		e.StepGuard = cmd.Step
+		if cmd.Last {
+			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
+		}
+	}
+	return e, nil
+}
+
+// To is the status the effect leads to from old.
+func (e Effect) To(old Status) Status {
+	if e.Rule.To == "" {
+		return old
+	}
+	return e.Rule.To
+}
+
+// Check returns why the effect cannot apply to old (nil: it can). It is
+// how memstore decides and how the DynamoDB store classifies a refused
+// write from the item it returned, without a second read. code is the
+// stored code material (nil when there is none).
+func (e Effect) Check(old *Identification, code *CodeMaterial) *Error {
+	if old == nil {
+		return nil // the caller reports not found: only it knows the ref
+	}
+	if err := e.checkStatus(old.Status, old.ExpiresAt, old.FailureReason); err != nil || e.Rule.Expiry == ExpiryDue {
+		return err
+	}
+	at := e.At
+	if e.Device != nil && old.Device != nil && !old.Device.SameAs(e.Device) {
+		return Errorf(KindConflict, "the chain is bound to another device")
+	}
+	if e.Device != nil && old.Device == nil && old.Type == TypeChain && !e.BindDevice {
+		return Errorf(KindConflict, "the chain has not been started; validate the chain first")
+	}
+	if e.StepGuard > 0 && old.CurrentStep != e.StepGuard {
+		return stepConflict(old)
+	}
+	if e.StepTypeGuard != "" && old.CurrentStepType() != e.StepTypeGuard {
+		return stepConflict(old)
+	}
+	otp := old.OTP
+	if otp == nil {
+		otp = &OTPState{}
+	}
+	if e.NoTwoFactor {
+		if tf := TwoFactorTypeOf(old); tf == "DOCUMENT_NUMBER" || tf == "EMAIL" {
+			return &Error{Kind: KindInvalid, Message: "the request body is invalid",
+				Fields: []FieldError{{Path: "two_factor", Message: "is required when two_factor_type is " + tf}}}
+		}
+	}
+	if e.AttemptsBelow > 0 && otp.Attempts >= e.AttemptsBelow {
+		return Errorf(KindExpired, "no attempts are left")
+	}
+	if e.CodeLive {
+		if code == nil || code.Hash == "" {
+			if otp.Validated {
+				return Errorf(KindConflict, "the code has already been validated")
+			}
+			return Errorf(KindConflict, "no code is valid; ask for a new one")
+		}
+		if !at.Before(otp.CodeExpiresAt) {
+			return Errorf(KindExpired, "the code expired at %s; ask for a new one", otp.CodeExpiresAt.UTC().Format(time.RFC3339))
+		}
+	}
+	if e.CodeHash != "" && (code == nil || code.Hash != e.CodeHash) {
+		return Errorf(KindConflict, "the code has been replaced or already used")
+	}
+	if e.AttemptsAtLeast > 0 && otp.Attempts < e.AttemptsAtLeast {
+		return Errorf(KindConflict, "attempts are not exhausted")
+	}
+	if e.NotExternal {
+		if ch := OTPChannel(old); ch != nil && ch.External {
+			return Errorf(KindConflict, "the organisation delivers this code itself; a new one is asked for by the organisation")
+		}
+	}
+	if e.CodesBelow > 0 && otp.CodesSent >= e.CodesBelow {
+		return Errorf(KindConflict, "all %d codes have been issued", e.CodesBelow)
+	}
+	if e.Spacing > 0 && otp.CodesSent > 0 {
+		if next := otp.LastCodeAt.Add(e.Spacing); at.Before(next) {
+			err := Errorf(KindTooSoon, "a new code can be asked for %d seconds after the last one", int(e.Spacing.Seconds()))
+			err.RetryAfter = next.Sub(at)
+			return err
+		}
+	}
+	return nil
+}
+
+// checkStatus is the rule's own part of Check: the status and the expiry.
+func (e Effect) checkStatus(status Status, expiresAt time.Time, failure string) *Error {
+	expired := status.Open() && !e.At.Before(expiresAt)
+	if e.Rule.Expiry == ExpiryDue {
+		if !expired || !contains(e.Rule.From, status) {
+			return Errorf(KindConflict, "identification is %s and not due; expire is allowed from %s once expired", status, joinStatuses(e.Rule.From))
+		}
 		return nil
 	}
-	if a != ActionExpire && (from == StatusExpired || (from.Open() && !now.Before(expiresAt))) {
+	if status == StatusExpired || expired {
 		return Errorf(KindExpired, "identification expired at %s; %s is no longer possible",
-			expiresAt.UTC().Format(time.RFC3339), a)
+			expiresAt.UTC().Format(time.RFC3339), e.Action)
 	}
-	return Errorf(KindConflict, "identification is %s; %s is allowed from %s",
-		from, a, joinStatuses(Lifecycle[a].From))
+	if status == StatusFailed {
+		if failure == "" {
+			return Errorf(KindExpired, "identification failed; %s is no longer possible", e.Action)
+		}
+		return Errorf(KindExpired, "identification failed (%s); %s is no longer possible", failure, e.Action)
+	}
+	if !contains(e.Rule.From, status) {
+		return Errorf(KindConflict, "identification is %s; %s is allowed from %s",
+			status, e.Action, joinStatuses(e.Rule.From))
+	}
+	return nil
+}
+
+// Refusal explains why the action's rule refuses a process found in status
+// from with expiry expiresAt at now (nil: the rule allows it): the status
+// and expiry part of Check, which is what the lifecycle table says.
+func (a Action) Refusal(from Status, expiresAt, now time.Time) *Error {
+	e, err := Plan(Command{Action: a, At: now})
+	if err != nil {
+		return Errorf(KindConflict, "%s is not an action of the lifecycle", a)
+	}
+	return e.checkStatus(from, expiresAt, "")
+}
+
+// Allows reports whether the action's rule allows it on a process in
+// status from with expiry expiresAt, at now.
+func (a Action) Allows(from Status, expiresAt, now time.Time) bool {
+	return a.Refusal(from, expiresAt, now) == nil
+}
+
+func stepConflict(old *Identification) *Error {
+	if t := old.CurrentStepType(); t != "" {
+		return Errorf(KindConflict, "the current step is step %d (%s)", old.CurrentStep, t)
+	}
+	if old.CurrentStep == 0 {
+		return Errorf(KindConflict, "the chain has not been started; validate the chain first")
+	}
+	return Errorf(KindConflict, "every step of the chain is done")
+}
+
+// Apply returns the process old becomes under the effect, and the code
+// material it then holds; it does not check (Check does). memstore uses
+// it; the DynamoDB store's compiled update does the same in one write.
+func (e Effect) Apply(old *Identification, code *CodeMaterial) (*Identification, *CodeMaterial) {
+	i := Clone(old)
+	var c *CodeMaterial
+	if code != nil {
+		cc := *code
+		cc.Guesses = append([]string(nil), code.Guesses...)
+		c = &cc
+	}
+	at := e.At
+	i.Status = e.To(old.Status)
+	i.UpdatedAt = at
+	i.Version++
+	switch e.Rule.Ends {
+	case EndNow:
+		t := at
+		i.EndedAt = &t
+	case EndAtExpiry:
+		t := old.ExpiresAt
+		i.EndedAt = &t
+	case EndCompleted:
+		t := at
+		i.CompletedAt = &t
+	}
+	if e.Reason != "" && e.Action == ActionCancel {
+		i.CancelReason = e.Reason
+	}
+	if e.Rule.Ends == EndNow && e.By.UserAgent != "" {
+		i.EndedUserAgent = e.By.UserAgent
+	}
+	ensureOTP := func() *OTPState {
+		if i.OTP == nil {
+			i.OTP = &OTPState{}
+		}
+		return i.OTP
+	}
+	if e.BindDevice {
+		d := *e.By.Device
+		i.Device = &d
+		i.CurrentStep = 1
+	}
+	if ic := e.Code; ic != nil {
+		o := ensureOTP()
+		o.CodesSent++
+		o.CodeExpiresAt = ic.ExpiresAt
+		o.LastCodeAt = at
+		o.Delivery = Delivery{Status: ic.Delivery}
+		c = &CodeMaterial{Hash: ic.Hash, KeyID: ic.KeyID, Nonce: ic.Nonce}
+	}
+	switch e.Action {
+	case ActionAttempt:
+		ensureOTP().Attempts++
+		if c != nil {
+			c.Guesses = append(c.Guesses, e.Guesses...)
+		}
+	case ActionCompleteCode:
+		if e.By.Device != nil {
+			d := *e.By.Device
+			i.CompletedDevice = &d
+		}
+		c = nil
+		if e.Awaiting {
+			ensureOTP().Validated = true
+		}
+		if e.Step > 0 {
+			i.CurrentStep = e.Step + 1
+		}
+	case ActionCompleteAgent:
+		if e.Agent != nil {
+			a := *e.Agent
+			i.Agent = &a
+		}
+		i.CurrentStep = e.Step + 1
+	case ActionFailAttempts:
+		i.FailureReason = FailureMaxAttempts
+		c = nil
+	}
+	i.SyncSteps()
+	return i, c
 }
 
 // DeleteAllowed reports whether a delete may remove a process in status
@@ -82,6 +470,15 @@ func DeleteRefusal(from Status, expiresAt, now time.Time) *Error {
 	return Errorf(KindForbidden, "identification is %s; delete without force=true is allowed only from CREATED", status)
 }
 
+func containsKind(list []CallerKind, k CallerKind) bool {
+	for _, x := range list {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
 func contains(list []Status, s Status) bool {
 	for _, x := range list {
 		if x == s {
@@ -101,3 +498,64 @@ func joinStatuses(list []Status) string {
 
 // String names the action.
 func (a Action) String() string { return string(a) }
+
+// Clone copies i deeply: nothing reachable from the copy is shared.
+func Clone(i *Identification) *Identification {
+	c := *i
+	cp := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		x := *t
+		return &x
+	}
+	c.EndedAt = cp(i.EndedAt)
+	c.CompletedAt = cp(i.CompletedAt)
+	if d := i.Actor.IdentityDocument; d != nil {
+		dc := *d
+		c.Actor.IdentityDocument = &dc
+	}
+	if m := i.Actor.MSISDN; m != nil {
+		mc := *m
+		c.Actor.MSISDN = &mc
+	}
+	if ch := i.Channel; ch != nil {
+		cc := *ch
+		c.Channel = &cc
+	}
+	if o := i.OTP; o != nil {
+		oc := *o
+		c.OTP = &oc
+	}
+	if d := i.Device; d != nil {
+		dc := *d
+		c.Device = &dc
+	}
+	if d := i.CompletedDevice; d != nil {
+		dc := *d
+		c.CompletedDevice = &dc
+	}
+	if a := i.Agent; a != nil {
+		ac := *a
+		c.Agent = &ac
+	}
+	if i.Sequence != nil {
+		c.Sequence = make([]Step, len(i.Sequence))
+		for n, st := range i.Sequence {
+			if o := st.OTPStep; o != nil {
+				oc := *o
+				if o.Channel != nil {
+					cc := *o.Channel
+					oc.Channel = &cc
+				}
+				st.OTPStep = &oc
+			}
+			if d := st.IdentityDocumentStep; d != nil {
+				dc := *d
+				st.IdentityDocumentStep = &dc
+			}
+			c.Sequence[n] = st
+		}
+	}
+	return &c
+}

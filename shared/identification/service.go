@@ -2,6 +2,7 @@ package identification
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,12 +10,15 @@ import (
 	"github.com/google/uuid"
 )
 
-// Service runs the admin operations on top of a Store. Time and ids are
-// injected so tests never sleep and can predict ids.
+// Service runs the operations of both sides, the organisation's and the
+// actor's, on top of a Store. Time, ids and code keys are injected so tests
+// never sleep and can predict ids.
 type Service struct {
-	store Store
-	now   func() time.Time
-	newID func() (string, error)
+	store   Store
+	now     func() time.Time
+	newID   func() (string, error)
+	keys    *CodeKeys
+	codeTTL time.Duration
 }
 
 // Option configures a Service.
@@ -26,14 +30,32 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithIDs replaces the UUIDv7 generator.
 func WithIDs(newID func() (string, error)) Option { return func(s *Service) { s.newID = newID } }
 
+// WithCodeKeys gives the service the keys that hash one-time codes. Without
+// them it cannot issue or check a code: the routes that need codes refuse
+// to start.
+func WithCodeKeys(k *CodeKeys) Option { return func(s *Service) { s.keys = k } }
+
+// WithCodeTTL sets how long a code is valid (DefaultCodeTTL otherwise, or
+// when d is not positive).
+func WithCodeTTL(d time.Duration) Option {
+	return func(s *Service) {
+		if d > 0 {
+			s.codeTTL = d
+		}
+	}
+}
+
 // NewService returns a Service over store.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, now: time.Now, newID: newUUIDv7}
+	s := &Service{store: store, now: time.Now, newID: newUUIDv7, codeTTL: DefaultCodeTTL}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
+
+// HasCodeKeys reports whether the service can issue and check codes.
+func (s *Service) HasCodeKeys() bool { return s.keys != nil }
 
 func newUUIDv7() (string, error) {
 	id, err := uuid.NewV7()
@@ -46,41 +68,80 @@ func newUUIDv7() (string, error) {
 // Now is the service's clock, truncated to the second: every stored time is.
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Second) }
 
-// CreateOTP creates an OTP identification for org. An input that did not
-// come from ParseCreateOTP is validated first.
-func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, userAgent string) (*Identification, error) {
+// Created is a new identification, with its first code when the
+// organisation delivers it itself (Code is empty otherwise).
+type Created struct {
+	*Identification
+	Code string
+}
+
+// CreateOTP creates an OTP identification for org and issues its first
+// code. An input that did not come from ParseCreateOTP is validated first.
+func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, by Caller) (Created, error) {
 	if !in.validated {
 		if fields := in.Validate(); len(fields) > 0 {
-			return nil, Invalid(fields)
+			return Created{}, Invalid(fields)
 		}
+	}
+	if s.keys == nil {
+		return Created{}, errors.New("create otp: no code keys configured")
 	}
 	ttl := DefaultExpiresIn
 	if in.ExpiresIn != "" {
 		ttl, _ = ParseExpiresIn(in.ExpiresIn)
 	}
-	i, err := s.newIdentification(org, TypeOTP, in.Actor, ttl, userAgent)
+	i, err := s.newIdentification(org, TypeOTP, in.Actor, ttl, by.UserAgent)
 	if err != nil {
-		return nil, err
+		return Created{}, err
 	}
 	i.TwoFactorType = in.TwoFactorType
 	ch := *in.Channel
 	i.Channel = &ch
-	if err := s.store.Create(ctx, i); err != nil {
-		return nil, fmt.Errorf("create otp %s: %w", i.ID, err)
+	code, issued, err := s.issue(i.Ref(), i.CreatedAt, i.ExpiresAt, ch.External)
+	if err != nil {
+		return Created{}, err
 	}
-	return i, nil
+	i.OTP = &OTPState{CodesSent: 1, CodeExpiresAt: issued.ExpiresAt, LastCodeAt: i.CreatedAt, Delivery: Delivery{Status: issued.Delivery}}
+	material := &CodeMaterial{Hash: issued.Hash, KeyID: issued.KeyID, Nonce: issued.Nonce}
+	if err := s.store.Create(ctx, i, material); err != nil {
+		return Created{}, fmt.Errorf("create otp %s: %w", i.ID, err)
+	}
+	out := Created{Identification: i}
+	if ch.External {
+		out.Code = code
+	}
+	return out, nil
+}
+
+// issue makes a new code for ref at now: valid for the code TTL, never past
+// the process's expiry.
+func (s *Service) issue(ref Ref, now, processExpiry time.Time, external bool) (string, *IssuedCode, error) {
+	code, nonce, err := s.keys.NewCode(ref)
+	if err != nil {
+		return "", nil, err
+	}
+	hash, keyID := s.keys.Hash(ref, code)
+	exp := now.Add(s.codeTTL)
+	if !processExpiry.IsZero() && processExpiry.Before(exp) {
+		exp = processExpiry
+	}
+	ic := &IssuedCode{Hash: hash, KeyID: keyID, ExpiresAt: exp, Nonce: nonce, Delivery: DeliveryPending}
+	if external {
+		ic.Delivery = DeliveryExternal
+	}
+	return code, ic, nil
 }
 
 // CreateChain creates a chain identification for org. An input that did
 // not come from ParseCreateChain is validated first.
-func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, userAgent string) (*Identification, error) {
+func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, by Caller) (*Identification, error) {
 	if !in.validated {
 		if fields := in.Validate(); len(fields) > 0 {
 			return nil, Invalid(fields)
 		}
 	}
 	ttl, _ := ParseExpiresIn(in.ExpiresIn)
-	i, err := s.newIdentification(org, TypeChain, in.Actor, ttl, userAgent)
+	i, err := s.newIdentification(org, TypeChain, in.Actor, ttl, by.UserAgent)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +154,7 @@ func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, u
 			o.Channel = &c
 			st.OTPStep = &o
 		}
-		if st.IdentificationType == "IDENTITY_DOCUMENT" {
+		if st.IdentificationType == StepIdentityDocument {
 			d := IdentityDocumentStep{ProviderType: DefaultProvider}
 			if st.IdentityDocumentStep != nil && st.IdentityDocumentStep.ProviderType != "" {
 				d.ProviderType = st.IdentityDocumentStep.ProviderType
@@ -102,7 +163,7 @@ func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, u
 		}
 		i.Sequence[n] = st
 	}
-	if err := s.store.Create(ctx, i); err != nil {
+	if err := s.store.Create(ctx, i, nil); err != nil {
 		return nil, fmt.Errorf("create chain %s: %w", i.ID, err)
 	}
 	return i, nil
@@ -150,28 +211,35 @@ func (s *Service) Get(ctx context.Context, ref Ref) (*Identification, error) {
 	return i.AsSeenAt(s.Now()), nil
 }
 
-// Cancel cancels the identification, recording reason and userAgent.
-func (s *Service) Cancel(ctx context.Context, ref Ref, reason, userAgent string) error {
-	ch := Change{Action: ActionCancel, At: s.Now(), Reason: nfc(reason), UserAgent: userAgent}
-	if err := s.store.Transition(ctx, ref, ch); err != nil {
-		return fmt.Errorf("cancel %s %s: %w", ref.Type, ref.ID, err)
+// apply plans cmd and has the store apply it.
+func (s *Service) apply(ctx context.Context, ref Ref, cmd Command) (Result, error) {
+	e, err := Plan(cmd)
+	if err != nil {
+		return Result{}, err
 	}
-	return nil
+	res, err := s.store.Apply(ctx, ref, e)
+	if err != nil {
+		return res, fmt.Errorf("%s %s %s: %w", cmd.Action, ref.Type, ref.ID, err)
+	}
+	return res, nil
 }
 
-// Close closes the identification, recording userAgent.
-func (s *Service) Close(ctx context.Context, ref Ref, userAgent string) error {
-	ch := Change{Action: ActionClose, At: s.Now(), UserAgent: userAgent}
-	if err := s.store.Transition(ctx, ref, ch); err != nil {
-		return fmt.Errorf("close %s %s: %w", ref.Type, ref.ID, err)
-	}
-	return nil
+// Cancel cancels the identification, recording reason.
+func (s *Service) Cancel(ctx context.Context, ref Ref, reason string, by Caller) (*Identification, error) {
+	res, err := s.apply(ctx, ref, Command{Action: ActionCancel, At: s.Now(), By: by, Reason: nfc(reason)})
+	return res.New, err
+}
+
+// Close closes the identification.
+func (s *Service) Close(ctx context.Context, ref Ref, by Caller) (*Identification, error) {
+	res, err := s.apply(ctx, ref, Command{Action: ActionClose, At: s.Now(), By: by})
+	return res.New, err
 }
 
 // Delete removes the identification. force must only be true when the
 // caller holds the force-delete permission.
-func (s *Service) Delete(ctx context.Context, ref Ref, force bool) error {
-	if err := s.store.Delete(ctx, ref, force, s.Now()); err != nil {
+func (s *Service) Delete(ctx context.Context, ref Ref, force bool, by Caller) error {
+	if err := s.store.Delete(ctx, ref, force, by, s.Now()); err != nil {
 		return fmt.Errorf("delete %s %s: %w", ref.Type, ref.ID, err)
 	}
 	return nil

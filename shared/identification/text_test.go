@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -144,11 +145,12 @@ func TestTextIsCountedAfterNFC(t *testing.T) {
 	// The service keeps the normalised form, also for an input that did
 	// not come from the parser.
 	store := &recordingStore{}
-	svc := identification.NewService(store, identification.WithClock(fixedClock))
-	i, err := svc.CreateOTP(context.Background(), "acme", identification.CreateOTP{
+	svc := identification.NewService(store, identification.WithClock(fixedClock), identification.WithCodeKeys(fixture.CodeKeys()))
+	created, err := svc.CreateOTP(context.Background(), "acme", identification.CreateOTP{
 		Actor:   &identification.Actor{Name: " " + decomposed(100) + " ", LastName: decomposed(3)},
 		Channel: &identification.Channel{Type: "SMS", External: true},
-	}, "")
+	}, identification.Caller{Kind: identification.CallerAdmin})
+	i := created.Identification
 	if err != nil {
 		t.Fatalf("service: %v", err)
 	}

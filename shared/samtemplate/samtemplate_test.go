@@ -66,9 +66,11 @@ func TestLoadTableFromRepoTemplate(t *testing.T) {
 		{"ProvisionedThroughput", got.ProvisionedThroughput, (*types.ProvisionedThroughput)(nil)},
 		{"KeySchema", got.KeySchema, []types.KeySchemaElement{
 			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
 		}},
 		{"AttributeDefinitions", got.AttributeDefinitions, []types.AttributeDefinition{
 			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("open_shard"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("open_expires_at"), AttributeType: types.ScalarAttributeTypeN},
 		}},

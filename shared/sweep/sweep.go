@@ -29,7 +29,7 @@ type Source interface {
 
 // Expirer applies the expire transition (identification.Store does).
 type Expirer interface {
-	Transition(ctx context.Context, ref identification.Ref, ch identification.Change) error
+	Apply(ctx context.Context, ref identification.Ref, e identification.Effect) (identification.Result, error)
 }
 
 // Options tunes a pass.
@@ -104,6 +104,11 @@ func Run(ctx context.Context, src Source, exp Expirer, now time.Time, opts Optio
 		return true
 	}
 
+	expire, err := identification.Plan(identification.Command{Action: identification.ActionExpire, At: now,
+		By: identification.Caller{Kind: identification.CallerSystem, Sub: "expire-sweep"}})
+	if err != nil {
+		panic(err) // the lifecycle always knows expire
+	}
 	writes := make(chan identification.Ref)
 	var writers sync.WaitGroup
 	for w := 0; w < opts.Writers; w++ {
@@ -111,7 +116,7 @@ func Run(ctx context.Context, src Source, exp Expirer, now time.Time, opts Optio
 		go func() {
 			defer writers.Done()
 			for ref := range writes {
-				err := exp.Transition(ctx, ref, identification.Change{Action: identification.ActionExpire, At: now})
+				_, err := exp.Apply(ctx, ref, expire)
 				switch kind := identification.KindOf(err); {
 				case err == nil:
 					res.expired.Add(1)

@@ -41,7 +41,7 @@ func seedMany(t *testing.T, s identification.Store, n int, mk func(i int) *ident
 					return
 				}
 				out[i] = mk(i)
-				if err := s.Create(context.Background(), out[i]); err != nil {
+				if err := s.Create(context.Background(), out[i], nil); err != nil {
 					failed.Store(err)
 					return
 				}

@@ -1,0 +1,16 @@
+// Command validate-chain is the Lambda function that starts a chain
+// identification on the actor's device:
+// POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/validate.
+// Everything but the route name and its code keys (read from Secrets
+// Manager at start-up) is shared wiring in package app.
+package main
+
+import (
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/httpapi"
+)
+
+func main() {
+	app.Lambda(httpapi.ValidateChain, app.WithCodeKeys(codekey.FromSecretsManager))
+}

@@ -1,0 +1,280 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// RunFlow runs the actor side of the contract: the flow's actions applied
+// to every status, their guards, the non-final actions leaving a process
+// open, and bursts of attempts that can never count more than the limit.
+func RunFlow(t *testing.T, newStore func(t *testing.T) identification.Store) {
+	t.Run("flow actions", func(t *testing.T) { testFlowActions(t, newStore(t)) })
+	t.Run("non-final actions keep it open", func(t *testing.T) { testNonFinal(t, newStore(t)) })
+	t.Run("attempt burst", func(t *testing.T) { testAttemptBurst(t, newStore(t)) })
+	t.Run("guards", func(t *testing.T) { testGuards(t, newStore(t)) })
+}
+
+// Device is the device of the suite's actor calls.
+var Device = &identification.Device{InstallationID: "inst-1", Fingerprint: "fp-1", UserAgent: "storetest/1", IP: "192.0.2.1"}
+
+var actor = identification.Caller{Kind: identification.CallerActor, Sub: "actor-1", Device: Device}
+
+// codeOf is the stored code material of the suite's fixtures.
+var codeOf = &identification.CodeMaterial{Hash: "hash-1", KeyID: "k1", Nonce: "n1"}
+
+// flowLifecycle is the status dimension of the flow's actions, written out
+// by hand: on a fixture that passes every other guard, whether the action
+// is applied (ok) or refused, live and due.
+var flowLifecycle = map[identification.Action]map[identification.Status]outcome{
+	identification.ActionStart:         openOnly(true, false),
+	identification.ActionAttempt:       openOnly(true, true),
+	identification.ActionIssueCode:     openOnly(true, true),
+	identification.ActionCompleteCode:  openOnly(false, true),
+	identification.ActionFailAttempts:  openOnly(false, true),
+	identification.ActionCompleteAgent: openOnly(false, true),
+}
+
+// openOnly is the row of an action allowed from CREATED (created) and/or
+// IN_PROGRESS (inProgress) before the expiry, refused everywhere else.
+func openOnly(created, inProgress bool) map[identification.Status]outcome {
+	row := func(allowed bool) outcome {
+		if allowed {
+			return outcome{ok, expired}
+		}
+		return outcome{conflict, expired}
+	}
+	return map[identification.Status]outcome{
+		identification.StatusCreated:    row(created),
+		identification.StatusInProgress: row(inProgress),
+		identification.StatusCompleted:  {conflict, conflict},
+		identification.StatusFailed:     {expired, expired},
+		identification.StatusCancelled:  {conflict, conflict},
+		identification.StatusClosed:     {conflict, conflict},
+		identification.StatusExpired:    {expired, expired},
+	}
+}
+
+// Oracles are every action the hand-written oracles cover; a test fails
+// when the lifecycle has an action they lack.
+func Oracles() map[identification.Action]bool {
+	out := map[identification.Action]bool{}
+	for a := range lifecycle {
+		out[a] = true
+	}
+	for a := range flowLifecycle {
+		out[a] = true
+	}
+	return out
+}
+
+// flowFixture is a process in status, expiring at expiry, that passes
+// every guard of action but the status and expiry, and the command.
+func flowFixture(t *testing.T, action identification.Action, status identification.Status, expiry time.Time) (*identification.Identification, *identification.CodeMaterial, identification.Command) {
+	t.Helper()
+	cmd := identification.Command{Action: action, At: Now, By: actor}
+	switch action {
+	case identification.ActionStart:
+		i := Chain(t, "acme", status, expiry)
+		if status != identification.StatusCreated {
+			i.Device, i.CurrentStep = &identification.Device{InstallationID: "other", Fingerprint: "other"}, 1
+			i.SyncSteps()
+		}
+		return i, nil, cmd
+	case identification.ActionCompleteAgent:
+		i := Chain(t, "acme", status, expiry)
+		i.Device, i.CurrentStep = Device, 2
+		i.SyncSteps()
+		cmd.By = identification.Caller{Kind: identification.CallerAgent, Sub: "agent-1"}
+		cmd.Step = 2
+		cmd.Agent = &identification.AgentRecord{Name: "Agent Smith", Sub: "agent-1", At: Now}
+		return i, nil, cmd
+	}
+	i := OTP(t, "acme", status, expiry)
+	i.OTP = &identification.OTPState{CodesSent: 1, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-5 * time.Minute), Delivery: identification.Delivery{Status: identification.DeliveryExternal}}
+	code := *codeOf
+	switch action {
+	case identification.ActionAttempt:
+		cmd.Guesses = []string{"g"}
+		cmd.By.Device = nil
+	case identification.ActionIssueCode:
+		cmd.Code = &identification.IssuedCode{Hash: "hash-2", KeyID: "k1", Nonce: "n2", ExpiresAt: Now.Add(10 * time.Minute), Delivery: identification.DeliveryExternal}
+		cmd.By = identification.Caller{Kind: identification.CallerAdmin, Sub: "admin-1"}
+	case identification.ActionCompleteCode:
+		cmd.CodeHash = code.Hash
+		i.OTP.Attempts = 1
+	case identification.ActionFailAttempts:
+		i.OTP.Attempts = identification.MaxAttempts
+		cmd.By = identification.Caller{Kind: identification.CallerSystem}
+	}
+	return i, &code, cmd
+}
+
+func mustCreateWith(t *testing.T, s identification.Store, i *identification.Identification, code *identification.CodeMaterial) {
+	t.Helper()
+	if err := s.Create(t.Context(), i, code); err != nil {
+		t.Fatalf("create %s %s: %v", i.Type, i.Status, err)
+	}
+}
+
+func testFlowActions(t *testing.T, s identification.Store) {
+	for action, row := range flowLifecycle {
+		t.Run(string(action), func(t *testing.T) {
+			for _, status := range identification.Statuses {
+				want := row[status]
+				for _, c := range []struct {
+					name   string
+					expiry time.Time
+					want   identification.Kind
+				}{{"live", Now.Add(time.Hour), want.live}, {"due", Now, want.due}} {
+					i, code, cmd := flowFixture(t, action, status, c.expiry)
+					mustCreateWith(t, s, i, code)
+					err := apply(s, t.Context(), i.Ref(), cmd)
+					checkKind(t, string(status)+" "+c.name, err, c.want)
+					got := mustGet(t, s, i.Ref())
+					if c.want != ok && (got.Status != status || got.Version != 1) {
+						t.Errorf("%s %s: refused %s left %s version %d, want %s 1", status, c.name, action, got.Status, got.Version, status)
+					}
+					if c.want == ok && got.Version != 2 {
+						t.Errorf("%s %s: applied %s left version %d, want 2", status, c.name, action, got.Version)
+					}
+				}
+			}
+		})
+	}
+}
+
+// testNonFinal: start, attempt and issue_code leave a process open: no
+// ended_at, no completed_at (the DynamoDB store's test also checks its
+// open-index keys and TTL).
+func testNonFinal(t *testing.T, s identification.Store) {
+	for _, action := range []identification.Action{identification.ActionStart, identification.ActionAttempt, identification.ActionIssueCode} {
+		i, code, cmd := flowFixture(t, action, identification.StatusCreated, Now.Add(time.Hour))
+		mustCreateWith(t, s, i, code)
+		if err := apply(s, t.Context(), i.Ref(), cmd); err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		got := mustGet(t, s, i.Ref())
+		if !got.Status.Open() || got.EndedAt != nil || got.CompletedAt != nil {
+			t.Errorf("after %s: %s ended %v completed %v, want open, neither set", action, got.Status, got.EndedAt, got.CompletedAt)
+		}
+	}
+}
+
+// testAttemptBurst: 40 attempts at once on one code are counted, and no
+// more than MaxAttempts are admitted, 20 rounds.
+func testAttemptBurst(t *testing.T, s identification.Store) {
+	for round := 0; round < 20; round++ {
+		i, code, cmd := flowFixture(t, identification.ActionAttempt, identification.StatusCreated, Now.Add(time.Hour))
+		mustCreateWith(t, s, i, code)
+		errs := raceN(40, func(int) error { return apply(s, context.Background(), i.Ref(), cmd) })
+		admitted := 0
+		for n, err := range errs {
+			switch identification.KindOf(err) {
+			case ok:
+				if err == nil {
+					admitted++
+				} else {
+					t.Errorf("round %d racer %d: %v", round, n, err)
+				}
+			case identification.KindExpired:
+			default:
+				t.Errorf("round %d racer %d: %v, want success or no attempts left", round, n, err)
+			}
+		}
+		got := mustGet(t, s, i.Ref())
+		if admitted != identification.MaxAttempts || got.OTP.Attempts != identification.MaxAttempts || got.Version != 1+int64(admitted) {
+			t.Fatalf("round %d: admitted %d, stored attempts %d version %d; want %d, %d, %d",
+				round, admitted, got.OTP.Attempts, got.Version, identification.MaxAttempts, identification.MaxAttempts, 1+identification.MaxAttempts)
+		}
+	}
+}
+
+// testGuards: each guard of the flow refuses with its documented kind.
+func testGuards(t *testing.T, s identification.Store) {
+	check := func(name string, i *identification.Identification, code *identification.CodeMaterial, cmd identification.Command, want identification.Kind) {
+		t.Helper()
+		mustCreateWith(t, s, i, code)
+		checkKind(t, name, apply(s, t.Context(), i.Ref(), cmd), want)
+		if got := mustGet(t, s, i.Ref()); want != ok && got.Version != 1 {
+			t.Errorf("%s: refused write changed the version to %d", name, got.Version)
+		}
+	}
+	i, code, cmd := flowFixture(t, identification.ActionAttempt, identification.StatusInProgress, Now.Add(time.Hour))
+	i.OTP.CodeExpiresAt = Now
+	check("attempt on an expired code", i, code, cmd, identification.KindExpired)
+
+	i, code, cmd = flowFixture(t, identification.ActionAttempt, identification.StatusInProgress, Now.Add(time.Hour))
+	check("attempt with no code", i, nil, cmd, identification.KindConflict)
+
+	i, code, cmd = flowFixture(t, identification.ActionAttempt, identification.StatusInProgress, Now.Add(time.Hour))
+	cmd.NoTwoFactor = true
+	check("attempt without the second factor it needs", i, code, cmd, identification.KindInvalid)
+
+	i, code, cmd = flowFixture(t, identification.ActionIssueCode, identification.StatusInProgress, Now.Add(time.Hour))
+	i.OTP.LastCodeAt = Now.Add(-10 * time.Second)
+	mustCreateWith(t, s, i, code)
+	e, _ := identification.Plan(cmd)
+	_, err := s.Apply(t.Context(), i.Ref(), e)
+	var de *identification.Error
+	if identification.KindOf(err) != identification.KindTooSoon || !errors.As(err, &de) || de.RetryAfter != 20*time.Second {
+		t.Errorf("resend 10 s after the last code: %v, want too soon with Retry-After 20s", err)
+	}
+
+	i, code, cmd = flowFixture(t, identification.ActionIssueCode, identification.StatusInProgress, Now.Add(time.Hour))
+	i.OTP.CodesSent = identification.MaxCodes
+	check("a sixth code", i, code, cmd, identification.KindConflict)
+
+	i, code, cmd = flowFixture(t, identification.ActionCompleteCode, identification.StatusInProgress, Now.Add(time.Hour))
+	cmd.CodeHash = "another"
+	check("complete with a replaced code", i, code, cmd, identification.KindConflict)
+
+	i, code, cmd = flowFixture(t, identification.ActionCompleteAgent, identification.StatusInProgress, Now.Add(time.Hour))
+	i.CurrentStep = 1
+	i.SyncSteps()
+	check("agent step not current", i, code, cmd, identification.KindConflict)
+
+	// Chain actor calls must come from the bound device.
+	ch := Chain(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
+	ch.Device, ch.CurrentStep = Device, 1
+	ch.OTP = &identification.OTPState{CodesSent: 1, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-time.Minute)}
+	ch.SyncSteps()
+	other := actor
+	other.Device = &identification.Device{InstallationID: "inst-2", Fingerprint: "fp-1"}
+	check("attempt from another device", ch, codeOf, identification.Command{Action: identification.ActionAttempt, At: Now, By: other, StepType: identification.StepOTP, Guesses: []string{"g"}}, identification.KindConflict)
+
+	ch = Chain(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
+	ch.Device, ch.CurrentStep = Device, 2
+	ch.OTP = &identification.OTPState{CodesSent: 1, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-time.Minute)}
+	ch.SyncSteps()
+	check("attempt when the OTP step is not current", ch, codeOf, identification.Command{Action: identification.ActionAttempt, At: Now, By: actor, StepType: identification.StepOTP, Guesses: []string{"g"}}, identification.KindConflict)
+
+	ch = Chain(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
+	ch.Device, ch.CurrentStep = Device, 1
+	ch.OTP = &identification.OTPState{CodesSent: 1, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-time.Minute)}
+	ch.SyncSteps()
+	check("attempt from the bound device", ch, codeOf, identification.Command{Action: identification.ActionAttempt, At: Now, By: actor, StepType: identification.StepOTP, Guesses: []string{"g"}}, ok)
+}
+
+// raceN runs fn in n goroutines released at once and returns their errors.
+func raceN(n int, fn func(n int) error) []error {
+	errs := make([]error, n)
+	done := make(chan struct{})
+	start := make(chan struct{})
+	for k := range n {
+		go func() {
+			<-start
+			errs[k] = fn(k)
+			done <- struct{}{}
+		}()
+	}
+	close(start)
+	for range n {
+		<-done
+	}
+	return errs
+}

@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// maxDeviceHeader bounds x-installation_id and x-fingerprint.
+const maxDeviceHeader = 128
+
+// device reads the actor's device headers: x-installation_id and
+// x-fingerprint (1..128 printable ASCII), the optional x-location
+// ("lat,long" in range); the IP is the caller's as the platform saw it
+// (Config.SourceIP), never a header the client sends.
+func (h *Handler) device(r *http.Request) (*identification.Device, error) {
+	d := &identification.Device{}
+	for _, hd := range []struct {
+		name string
+		dst  *string
+	}{{"x-installation_id", &d.InstallationID}, {"x-fingerprint", &d.Fingerprint}} {
+		// API Gateway joins repeated headers with commas, and the Lambda
+		// adapter splits them again: the value is read back joined.
+		v := headerValue(r, hd.name)
+		if !printableASCII(v, maxDeviceHeader) {
+			return nil, paramError("%s: header is required, 1 to %d printable ASCII characters", hd.name, maxDeviceHeader)
+		}
+		*hd.dst = v
+	}
+	if loc := headerValue(r, "x-location"); loc != "" {
+		if !validLocation(loc) {
+			return nil, paramError("x-location: must be lat,long in decimal degrees (-90..90, -180..180)")
+		}
+		d.Location = loc
+	}
+	if h.sourceIP != nil {
+		d.IP = h.sourceIP(r)
+	}
+	return d, nil
+}
+
+// headerValue is a header's values joined as one comma-separated value.
+func headerValue(r *http.Request, name string) string {
+	return strings.Join(r.Header.Values(name), ",")
+}
+
+func printableASCII(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func validLocation(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	lat, long, ok := strings.Cut(s, ",")
+	if !ok {
+		return false
+	}
+	in := func(v string, limit float64) bool {
+		if v == "" || strings.ContainsAny(v, "eExXnNiI_ ") {
+			return false
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		return err == nil && f >= -limit && f <= limit
+	}
+	return in(lat, 90) && in(long, 180)
+}
+
+// etag is the ETag of a version: every 2xx that writes or reads a process
+// says which version it saw.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// noContent answers 204 with the ETag of the version written.
+func noContent(w http.ResponseWriter, i *identification.Identification) {
+	if i != nil {
+		w.Header().Set("ETag", etag(i.Version))
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) validate(w http.ResponseWriter, r *http.Request, c *call) {
+	body, err := readBody(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	in, err := identification.ParseValidation(body)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.Validate(r.Context(), c.ref, in, c.by); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// resendView is a resend's answer when the organisation delivers the code.
+type resendView struct {
+	OTPCode       string    `json:"otp_code"`
+	CodeExpiresAt time.Time `json:"code_expires_at"`
+}
+
+func (h *Handler) resend(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := emptyBody(r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	out, err := h.svc.Resend(r.Context(), c.ref, c.by)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if out.External {
+		writeJSON(w, http.StatusOK, resendView{OTPCode: out.Code, CodeExpiresAt: out.ExpiresAt})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) startChain(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := emptyBody(r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.StartChain(r.Context(), c.ref, c.by); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) completeAgent(w http.ResponseWriter, r *http.Request, c *call) {
+	body, err := readBody(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	in, err := identification.ParseAgentResult(body)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.CompleteAgent(r.Context(), c.ref, in, c.by); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// emptyBody refuses a body on a route that takes none (whitespace and an
+// empty JSON object are accepted).
+func emptyBody(r *http.Request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if t := strings.TrimSpace(string(body)); t != "" && t != "{}" {
+		return identification.Invalid([]identification.FieldError{{Path: "body", Message: "must be empty: this endpoint takes no body"}})
+	}
+	return nil
+}

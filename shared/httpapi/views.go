@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// The views are the API's response bodies, built field by field from the
+// domain: nothing added to a domain type reaches a client unless a view
+// names it (views_test.go proves a new field shows up nowhere), so the code
+// hash, the device of a call or a store's bookkeeping cannot leak by a
+// forgotten tag.
+
+type processView struct {
+	ID              string                `json:"id"`
+	OrgID           string                `json:"org_id"`
+	Type            identification.Type   `json:"type"`
+	Status          identification.Status `json:"status"`
+	CreatedAt       time.Time             `json:"created_at"`
+	UpdatedAt       time.Time             `json:"updated_at"`
+	ExpiresAt       time.Time             `json:"expires_at"`
+	EndedAt         *time.Time            `json:"ended_at,omitempty"`
+	CompletedAt     *time.Time            `json:"completed_at,omitempty"`
+	Actor           actorView             `json:"actor"`
+	TwoFactorType   string                `json:"two_factor_type,omitempty"`
+	Channel         *channelView          `json:"channel,omitempty"`
+	Sequence        []stepView            `json:"sequence,omitempty"`
+	CancelReason    *string               `json:"cancel_reason,omitempty"`
+	FailureReason   string                `json:"failure_reason,omitempty"`
+	OTP             *otpView              `json:"otp,omitempty"`
+	Awaiting        []string              `json:"awaiting,omitempty"`
+	Device          *deviceView           `json:"device,omitempty"`
+	CompletedDevice *deviceView           `json:"completed_device,omitempty"`
+	Version         int64                 `json:"version"`
+	// OTPCode and CodeExpiresAt are set on a create's answer only, when the
+	// organisation delivers the code itself.
+	OTPCode       string     `json:"otp_code,omitempty"`
+	CodeExpiresAt *time.Time `json:"code_expires_at,omitempty"`
+}
+
+type actorView struct {
+	Name             string                 `json:"name"`
+	LastName         string                 `json:"last_name,omitempty"`
+	IdentityDocument *identityDocumentView  `json:"identity_document,omitempty"`
+	Email            string                 `json:"email,omitempty"`
+	MSISDN           *identification.MSISDN `json:"msisdn,omitempty"`
+	Language         string                 `json:"language,omitempty"`
+}
+
+type identityDocumentView struct {
+	DocumentNumber string `json:"document_number"`
+	DocumentType   string `json:"document_type"`
+	Country        string `json:"country,omitempty"`
+}
+
+type channelView struct {
+	Type     string `json:"type"`
+	External bool   `json:"external"`
+}
+
+type stepView struct {
+	IdentificationType   string                    `json:"identification_type"`
+	Status               string                    `json:"status"`
+	OTPStep              *otpStepView              `json:"otp_step,omitempty"`
+	IdentityDocumentStep *identityDocumentStepView `json:"identity_document_step,omitempty"`
+	OTP                  *otpView                  `json:"otp,omitempty"`
+	Agent                *agentView                `json:"agent,omitempty"`
+}
+
+type otpStepView struct {
+	TwoFactorType string       `json:"two_factor_type,omitempty"`
+	Channel       *channelView `json:"channel"`
+}
+
+type identityDocumentStepView struct {
+	ProviderType string `json:"provider_type"`
+}
+
+type otpView struct {
+	CodesSent     int          `json:"codes_sent"`
+	MaxCodes      int          `json:"max_codes"`
+	Attempts      int          `json:"attempts"`
+	AttemptsLeft  int          `json:"attempts_left"`
+	CodeExpiresAt *time.Time   `json:"code_expires_at,omitempty"`
+	Delivery      deliveryView `json:"delivery"`
+}
+
+type deliveryView struct {
+	Status    string     `json:"status"`
+	Attempts  int        `json:"attempts"`
+	LastTried *time.Time `json:"last_tried_at,omitempty"`
+}
+
+type deviceView struct {
+	InstallationID string `json:"installation_id"`
+	Fingerprint    string `json:"fingerprint"`
+	UserAgent      string `json:"user_agent,omitempty"`
+	IP             string `json:"ip,omitempty"`
+	Location       string `json:"location,omitempty"`
+}
+
+type agentView struct {
+	Name        string    `json:"name"`
+	Sub         string    `json:"sub,omitempty"`
+	CompletedAt time.Time `json:"completed_at"`
+}
+
+func viewOf(i *identification.Identification) processView {
+	v := processView{
+		ID: i.ID, OrgID: i.OrgID, Type: i.Type, Status: i.Status,
+		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, ExpiresAt: i.ExpiresAt,
+		EndedAt: i.EndedAt, CompletedAt: i.CompletedAt,
+		Actor:         actorViewOf(i.Actor),
+		TwoFactorType: i.TwoFactorType, Channel: channelViewOf(i.Channel),
+		FailureReason: i.FailureReason, Version: i.Version,
+		Device: deviceViewOf(i.Device), CompletedDevice: deviceViewOf(i.CompletedDevice),
+	}
+	if i.Status == identification.StatusCancelled {
+		reason := i.CancelReason
+		v.CancelReason = &reason
+	}
+	if i.Type == identification.TypeOTP {
+		v.OTP = otpViewOf(i, i.Channel)
+		if i.TwoFactorType == "PERSONAL_DOCUMENT_IMAGE" && i.Status.Open() {
+			v.Awaiting = []string{"PERSONAL_DOCUMENT_IMAGE"}
+		}
+	}
+	for _, st := range i.Sequence {
+		sv := stepView{IdentificationType: st.IdentificationType, Status: st.Status}
+		if o := st.OTPStep; o != nil {
+			sv.OTPStep = &otpStepView{TwoFactorType: o.TwoFactorType, Channel: channelViewOf(o.Channel)}
+			sv.OTP = otpViewOf(i, o.Channel)
+		}
+		if d := st.IdentityDocumentStep; d != nil {
+			sv.IdentityDocumentStep = &identityDocumentStepView{ProviderType: d.ProviderType}
+		}
+		if st.IdentificationType == identification.StepAgent && i.Agent != nil {
+			sv.Agent = &agentView{Name: i.Agent.Name, Sub: i.Agent.Sub, CompletedAt: i.Agent.At}
+		}
+		v.Sequence = append(v.Sequence, sv)
+	}
+	return v
+}
+
+func actorViewOf(a identification.Actor) actorView {
+	v := actorView{Name: a.Name, LastName: a.LastName, Email: a.Email, Language: a.Language}
+	if d := a.IdentityDocument; d != nil {
+		v.IdentityDocument = &identityDocumentView{DocumentNumber: d.DocumentNumber, DocumentType: d.DocumentType, Country: d.Country}
+	}
+	if m := a.MSISDN; m != nil {
+		v.MSISDN = &identification.MSISDN{PhoneNumber: m.PhoneNumber, CountryCode: m.CountryCode}
+	}
+	return v
+}
+
+func channelViewOf(c *identification.Channel) *channelView {
+	if c == nil {
+		return nil
+	}
+	return &channelView{Type: c.Type, External: c.External}
+}
+
+func deviceViewOf(d *identification.Device) *deviceView {
+	if d == nil {
+		return nil
+	}
+	return &deviceView{InstallationID: d.InstallationID, Fingerprint: d.Fingerprint, UserAgent: d.UserAgent, IP: d.IP, Location: d.Location}
+}
+
+// otpViewOf is the state of i's code: always present for an OTP
+// identification, and for a chain's OTP step once a code was issued.
+func otpViewOf(i *identification.Identification, ch *identification.Channel) *otpView {
+	o := i.OTP
+	if o == nil {
+		if i.Type == identification.TypeChain {
+			return nil
+		}
+		o = &identification.OTPState{}
+	}
+	v := &otpView{CodesSent: o.CodesSent, MaxCodes: identification.MaxCodes, Attempts: o.Attempts,
+		AttemptsLeft: max(identification.MaxAttempts-o.Attempts, 0)}
+	if exp := identification.CodeExpiry(i); !exp.IsZero() && o.CodesSent > 0 {
+		v.CodeExpiresAt = &exp
+	}
+	v.Delivery = deliveryView{Status: o.Delivery.Status, Attempts: o.Delivery.Attempts}
+	if ch != nil && ch.External {
+		v.Delivery.Status = identification.DeliveryExternal
+	}
+	if v.Delivery.Status == "" {
+		v.Delivery.Status = identification.DeliveryPending
+	}
+	if !o.Delivery.LastTried.IsZero() {
+		t := o.Delivery.LastTried
+		v.Delivery.LastTried = &t
+	}
+	return v
+}

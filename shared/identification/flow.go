@@ -1,0 +1,280 @@
+package identification
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// errNoKeys is the internal error of a code operation on a service built
+// without code keys (the route refuses to start before it can happen).
+var errNoKeys = errors.New("no code keys configured")
+
+// StartChain is the actor starting a chain on their device: CREATED →
+// IN_PROGRESS, the chain bound to by.Device, its first step CURRENT (with
+// its code issued when the system delivers it). The same device starting
+// it again changes nothing; another device is KindConflict. Two store
+// calls: a read, to know the first step, and the conditional write.
+func (s *Service) StartChain(ctx context.Context, ref Ref, by Caller) error {
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("start chain %s: %w", ref.ID, err)
+	}
+	now := s.Now()
+	cmd := Command{Action: ActionStart, At: now, By: by}
+	if i.Status == StatusCreated && len(i.Sequence) > 0 {
+		if st := i.Sequence[0]; st.IdentificationType == StepOTP && st.OTPStep != nil && st.OTPStep.Channel != nil && !st.OTPStep.Channel.External {
+			if s.keys == nil {
+				return fmt.Errorf("start chain %s: %w", ref.ID, errNoKeys)
+			}
+			_, ic, err := s.issue(ref, now, i.ExpiresAt, false)
+			if err != nil {
+				return err
+			}
+			cmd.Code = ic
+		}
+	}
+	res, err := s.apply(ctx, ref, cmd)
+	var de *Error
+	if errors.As(err, &de) && de.Kind == KindConflict && res.Old != nil && res.Old.Status == StatusInProgress {
+		if res.Old.Device.SameAs(by.Device) {
+			return nil // started already, from this device
+		}
+		return Errorf(KindConflict, "the chain is bound to another device")
+	}
+	return err
+}
+
+// Validate is an attempt at the code of an OTP identification, or of a
+// chain's current OTP step. The attempt is counted before the comparison,
+// in one conditional write that admits at most MaxAttempts in all, however
+// many arrive at once; the right code (and second factor) then completes it
+// in a second write, and the last wrong one fails it. A wrong value is
+// KindMismatch with the attempts left, never saying which of the two was
+// wrong.
+func (s *Service) Validate(ctx context.Context, ref Ref, in Validation, by Caller) error {
+	if s.keys == nil {
+		return fmt.Errorf("validate %s: %w", ref.ID, errNoKeys)
+	}
+	now := s.Now()
+	codeHash, _ := s.keys.Hash(ref, in.Code)
+	cmd := Command{Action: ActionAttempt, At: now, By: by}
+	if ref.Type == TypeChain {
+		cmd.StepType = StepOTP
+	}
+	// What is counted is the guess of both values at once, so that whoever
+	// sees the fifth attempt can tell whether one of the five was right.
+	// The type of second factor is not known before the write, so the
+	// guess is recorded as both kinds would compare it.
+	cmd.Guesses = []string{
+		guessOf(codeHash, NormalisedTwoFactor("DOCUMENT_NUMBER", in.TwoFactor)),
+		guessOf(codeHash, NormalisedTwoFactor("EMAIL", in.TwoFactor)),
+		guessOf(codeHash, ""),
+	}
+	cmd.NoTwoFactor = strings.TrimSpace(in.TwoFactor) == ""
+	res, err := s.apply(ctx, ref, cmd)
+	if err != nil {
+		return err
+	}
+	i, code := res.New, res.Code
+	// Write the rest even if the caller goes away: the attempt is counted.
+	ctx = context.WithoutCancel(ctx)
+	tf, _ := secondFactor(i)
+	mine := guessOf(rehash(s.keys, code, ref, in.Code, codeHash), NormalisedTwoFactor(tf, in.TwoFactor))
+	right := code != nil && hmac.Equal([]byte(mine), []byte(rightGuess(i, code)))
+	step, last := 0, false
+	if ref.Type == TypeChain {
+		step, last = i.CurrentStep, i.CurrentStep == len(i.Sequence)
+	}
+	if right {
+		done := Command{Action: ActionCompleteCode, At: now, By: by, CodeHash: code.Hash, Step: step, Last: last}
+		if ref.Type == TypeOTP && i.TwoFactorType == "PERSONAL_DOCUMENT_IMAGE" {
+			done.Awaiting = true // until the document images are in
+		}
+		_, err := s.apply(ctx, ref, done)
+		return err
+	}
+	left := MaxAttempts - i.OTP.Attempts
+	if left <= 0 && !anyRight(i, code) {
+		_, err := s.apply(ctx, ref, Command{Action: ActionFailAttempts, At: now, By: Caller{Kind: CallerSystem, RequestID: by.RequestID}, Step: step})
+		if err != nil && KindOf(err) != KindConflict && KindOf(err) != KindExpired {
+			return err
+		}
+	}
+	e := Errorf(KindMismatch, "the code or the second factor does not match; %d attempts left", max(left, 0))
+	e.Remaining = max(left, 0)
+	return e
+}
+
+// guessOf is what an attempt records: a hash of the code's hash and the
+// second factor as compared.
+func guessOf(codeHash, twoFactor string) string {
+	m := sha256.New()
+	m.Write([]byte(codeHash))
+	m.Write([]byte{0})
+	m.Write([]byte(twoFactor))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// rehash is the caller's code hashed under the key the stored code was
+// hashed with (a previous key, during a rotation).
+func rehash(k *CodeKeys, stored *CodeMaterial, ref Ref, code, current string) string {
+	if h, ok := k.HashWith(stored.KeyID, ref, code); ok {
+		return h
+	}
+	return current
+}
+
+// secondFactor is the process's second factor as compared, "" when it has
+// none to compare.
+func secondFactor(i *Identification) (string, string) {
+	tf := i.TwoFactorType
+	if i.Type == TypeChain {
+		if n := i.StepIndex(StepOTP); n > 0 && i.Sequence[n-1].OTPStep != nil {
+			tf = i.Sequence[n-1].OTPStep.TwoFactorType
+		}
+	}
+	switch tf {
+	case "DOCUMENT_NUMBER":
+		if d := i.Actor.IdentityDocument; d != nil {
+			return tf, normalisedDocument(d.DocumentNumber)
+		}
+	case "EMAIL":
+		return tf, normalisedEmail(i.Actor.Email)
+	}
+	return tf, ""
+}
+
+// TwoFactorTypeOf is the second factor a validate of i must carry.
+func TwoFactorTypeOf(i *Identification) string {
+	tf, _ := secondFactor(i)
+	return tf
+}
+
+// NormalisedTwoFactor is v as compared for a second factor of type tf.
+func NormalisedTwoFactor(tf, v string) string {
+	switch tf {
+	case "DOCUMENT_NUMBER":
+		return normalisedDocument(v)
+	case "EMAIL":
+		return normalisedEmail(v)
+	}
+	return ""
+}
+
+// rightGuess is the guess the right code and second factor make.
+func rightGuess(i *Identification, code *CodeMaterial) string {
+	_, want := secondFactor(i)
+	return guessOf(code.Hash, want)
+}
+
+// anyRight reports whether one of the counted guesses was right: its
+// completion is then on its way, and the process must not fail.
+func anyRight(i *Identification, code *CodeMaterial) bool {
+	if code == nil {
+		return false
+	}
+	want := []byte(rightGuess(i, code))
+	for _, g := range code.Guesses {
+		if hmac.Equal([]byte(g), want) {
+			return true
+		}
+	}
+	return false
+}
+
+// Resent is the outcome of a resend: the new code when the organisation
+// delivers it itself.
+type Resent struct {
+	External  bool
+	Code      string
+	ExpiresAt time.Time
+}
+
+// Resend issues a new code for an OTP identification, or for a chain's
+// current OTP step; the previous one stops working at once. At most
+// MaxCodes per process, CodeSpacing apart (KindTooSoon with RetryAfter).
+// One conditional write.
+func (s *Service) Resend(ctx context.Context, ref Ref, by Caller) (Resent, error) {
+	if s.keys == nil {
+		return Resent{}, fmt.Errorf("resend %s: %w", ref.ID, errNoKeys)
+	}
+	now := s.Now()
+	code, ic, err := s.issue(ref, now, time.Time{}, false)
+	if err != nil {
+		return Resent{}, err
+	}
+	cmd := Command{Action: ActionIssueCode, At: now, By: by, Code: ic}
+	if ref.Type == TypeChain {
+		cmd.StepType = StepOTP
+	}
+	res, err := s.apply(ctx, ref, cmd)
+	if err != nil {
+		return Resent{}, err
+	}
+	out := Resent{ExpiresAt: CodeExpiry(res.New)}
+	if ch := OTPChannel(res.New); ch != nil && ch.External {
+		out.External, out.Code = true, code
+	}
+	return out, nil
+}
+
+// OTPChannel is the channel of i's code: the OTP identification's, or its
+// chain's OTP step's.
+func OTPChannel(i *Identification) *Channel {
+	if i.Type == TypeOTP {
+		return i.Channel
+	}
+	if n := i.StepIndex(StepOTP); n > 0 && i.Sequence[n-1].OTPStep != nil {
+		return i.Sequence[n-1].OTPStep.Channel
+	}
+	return nil
+}
+
+// CodeExpiry is when i's current code stops working: its own expiry, never
+// past the process's.
+func CodeExpiry(i *Identification) time.Time {
+	if i.OTP == nil {
+		return time.Time{}
+	}
+	if i.ExpiresAt.Before(i.OTP.CodeExpiresAt) {
+		return i.ExpiresAt
+	}
+	return i.OTP.CodeExpiresAt
+}
+
+// CompleteAgent is an agent completing a chain's current AGENT step; the
+// next step becomes CURRENT (its code issued when the system delivers it),
+// or the chain completes. Two store calls: a read and the write.
+func (s *Service) CompleteAgent(ctx context.Context, ref Ref, in AgentResult, by Caller) error {
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("complete agent step %s: %w", ref.ID, err)
+	}
+	now := s.Now()
+	step := i.StepIndex(StepAgent)
+	if step == 0 {
+		return Errorf(KindConflict, "the chain has no AGENT step")
+	}
+	cmd := Command{Action: ActionCompleteAgent, At: now, By: by, Step: step, Last: step == len(i.Sequence),
+		Agent: &AgentRecord{Name: in.Agent, Sub: by.Sub, EvidenceMetadata: in.EvidenceMetadata, At: now}}
+	if !cmd.Last {
+		if next := i.Sequence[step]; next.IdentificationType == StepOTP && next.OTPStep != nil && next.OTPStep.Channel != nil && !next.OTPStep.Channel.External {
+			if s.keys == nil {
+				return fmt.Errorf("complete agent step %s: %w", ref.ID, errNoKeys)
+			}
+			_, ic, err := s.issue(ref, now, i.ExpiresAt, false)
+			if err != nil {
+				return err
+			}
+			cmd.Code = ic
+		}
+	}
+	_, err = s.apply(ctx, ref, cmd)
+	return err
+}
