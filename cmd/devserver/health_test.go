@@ -96,7 +96,7 @@ func TestRouterSendsUncleanPathsToTheHandlerTree(t *testing.T) {
 	})
 	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	spec := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
-	router := newRouter(api, health, spec, "https://docs.test/errors.md")
+	router := newRouter(api, health, spec, nil, "https://docs.test/errors.md")
 	for _, tc := range []struct {
 		method, path string
 		want         int

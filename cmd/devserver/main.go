@@ -25,11 +25,13 @@ import (
 
 	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/localengine"
+	"github.com/idadmin/api/internal/localstream"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/samtemplate"
+	"github.com/idadmin/api/shared/stream"
 	"github.com/idadmin/api/shared/sweep"
 )
 
@@ -54,6 +56,7 @@ func run() error {
 		return fmt.Errorf("SWEEP_INTERVAL: %w", err)
 	}
 	sweepEvery := flag.Duration("sweep-interval", defaultSweep, "how often the expiry sweep runs; 0 disables it (SWEEP_INTERVAL)")
+	streamEvery := flag.Duration("stream-interval", 100*time.Millisecond, "how often the stream processor reads the engine's stream")
 	flag.Parse()
 
 	if os.Getenv("TABLE_NAME") == "" {
@@ -126,6 +129,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// The stream processor on the engine's stream, delivering to the outbox
+	// and publishing to the event log, as the stream function does in AWS.
+	box, events := newOutbox(), newEventLog()
+	reader, err := localstream.New(ctx, client, localengine.NewStreamsClient(cfg.Endpoint), cfg.TableName, logger)
+	if err != nil {
+		return err
+	}
+	proc := &stream.Processor{Store: deps.Dynamo, Keys: keys, Publisher: events, Logger: logger,
+		Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
+	go reader.Run(ctx, proc, *streamEvery)
 	health := &readiness{
 		check: func(ctx context.Context) error {
 			_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(cfg.TableName)},
@@ -149,7 +162,7 @@ func run() error {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
 	srv := &http.Server{
-		Handler:           newRouter(handler, health, spec, cfg.DocsURL),
+		Handler:           newRouter(handler, health, spec, devRoutes(verifier.Authenticate, box, events, cfg.DocsURL), cfg.DocsURL),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -57,6 +57,8 @@ type devProcess struct {
 	exited  chan struct{}
 	waitErr error // set before exited closes
 	stderr  *lockedBuffer
+	// exports are the "export NAME=value" lines it printed (its tokens).
+	exports map[string]string
 }
 
 // lockedBuffer collects a process's output; safe to read while it runs.
@@ -83,7 +85,8 @@ func (b *lockedBuffer) String() string {
 // it is still running.
 func startDevServer(t *testing.T, env ...string) *devProcess {
 	t.Helper()
-	p := &devProcess{cmd: exec.Command(buildDevServer(t)), exited: make(chan struct{}), stderr: &lockedBuffer{}}
+	p := &devProcess{cmd: exec.Command(buildDevServer(t)), exited: make(chan struct{}), stderr: &lockedBuffer{}, exports: map[string]string{}}
+	exports := make(chan [2]string, 16)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
@@ -102,6 +105,11 @@ func startDevServer(t *testing.T, env ...string) *devProcess {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "export "); ok {
+				if k, v, ok := strings.Cut(rest, "="); ok {
+					exports <- [2]string{k, v}
+				}
+			}
 			if rest, ok := strings.CutPrefix(sc.Text(), "Serving the identification admin API on "); ok {
 				base <- strings.Fields(rest)[0]
 			}
@@ -120,6 +128,15 @@ func startDevServer(t *testing.T, env ...string) *devProcess {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// The tokens come right after the URL.
+	for deadline := time.After(5 * time.Second); len(p.exports) < 3; {
+		select {
+		case kv := <-exports:
+			p.exports[kv[0]] = kv[1]
+		case <-deadline:
+			return p
+		}
+	}
 	return p
 }
 

@@ -31,6 +31,11 @@ var (
 // configuration stack or template tooling is not.
 const maxRatio = 1.45
 
+// streamMaxRatio is the stream function's bound: it links three more
+// service clients (SNS, SES v2, EventBridge), measured at 1.65 times hello
+// on arm64, and serves stream batches, not requests.
+const streamMaxRatio = 1.7
+
 // baseline is the package path of the hello program, relative to the repository.
 const baseline = "./internal/lambdabaseline/hello"
 
@@ -142,9 +147,13 @@ func checkSizes(t *testing.T, bins map[string]binary) {
 		hello := bins["hello/"+b.Arch]
 		ratio := float64(b.Size) / float64(hello.Size)
 		fmt.Fprintf(&report, "%-14s %-6s %12d %12d %6.3f\n", b.Name, b.Arch, b.Size, hello.Size, ratio)
-		if ratio > maxRatio {
-			t.Errorf("%s/%s is %d bytes, %.3f times hello's %d; the limit is %.1f: look for what it newly links (go version -m, go tool nm -size -sort size)",
-				b.Name, b.Arch, b.Size, ratio, hello.Size, maxRatio)
+		limit := maxRatio
+		if b.Name == "stream" {
+			limit = streamMaxRatio
+		}
+		if ratio > limit {
+			t.Errorf("%s/%s is %d bytes, %.3f times hello's %d; the limit is %.2f: look for what it newly links (go version -m, go tool nm -size -sort size)",
+				b.Name, b.Arch, b.Size, ratio, hello.Size, limit)
 		}
 	}
 	t.Log(report.String())

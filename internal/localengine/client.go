@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 )
 
 // Settings every client of a local engine uses.
@@ -32,4 +33,16 @@ func NewClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Cli
 		o.DisableValidateResponseChecksum = true
 	}
 	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){base}, optFns...)...)
+}
+
+// NewStreamsClient returns a DynamoDB Streams client for the local engine at
+// endpoint: both engines serve their streams on the same endpoint.
+func NewStreamsClient(endpoint string) *dynamodbstreams.Client {
+	cfg := aws.Config{
+		Region:      Region,
+		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+	}
+	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+	})
 }

@@ -107,15 +107,19 @@ type item struct {
 
 	// The code: its state, and its secret side (hash, key, nonce, the
 	// guesses counted against it).
-	CodesSent         int64    `dynamodbav:"codes_sent,omitempty"`
-	Attempts          int64    `dynamodbav:"attempts,omitempty"`
-	CodeExpiresAt     int64    `dynamodbav:"code_expires_at,omitempty"`
-	LastCodeAt        int64    `dynamodbav:"last_code_at,omitempty"`
-	CodeValidated     bool     `dynamodbav:"code_validated,omitempty"`
-	DeliveryStatus    string   `dynamodbav:"delivery_status,omitempty"`
-	DeliveryAttempts  int64    `dynamodbav:"delivery_attempts,omitempty"`
-	DeliveryLastTried int64    `dynamodbav:"delivery_last_tried,omitempty"`
-	DeliveryMessageID string   `dynamodbav:"delivery_message_id,omitempty"`
+	CodesSent         int64  `dynamodbav:"codes_sent,omitempty"`
+	Attempts          int64  `dynamodbav:"attempts,omitempty"`
+	CodeExpiresAt     int64  `dynamodbav:"code_expires_at,omitempty"`
+	LastCodeAt        int64  `dynamodbav:"last_code_at,omitempty"`
+	CodeValidated     bool   `dynamodbav:"code_validated,omitempty"`
+	DeliveryStatus    string `dynamodbav:"delivery_status,omitempty"`
+	DeliveryAttempts  int64  `dynamodbav:"delivery_attempts,omitempty"`
+	DeliveryLastTried int64  `dynamodbav:"delivery_last_tried,omitempty"`
+	DeliveryMessageID string `dynamodbav:"delivery_message_id,omitempty"`
+	// DeliveryClaimedAt and PublishedVersion are the stream processor's
+	// bookkeeping (delivery.go): never part of the process.
+	DeliveryClaimedAt int64    `dynamodbav:"delivery_claimed_at,omitempty"`
+	PublishedVersion  int64    `dynamodbav:"published_version,omitempty"`
 	CodeHash          string   `dynamodbav:"code_hash,omitempty"`
 	CodeKey           string   `dynamodbav:"code_key,omitempty"`
 	CodeNonce         string   `dynamodbav:"code_nonce,omitempty"`
@@ -363,7 +367,7 @@ func fromItem(it item) (*identification.Identification, *identification.CodeMate
 		i.OTP = &identification.OTPState{
 			CodesSent: int(it.CodesSent), Attempts: int(it.Attempts),
 			CodeExpiresAt: fromUnix(it.CodeExpiresAt), LastCodeAt: fromUnix(it.LastCodeAt), Validated: it.CodeValidated,
-			Delivery: identification.Delivery{Status: it.DeliveryStatus, Attempts: int(it.DeliveryAttempts),
+			Delivery: identification.Delivery{Status: deliveryStatusOf(it.DeliveryStatus), Attempts: int(it.DeliveryAttempts),
 				LastTried: fromUnix(it.DeliveryLastTried), MessageID: it.DeliveryMessageID},
 		}
 	}
@@ -432,3 +436,12 @@ var tombstoneRemoves = func() []string {
 	}
 	return out
 }()
+
+// deliveryStatusOf is the delivery status as the domain knows it: a claimed
+// send is still pending until its outcome is written.
+func deliveryStatusOf(stored string) string {
+	if stored == deliverySending {
+		return identification.DeliveryPending
+	}
+	return stored
+}

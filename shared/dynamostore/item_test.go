@@ -86,7 +86,7 @@ func TestStoredItemIsFull(t *testing.T) {
 	i, c := fixture.Full()
 	it := toItem(i, c, 16, time.Hour)
 	it.LastWrite = "token"
-	if zero := fixture.ZeroFields(it, "DeletedAt", "DeletedBy", "OpenShard", "OpenExpiresAt",
+	if zero := fixture.ZeroFields(it, "DeletedAt", "DeletedBy", "OpenShard", "OpenExpiresAt", "DeliveryClaimedAt", "PublishedVersion",
 		"Sequence[1].TwoFactorType", "Sequence[1].Channel", "Sequence[1].ProviderType"); len(zero) > 0 {
 		t.Errorf("toItem left %v unset", zero)
 	}

@@ -33,7 +33,9 @@ func FuzzParseValidation(f *testing.F) {
 		in, err := identification.ParseValidation(body)
 		checkEncodingVerdict(t, body, err)
 		if err != nil {
-			checkRejection(t, err, func(p string) bool { return p == "body" || p == "code" || p == "two_factor" || strings.HasPrefix(p, "[") })
+			checkRejection(t, err, func(p string) bool {
+				return p == "body" || p == "code" || p == "two_factor" || strings.HasPrefix(p, "[")
+			})
 			return
 		}
 		if !identification.ValidCodeShape(in.Code) {
@@ -67,7 +69,9 @@ func FuzzParseAgentResult(f *testing.F) {
 		in, err := identification.ParseAgentResult(body)
 		checkEncodingVerdict(t, body, err)
 		if err != nil {
-			checkRejection(t, err, func(p string) bool { return p == "body" || p == "agent" || p == "evidence_metadata" || strings.HasPrefix(p, "[") })
+			checkRejection(t, err, func(p string) bool {
+				return p == "body" || p == "agent" || p == "evidence_metadata" || strings.HasPrefix(p, "[")
+			})
 			return
 		}
 		if n := utf8.RuneCountInString(in.Agent); n < 1 || n > 100 || !hasVisible(in.Agent) {

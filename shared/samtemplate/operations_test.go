@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,4 +209,59 @@ func toFloat(v any) float64 {
 		}
 	}
 	return -1
+}
+
+// TestTemplateStreamProcessing: the stream function is fed by the table's
+// stream as docs/delivery-and-events.md says: new and old images, partial
+// batch responses, bisection, bounded retries, the dead-letter queue, a
+// filter for process items; and the queue is alarmed.
+func TestTemplateStreamProcessing(t *testing.T) {
+	getAtt := func(_ string, input, _ any) any {
+		if l, ok := input.([]any); ok && len(l) == 2 {
+			return fmt.Sprint(l[0], ".", l[1])
+		}
+		if s, ok := input.(string); ok {
+			return s
+		}
+		return nil
+	}
+	tmpl, err := Open(repoTemplate(t), &intrinsics.ProcessorOptions{
+		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Ref": refToLogicalID, "Fn::GetAtt": getAtt,
+			"Fn::Sub": SubHandler(refToLogicalID, getAtt)},
+		ParameterOverrides: map[string]any{"SenderEmailIdentity": "codes@example.com"},
+		EvaluateConditions: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := tmpl.GetDynamoDBTableWithName(TableLogicalID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := table.StreamSpecification; s == nil || s.StreamViewType != "NEW_AND_OLD_IMAGES" {
+		t.Errorf("table stream %+v, want NEW_AND_OLD_IMAGES", table.StreamSpecification)
+	}
+	m, err := tmpl.GetLambdaEventSourceMappingWithName("StreamEventSourceMapping")
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case m.FunctionName != "StreamFunction":
+		t.Errorf("mapping feeds %q", m.FunctionName)
+	case m.BisectBatchOnFunctionError == nil || !*m.BisectBatchOnFunctionError:
+		t.Error("no bisection on error")
+	case m.MaximumRetryAttempts == nil || *m.MaximumRetryAttempts < 1 || *m.MaximumRetryAttempts > 10:
+		t.Errorf("retries %v, want bounded", m.MaximumRetryAttempts)
+	case !slices.Equal(m.FunctionResponseTypes, []string{"ReportBatchItemFailures"}):
+		t.Errorf("response types %v", m.FunctionResponseTypes)
+	case m.DestinationConfig == nil || m.DestinationConfig.OnFailure == nil || m.DestinationConfig.OnFailure.Destination == nil ||
+		*m.DestinationConfig.OnFailure.Destination != "StreamDeadLetterQueue.Arn":
+		t.Error("no on-failure destination on the dead-letter queue")
+	case m.FilterCriteria == nil || len(m.FilterCriteria.Filters) != 1 || !strings.Contains(*m.FilterCriteria.Filters[0].Pattern, `"process"`):
+		t.Errorf("filter %+v, want process items only", m.FilterCriteria)
+	}
+	alarm, err := tmpl.GetCloudWatchAlarmWithName("StreamDeadLetterAlarm")
+	if err != nil || alarm.Namespace == nil || *alarm.Namespace != "AWS/SQS" || alarm.MetricName == nil || *alarm.MetricName != "ApproximateNumberOfMessagesVisible" {
+		t.Errorf("dead-letter alarm %+v, %v", alarm, err)
+	}
 }

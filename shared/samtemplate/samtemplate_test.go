@@ -84,7 +84,7 @@ func TestLoadTableFromRepoTemplate(t *testing.T) {
 		}}},
 		{"LocalSecondaryIndexes", got.LocalSecondaryIndexes, []types.LocalSecondaryIndex(nil)},
 		{"SSESpecification", got.SSESpecification, &types.SSESpecification{Enabled: aws.Bool(true)}},
-		{"StreamSpecification", got.StreamSpecification, (*types.StreamSpecification)(nil)},
+		{"StreamSpecification", got.StreamSpecification, &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

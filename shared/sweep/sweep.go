@@ -116,7 +116,19 @@ func Run(ctx context.Context, src Source, exp Expirer, now time.Time, opts Optio
 		go func() {
 			defer writers.Done()
 			for ref := range writes {
-				_, err := exp.Apply(ctx, ref, expire)
+				// A write that started before deadline-Margin has Margin to
+				// finish: the pass's deadline stops new work, not work in
+				// flight, which would otherwise count as errors on a slow
+				// store. Cancelling the pass still stops it.
+				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Margin)
+				stop := context.AfterFunc(ctx, func() {
+					if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+						cancel()
+					}
+				})
+				_, err := exp.Apply(wctx, ref, expire)
+				stop()
+				cancel()
 				switch kind := identification.KindOf(err); {
 				case err == nil:
 					res.expired.Add(1)

@@ -1,0 +1,68 @@
+package identification
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrUndeliverable marks a send the provider refused for good (a bad
+// destination, an unverified sender): retrying it cannot help.
+var ErrUndeliverable = errors.New("undeliverable")
+
+// Message is one code on its way to an actor: where it goes and what it
+// says, in the actor's language. It holds the code in clear only while it
+// is being sent; nothing keeps it.
+type Message struct {
+	// Channel is SMS, EMAIL or WHATSAPP.
+	Channel string
+	// To is the E.164 phone number (+<country code><number>) for SMS and
+	// WHATSAPP, the e-mail address for EMAIL.
+	To string
+	// Language is one of Languages; EN when the actor has none.
+	Language string
+	// Org is the organisation that asks (its name, as in the path).
+	Org string
+	// Code and ValidUntil are what the message says.
+	Code       string
+	ValidUntil time.Time
+	// IdentificationID is the process the code is for (never shown to the
+	// actor; for the dev outbox and the logs' correlation).
+	IdentificationID string
+}
+
+// Sender delivers a message through one channel's provider. It returns the
+// provider's message id. An error the provider may not repeat (a refused
+// destination) is wrapped in ErrUndeliverable, so that it is not retried.
+type Sender interface {
+	Send(ctx context.Context, m Message) (messageID string, err error)
+}
+
+// Event is a change published to the organisation (EventBridge detail): never
+// actor data.
+type Event struct {
+	DetailType string    `json:"-"`
+	OrgID      string    `json:"org_id"`
+	ID         string    `json:"id"`
+	Type       Type      `json:"type"`
+	Status     Status    `json:"status"`
+	Previous   Status    `json:"previous_status,omitempty"`
+	Step       *StepRef  `json:"step,omitempty"`
+	Version    int64     `json:"version"`
+	At         time.Time `json:"at"`
+}
+
+// StepRef names a chain step in an event.
+type StepRef struct {
+	Position int    `json:"position"`
+	Type     string `json:"identification_type"`
+	Status   string `json:"status"`
+}
+
+// EventSource is the source of every event the API publishes.
+const EventSource = "idadmin.identifications"
+
+// Publisher publishes events, in the order given.
+type Publisher interface {
+	Publish(ctx context.Context, events []Event) error
+}

@@ -1,0 +1,282 @@
+// Package stream is the processor of the table's stream: it delivers the
+// codes the system sends and publishes every change to the organisation.
+// One processor, two entry points: the stream Lambda feeds it the records
+// of a batch, the dev server the records it reads from the local engine's
+// stream (docs/delivery-and-events.md).
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/identification"
+)
+
+// Record is one stream record: its name (INSERT, MODIFY, REMOVE) and the
+// item's images before and after.
+type Record struct {
+	EventName string
+	Old, New  map[string]types.AttributeValue
+}
+
+// Store is what the processor needs of the table (dynamostore.Store).
+type Store interface {
+	ClaimDelivery(ctx context.Context, ref identification.Ref, nonce string, at time.Time) (bool, error)
+	FinishDelivery(ctx context.Context, ref identification.Ref, nonce string, sent bool, messageID string, at time.Time) (*identification.Identification, error)
+	MarkPublished(ctx context.Context, ref identification.Ref, version int64) (bool, error)
+	Published(ctx context.Context, ref identification.Ref) (int64, error)
+}
+
+// Processor handles records in order.
+type Processor struct {
+	Store     Store
+	Keys      *identification.CodeKeys
+	Senders   map[string]identification.Sender // by channel type
+	Publisher identification.Publisher
+	Logger    *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Attempts is how many times a send is tried (3 when 0), Backoff the
+	// wait before the second (doubling after; 200 ms when 0), Sleep how it
+	// waits (time.Sleep when nil, or a fake in tests).
+	Attempts int
+	Backoff  time.Duration
+	Sleep    func(context.Context, time.Duration)
+}
+
+// Process handles records in order and returns how many it handled: all of
+// them, or up to the first that failed, with its error. The caller retries
+// from that one (the stream Lambda reports it as the batch's first
+// failure), so per process everything happens in version order.
+func (p *Processor) Process(ctx context.Context, records []Record) (int, error) {
+	for n, r := range records {
+		if err := p.handle(ctx, r); err != nil {
+			return n, err
+		}
+	}
+	return len(records), nil
+}
+
+func (p *Processor) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC().Truncate(time.Second)
+	}
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+func (p *Processor) log() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+func decode(av map[string]types.AttributeValue) (*dynamostore.Decoded, error) {
+	if len(av) == 0 {
+		return nil, nil
+	}
+	d, err := dynamostore.Decode(av)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (p *Processor) handle(ctx context.Context, r Record) error {
+	newer, err := decode(r.New)
+	if err != nil {
+		return fmt.Errorf("stream: new image: %w", err)
+	}
+	older, err := decode(r.Old)
+	if err != nil {
+		return fmt.Errorf("stream: old image: %w", err)
+	}
+	if newer == nil || newer.Process == nil {
+		return nil // a removal or a tombstone: nothing to deliver or publish
+	}
+	var old *identification.Identification
+	if older != nil {
+		old = older.Process
+	}
+	if old != nil && old.Version == newer.Process.Version {
+		return nil // bookkeeping (a claim, a published mark): no change
+	}
+	if err := p.publish(ctx, newer, old); err != nil {
+		return err
+	}
+	return p.deliver(ctx, newer)
+}
+
+// publish publishes the events of the change old → d, once: a version
+// whose events were published already is skipped, so a replayed record
+// publishes nothing twice.
+func (p *Processor) publish(ctx context.Context, d *dynamostore.Decoded, old *identification.Identification) error {
+	i := d.Process
+	evs := Events(old, i)
+	if len(evs) == 0 || p.Publisher == nil {
+		return nil
+	}
+	done, err := p.Store.Published(ctx, d.Ref)
+	if err != nil {
+		return fmt.Errorf("stream: published version of %s: %w", i.ID, err)
+	}
+	if done >= i.Version {
+		return nil
+	}
+	if err := p.Publisher.Publish(ctx, evs); err != nil {
+		return fmt.Errorf("stream: publish events of %s v%d: %w", i.ID, i.Version, err)
+	}
+	if _, err := p.Store.MarkPublished(ctx, d.Ref, i.Version); err != nil {
+		return fmt.Errorf("stream: mark %s v%d published: %w", i.ID, i.Version, err)
+	}
+	return nil
+}
+
+// Events are what the change old → i publishes, in order: the status, then
+// each step, then the code's delivery. old is nil for a new process.
+func Events(old, i *identification.Identification) []identification.Event {
+	base := identification.Event{OrgID: i.OrgID, ID: i.ID, Type: i.Type, Status: i.Status, Version: i.Version, At: i.UpdatedAt}
+	var out []identification.Event
+	if old == nil || old.Status != i.Status {
+		e := base
+		e.DetailType = "identification." + strings.ToLower(string(i.Status))
+		if old != nil {
+			e.Previous = old.Status
+		}
+		out = append(out, e)
+	}
+	for n, st := range i.Sequence {
+		was := identification.StepPending
+		if old != nil && n < len(old.Sequence) {
+			was = old.Sequence[n].Status
+		}
+		if st.Status == was || (old == nil && st.Status == identification.StepPending) {
+			continue
+		}
+		e := base
+		e.DetailType = "identification.step." + strings.ToLower(st.Status)
+		e.Step = &identification.StepRef{Position: n + 1, Type: st.IdentificationType, Status: st.Status}
+		out = append(out, e)
+	}
+	var was, now string
+	if old != nil && old.OTP != nil {
+		was = old.OTP.Delivery.Status
+	}
+	if i.OTP != nil {
+		now = i.OTP.Delivery.Status
+	}
+	if now != was {
+		switch now {
+		case identification.DeliverySent:
+			e := base
+			e.DetailType = "identification.code.sent"
+			out = append(out, e)
+		case identification.DeliveryFailed:
+			e := base
+			e.DetailType = "identification.delivery.failed"
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// deliver sends the code just issued, when the system delivers it: once,
+// by the processor that claims it.
+func (p *Processor) deliver(ctx context.Context, d *dynamostore.Decoded) error {
+	i, code := d.Process, d.Code
+	if code == nil || code.Nonce == "" || i.OTP == nil || i.OTP.Delivery.Status != identification.DeliveryPending || d.Sending {
+		return nil
+	}
+	ch := identification.OTPChannel(i)
+	if ch == nil || ch.External {
+		return nil
+	}
+	sender, ok := p.Senders[ch.Type]
+	if !ok {
+		return fmt.Errorf("stream: no sender for channel %s", ch.Type)
+	}
+	at := p.now()
+	claimed, err := p.Store.ClaimDelivery(ctx, d.Ref, code.Nonce, at)
+	if err != nil {
+		return fmt.Errorf("stream: claim the delivery of %s: %w", i.ID, err)
+	}
+	if !claimed {
+		return nil // delivered already, replaced, ended, or another processor's
+	}
+	if p.Keys == nil {
+		return errors.New("stream: no code keys configured")
+	}
+	text, err := p.Keys.Derive(d.Ref, code.KeyID, code.Nonce)
+	if err != nil {
+		return fmt.Errorf("stream: code of %s: %w", i.ID, err)
+	}
+	msg := identification.Message{Channel: ch.Type, To: destination(i, ch.Type), Language: i.Actor.Language,
+		Org: i.OrgID, Code: text, ValidUntil: identification.CodeExpiry(i), IdentificationID: i.ID}
+	id, sendErr := p.send(ctx, sender, msg)
+	if sendErr != nil {
+		// Logged without the destination or the code.
+		p.log().WarnContext(ctx, "delivery failed", slog.String("org", i.OrgID), slog.String("identification_id", i.ID),
+			slog.String("channel", ch.Type), slog.String("error", sendErr.Error()))
+	}
+	if _, err := p.Store.FinishDelivery(ctx, d.Ref, code.Nonce, sendErr == nil, id, p.now()); err != nil && identification.KindOf(err) != identification.KindConflict {
+		return fmt.Errorf("stream: record the delivery of %s: %w", i.ID, err)
+	}
+	return nil
+}
+
+// send tries the provider up to Attempts times, with a doubling back-off,
+// unless it refuses the message for good.
+func (p *Processor) send(ctx context.Context, s identification.Sender, m identification.Message) (string, error) {
+	attempts, wait := p.Attempts, p.Backoff
+	if attempts <= 0 {
+		attempts = 3
+	}
+	if wait <= 0 {
+		wait = 200 * time.Millisecond
+	}
+	sleep := p.Sleep
+	if sleep == nil {
+		sleep = func(ctx context.Context, d time.Duration) {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+		}
+	}
+	var err error
+	for n := 0; n < attempts; n++ {
+		if n > 0 {
+			sleep(ctx, wait)
+			wait *= 2
+		}
+		var id string
+		id, err = s.Send(ctx, m)
+		if err == nil {
+			return id, nil
+		}
+		if errors.Is(err, identification.ErrUndeliverable) || ctx.Err() != nil {
+			break
+		}
+	}
+	return "", err
+}
+
+// destination is where channel sends to for i's actor.
+func destination(i *identification.Identification, channel string) string {
+	if channel == "EMAIL" {
+		return i.Actor.Email
+	}
+	if m := i.Actor.MSISDN; m != nil {
+		return "+" + m.CountryCode + m.PhoneNumber
+	}
+	return ""
+}
