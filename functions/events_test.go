@@ -314,6 +314,12 @@ func checkBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest
 	if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
+	var list struct {
+		Items *[]json.RawMessage `json:"items"`
+	}
+	if json.Unmarshal([]byte(resp.Body), &list) == nil && list.Items != nil {
+		return // a history: its items are checked by the HTTP suites
+	}
 	var got struct {
 		ID     string `json:"id"`
 		OrgID  string `json:"org_id"`

@@ -641,7 +641,7 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 			"DeleteOTP": httpapi.DeleteOTP, "CreateChain": httpapi.CreateChain, "CancelChain": httpapi.CancelChain, "CloseChain": httpapi.CloseChain,
 			"GetOTP": httpapi.GetOTP, "GetChain": httpapi.GetChain, "ValidateOTP": httpapi.ValidateOTP, "ResendOTP": httpapi.ResendOTP,
 			"ValidateChain": httpapi.ValidateChain, "ValidateChainOTP": httpapi.ValidateChainOTP, "ResendChainOTP": httpapi.ResendChainOTP,
-			"ValidateChainAgent": httpapi.ValidateChainAgent} {
+			"ValidateChainAgent": httpapi.ValidateChainAgent, "GetOTPHistory": httpapi.GetOTPHistory, "GetChainHistory": httpapi.GetChainHistory} {
 			if r.Name == rt.Name {
 				literal = name
 			}

@@ -17,6 +17,7 @@ func RunFlow(t *testing.T, newStore func(t *testing.T) identification.Store) {
 	t.Run("non-final actions keep it open", func(t *testing.T) { testNonFinal(t, newStore(t)) })
 	t.Run("attempt burst", func(t *testing.T) { testAttemptBurst(t, newStore(t)) })
 	t.Run("guards", func(t *testing.T) { testGuards(t, newStore(t)) })
+	t.Run("history", func(t *testing.T) { testHistory(t, newStore(t)) })
 }
 
 // Device is the device of the suite's actor calls.
@@ -277,4 +278,40 @@ func raceN(n int, fn func(n int) error) []error {
 		<-done
 	}
 	return errs
+}
+
+// testHistory: every applied change adds one entry with its caller, reason
+// and request id, written with the change; a refused one adds none.
+func testHistory(t *testing.T, s identification.Store) {
+	i, code, _ := flowFixture(t, identification.ActionAttempt, identification.StatusCreated, Now.Add(time.Hour))
+	i.History = []identification.HistoryEntry{{At: Now.Add(-time.Hour), Action: identification.ActionCreate, To: identification.StatusCreated, ByKind: identification.CallerAdmin, BySub: "admin-1", RequestID: "req-0"}}
+	mustCreateWith(t, s, i, code)
+	steps := []identification.Command{
+		{Action: identification.ActionAttempt, At: Now, By: identification.Caller{Kind: identification.CallerActor, Sub: "actor-1", RequestID: "req-1"}, Guesses: []string{"g"}},
+		{Action: identification.ActionCancel, At: Now.Add(time.Second), By: identification.Caller{Kind: identification.CallerAdmin, Sub: "admin-2", RequestID: "req-2"}, Reason: "customer asked"},
+	}
+	for _, cmd := range steps {
+		if err := apply(s, t.Context(), i.Ref(), cmd); err != nil {
+			t.Fatalf("%s: %v", cmd.Action, err)
+		}
+	}
+	refused := identification.Command{Action: identification.ActionClose, At: Now.Add(2 * time.Second), By: identification.Caller{Kind: identification.CallerAdmin, Sub: "admin-3", RequestID: "req-3"}}
+	checkKind(t, "close after cancel", apply(s, t.Context(), i.Ref(), refused), identification.KindConflict)
+	got := mustGet(t, s, i.Ref())
+	want := []identification.HistoryEntry{
+		i.History[0],
+		{At: Now, Action: "attempt", To: identification.StatusInProgress, ByKind: identification.CallerActor, BySub: "actor-1", RequestID: "req-1"},
+		{At: Now.Add(time.Second), Action: "cancel", To: identification.StatusCancelled, ByKind: identification.CallerAdmin, BySub: "admin-2", Reason: "customer asked", RequestID: "req-2"},
+	}
+	if len(got.History) != len(want) {
+		t.Fatalf("history %+v, want %+v", got.History, want)
+	}
+	for n := range want {
+		if got.History[n] != want[n] {
+			t.Errorf("entry %d: got %+v, want %+v", n, got.History[n], want[n])
+		}
+	}
+	if ft := got.FromTo(); ft[1] != [2]identification.Status{identification.StatusCreated, identification.StatusInProgress} || ft[2][0] != identification.StatusInProgress {
+		t.Errorf("from/to %v", ft)
+	}
 }

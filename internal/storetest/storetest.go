@@ -257,6 +257,7 @@ func testAppliedTransition(t *testing.T, s identification.Store) {
 		want := *i
 		want.Status, want.UpdatedAt, want.EndedAt, want.Version = identification.StatusCancelled, at, &at, 2
 		want.CancelReason, want.EndedUserAgent = "customer asked", "ua/1"
+		want.History = []identification.HistoryEntry{{At: at, Action: "cancel", To: identification.StatusCancelled, Reason: "customer asked"}}
 		if got := mustGet(t, s, i.Ref()); !reflect.DeepEqual(got, &want) {
 			t.Errorf("after cancel:\n got %+v\nwant %+v", got, &want)
 		}

@@ -44,6 +44,7 @@ const (
 	paramDevice
 	paramCallerDevice
 	paramAgent
+	paramHistory
 	numParams
 )
 

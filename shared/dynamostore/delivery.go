@@ -93,11 +93,18 @@ func (s *Store) ClaimDelivery(ctx context.Context, ref identification.Ref, nonce
 // process (its version goes up, its read shows it), made only while the
 // claim is still this code's; it returns the process as it now is.
 func (s *Store) FinishDelivery(ctx context.Context, ref identification.Ref, nonce string, sent bool, messageID string, at time.Time) (*identification.Identification, error) {
-	status, set := identification.DeliveryFailed, "SET #ds = :status, #updated = :now, #version = #version + :one"
+	status, set := identification.DeliveryFailed, "SET #ds = :status, #updated = :now, #version = #version + :one, "+
+		"#history = list_append(if_not_exists(#history, :empty), :entry)"
 	values := map[string]types.AttributeValue{":process": str(kindProcess), ":nonce": str(nonce), ":sending": str(deliverySending),
 		":now": number(at.Unix()), ":one": number(1)}
 	names := map[string]string{"#kind": attrKind, "#nonce": attrCodeNonce, "#ds": attrDeliveryStatus,
-		"#updated": attrUpdatedAt, "#version": attrVersion, "#claimed": attrDeliveryClaimedAt}
+		"#updated": attrUpdatedAt, "#version": attrVersion, "#claimed": attrDeliveryClaimedAt, "#history": attrHistory}
+	entry := identification.HistoryEntry{At: at, Action: identification.ActionDeliveryFailed, ByKind: identification.CallerSystem, BySub: "stream"}
+	if sent {
+		entry.Action = identification.ActionDeliverySent
+	}
+	values[":entry"] = historyAttr(entry)
+	values[":empty"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
 	if sent {
 		status = identification.DeliverySent
 		set += ", #msg = :msg"

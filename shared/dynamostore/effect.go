@@ -1,6 +1,7 @@
 package dynamostore
 
 import (
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -83,6 +84,7 @@ func (s *Store) effectArgs(e identification.Effect, token string) [numParams]typ
 		guesses[n] = str(g)
 	}
 	a[paramGuesses] = &types.AttributeValueMemberL{Value: guesses}
+	a[paramHistory] = historyAttr(e.HistoryEntry())
 	a[paramCodeHash] = str(e.CodeHash)
 	a[paramStep] = number(int64(e.StepGuard))
 	a[paramNextStep] = number(int64(e.Step + 1))
@@ -175,6 +177,7 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 
 	update := expression.
 		Set(name(attrUpdatedAt), now).
+		Set(name(attrHistory), expression.ListAppend(expression.IfNotExists(name(attrHistory), slot(paramEmptyList)), slot(paramHistory))).
 		Set(name(attrLastWrite), slot(paramToken)).
 		Set(name(attrVersion), name(attrVersion).Plus(expression.Value(1)))
 	if sh.to != "" {
@@ -264,4 +267,13 @@ func statusCondition(sh effectShape, now expression.ValueBuilder) expression.Con
 		cond = cond.Or(status.In(other[0], other[1:]...))
 	}
 	return cond
+}
+
+// historyAttr is one history entry as a one-element list, to append.
+func historyAttr(h identification.HistoryEntry) types.AttributeValue {
+	av, err := attributevalue.Marshal(toHistory(h))
+	if err != nil {
+		panic(err) // a struct of strings and a number always marshals
+	}
+	return &types.AttributeValueMemberL{Value: []types.AttributeValue{av}}
 }

@@ -67,6 +67,7 @@ const (
 	attrDevice          = "device"
 	attrCompletedDevice = "completed_device"
 	attrAgent           = "agent"
+	attrHistory         = "history"
 	attrDeletedAt       = "deleted_at"
 	attrDeletedBy       = "deleted_by"
 )
@@ -130,6 +131,9 @@ type item struct {
 	Device          *deviceItem `dynamodbav:"device,omitempty"`
 	CompletedDevice *deviceItem `dynamodbav:"completed_device,omitempty"`
 	Agent           *agentItem  `dynamodbav:"agent,omitempty"`
+	// History is every change, oldest first, appended by the write that
+	// makes the change.
+	History []historyItem `dynamodbav:"history,omitempty"`
 
 	// A tombstone's own fields (kind tombstone).
 	DeletedAt int64  `dynamodbav:"deleted_at,omitempty"`
@@ -174,6 +178,25 @@ type deviceItem struct {
 	UserAgent      string `dynamodbav:"user_agent,omitempty"`
 	IP             string `dynamodbav:"ip,omitempty"`
 	Location       string `dynamodbav:"location,omitempty"`
+}
+
+type historyItem struct {
+	At        int64  `dynamodbav:"at"`
+	Action    string `dynamodbav:"action"`
+	To        string `dynamodbav:"to,omitempty"`
+	ByKind    string `dynamodbav:"by_kind,omitempty"`
+	BySub     string `dynamodbav:"by_sub,omitempty"`
+	Reason    string `dynamodbav:"reason,omitempty"`
+	RequestID string `dynamodbav:"request_id,omitempty"`
+}
+
+func toHistory(h identification.HistoryEntry) historyItem {
+	return historyItem{At: unix(h.At), Action: h.Action, To: string(h.To), ByKind: string(h.ByKind), BySub: h.BySub, Reason: h.Reason, RequestID: h.RequestID}
+}
+
+func fromHistory(h historyItem) identification.HistoryEntry {
+	return identification.HistoryEntry{At: fromUnix(h.At), Action: h.Action, To: identification.Status(h.To),
+		ByKind: identification.CallerKind(h.ByKind), BySub: h.BySub, Reason: h.Reason, RequestID: h.RequestID}
 }
 
 type agentItem struct {
@@ -300,6 +323,9 @@ func toItem(i *identification.Identification, code *identification.CodeMaterial,
 	if a := i.Agent; a != nil {
 		it.Agent = &agentItem{Name: a.Name, Sub: a.Sub, EvidenceMetadata: a.EvidenceMetadata, At: unix(a.At)}
 	}
+	for _, h := range i.History {
+		it.History = append(it.History, toHistory(h))
+	}
 	return it
 }
 
@@ -373,6 +399,9 @@ func fromItem(it item) (*identification.Identification, *identification.CodeMate
 	}
 	if a := it.Agent; a != nil {
 		i.Agent = &identification.AgentRecord{Name: a.Name, Sub: a.Sub, EvidenceMetadata: a.EvidenceMetadata, At: fromUnix(a.At)}
+	}
+	for _, h := range it.History {
+		i.History = append(i.History, fromHistory(h))
 	}
 	var code *identification.CodeMaterial
 	if it.CodeHash != "" {

@@ -172,3 +172,12 @@ func emptyBody(r *http.Request) error {
 	}
 	return nil
 }
+
+func (h *Handler) history(w http.ResponseWriter, r *http.Request, c *call) {
+	i, err := h.svc.History(r.Context(), c.ref)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, historyViewOf(i))
+}

@@ -93,6 +93,10 @@ var (
 		DynamoDB: getItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get}
 	GetChain = Route{Name: "get-chain", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}", Success: http.StatusOK, Scopes: admin, UserAgent: true,
 		DynamoDB: getItem, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).get}
+	GetOTPHistory = Route{Name: "get-otp-history", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}/history", Success: http.StatusOK, Scopes: admin,
+		DynamoDB: getItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).history}
+	GetChainHistory = Route{Name: "get-chain-history", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}/history", Success: http.StatusOK, Scopes: admin, UserAgent: true,
+		DynamoDB: getItem, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).history}
 	ValidateOTP = Route{Name: "validate-otp", Method: http.MethodPut, Path: otpPath + "/{" + otpID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
 		Calls: 2, DynamoDB: updateItem, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).validate}
 	ResendOTP = Route{Name: "resend-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
@@ -108,7 +112,7 @@ var (
 )
 
 var routes = []Route{CreateOTP, CancelOTP, CloseOTP, DeleteOTP, CreateChain, CancelChain, CloseChain, GetOTP, GetChain,
-	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent}
+	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent, GetOTPHistory, GetChainHistory}
 
 // StoreCalls is how many DynamoDB calls the route's success takes.
 func (r Route) StoreCalls() int { return max(r.Calls, 1) }

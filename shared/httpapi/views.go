@@ -196,3 +196,33 @@ func otpViewOf(i *identification.Identification, ch *identification.Channel) *ot
 	}
 	return v
 }
+
+// historyView is the answer of a history read: every change, oldest first.
+type historyView struct {
+	Items []historyItemView `json:"items"`
+}
+
+type historyItemView struct {
+	At        time.Time             `json:"at"`
+	Action    string                `json:"action"`
+	From      identification.Status `json:"from,omitempty"`
+	To        identification.Status `json:"to"`
+	By        byView                `json:"by"`
+	Reason    string                `json:"reason,omitempty"`
+	RequestID string                `json:"request_id,omitempty"`
+}
+
+type byView struct {
+	Kind identification.CallerKind `json:"kind"`
+	Sub  string                    `json:"sub,omitempty"`
+}
+
+func historyViewOf(i *identification.Identification) historyView {
+	v := historyView{Items: make([]historyItemView, 0, len(i.History))}
+	for n, ft := range i.FromTo() {
+		h := i.History[n]
+		v.Items = append(v.Items, historyItemView{At: h.At, Action: h.Action, From: ft[0], To: ft[1],
+			By: byView{Kind: h.ByKind, Sub: h.BySub}, Reason: h.Reason, RequestID: h.RequestID})
+	}
+	return v
+}

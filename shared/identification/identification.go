@@ -105,6 +105,37 @@ type Identification struct {
 	CompletedDevice *Device `json:"-"`
 	// Agent is who completed a chain's AGENT step.
 	Agent *AgentRecord `json:"-"`
+	// History is every change, oldest first, each written with the change
+	// itself (docs/api.md, "History").
+	History []HistoryEntry `json:"-"`
+}
+
+// HistoryEntry is one change: when, what, who, why. To is the status it
+// led to, "" when the status stayed; From is not stored, since it is the
+// status the entry before led to (FromTo gives both).
+type HistoryEntry struct {
+	At        time.Time
+	Action    string
+	To        Status
+	ByKind    CallerKind
+	BySub     string
+	Reason    string
+	RequestID string
+}
+
+// FromTo returns each entry's status before and after it.
+func (i *Identification) FromTo() [][2]Status {
+	out := make([][2]Status, len(i.History))
+	var cur Status
+	for n, h := range i.History {
+		to := h.To
+		if to == "" {
+			to = cur
+		}
+		out[n] = [2]Status{cur, to}
+		cur = to
+	}
+	return out
 }
 
 // OTPState is where a one-time code stands. The code itself is never here:

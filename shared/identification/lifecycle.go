@@ -12,6 +12,14 @@ type Action string
 // The actions of the lifecycle (docs/lifecycle.md). Delete is not one: the
 // record goes away, and DeleteAllowed rules it.
 const (
+	// ActionCreate names a process's first history entry; it is no rule of
+	// the table (a create is no change of an existing process).
+	ActionCreate = "create"
+	// ActionDeliverySent and ActionDeliveryFailed name the history entries
+	// of the system's own delivery of a code.
+	ActionDeliverySent   = "delivery_sent"
+	ActionDeliveryFailed = "delivery_failed"
+
 	ActionStart         Action = "start"
 	ActionIssueCode     Action = "issue_code"
 	ActionAttempt       Action = "attempt"
@@ -447,8 +455,21 @@ func (e Effect) Apply(old *Identification, code *CodeMaterial) (*Identification,
 		i.FailureReason = FailureMaxAttempts
 		c = nil
 	}
+	i.History = append(i.History, e.HistoryEntry())
 	i.SyncSteps()
 	return i, c
+}
+
+// HistoryEntry is the entry the effect adds to the process's history.
+func (e Effect) HistoryEntry() HistoryEntry {
+	h := HistoryEntry{At: e.At, Action: string(e.Action), To: e.Rule.To, ByKind: e.By.Kind, BySub: e.By.Sub, RequestID: e.By.RequestID}
+	switch e.Action {
+	case ActionCancel:
+		h.Reason = e.Reason
+	case ActionFailAttempts:
+		h.Reason = FailureMaxAttempts
+	}
+	return h
 }
 
 // DeleteAllowed reports whether a delete may remove a process in status
@@ -539,6 +560,7 @@ func Clone(i *Identification) *Identification {
 		ac := *a
 		c.Agent = &ac
 	}
+	c.History = append([]HistoryEntry(nil), i.History...)
 	if i.Sequence != nil {
 		c.Sequence = make([]Step, len(i.Sequence))
 		for n, st := range i.Sequence {

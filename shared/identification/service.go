@@ -90,7 +90,7 @@ func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, by Ca
 	if in.ExpiresIn != "" {
 		ttl, _ = ParseExpiresIn(in.ExpiresIn)
 	}
-	i, err := s.newIdentification(org, TypeOTP, in.Actor, ttl, by.UserAgent)
+	i, err := s.newIdentification(org, TypeOTP, in.Actor, ttl, by)
 	if err != nil {
 		return Created{}, err
 	}
@@ -141,7 +141,7 @@ func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, b
 		}
 	}
 	ttl, _ := ParseExpiresIn(in.ExpiresIn)
-	i, err := s.newIdentification(org, TypeChain, in.Actor, ttl, by.UserAgent)
+	i, err := s.newIdentification(org, TypeChain, in.Actor, ttl, by)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, b
 	return i, nil
 }
 
-func (s *Service) newIdentification(org string, t Type, a *Actor, ttl time.Duration, userAgent string) (*Identification, error) {
+func (s *Service) newIdentification(org string, t Type, a *Actor, ttl time.Duration, by Caller) (*Identification, error) {
 	id, err := s.newID()
 	if err != nil {
 		return nil, err
@@ -197,7 +197,8 @@ func (s *Service) newIdentification(org string, t Type, a *Actor, ttl time.Durat
 		ExpiresAt:        now.Add(ttl),
 		Actor:            actor,
 		Version:          1,
-		CreatedUserAgent: userAgent,
+		CreatedUserAgent: by.UserAgent,
+		History:          []HistoryEntry{{At: now, Action: ActionCreate, To: StatusCreated, ByKind: by.Kind, BySub: by.Sub, RequestID: by.RequestID}},
 	}, nil
 }
 
@@ -209,6 +210,17 @@ func (s *Service) Get(ctx context.Context, ref Ref) (*Identification, error) {
 		return nil, fmt.Errorf("get %s %s: %w", ref.Type, ref.ID, err)
 	}
 	return i.AsSeenAt(s.Now()), nil
+}
+
+// History returns the identification with its history, every change
+// oldest first, as stored: the expiry of a process the sweep has not
+// reached yet is not in it.
+func (s *Service) History(ctx context.Context, ref Ref) (*Identification, error) {
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s %s: %w", ref.Type, ref.ID, err)
+	}
+	return i, nil
 }
 
 // apply plans cmd and has the store apply it.

@@ -120,7 +120,10 @@ func Run(ctx context.Context, src Source, exp Expirer, now time.Time, opts Optio
 				// finish: the pass's deadline stops new work, not work in
 				// flight, which would otherwise count as errors on a slow
 				// store. Cancelling the pass still stops it.
-				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Margin)
+				wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+				if _, ok := ctx.Deadline(); ok {
+					wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), opts.Margin)
+				}
 				stop := context.AfterFunc(ctx, func() {
 					if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 						cancel()

@@ -1,0 +1,14 @@
+// Command get-chain-history is the Lambda function that reads a chain
+// identification's history:
+// GET /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/history.
+// Everything but the route is shared wiring in package app.
+package main
+
+import (
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/httpapi"
+)
+
+func main() {
+	app.Lambda(httpapi.GetChainHistory)
+}
