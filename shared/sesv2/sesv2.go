@@ -7,15 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/idadmin/api/shared/awsprovider"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/idadmin/api/shared/identification"
 )
@@ -28,20 +25,12 @@ import (
 // used as the base endpoint (an emulator in tests and the dev server); with
 // it and no credentials in the environment, placeholder ones are used.
 func NewClient(region, endpoint string, optFns ...func(*sesv2.Options)) *sesv2.Client {
-	cfg := aws.Config{Region: region, Credentials: envCredentials(endpoint)}
+	cfg := aws.Config{Region: region, Credentials: awsprovider.EnvCredentials(endpoint)}
 	return sesv2.NewFromConfig(cfg, append([]func(*sesv2.Options){func(o *sesv2.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	}}, optFns...)...)
-}
-
-func envCredentials(endpoint string) aws.CredentialsProvider {
-	id := os.Getenv("AWS_ACCESS_KEY_ID")
-	if id == "" && endpoint != "" {
-		return credentials.NewStaticCredentialsProvider("local", "local", "")
-	}
-	return credentials.NewStaticCredentialsProvider(id, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
 }
 
 // Sender sends EMAIL messages (identification.Sender).
@@ -83,7 +72,7 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 		}},
 	})
 	if err != nil {
-		return "", classify(err)
+		return "", awsprovider.Classify("ses send email", err, undeliverable)
 	}
 	if out.MessageId == nil || *out.MessageId == "" {
 		return "", errors.New("ses send email: the answer has no message id")
@@ -100,53 +89,4 @@ var undeliverable = map[string]bool{
 	"AccountSuspendedException":          true,
 	"BadRequestException":                true, // an invalid address among others
 	"InvalidParameterValue":              true, // an invalid address, as SES v1 and emulators name it
-}
-
-// classify turns a SendEmail failure into the error Send returns.
-func classify(err error) error {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		// A network failure, a cancelled context, a deadline: no text of
-		// the provider's in it, and errors.Is still finds the cause.
-		return fmt.Errorf("ses send email: %w", err)
-	}
-	pe := &ProviderError{Code: api.ErrorCode(), Undeliverable: undeliverable[api.ErrorCode()]}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		pe.StatusCode, pe.RequestID = re.HTTPStatusCode(), re.ServiceRequestID()
-	}
-	return pe
-}
-
-// ProviderError is an error SES answered, told by its code, HTTP status and
-// request id only: SES's message may quote the addresses.
-type ProviderError struct {
-	Code       string
-	StatusCode int
-	RequestID  string
-	// Undeliverable is set for a refusal another try cannot change; the
-	// error then wraps identification.ErrUndeliverable.
-	Undeliverable bool
-}
-
-func (e *ProviderError) Error() string {
-	s := "ses send email: " + e.Code
-	if e.StatusCode != 0 {
-		s += fmt.Sprintf(" (HTTP %d)", e.StatusCode)
-	}
-	if e.RequestID != "" {
-		s += ", request id " + e.RequestID
-	}
-	if e.Undeliverable {
-		s += ": " + identification.ErrUndeliverable.Error()
-	}
-	return s
-}
-
-// Unwrap is identification.ErrUndeliverable for an undeliverable message.
-func (e *ProviderError) Unwrap() error {
-	if e.Undeliverable {
-		return identification.ErrUndeliverable
-	}
-	return nil
 }

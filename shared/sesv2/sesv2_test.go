@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/idadmin/api/shared/awsprovider"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -96,7 +97,7 @@ func TestSendFromAnUnverifiedSender(t *testing.T) {
 	if !errors.Is(err, identification.ErrUndeliverable) {
 		t.Fatalf("%v, want ErrUndeliverable", err)
 	}
-	var pe *sesv2.ProviderError
+	var pe *awsprovider.ProviderError
 	if !errors.As(err, &pe) || pe.Code != "MessageRejected" || pe.StatusCode != http.StatusBadRequest {
 		t.Errorf("%#v", pe)
 	}
@@ -205,7 +206,7 @@ func TestSendErrors(t *testing.T) {
 		if got := errors.Is(err, identification.ErrUndeliverable); got != c.undeliverable {
 			t.Errorf("%s: undeliverable %v, want %v (%v)", c.code, got, c.undeliverable, err)
 		}
-		var pe *sesv2.ProviderError
+		var pe *awsprovider.ProviderError
 		if !errors.As(err, &pe) || pe.Code != c.code || pe.StatusCode != c.status || pe.RequestID != "req-"+c.code {
 			t.Errorf("%s: %#v", c.code, pe)
 		}

@@ -7,14 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/idadmin/api/shared/awsprovider"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/idadmin/api/shared/identification"
 )
@@ -27,20 +24,12 @@ import (
 // used as the base endpoint (an emulator in tests and the dev server); with
 // it and no credentials in the environment, placeholder ones are used.
 func NewClient(region, endpoint string, optFns ...func(*sns.Options)) *sns.Client {
-	cfg := aws.Config{Region: region, Credentials: envCredentials(endpoint)}
+	cfg := aws.Config{Region: region, Credentials: awsprovider.EnvCredentials(endpoint)}
 	return sns.NewFromConfig(cfg, append([]func(*sns.Options){func(o *sns.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	}}, optFns...)...)
-}
-
-func envCredentials(endpoint string) aws.CredentialsProvider {
-	id := os.Getenv("AWS_ACCESS_KEY_ID")
-	if id == "" && endpoint != "" {
-		return credentials.NewStaticCredentialsProvider("local", "local", "")
-	}
-	return credentials.NewStaticCredentialsProvider(id, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
 }
 
 // Sender sends SMS messages (identification.Sender).
@@ -73,7 +62,7 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 		},
 	})
 	if err != nil {
-		return "", classify(err)
+		return "", awsprovider.Classify("sns publish", err, undeliverable)
 	}
 	if out.MessageId == nil || *out.MessageId == "" {
 		return "", errors.New("sns publish: the answer has no message id")
@@ -103,53 +92,4 @@ var undeliverable = map[string]bool{
 	"OptedOut":              true,
 	"EndpointDisabled":      true,
 	"ValidationException":   true,
-}
-
-// classify turns a Publish failure into the error Send returns.
-func classify(err error) error {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		// A network failure, a cancelled context, a deadline: no text of
-		// the provider's in it, and errors.Is still finds the cause.
-		return fmt.Errorf("sns publish: %w", err)
-	}
-	pe := &ProviderError{Code: api.ErrorCode(), Undeliverable: undeliverable[api.ErrorCode()]}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		pe.StatusCode, pe.RequestID = re.HTTPStatusCode(), re.ServiceRequestID()
-	}
-	return pe
-}
-
-// ProviderError is an error SNS answered, told by its code, HTTP status and
-// request id only: SNS's message may quote the destination.
-type ProviderError struct {
-	Code       string
-	StatusCode int
-	RequestID  string
-	// Undeliverable is set for a refusal another try cannot change; the
-	// error then wraps identification.ErrUndeliverable.
-	Undeliverable bool
-}
-
-func (e *ProviderError) Error() string {
-	s := "sns publish: " + e.Code
-	if e.StatusCode != 0 {
-		s += fmt.Sprintf(" (HTTP %d)", e.StatusCode)
-	}
-	if e.RequestID != "" {
-		s += ", request id " + e.RequestID
-	}
-	if e.Undeliverable {
-		s += ": " + identification.ErrUndeliverable.Error()
-	}
-	return s
-}
-
-// Unwrap is identification.ErrUndeliverable for an undeliverable message.
-func (e *ProviderError) Unwrap() error {
-	if e.Undeliverable {
-		return identification.ErrUndeliverable
-	}
-	return nil
 }

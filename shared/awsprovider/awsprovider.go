@@ -1,0 +1,82 @@
+// Package awsprovider is what the adapters of the AWS services that deliver
+// codes (shared/sns, shared/sesv2) share: credentials read from the
+// environment, and errors told by their code, never by the provider's
+// message, which may quote a destination.
+package awsprovider
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// EnvCredentials are the function's credentials from the environment
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), read by
+// hand to keep the config loader and its SSO, STS and IMDS clients out of
+// the binary. With a local endpoint and none in the environment,
+// placeholder ones are used.
+func EnvCredentials(endpoint string) aws.CredentialsProvider {
+	id := os.Getenv("AWS_ACCESS_KEY_ID")
+	if id == "" && endpoint != "" {
+		return credentials.NewStaticCredentialsProvider("local", "local", "")
+	}
+	return credentials.NewStaticCredentialsProvider(id, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
+}
+
+// Classify turns a failed call of op into the error a Sender returns: an
+// answer of the service becomes a ProviderError, undeliverable when its code
+// is in undeliverable; anything else (a network failure, a cancelled
+// context) keeps its cause for errors.Is.
+func Classify(op string, err error, undeliverable map[string]bool) error {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	pe := &ProviderError{Op: op, Code: api.ErrorCode(), Undeliverable: undeliverable[api.ErrorCode()]}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		pe.StatusCode, pe.RequestID = re.HTTPStatusCode(), re.ServiceRequestID()
+	}
+	return pe
+}
+
+// ProviderError is an error a service answered, told by its code, HTTP
+// status and request id only.
+type ProviderError struct {
+	Op         string
+	Code       string
+	StatusCode int
+	RequestID  string
+	// Undeliverable is set for a refusal another try cannot change; the
+	// error then wraps identification.ErrUndeliverable.
+	Undeliverable bool
+}
+
+func (e *ProviderError) Error() string {
+	s := e.Op + ": " + e.Code
+	if e.StatusCode != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.StatusCode)
+	}
+	if e.RequestID != "" {
+		s += ", request id " + e.RequestID
+	}
+	if e.Undeliverable {
+		s += ": " + identification.ErrUndeliverable.Error()
+	}
+	return s
+}
+
+// Unwrap is identification.ErrUndeliverable for an undeliverable message.
+func (e *ProviderError) Unwrap() error {
+	if e.Undeliverable {
+		return identification.ErrUndeliverable
+	}
+	return nil
+}
