@@ -37,6 +37,9 @@ type Route struct {
 	Calls int
 	// Needs are what the route's service must be wired with.
 	Needs []Need
+	// Idempotent: an Idempotency-Key header makes a retry of the request
+	// replay its first answer (docs/api.md, "Idempotency-Key").
+	Idempotent bool
 	// Example is a request body the route accepts ("" when it takes none).
 	Example string
 
@@ -68,6 +71,9 @@ var (
 	putItem    = []string{"dynamodb:PutItem"}
 	updateItem = []string{"dynamodb:UpdateItem"}
 	readUpdate = []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}
+	// updateOnce: the update, and with an Idempotency-Key the key's record,
+	// put in the same transaction.
+	updateOnce = []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}
 )
 
 const exampleOTP = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"P7D","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":"true"}}`
@@ -75,20 +81,20 @@ const exampleChain = `{"actor":{"name":"James","last_name":"Smith","identity_doc
 
 // The routes, one exported literal each.
 var (
-	CreateOTP = Route{Name: "create-otp", Method: http.MethodPost, Path: otpPath, Success: http.StatusCreated, Scopes: admin,
+	CreateOTP = Route{Idempotent: true, Name: "create-otp", Method: http.MethodPost, Path: otpPath, Success: http.StatusCreated, Scopes: admin,
 		DynamoDB: putItem, Needs: codeKeys, Example: exampleOTP, typ: identification.TypeOTP, serve: (*Handler).createOTP}
-	CancelOTP = Route{Name: "cancel-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/cancel", Success: http.StatusNoContent, Scopes: admin,
-		DynamoDB: updateItem, Example: `{"reason":"customer asked"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).cancel}
-	CloseOTP = Route{Name: "close-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/close", Success: http.StatusNoContent, Scopes: admin,
-		DynamoDB: updateItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).close}
+	CancelOTP = Route{Idempotent: true, Name: "cancel-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/cancel", Success: http.StatusNoContent, Scopes: admin,
+		DynamoDB: updateOnce, Example: `{"reason":"customer asked"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).cancel}
+	CloseOTP = Route{Idempotent: true, Name: "close-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/close", Success: http.StatusNoContent, Scopes: admin,
+		DynamoDB: updateOnce, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).close}
 	DeleteOTP = Route{Name: "delete-otp", Method: http.MethodDelete, Path: otpPath + "/{" + otpID + "}", Success: http.StatusNoContent, Scopes: admin,
 		DynamoDB: updateItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete}
-	CreateChain = Route{Name: "create-chain", Method: http.MethodPost, Path: chainPath, Success: http.StatusCreated, Scopes: admin, UserAgent: true,
+	CreateChain = Route{Idempotent: true, Name: "create-chain", Method: http.MethodPost, Path: chainPath, Success: http.StatusCreated, Scopes: admin, UserAgent: true,
 		DynamoDB: putItem, Example: exampleChain, typ: identification.TypeChain, serve: (*Handler).createChain}
-	CancelChain = Route{Name: "cancel-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/cancel", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
-		DynamoDB: updateItem, Example: `{"reason":"customer asked"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).cancel}
-	CloseChain = Route{Name: "close-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/close", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
-		DynamoDB: updateItem, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).close}
+	CancelChain = Route{Idempotent: true, Name: "cancel-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/cancel", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
+		DynamoDB: updateOnce, Example: `{"reason":"customer asked"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).cancel}
+	CloseChain = Route{Idempotent: true, Name: "close-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/close", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
+		DynamoDB: updateOnce, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).close}
 	GetOTP = Route{Name: "get-otp", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}", Success: http.StatusOK, Scopes: admin,
 		DynamoDB: getItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get}
 	GetChain = Route{Name: "get-chain", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}", Success: http.StatusOK, Scopes: admin, UserAgent: true,
@@ -151,6 +157,8 @@ type call struct {
 	ref       identification.Ref
 	userAgent string
 	by        identification.Caller
+	// once is the request's Idempotency-Key, on the routes that take one.
+	once *onceKey
 }
 
 // validOrg reports whether s is an organisation name of docs/api.md: 1 to 64
@@ -255,6 +263,14 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			d.UserAgent = c.userAgent
 			c.by.Device = d
 		}
+		if rt.Idempotent {
+			k, err := idempotencyKey(r, org)
+			if err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			c.once = k
+		}
 		rt.serve(h, w, r, c)
 	})
 }
@@ -289,18 +305,33 @@ func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
+	view := func(cr identification.Created, code string) processView {
+		v := viewOf(cr.Identification)
+		if cr.Code != "" {
+			v.OTPCode = code
+			exp := identification.CodeExpiry(cr.Identification)
+			v.CodeExpiresAt = &exp
+		}
+		return v
+	}
+	if c.once != nil {
+		var rec identification.Idempotency
+		created, replay, err := h.svc.CreateOTPOnce(r.Context(), c.org, in, c.by, func(cr identification.Created) identification.Idempotency {
+			rec = c.record(http.StatusCreated, view(cr, identification.CodePlaceholder), cr.ID)
+			if cr.Code != "" {
+				rec.CodeKey, rec.CodeNonce = cr.KeyID, cr.Nonce
+			}
+			return rec
+		})
+		h.answerOnce(w, r, c, created.Identification, rec, replay, err)
+		return
+	}
 	created, err := h.svc.CreateOTP(r.Context(), c.org, in, c.by)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	v := viewOf(created.Identification)
-	if created.Code != "" {
-		v.OTPCode = created.Code
-		exp := identification.CodeExpiry(created.Identification)
-		v.CodeExpiresAt = &exp
-	}
-	h.created(w, r, created.Identification, v)
+	h.created(w, r, created.Identification, view(created, created.Code))
 }
 
 func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
@@ -312,6 +343,15 @@ func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
 	in, err := identification.ParseCreateChain(body)
 	if err != nil {
 		h.writeError(w, r, err)
+		return
+	}
+	if c.once != nil {
+		var rec identification.Idempotency
+		i, replay, err := h.svc.CreateChainOnce(r.Context(), c.org, in, c.by, func(cr identification.Created) identification.Idempotency {
+			rec = c.record(http.StatusCreated, viewOf(cr.Identification), cr.ID)
+			return rec
+		})
+		h.answerOnce(w, r, c, i, rec, replay, err)
 		return
 	}
 	i, err := h.svc.CreateChain(r.Context(), c.org, in, c.by)
@@ -381,6 +421,12 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
+	if c.once != nil {
+		rec := c.record(http.StatusNoContent, nil, c.ref.ID)
+		replay, err := h.svc.CancelOnce(r.Context(), c.ref, reason, c.by, rec)
+		h.answerOnce(w, r, c, nil, rec, replay, err)
+		return
+	}
 	i, err := h.svc.Cancel(r.Context(), c.ref, reason, c.by)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -390,6 +436,12 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
+	if c.once != nil {
+		rec := c.record(http.StatusNoContent, nil, c.ref.ID)
+		replay, err := h.svc.CloseOnce(r.Context(), c.ref, c.by, rec)
+		h.answerOnce(w, r, c, nil, rec, replay, err)
+		return
+	}
 	i, err := h.svc.Close(r.Context(), c.ref, c.by)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -73,18 +73,48 @@ func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Second) }
 type Created struct {
 	*Identification
 	Code string
+	// Nonce and KeyID derive Code again (an Idempotency-Key's replay).
+	Nonce, KeyID string
 }
 
 // CreateOTP creates an OTP identification for org and issues its first
 // code. An input that did not come from ParseCreateOTP is validated first.
 func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, by Caller) (Created, error) {
+	c, _, err := s.CreateOTPOnce(ctx, org, in, by, nil)
+	return c, err
+}
+
+// Once is the record an Idempotency-Key gets with a create, made from what
+// was created (the answer the request gets).
+type Once func(Created) Idempotency
+
+// OnceStore is what a store needs for Idempotency-Key: an action and the
+// key's record in one transaction.
+type OnceStore interface {
+	CreateOnce(ctx context.Context, i *Identification, code *CodeMaterial, rec Idempotency) (*Idempotency, error)
+	ApplyOnce(ctx context.Context, ref Ref, e Effect, rec Idempotency) (Result, *Idempotency, error)
+}
+
+func (s *Service) onceStore() (OnceStore, error) {
+	o, ok := s.store.(OnceStore)
+	if !ok {
+		return nil, errors.New("the store does not record Idempotency-Keys")
+	}
+	return o, nil
+}
+
+// CreateOTPOnce is CreateOTP; with once, it also records the request's
+// Idempotency-Key, in the same transaction, and when the key was used
+// before it creates nothing and returns the first answer's record (or
+// KindConflict for another request).
+func (s *Service) CreateOTPOnce(ctx context.Context, org string, in CreateOTP, by Caller, once Once) (Created, *Idempotency, error) {
 	if !in.validated {
 		if fields := in.Validate(); len(fields) > 0 {
-			return Created{}, Invalid(fields)
+			return Created{}, nil, Invalid(fields)
 		}
 	}
 	if s.keys == nil {
-		return Created{}, errors.New("create otp: no code keys configured")
+		return Created{}, nil, errors.New("create otp: no code keys configured")
 	}
 	ttl := DefaultExpiresIn
 	if in.ExpiresIn != "" {
@@ -92,25 +122,54 @@ func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, by Ca
 	}
 	i, err := s.newIdentification(org, TypeOTP, in.Actor, ttl, by)
 	if err != nil {
-		return Created{}, err
+		return Created{}, nil, err
 	}
 	i.TwoFactorType = in.TwoFactorType
 	ch := *in.Channel
 	i.Channel = &ch
 	code, issued, err := s.issue(i.Ref(), i.CreatedAt, i.ExpiresAt, ch.External)
 	if err != nil {
-		return Created{}, err
+		return Created{}, nil, err
 	}
 	i.OTP = &OTPState{CodesSent: 1, CodeExpiresAt: issued.ExpiresAt, LastCodeAt: i.CreatedAt, Delivery: Delivery{Status: issued.Delivery}}
 	material := &CodeMaterial{Hash: issued.Hash, KeyID: issued.KeyID, Nonce: issued.Nonce}
-	if err := s.store.Create(ctx, i, material); err != nil {
-		return Created{}, fmt.Errorf("create otp %s: %w", i.ID, err)
-	}
-	out := Created{Identification: i}
+	out := Created{Identification: i, Nonce: issued.Nonce, KeyID: issued.KeyID}
 	if ch.External {
 		out.Code = code
 	}
-	return out, nil
+	if once == nil {
+		if err := s.store.Create(ctx, i, material); err != nil {
+			return Created{}, nil, fmt.Errorf("create otp %s: %w", i.ID, err)
+		}
+		return out, nil, nil
+	}
+	return s.createOnce(ctx, out, material, once)
+}
+
+func (s *Service) createOnce(ctx context.Context, out Created, material *CodeMaterial, once Once) (Created, *Idempotency, error) {
+	o, err := s.onceStore()
+	if err != nil {
+		return Created{}, nil, err
+	}
+	replay, err := o.CreateOnce(ctx, out.Identification, material, once(out))
+	if err != nil {
+		return Created{}, nil, fmt.Errorf("create %s %s: %w", out.Type, out.ID, err)
+	}
+	return out, replay, nil
+}
+
+// Replayed fills a recorded answer's code back in, derived again from the
+// nonce the record kept.
+func (s *Service) Replayed(ref Ref, rec *Idempotency) ([]byte, error) {
+	if rec.CodeNonce == "" || s.keys == nil {
+		return rec.Body, nil
+	}
+	ref.ID = rec.ProcessID
+	code, err := s.keys.Derive(ref, rec.CodeKey, rec.CodeNonce)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(strings.Replace(string(rec.Body), CodePlaceholder, code, 1)), nil
 }
 
 // issue makes a new code for ref at now: valid for the code TTL, never past
@@ -135,15 +194,21 @@ func (s *Service) issue(ref Ref, now, processExpiry time.Time, external bool) (s
 // CreateChain creates a chain identification for org. An input that did
 // not come from ParseCreateChain is validated first.
 func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, by Caller) (*Identification, error) {
+	i, _, err := s.CreateChainOnce(ctx, org, in, by, nil)
+	return i, err
+}
+
+// CreateChainOnce is CreateChain with an Idempotency-Key, as CreateOTPOnce.
+func (s *Service) CreateChainOnce(ctx context.Context, org string, in CreateChain, by Caller, once Once) (*Identification, *Idempotency, error) {
 	if !in.validated {
 		if fields := in.Validate(); len(fields) > 0 {
-			return nil, Invalid(fields)
+			return nil, nil, Invalid(fields)
 		}
 	}
 	ttl, _ := ParseExpiresIn(in.ExpiresIn)
 	i, err := s.newIdentification(org, TypeChain, in.Actor, ttl, by)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	i.Sequence = make([]Step, len(in.Sequence))
 	for n, st := range in.Sequence {
@@ -163,10 +228,14 @@ func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, b
 		}
 		i.Sequence[n] = st
 	}
-	if err := s.store.Create(ctx, i, nil); err != nil {
-		return nil, fmt.Errorf("create chain %s: %w", i.ID, err)
+	if once != nil {
+		out, replay, err := s.createOnce(ctx, Created{Identification: i}, nil, once)
+		return out.Identification, replay, err
 	}
-	return i, nil
+	if err := s.store.Create(ctx, i, nil); err != nil {
+		return nil, nil, fmt.Errorf("create chain %s: %w", i.ID, err)
+	}
+	return i, nil, nil
 }
 
 func (s *Service) newIdentification(org string, t Type, a *Actor, ttl time.Duration, by Caller) (*Identification, error) {
@@ -246,6 +315,35 @@ func (s *Service) Cancel(ctx context.Context, ref Ref, reason string, by Caller)
 func (s *Service) Close(ctx context.Context, ref Ref, by Caller) (*Identification, error) {
 	res, err := s.apply(ctx, ref, Command{Action: ActionClose, At: s.Now(), By: by})
 	return res.New, err
+}
+
+// CancelOnce is Cancel recording rec for its Idempotency-Key in the same
+// transaction; it returns the first answer's record when the key was used
+// with this request before, and acts only when it was not.
+func (s *Service) CancelOnce(ctx context.Context, ref Ref, reason string, by Caller, rec Idempotency) (*Idempotency, error) {
+	return s.applyOnce(ctx, ref, Command{Action: ActionCancel, At: s.Now(), By: by, Reason: nfc(reason)}, rec)
+}
+
+// CloseOnce is Close with an Idempotency-Key, as CancelOnce.
+func (s *Service) CloseOnce(ctx context.Context, ref Ref, by Caller, rec Idempotency) (*Idempotency, error) {
+	return s.applyOnce(ctx, ref, Command{Action: ActionClose, At: s.Now(), By: by}, rec)
+}
+
+func (s *Service) applyOnce(ctx context.Context, ref Ref, cmd Command, rec Idempotency) (*Idempotency, error) {
+	o, err := s.onceStore()
+	if err != nil {
+		return nil, err
+	}
+	e, err := Plan(cmd)
+	if err != nil {
+		return nil, err
+	}
+	rec.At = cmd.At
+	_, replay, err := o.ApplyOnce(ctx, ref, e, rec)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s %s: %w", cmd.Action, ref.Type, ref.ID, err)
+	}
+	return replay, nil
 }
 
 // Delete removes the identification. force must only be true when the

@@ -1,0 +1,45 @@
+package identification
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// IdempotencyWindow is how long a key's first answer is replayed.
+const IdempotencyWindow = 24 * time.Hour
+
+// Idempotency is the record of an Idempotency-Key: which request it was
+// first used with and the answer it got, kept IdempotencyWindow. It is
+// written in the same transaction as the request's action, so a key is
+// recorded if and only if the action happened.
+type Idempotency struct {
+	// Key is a hash of the organisation's key; Request one of the request
+	// (method, path, body).
+	Key, Request string
+	Status       int
+	Body         []byte
+	// CodeKey and CodeNonce derive the code the answer carries, which the
+	// record does not keep in clear (Body holds CodePlaceholder instead),
+	// for the process ProcessID.
+	CodeKey, CodeNonce string
+	ProcessID          string
+	At                 time.Time
+}
+
+// CodePlaceholder stands for the code in a recorded answer.
+const CodePlaceholder = "@otp_code@"
+
+// IdempotencyKeyHash is the record's key for org's key.
+func IdempotencyKeyHash(org, key string) string {
+	h := sha256.Sum256([]byte(org + "\x00" + key))
+	return hex.EncodeToString(h[:])
+}
+
+// RequestHash identifies a request: its method, path and body.
+func RequestHash(method, path string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(method + "\n" + path + "\n"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
