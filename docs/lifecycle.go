@@ -93,6 +93,34 @@ func deleteAllowed(s identification.Status, force bool) when {
 	return never
 }
 
+// results are the statuses action leads to from status from ("" when from
+// is ""), in each of the shapes a command of it takes: a rule may keep the
+// status (To ""), or, like the completion of a code or a step, complete the
+// process only when it is the last thing left.
+func results(a identification.Action, rule identification.Rule, from identification.Status) []identification.Status {
+	var out []identification.Status
+	for _, cmd := range []identification.Command{{Action: a}, {Action: a, Step: 1}, {Action: a, Step: 1, Last: true}} {
+		to := rule.To
+		if e, err := identification.Plan(cmd); err == nil && rules(a) {
+			to = e.Rule.To
+		}
+		if to == "" {
+			to = from
+		}
+		if !slices.Contains(out, to) {
+			out = append(out, to)
+		}
+	}
+	return out
+}
+
+// rules reports whether a is the real lifecycle's action (tests draw
+// pictures of tables of their own, which Plan does not know).
+func rules(a identification.Action) bool {
+	_, ok := identification.Lifecycle[a]
+	return ok
+}
+
 func lifecycle(rules map[identification.Action]identification.Rule, statuses []identification.Status) string {
 	index := func(s identification.Status) int {
 		if i := slices.Index(statuses, s); i >= 0 {
@@ -105,7 +133,7 @@ func lifecycle(rules map[identification.Action]identification.Rule, statuses []i
 		actions = append(actions, a)
 	}
 	slices.SortFunc(actions, func(a, b identification.Action) int {
-		if d := index(rules[a].To) - index(rules[b].To); d != 0 {
+		if d := index(results(a, rules[a], "")[0]) - index(results(b, rules[b], "")[0]); d != 0 {
 			return d
 		}
 		return strings.Compare(string(a), string(b))
@@ -125,13 +153,23 @@ func lifecycle(rules map[identification.Action]identification.Rule, statuses []i
 			if w == afterExpiry {
 				label += " (expires_at passed)"
 			}
-			edges = append(edges, edge{s, rules[a].To, label})
+			for _, to := range results(a, rules[a], s) {
+				edges = append(edges, edge{s, to, label})
+			}
 			from = append(from, "`"+string(s)+"`"+condition(w))
 		}
 		if len(from) == 0 {
 			from = []string{"nowhere"}
 		}
-		fmt.Fprintf(&table, "| %s | %s | `%s` |\n", a, strings.Join(from, ", "), rules[a].To)
+		var leads []string
+		for _, to := range results(a, rules[a], "") {
+			if to == "" {
+				leads = append(leads, "the same status")
+			} else {
+				leads = append(leads, "`"+string(to)+"`")
+			}
+		}
+		fmt.Fprintf(&table, "| %s | %s | %s |\n", a, strings.Join(from, ", "), strings.Join(leads, " or "))
 	}
 	slices.SortStableFunc(edges, func(x, y edge) int { return index(x.from) - index(y.from) })
 
