@@ -31,6 +31,7 @@ type idempotencyItem struct {
 	CodeKey   string `dynamodbav:"code_key,omitempty"`
 	CodeNonce string `dynamodbav:"code_nonce,omitempty"`
 	ProcessID string `dynamodbav:"process_id,omitempty"`
+	CodeUntil int64  `dynamodbav:"code_expires_at,omitempty"`
 	At        int64  `dynamodbav:"at"`
 	TTL       int64  `dynamodbav:"ttl"`
 }
@@ -44,7 +45,7 @@ func idempotencyKey(org, hash string) map[string]types.AttributeValue {
 // lag for days).
 func (s *Store) putIdempotency(org string, rec identification.Idempotency) (types.TransactWriteItem, error) {
 	it := idempotencyItem{Kind: kindIdempotency, Request: rec.Request, Status: rec.Status, Body: rec.Body,
-		CodeKey: rec.CodeKey, CodeNonce: rec.CodeNonce, ProcessID: rec.ProcessID, At: rec.At.Unix(), TTL: rec.At.Add(identification.IdempotencyWindow).Unix()}
+		CodeKey: rec.CodeKey, CodeNonce: rec.CodeNonce, ProcessID: rec.ProcessID, CodeUntil: unix(rec.CodeExpiresAt), At: rec.At.Unix(), TTL: rec.At.Add(identification.IdempotencyWindow).Unix()}
 	av, err := attributevalue.MarshalMap(it)
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("marshal idempotency record: %w", err)
@@ -53,9 +54,9 @@ func (s *Store) putIdempotency(org string, rec identification.Idempotency) (type
 		av[k] = v
 	}
 	return types.TransactWriteItem{Put: &types.Put{
-		TableName:           s.table,
-		Item:                av,
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #at < :stale"),
+		TableName:                s.table,
+		Item:                     av,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR #at < :stale"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#at": "at"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":stale": number(rec.At.Add(-identification.IdempotencyWindow).Unix())},
@@ -155,7 +156,7 @@ func (s *Store) transact(ctx context.Context, rec identification.Idempotency, ac
 			return nil, nil, identification.Errorf(identification.KindConflict, "the Idempotency-Key was used with another request")
 		}
 		return &identification.Idempotency{Key: rec.Key, Request: old.Request, Status: old.Status, Body: old.Body,
-			CodeKey: old.CodeKey, CodeNonce: old.CodeNonce, ProcessID: old.ProcessID, At: fromUnix(old.At)}, nil, nil
+			CodeKey: old.CodeKey, CodeNonce: old.CodeNonce, ProcessID: old.ProcessID, CodeExpiresAt: fromUnix(old.CodeUntil), At: fromUnix(old.At)}, nil, nil
 	}
 	for _, r := range reasons {
 		if code(r) == "TransactionConflict" {

@@ -118,7 +118,17 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
-	out, err := h.svc.Resend(r.Context(), c.ref, c.by)
+	var out identification.Resent
+	var err error
+	if c.once != nil {
+		var replayed bool
+		out, replayed, err = h.svc.ResendOnce(r.Context(), c.ref, c.by, c.record(0, nil, c.ref.ID))
+		if replayed {
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+	} else {
+		out, err = h.svc.Resend(r.Context(), c.ref, c.by)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/idadmin/api/internal/apitest"
 	"github.com/idadmin/api/internal/enginetest"
@@ -91,5 +93,33 @@ func TestIdempotencyKeyReplaysTheFirstAnswer(t *testing.T) {
 			t.Errorf("codes %v and %v", a.Identification(t)["otp_code"], b.Identification(t)["otp_code"])
 		}
 		_ = apitest.Start
+	})
+}
+
+// TestIdempotentResendAnswersTheSameCode: a resend retried with its key
+// answers the code it first issued, and issues no other.
+func TestIdempotentResendAnswersTheSameCode(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		f := newFlow(t, e)
+		id, _, _ := f.createOTP(t, flowOTP)
+		resend := "/v1/orgs/acme/identifications/otp/" + id + "/resend"
+		f.env.Clock.Advance(31 * time.Second)
+		first := f.do(t, http.MethodPost, resend, "", f.admin, withKey("resend-1"))
+		f.env.Clock.Advance(31 * time.Second)
+		again := f.do(t, http.MethodPost, resend, "", f.admin, withKey("resend-1"))
+		if first.Status != http.StatusOK || again.Status != http.StatusOK || string(first.Body) != string(again.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("resend %d %s, again %d %s (%v)", first.Status, first.Body, again.Status, again.Body, again.Header)
+		}
+		if got := f.read(t, "otp", id)["otp"].(map[string]any); got["codes_sent"] != 2.0 {
+			t.Errorf("codes_sent %v after a resend and its replay, want 2", got["codes_sent"])
+		}
+		var code struct {
+			Code string `json:"otp_code"`
+		}
+		json.Unmarshal(first.Body, &code)
+		if r := f.do(t, http.MethodPut, "/v1/orgs/acme/identifications/otp/"+id+"/validate", validateBody(code.Code, "12345678A"), f.actor, f.device); r.Status != http.StatusNoContent {
+			t.Errorf("the replayed code does not validate: %d %s", r.Status, r.Body)
+		}
 	})
 }

@@ -74,6 +74,8 @@ var (
 	// updateOnce: the update, and with an Idempotency-Key the key's record,
 	// put in the same transaction.
 	updateOnce = []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}
+	// resendOnce: with an Idempotency-Key, the transaction, then a read.
+	resendOnce = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 )
 
 const exampleOTP = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"P7D","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":"true"}}`
@@ -105,14 +107,14 @@ var (
 		DynamoDB: getItem, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).history}
 	ValidateOTP = Route{Name: "validate-otp", Method: http.MethodPut, Path: otpPath + "/{" + otpID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
 		Calls: 2, DynamoDB: updateItem, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).validate}
-	ResendOTP = Route{Name: "resend-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
-		DynamoDB: updateItem, Needs: codeKeys, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).resend}
+	ResendOTP = Route{Idempotent: true, Name: "resend-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
+		DynamoDB: resendOnce, Needs: codeKeys, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).resend}
 	ValidateChain = Route{Name: "validate-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
 		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).startChain}
 	ValidateChainOTP = Route{Name: "validate-chain-otp", Method: http.MethodPut, Path: chainPath + "/{" + chainID + "}/otp/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
 		Calls: 2, DynamoDB: updateItem, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).validate}
-	ResendChainOTP = Route{Name: "resend-chain-otp", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/otp/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
-		DynamoDB: updateItem, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).resend}
+	ResendChainOTP = Route{Idempotent: true, Name: "resend-chain-otp", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/otp/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
+		DynamoDB: resendOnce, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).resend}
 	ValidateChainAgent = Route{Name: "validate-chain-agent", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/agent/validate", Success: http.StatusNoContent, Scopes: agent, UserAgent: true,
 		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"agent":"Agent Smith","evidence_metadata":"{\"call_id\":\"c-1\"}"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).completeAgent}
 )

@@ -224,6 +224,58 @@ func (s *Service) Resend(ctx context.Context, ref Ref, by Caller) (Resent, error
 	return out, nil
 }
 
+// ResendOnce is Resend with an Idempotency-Key: the new code and the
+// key's record in one transaction, then a read of the process to say
+// whether the organisation delivers the code and until when it is valid.
+// The same key with the same request answers the first code again, derived
+// from the nonce the record kept; nothing new is issued. Two store calls.
+func (s *Service) ResendOnce(ctx context.Context, ref Ref, by Caller, rec Idempotency) (Resent, bool, error) {
+	if s.keys == nil {
+		return Resent{}, false, fmt.Errorf("resend %s: %w", ref.ID, errNoKeys)
+	}
+	o, err := s.onceStore()
+	if err != nil {
+		return Resent{}, false, err
+	}
+	now := s.Now()
+	_, ic, err := s.issue(ref, now, time.Time{}, false)
+	if err != nil {
+		return Resent{}, false, err
+	}
+	cmd := Command{Action: ActionIssueCode, At: now, By: by, Code: ic}
+	if ref.Type == TypeChain {
+		cmd.StepType = StepOTP
+	}
+	e, err := Plan(cmd)
+	if err != nil {
+		return Resent{}, false, err
+	}
+	rec.At, rec.CodeKey, rec.CodeNonce, rec.CodeExpiresAt, rec.ProcessID = now, ic.KeyID, ic.Nonce, ic.ExpiresAt, ref.ID
+	_, replay, err := o.ApplyOnce(ctx, ref, e, rec)
+	if err != nil {
+		return Resent{}, false, fmt.Errorf("resend %s %s: %w", ref.Type, ref.ID, err)
+	}
+	if replay != nil {
+		rec = *replay
+	}
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return Resent{}, false, fmt.Errorf("resend %s %s: %w", ref.Type, ref.ID, err)
+	}
+	out := Resent{ExpiresAt: rec.CodeExpiresAt}
+	if i.ExpiresAt.Before(out.ExpiresAt) {
+		out.ExpiresAt = i.ExpiresAt
+	}
+	if ch := OTPChannel(i); ch != nil && ch.External {
+		code, err := s.keys.Derive(ref, rec.CodeKey, rec.CodeNonce)
+		if err != nil {
+			return Resent{}, false, err
+		}
+		out.External, out.Code = true, code
+	}
+	return out, replay != nil, nil
+}
+
 // OTPChannel is the channel of i's code: the OTP identification's, or its
 // chain's OTP step's.
 func OTPChannel(i *Identification) *Channel {

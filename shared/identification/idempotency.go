@@ -24,7 +24,10 @@ type Idempotency struct {
 	// for the process ProcessID.
 	CodeKey, CodeNonce string
 	ProcessID          string
-	At                 time.Time
+	// CodeExpiresAt is a resend's code's own expiry (its answer is built
+	// again from it and the process).
+	CodeExpiresAt time.Time
+	At            time.Time
 }
 
 // CodePlaceholder stands for the code in a recorded answer.
