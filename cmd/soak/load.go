@@ -239,7 +239,9 @@ func (l *load) pii() []string {
 }
 
 func (l *load) createOTP(rng *rand.Rand) {
-	body := `{"actor":` + actors[rng.IntN(len(actors))] + `,"expires_in":"PT30M","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS"}}`
+	// The organisation delivers the code: the stream processor's delivery
+	// would change the version the oracle expects.
+	body := `{"actor":` + actors[rng.IntN(len(actors))] + `,"expires_in":"PT30M","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":true}}`
 	l.create("create-otp", "otp", body)
 }
 
