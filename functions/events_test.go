@@ -54,8 +54,8 @@ func mustEvents(t *testing.T) map[string]sampleEvent {
 			t.Fatalf("read %s: %v", p, err)
 		}
 		name := strings.TrimSuffix(filepath.Base(p), ".json")
-		if name == app.SweepName {
-			continue // a scheduled event, not an HTTP one: see sweep_test.go
+		if name == app.SweepName || name == app.StreamName {
+			continue // a scheduled event and a stream batch, not HTTP ones: see sweep_test.go and shared/app's TestStreamSampleEvent
 		}
 		var ev events.APIGatewayV2HTTPRequest
 		dec := json.NewDecoder(bytes.NewReader(b))

@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -115,4 +118,63 @@ func TestStreamHandlerOnLambdaEvents(t *testing.T) {
 			t.Errorf("response %+v, %v; want record 101 reported", resp, err)
 		}
 	})
+}
+
+// sampleStore is the processor's store for the sample event: every claim
+// is granted, every write-back recorded.
+type sampleStore struct{ finished []string }
+
+func (*sampleStore) ClaimDelivery(context.Context, identification.Ref, string, time.Time) (bool, error) {
+	return true, nil
+}
+
+func (s *sampleStore) FinishDelivery(_ context.Context, ref identification.Ref, _ string, sent bool, _ string, _ time.Time) (*identification.Identification, error) {
+	if sent {
+		s.finished = append(s.finished, ref.ID)
+	}
+	return nil, nil
+}
+
+func (*sampleStore) MarkPublished(context.Context, identification.Ref, int64) (bool, error) {
+	return true, nil
+}
+func (*sampleStore) Published(context.Context, identification.Ref) (int64, error) { return 0, nil }
+
+type samplePublisher struct{ events []identification.Event }
+
+func (p *samplePublisher) Publish(_ context.Context, evs []identification.Event) error {
+	p.events = append(p.events, evs...)
+	return nil
+}
+
+// TestStreamSampleEvent drives events/stream.json (the sample of make
+// invoke FN=stream) through the stream function's handler: its record is a
+// new OTP identification whose code the service sends, so it is delivered
+// to the number in the image and its creation published.
+func TestStreamSampleEvent(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "stream.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := identification.NewCodeKeys("k1", []byte("sample-key-sample-key-sample-key-sample"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, sender, pub := &sampleStore{}, &recordingSender{}, &samplePublisher{}
+	p := &stream.Processor{Store: store, Keys: keys, Senders: map[string]identification.Sender{"SMS": sender}, Publisher: pub,
+		Now: func() time.Time { return time.Date(2026, 11, 21, 10, 1, 0, 0, time.UTC) }}
+	resp, err := NewStreamHandler(p)(t.Context(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("response %+v, %v", resp, err)
+	}
+	if len(sender.sent) != 1 || sender.sent[0].To != "+34612345678" || sender.sent[0].Language != "ES" || len(store.finished) != 1 {
+		t.Errorf("sent %+v, finished %v", sender.sent, store.finished)
+	}
+	if len(pub.events) != 1 || pub.events[0].DetailType != "identification.created" {
+		t.Errorf("published %+v", pub.events)
+	}
 }
