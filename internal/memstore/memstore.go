@@ -46,7 +46,7 @@ func (s *Store) Create(_ context.Context, i *identification.Identification, code
 	if _, ok := s.items[ref]; ok {
 		return identification.Errorf(identification.KindConflict, "identification %s already exists", i.ID)
 	}
-	s.items[ref] = &entry{i: c, code: cloneCode(code)}
+	s.items[ref] = &entry{i: c, code: identification.CloneCode(code)}
 	return nil
 }
 
@@ -83,7 +83,7 @@ func (s *Store) Apply(_ context.Context, ref identification.Ref, e identificatio
 	}
 	i, code := e.Apply(old.i, old.code)
 	s.items[ref] = &entry{i: i, code: code}
-	return identification.Result{New: identification.Clone(i), Code: cloneCode(code)}, nil
+	return identification.Result{New: identification.Clone(i), Code: identification.CloneCode(code)}, nil
 }
 
 // Delete leaves a tombstone if DeleteAllowed says so at now: KindNotFound
@@ -125,13 +125,4 @@ func deleted(ref identification.Ref, e *entry) error {
 	}
 	return identification.Errorf(identification.KindNotFound, "the %s identification was deleted at %s by %s",
 		kind, e.deletedAt.UTC().Format(time.RFC3339), e.deletedBy)
-}
-
-func cloneCode(c *identification.CodeMaterial) *identification.CodeMaterial {
-	if c == nil {
-		return nil
-	}
-	cc := *c
-	cc.Guesses = append([]string(nil), c.Guesses...)
-	return &cc
 }

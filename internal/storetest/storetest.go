@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -435,25 +434,7 @@ func apply(s identification.Store, ctx context.Context, ref identification.Ref, 
 }
 
 // race runs fn in Racers goroutines released at once and returns their errors.
-func race(fn func(n int) error) []error {
-	errs := make([]error, Racers)
-	var ready, done sync.WaitGroup
-	start := make(chan struct{})
-	for n := range Racers {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-start
-			errs[n] = fn(n)
-		}()
-	}
-	ready.Wait()
-	close(start)
-	done.Wait()
-	return errs
-}
+func race(fn func(n int) error) []error { return raceN(Racers, fn) }
 
 // oneWinner checks that exactly one error is nil and every other is of
 // kind loser; it returns the winner's index, or -1.

@@ -13,7 +13,6 @@ import (
 // built once (see compiled).
 type effectShape struct {
 	action          identification.Action
-	from            string
 	to              identification.Status
 	expiry          identification.ExpiryRule
 	ends            identification.EndClock
@@ -39,12 +38,10 @@ type effectShape struct {
 }
 
 func shapeOf(e identification.Effect) effectShape {
-	from := ""
-	for _, s := range e.Rule.From {
-		from += string(s) + ","
-	}
+	// The statuses an action is allowed from are its rule's: the action
+	// names them.
 	return effectShape{
-		action: e.Action, from: from, to: e.Rule.To, expiry: e.Rule.Expiry, ends: e.Rule.Ends,
+		action: e.Action, to: e.Rule.To, expiry: e.Rule.Expiry, ends: e.Rule.Ends,
 		reason:          e.Action == identification.ActionCancel && e.Reason != "",
 		endedBy:         e.Rule.Ends == identification.EndNow && e.By.UserAgent != "",
 		bind:            e.BindDevice,

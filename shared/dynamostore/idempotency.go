@@ -7,7 +7,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -96,12 +95,10 @@ func (s *Store) CreateOnce(ctx context.Context, i *identification.Identification
 // ApplyOnce is Apply and the record of its Idempotency-Key in one
 // transaction (which returns no item: Result.New is nil on success).
 func (s *Store) ApplyOnce(ctx context.Context, ref identification.Ref, e identification.Effect, rec identification.Idempotency) (identification.Result, *identification.Idempotency, error) {
-	shape := shapeOf(e)
-	expr, err := s.shapes.get(shape, func() expression.Builder { return s.effectExpression(shape) })
+	expr, args, _, err := s.effect(e)
 	if err != nil {
-		return identification.Result{}, nil, fmt.Errorf("build %s expression: %w", e.Action, err)
+		return identification.Result{}, nil, err
 	}
-	args := s.effectArgs(e, newToken())
 	update := types.TransactWriteItem{Update: &types.Update{
 		TableName:                           s.table,
 		Key:                                 keyAttr(ref),

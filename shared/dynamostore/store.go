@@ -146,13 +146,10 @@ func (s *Store) Get(ctx context.Context, ref identification.Ref) (*identificatio
 
 // Apply makes the change e as one conditional UpdateItem compiled from e.
 func (s *Store) Apply(ctx context.Context, ref identification.Ref, e identification.Effect) (identification.Result, error) {
-	shape := shapeOf(e)
-	expr, err := s.shapes.get(shape, func() expression.Builder { return s.effectExpression(shape) })
+	expr, args, token, err := s.effect(e)
 	if err != nil {
-		return identification.Result{}, fmt.Errorf("build %s expression: %w", e.Action, err)
+		return identification.Result{}, err
 	}
-	token := newToken()
-	args := s.effectArgs(e, token)
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 keyAttr(ref),
@@ -175,6 +172,18 @@ func (s *Store) Apply(ctx context.Context, ref identification.Ref, e identificat
 		return identification.Result{}, err
 	}
 	return identification.Result{New: i, Code: code}, nil
+}
+
+// effect is e's compiled expression (built once per shape), the values of
+// this call and its token: what Apply and ApplyOnce send.
+func (s *Store) effect(e identification.Effect) (*compiled, [numParams]types.AttributeValue, string, error) {
+	shape := shapeOf(e)
+	expr, err := s.shapes.get(shape, func() expression.Builder { return s.effectExpression(shape) })
+	if err != nil {
+		return nil, [numParams]types.AttributeValue{}, "", fmt.Errorf("build %s expression: %w", e.Action, err)
+	}
+	token := newToken()
+	return expr, s.effectArgs(e, token), token, nil
 }
 
 // refused classifies a refused write from the item as it was.

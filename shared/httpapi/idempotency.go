@@ -51,7 +51,7 @@ func (c *call) record(status int, v any, processID string) identification.Idempo
 // answerOnce answers a request made with an Idempotency-Key: the first
 // answer, as recorded (with its code filled in), whether this request made
 // it or an earlier one did.
-func (h *Handler) answerOnce(w http.ResponseWriter, r *http.Request, c *call, i *identification.Identification, rec identification.Idempotency, replay *identification.Idempotency, err error) {
+func (h *Handler) answerOnce(w http.ResponseWriter, r *http.Request, c *call, rec identification.Idempotency, replay *identification.Idempotency, err error) {
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -318,14 +318,14 @@ func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	if c.once != nil {
 		var rec identification.Idempotency
-		created, replay, err := h.svc.CreateOTPOnce(r.Context(), c.org, in, c.by, func(cr identification.Created) identification.Idempotency {
+		_, replay, err := h.svc.CreateOTPOnce(r.Context(), c.org, in, c.by, func(cr identification.Created) identification.Idempotency {
 			rec = c.record(http.StatusCreated, view(cr, identification.CodePlaceholder), cr.ID)
 			if cr.Code != "" {
 				rec.CodeKey, rec.CodeNonce = cr.KeyID, cr.Nonce
 			}
 			return rec
 		})
-		h.answerOnce(w, r, c, created.Identification, rec, replay, err)
+		h.answerOnce(w, r, c, rec, replay, err)
 		return
 	}
 	created, err := h.svc.CreateOTP(r.Context(), c.org, in, c.by)
@@ -349,11 +349,11 @@ func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	if c.once != nil {
 		var rec identification.Idempotency
-		i, replay, err := h.svc.CreateChainOnce(r.Context(), c.org, in, c.by, func(cr identification.Created) identification.Idempotency {
+		_, replay, err := h.svc.CreateChainOnce(r.Context(), c.org, in, c.by, func(cr identification.Created) identification.Idempotency {
 			rec = c.record(http.StatusCreated, viewOf(cr.Identification), cr.ID)
 			return rec
 		})
-		h.answerOnce(w, r, c, i, rec, replay, err)
+		h.answerOnce(w, r, c, rec, replay, err)
 		return
 	}
 	i, err := h.svc.CreateChain(r.Context(), c.org, in, c.by)
@@ -426,7 +426,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 	if c.once != nil {
 		rec := c.record(http.StatusNoContent, nil, c.ref.ID)
 		replay, err := h.svc.CancelOnce(r.Context(), c.ref, reason, c.by, rec)
-		h.answerOnce(w, r, c, nil, rec, replay, err)
+		h.answerOnce(w, r, c, rec, replay, err)
 		return
 	}
 	i, err := h.svc.Cancel(r.Context(), c.ref, reason, c.by)
@@ -441,7 +441,7 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
 	if c.once != nil {
 		rec := c.record(http.StatusNoContent, nil, c.ref.ID)
 		replay, err := h.svc.CloseOnce(r.Context(), c.ref, c.by, rec)
-		h.answerOnce(w, r, c, nil, rec, replay, err)
+		h.answerOnce(w, r, c, rec, replay, err)
 		return
 	}
 	i, err := h.svc.Close(r.Context(), c.ref, c.by)

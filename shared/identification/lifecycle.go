@@ -381,12 +381,7 @@ func stepConflict(old *Identification) *Error {
 // it; the DynamoDB store's compiled update does the same in one write.
 func (e Effect) Apply(old *Identification, code *CodeMaterial) (*Identification, *CodeMaterial) {
 	i := Clone(old)
-	var c *CodeMaterial
-	if code != nil {
-		cc := *code
-		cc.Guesses = append([]string(nil), code.Guesses...)
-		c = &cc
-	}
+	c := CloneCode(code)
 	at := e.At
 	i.Status = e.To(old.Status)
 	i.UpdatedAt = at
@@ -519,6 +514,16 @@ func joinStatuses(list []Status) string {
 
 // String names the action.
 func (a Action) String() string { return string(a) }
+
+// CloneCode copies code material (nil stays nil).
+func CloneCode(c *CodeMaterial) *CodeMaterial {
+	if c == nil {
+		return nil
+	}
+	cc := *c
+	cc.Guesses = append([]string(nil), c.Guesses...)
+	return &cc
+}
 
 // Clone copies i deeply: nothing reachable from the copy is shared.
 func Clone(i *Identification) *Identification {

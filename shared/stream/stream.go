@@ -275,8 +275,5 @@ func destination(i *identification.Identification, channel string) string {
 	if channel == "EMAIL" {
 		return i.Actor.Email
 	}
-	if m := i.Actor.MSISDN; m != nil {
-		return "+" + m.CountryCode + m.PhoneNumber
-	}
-	return ""
+	return identification.E164(i.Actor.MSISDN)
 }

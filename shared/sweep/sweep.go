@@ -120,17 +120,8 @@ func Run(ctx context.Context, src Source, exp Expirer, now time.Time, opts Optio
 				// finish: the pass's deadline stops new work, not work in
 				// flight, which would otherwise count as errors on a slow
 				// store. Cancelling the pass still stops it.
-				wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-				if _, ok := ctx.Deadline(); ok {
-					wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), opts.Margin)
-				}
-				stop := context.AfterFunc(ctx, func() {
-					if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-						cancel()
-					}
-				})
+				wctx, cancel := writeContext(ctx, opts.Margin)
 				_, err := exp.Apply(wctx, ref, expire)
-				stop()
 				cancel()
 				switch kind := identification.KindOf(err); {
 				case err == nil:
@@ -197,4 +188,24 @@ func Run(ctx context.Context, src Source, exp Expirer, now time.Time, opts Optio
 			slog.Int64("errors", r.Errors), slog.Bool("complete", r.Complete), slog.Int64("duration_ms", r.Duration.Milliseconds()))
 	}
 	return r
+}
+
+// writeContext is the context of one expire write: the pass's, but a
+// deadline of the pass leaves the write margin to finish; cancelling the
+// pass still cancels it.
+func writeContext(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
+	detached := context.WithoutCancel(ctx)
+	var wctx context.Context
+	var cancel context.CancelFunc
+	if _, ok := ctx.Deadline(); ok {
+		wctx, cancel = context.WithTimeout(detached, margin)
+	} else {
+		wctx, cancel = context.WithCancel(detached)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	return wctx, func() { stop(); cancel() }
 }
