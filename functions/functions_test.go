@@ -331,6 +331,13 @@ const codeKeySecret = "CodeKeySecret"
 func neededGrants(rt httpapi.Route) []string {
 	var out []string
 	for _, a := range rt.DynamoDB {
+		if a == "dynamodb:Query" {
+			// A listing queries its indexes, and nothing else.
+			for _, index := range slices.Sorted(maps.Keys(dynamostore.ListIndexes)) {
+				out = append(out, a+" on "+tableARN+"/index/"+index)
+			}
+			continue
+		}
 		out = append(out, a+" on "+tableARN)
 	}
 	if slices.Contains(rt.Needs, httpapi.NeedCodeKeys) {
@@ -641,7 +648,8 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 			"DeleteOTP": httpapi.DeleteOTP, "CreateChain": httpapi.CreateChain, "CancelChain": httpapi.CancelChain, "CloseChain": httpapi.CloseChain,
 			"GetOTP": httpapi.GetOTP, "GetChain": httpapi.GetChain, "ValidateOTP": httpapi.ValidateOTP, "ResendOTP": httpapi.ResendOTP,
 			"ValidateChain": httpapi.ValidateChain, "ValidateChainOTP": httpapi.ValidateChainOTP, "ResendChainOTP": httpapi.ResendChainOTP,
-			"ValidateChainAgent": httpapi.ValidateChainAgent, "GetOTPHistory": httpapi.GetOTPHistory, "GetChainHistory": httpapi.GetChainHistory} {
+			"ValidateChainAgent": httpapi.ValidateChainAgent, "GetOTPHistory": httpapi.GetOTPHistory, "GetChainHistory": httpapi.GetChainHistory,
+			"ListOTP": httpapi.ListOTP, "ListChain": httpapi.ListChain} {
 			if r.Name == rt.Name {
 				literal = name
 			}

@@ -8,6 +8,8 @@ package memstore
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,4 +127,56 @@ func deleted(ref identification.Ref, e *entry) error {
 	}
 	return identification.Errorf(identification.KindNotFound, "the %s identification was deleted at %s by %s",
 		kind, e.deletedAt.UTC().Format(time.RFC3339), e.deletedBy)
+}
+
+var _ identification.Lister = (*Store)(nil)
+
+// List answers a page of f by looking at every process: the meaning of a
+// listing, without the indexes the DynamoDB store reads it from.
+func (s *Store) List(_ context.Context, f identification.ListFilter) (identification.ListPage, error) {
+	s.mu.Lock()
+	var all []*identification.Identification
+	for ref, e := range s.items {
+		if ref.Org == f.Org && ref.Type == f.Type && e.deletedAt.IsZero() && Matches(e.i, f) {
+			all = append(all, identification.Clone(e.i))
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(all, func(a, b *identification.Identification) int {
+		return strings.Compare(identification.Position(b), identification.Position(a))
+	})
+	page := identification.ListPage{More: len(all) > f.Limit}
+	if page.More {
+		all = all[:f.Limit]
+	}
+	page.Items = all
+	return page, nil
+}
+
+// Matches reports whether i belongs to the listing f describes, ignoring
+// the organisation, the type and the limit: the definition tests hold
+// every store's listing to.
+func Matches(i *identification.Identification, f identification.ListFilter) bool {
+	pos := identification.Position(i)
+	switch {
+	case f.Before != "" && pos >= f.Before,
+		!f.From.IsZero() && i.CreatedAt.Before(f.From),
+		!f.To.IsZero() && i.CreatedAt.After(f.To),
+		f.Email != nil && !slices.Contains(f.Email, i.ActorKeys.Email),
+		f.Phone != nil && !slices.Contains(f.Phone, i.ActorKeys.Phone),
+		f.Document != nil && !slices.Contains(f.Document, i.ActorKeys.Document),
+		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, listedStatus(i, f.Now)):
+		return false
+	}
+	return true
+}
+
+// listedStatus is the status a status filter sees: the status as read at
+// now, except that an open process past its expiry has none until the
+// sweep has ended it.
+func listedStatus(i *identification.Identification, now time.Time) identification.Status {
+	if i.Status.Open() && i.ExpiredAt(now) {
+		return ""
+	}
+	return i.Status
 }

@@ -44,6 +44,7 @@ const (
 	paramDevice
 	paramCallerDevice
 	paramAgent
+	paramListStatus
 	paramHistory
 	numParams
 )

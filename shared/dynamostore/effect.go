@@ -65,9 +65,10 @@ func shapeOf(e identification.Effect) effectShape {
 }
 
 // effectArgs are the per-call values of e's shape.
-func (s *Store) effectArgs(e identification.Effect, token string) [numParams]types.AttributeValue {
+func (s *Store) effectArgs(ref identification.Ref, e identification.Effect, token string) [numParams]types.AttributeValue {
 	var a [numParams]types.AttributeValue
 	at := e.At
+	a[paramListStatus] = str(facetPrefix(ref.Org, ref.Type) + string(e.Rule.To))
 	a[paramNow] = number(at.Unix())
 	a[paramTTL] = number(at.Add(s.retention).Unix())
 	a[paramReason] = str(e.Reason)
@@ -178,7 +179,7 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 		Set(name(attrLastWrite), slot(paramToken)).
 		Set(name(attrVersion), name(attrVersion).Plus(expression.Value(1)))
 	if sh.to != "" {
-		update = update.Set(name(attrStatus), expression.Value(string(sh.to)))
+		update = update.Set(name(attrStatus), expression.Value(string(sh.to))).Set(name(attrListStatus), slot(paramListStatus))
 	}
 	ret := int64(s.retention.Seconds())
 	switch sh.ends {

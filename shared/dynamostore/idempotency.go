@@ -95,7 +95,7 @@ func (s *Store) CreateOnce(ctx context.Context, i *identification.Identification
 // ApplyOnce is Apply and the record of its Idempotency-Key in one
 // transaction (which returns no item: Result.New is nil on success).
 func (s *Store) ApplyOnce(ctx context.Context, ref identification.Ref, e identification.Effect, rec identification.Idempotency) (identification.Result, *identification.Idempotency, error) {
-	expr, args, _, err := s.effect(e)
+	expr, args, _, err := s.effect(ref, e)
 	if err != nil {
 		return identification.Result{}, nil, err
 	}

@@ -70,6 +70,7 @@ const (
 	attrHistory         = "history"
 	attrDeletedAt       = "deleted_at"
 	attrDeletedBy       = "deleted_by"
+	attrListStatus      = "l_status"
 )
 
 // item is a process as stored: one tagged struct, converted by the SDK's
@@ -138,6 +139,15 @@ type item struct {
 	// A tombstone's own fields (kind tombstone).
 	DeletedAt int64  `dynamodbav:"deleted_at,omitempty"`
 	DeletedBy string `dynamodbav:"deleted_by,omitempty"`
+
+	// The listing indexes' keys (list.go): the position, and one partition
+	// value per facet. The actor facets hold keyed hashes, never values.
+	ListPosition string `dynamodbav:"ls,omitempty"`
+	ListMonth    string `dynamodbav:"l_month,omitempty"`
+	ListStatus   string `dynamodbav:"l_status,omitempty"`
+	ListEmail    string `dynamodbav:"l_email,omitempty"`
+	ListPhone    string `dynamodbav:"l_phone,omitempty"`
+	ListDocument string `dynamodbav:"l_document,omitempty"`
 }
 
 type actorItem struct {
@@ -326,6 +336,13 @@ func toItem(i *identification.Identification, code *identification.CodeMaterial,
 	for _, h := range i.History {
 		it.History = append(it.History, toHistory(h))
 	}
+	facet := facetPrefix(i.OrgID, i.Type)
+	it.ListPosition = identification.Position(i)
+	it.ListMonth = facet + monthOf(i.CreatedAt)
+	it.ListStatus = facet + string(i.Status)
+	it.ListEmail = facetOf(facet, i.ActorKeys.Email)
+	it.ListPhone = facetOf(facet, i.ActorKeys.Phone)
+	it.ListDocument = facetOf(facet, i.ActorKeys.Document)
 	return it
 }
 
@@ -403,6 +420,9 @@ func fromItem(it item) (*identification.Identification, *identification.CodeMate
 	for _, h := range it.History {
 		i.History = append(i.History, fromHistory(h))
 	}
+	facet := facetPrefix(it.Org, identification.Type(it.Type))
+	i.ActorKeys = identification.ActorKeys{Email: strings.TrimPrefix(it.ListEmail, facet),
+		Phone: strings.TrimPrefix(it.ListPhone, facet), Document: strings.TrimPrefix(it.ListDocument, facet)}
 	var code *identification.CodeMaterial
 	if it.CodeHash != "" {
 		code = &identification.CodeMaterial{Hash: it.CodeHash, KeyID: it.CodeKey, Nonce: it.CodeNonce, Guesses: it.Guesses}

@@ -146,7 +146,7 @@ func (s *Store) Get(ctx context.Context, ref identification.Ref) (*identificatio
 
 // Apply makes the change e as one conditional UpdateItem compiled from e.
 func (s *Store) Apply(ctx context.Context, ref identification.Ref, e identification.Effect) (identification.Result, error) {
-	expr, args, token, err := s.effect(e)
+	expr, args, token, err := s.effect(ref, e)
 	if err != nil {
 		return identification.Result{}, err
 	}
@@ -176,14 +176,14 @@ func (s *Store) Apply(ctx context.Context, ref identification.Ref, e identificat
 
 // effect is e's compiled expression (built once per shape), the values of
 // this call and its token: what Apply and ApplyOnce send.
-func (s *Store) effect(e identification.Effect) (*compiled, [numParams]types.AttributeValue, string, error) {
+func (s *Store) effect(ref identification.Ref, e identification.Effect) (*compiled, [numParams]types.AttributeValue, string, error) {
 	shape := shapeOf(e)
 	expr, err := s.shapes.get(shape, func() expression.Builder { return s.effectExpression(shape) })
 	if err != nil {
 		return nil, [numParams]types.AttributeValue{}, "", fmt.Errorf("build %s expression: %w", e.Action, err)
 	}
 	token := newToken()
-	return expr, s.effectArgs(e, token), token, nil
+	return expr, s.effectArgs(ref, e, token), token, nil
 }
 
 // refused classifies a refused write from the item as it was.

@@ -191,3 +191,17 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	writeJSON(w, http.StatusOK, historyViewOf(i))
 }
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call) {
+	q, err := identification.ParseListQuery(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	page, err := h.svc.List(r.Context(), c.org, c.ref.Type, q)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, listViewOf(page))
+}

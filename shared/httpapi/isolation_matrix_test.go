@@ -42,7 +42,9 @@ func TestIsolationMatrix(t *testing.T) {
 			token := env.Token(t, attacker, auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeActor, auth.ScopeAgent)
 			for _, rt := range routes {
 				typ := rt.Type()
-				create := rt.Success == http.StatusCreated
+				// Creates and listings name no id: on the attacker's own
+				// org they succeed, and must show nothing of the victim's.
+				create := rt.IDParam() == ""
 				// On the victim's path (401) and on the attacker's own path
 				// with the victim's id (404): the same answer as for an id
 				// that exists nowhere.
@@ -59,7 +61,12 @@ func TestIsolationMatrix(t *testing.T) {
 						resp := env.Do(t, matrixRequest(rt, org, id, token))
 						if resp.Status < 300 {
 							if org == attacker && create {
-								continue // creating in one's own org is allowed
+								for _, victimID := range append(records[identification.TypeOTP], records[identification.TypeChain]...) {
+									if bytes.Contains(resp.Body, []byte(victimID)) {
+										t.Errorf("%s as %s on its own org shows the victim's %s: %s", rt.Name, attacker, victimID, resp.Body)
+									}
+								}
+								continue // creating in, listing, one's own org is allowed
 							}
 							t.Errorf("%s as %s on org %s, record %s: %d %s", rt.Name, attacker, org, id, resp.Status, resp.Body)
 							continue
@@ -101,6 +108,9 @@ func matrixPath(typ identification.Type, org, id string) string {
 // deletes are forced.
 func matrixRequest(rt httpapi.Route, org, id, token string) apitest.Request {
 	path := strings.NewReplacer("{org_id}", org, "{"+rt.IDParam()+"}", id).Replace(rt.Path)
+	if rt.Query != "" {
+		path += "?" + rt.Query
+	}
 	req := apitest.Request{Method: rt.Method, Path: path, Token: token, Body: rt.Example,
 		Header: http.Header{"X-Installation_id": {"matrix-install"}, "X-Fingerprint": {"matrix-fp"}}}
 	if rt.Method == http.MethodDelete {

@@ -42,6 +42,9 @@ type Route struct {
 	Idempotent bool
 	// Example is a request body the route accepts ("" when it takes none).
 	Example string
+	// Query is an example query string the route accepts ("" when it
+	// reads none).
+	Query string
 
 	typ     identification.Type
 	idParam string
@@ -76,6 +79,8 @@ var (
 	updateOnce = []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}
 	// resendOnce: with an Idempotency-Key, the transaction, then a read.
 	resendOnce = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+	// query: a page of a listing, one Query on one of the listing indexes.
+	query = []string{"dynamodb:Query"}
 )
 
 const exampleOTP = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"P7D","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":"true"}}`
@@ -92,7 +97,7 @@ var (
 	DeleteOTP = Route{Name: "delete-otp", Method: http.MethodDelete, Path: otpPath + "/{" + otpID + "}", Success: http.StatusNoContent, Scopes: admin,
 		DynamoDB: updateItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete}
 	CreateChain = Route{Idempotent: true, Name: "create-chain", Method: http.MethodPost, Path: chainPath, Success: http.StatusCreated, Scopes: admin, UserAgent: true,
-		DynamoDB: putItem, Example: exampleChain, typ: identification.TypeChain, serve: (*Handler).createChain}
+		DynamoDB: putItem, Needs: codeKeys, Example: exampleChain, typ: identification.TypeChain, serve: (*Handler).createChain}
 	CancelChain = Route{Idempotent: true, Name: "cancel-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/cancel", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
 		DynamoDB: updateOnce, Example: `{"reason":"customer asked"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).cancel}
 	CloseChain = Route{Idempotent: true, Name: "close-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/close", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
@@ -117,10 +122,18 @@ var (
 		DynamoDB: resendOnce, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).resend}
 	ValidateChainAgent = Route{Name: "validate-chain-agent", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/agent/validate", Success: http.StatusNoContent, Scopes: agent, UserAgent: true,
 		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"agent":"Agent Smith","evidence_metadata":"{\"call_id\":\"c-1\"}"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).completeAgent}
+	ListOTP = Route{Name: "list-otp", Method: http.MethodGet, Path: otpPath, Success: http.StatusOK, Scopes: admin,
+		DynamoDB: query, Needs: codeKeys, Query: listQuery, typ: identification.TypeOTP, serve: (*Handler).list}
+	ListChain = Route{Name: "list-chain", Method: http.MethodGet, Path: chainPath, Success: http.StatusOK, Scopes: admin, UserAgent: true,
+		DynamoDB: query, Needs: codeKeys, Query: listQuery, typ: identification.TypeChain, serve: (*Handler).list}
 )
 
+// listQuery is an example query of the listings.
+const listQuery = "status=CREATED,IN_PROGRESS&email=example@email.com&limit=2"
+
 var routes = []Route{CreateOTP, CancelOTP, CloseOTP, DeleteOTP, CreateChain, CancelChain, CloseChain, GetOTP, GetChain,
-	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent, GetOTPHistory, GetChainHistory}
+	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent, GetOTPHistory, GetChainHistory,
+	ListOTP, ListChain}
 
 // StoreCalls is how many DynamoDB calls the route's success takes.
 func (r Route) StoreCalls() int { return max(r.Calls, 1) }

@@ -226,3 +226,21 @@ func historyViewOf(i *identification.Identification) historyView {
 	}
 	return v
 }
+
+// listView is a page of a listing: the read of each process, and the cursor
+// of the next page (null on the last).
+type listView struct {
+	Items      []processView `json:"items"`
+	NextCursor *string       `json:"next_cursor"`
+}
+
+func listViewOf(p identification.Page) listView {
+	v := listView{Items: make([]processView, len(p.Items))}
+	for n, i := range p.Items {
+		v.Items[n] = viewOf(i)
+	}
+	if p.NextCursor != "" {
+		v.NextCursor = &p.NextCursor
+	}
+	return v
+}

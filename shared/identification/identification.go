@@ -108,6 +108,9 @@ type Identification struct {
 	// History is every change, oldest first, each written with the change
 	// itself (docs/api.md, "History").
 	History []HistoryEntry `json:"-"`
+	// ActorKeys are the keyed hashes the listing finds the actor's values
+	// by (list.go); set at creation when the service has code keys.
+	ActorKeys ActorKeys `json:"-"`
 }
 
 // HistoryEntry is one change: when, what, who, why. To is the status it

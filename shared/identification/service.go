@@ -256,7 +256,7 @@ func (s *Service) newIdentification(org string, t Type, a *Actor, ttl time.Durat
 		m := *a.MSISDN
 		actor.MSISDN = &m
 	}
-	return &Identification{
+	i := &Identification{
 		ID:               id,
 		OrgID:            org,
 		Type:             t,
@@ -268,7 +268,11 @@ func (s *Service) newIdentification(org string, t Type, a *Actor, ttl time.Durat
 		Version:          1,
 		CreatedUserAgent: by.UserAgent,
 		History:          []HistoryEntry{{At: now, Action: ActionCreate, To: StatusCreated, ByKind: by.Kind, BySub: by.Sub, RequestID: by.RequestID}},
-	}, nil
+	}
+	if s.keys != nil {
+		i.ActorKeys = s.keys.actorKeysOf(i)
+	}
+	return i, nil
 }
 
 // Get returns the identification as the API reports it now: an open one past

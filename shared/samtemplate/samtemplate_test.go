@@ -73,6 +73,12 @@ func TestLoadTableFromRepoTemplate(t *testing.T) {
 			{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("open_shard"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("open_expires_at"), AttributeType: types.ScalarAttributeTypeN},
+			{AttributeName: aws.String("ls"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("l_month"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("l_status"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("l_email"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("l_phone"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("l_document"), AttributeType: types.ScalarAttributeTypeS},
 		}},
 		{"GlobalSecondaryIndexes", got.GlobalSecondaryIndexes, []types.GlobalSecondaryIndex{{
 			IndexName: aws.String("open-by-expiry"),
@@ -81,7 +87,8 @@ func TestLoadTableFromRepoTemplate(t *testing.T) {
 				{AttributeName: aws.String("open_expires_at"), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-		}}},
+		}, listIndex("list-by-month", "l_month"), listIndex("list-by-status", "l_status"), listIndex("list-by-email", "l_email"),
+			listIndex("list-by-phone", "l_phone"), listIndex("list-by-document", "l_document")}},
 		{"LocalSecondaryIndexes", got.LocalSecondaryIndexes, []types.LocalSecondaryIndex(nil)},
 		{"SSESpecification", got.SSESpecification, &types.SSESpecification{Enabled: aws.Bool(true)}},
 		{"StreamSpecification", got.StreamSpecification, &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}},
@@ -92,6 +99,19 @@ func TestLoadTableFromRepoTemplate(t *testing.T) {
 				t.Errorf("%s = %s, want %s", tt.name, show(tt.got), show(tt.want))
 			}
 		})
+	}
+}
+
+// listIndex is a listing index as the template declares it: the facet,
+// the position, every attribute projected.
+func listIndex(name, facet string) types.GlobalSecondaryIndex {
+	return types.GlobalSecondaryIndex{
+		IndexName: aws.String(name),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(facet), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("ls"), KeyType: types.KeyTypeRange},
+		},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 	}
 }
 

@@ -1,0 +1,445 @@
+package dynamostore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/uuid"
+
+	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/identification"
+)
+
+// listKeys are the code keys the listing tests hash and sign under.
+func listKeys(t testing.TB) *identification.CodeKeys {
+	t.Helper()
+	k, err := identification.NewCodeKeys("k1", []byte("listing-test-key-of-at-least-32-bytes"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// listed is the test's own record of one process: what the listing must
+// find it by.
+type listed struct {
+	org     string
+	typ     identification.Type
+	id      string
+	created time.Time
+	expires time.Time
+	status  identification.Status
+	email   string
+	phone   string
+	doc     string
+}
+
+func (l listed) position() string { return identification.PositionOf(l.created, l.id) }
+
+// matches is the listing's meaning, written out independently of both
+// stores: every filter holds; a status filter sees the status as read now,
+// except that an open process past its expiry is under no status until the
+// sweep ends it.
+func (l listed) matches(org string, typ identification.Type, q identification.ListQuery, now time.Time) bool {
+	if l.org != org || l.typ != typ {
+		return false
+	}
+	if !q.CreatedFrom.IsZero() && l.created.Before(q.CreatedFrom) || !q.CreatedTo.IsZero() && l.created.After(q.CreatedTo) {
+		return false
+	}
+	if q.Email != "" && !strings.EqualFold(q.Email, l.email) || q.Phone != "" && q.Phone != l.phone ||
+		q.DocumentNumber != "" && !strings.EqualFold(q.DocumentNumber, l.doc) {
+		return false
+	}
+	if len(q.Statuses) > 0 {
+		st := l.status
+		if st.Open() && !l.expires.After(now) {
+			return false
+		}
+		return slices.Contains(q.Statuses, st)
+	}
+	return true
+}
+
+// seedListing creates n processes of org spread over the 50 days before
+// now, in every status, with actor values from small pools (so that each
+// value has several processes), some shared with other organisations.
+func seedListing(t *testing.T, s *dynamostore.Store, keys *identification.CodeKeys, org string, n int, rng *rand.Rand) []listed {
+	t.Helper()
+	out := make([]listed, n)
+	for k := range out {
+		created := now.Add(-time.Duration(rng.Int64N(int64(50 * 24 * time.Hour)))).Truncate(time.Second)
+		l := listed{org: org, typ: identification.TypeOTP, created: created,
+			status:  identification.Statuses[rng.IntN(len(identification.Statuses))],
+			expires: created.Add(time.Hour + time.Duration(rng.Int64N(int64(30*24*time.Hour)))).Truncate(time.Second)}
+		if k%5 == 0 {
+			l.typ = identification.TypeChain
+		}
+		// The sweep ends what expires within a minute: an open process
+		// past its expiry is one it has not reached yet.
+		if l.status.Open() && !l.expires.After(now) {
+			l.status = identification.StatusExpired
+			if k%40 == 0 {
+				l.status = identification.StatusCreated
+				l.expires = now.Add(-time.Duration(rng.IntN(60)) * time.Second)
+			}
+		}
+		if k%4 != 0 {
+			l.email = fmt.Sprintf("person%d@example.com", rng.IntN(13))
+		}
+		if k%3 != 0 {
+			l.phone = fmt.Sprintf("+3461234%04d", rng.IntN(11))
+		}
+		if k%2 == 0 {
+			l.doc = fmt.Sprintf("%08dX", rng.IntN(7))
+		}
+		out[k] = l
+	}
+	// Ids in creation order, as UUIDv7 gives them; then stored in parallel.
+	slices.SortFunc(out, func(a, b listed) int { return a.created.Compare(b.created) })
+	for k := range out {
+		id, err := uuid.NewV7()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k].id = id.String()
+	}
+	errs := make(chan error, len(out))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, l := range out {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs <- s.Create(context.Background(), l.identification(keys), nil)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+	}
+	return out
+}
+
+// identification is the process l describes, with the actor keys a
+// create computes.
+func (l listed) identification(keys *identification.CodeKeys) *identification.Identification {
+	i := &identification.Identification{
+		ID: l.id, OrgID: l.org, Type: l.typ, Status: l.status,
+		CreatedAt: l.created, UpdatedAt: l.created, ExpiresAt: l.expires,
+		Actor: identification.Actor{Name: "Listed", Email: l.email, Language: "EN"}, Version: 1,
+		History: []identification.HistoryEntry{{At: l.created, Action: identification.ActionCreate, To: identification.StatusCreated, ByKind: identification.CallerAdmin, BySub: "seed"}},
+	}
+	if l.phone != "" {
+		i.Actor.MSISDN = &identification.MSISDN{CountryCode: "34", PhoneNumber: strings.TrimPrefix(l.phone, "+34")}
+	}
+	if l.doc != "" {
+		i.Actor.IdentityDocument = &identification.IdentityDocument{DocumentNumber: l.doc, DocumentType: "NIF"}
+	}
+	if l.typ == identification.TypeChain {
+		i.Sequence = []identification.Step{{IdentificationType: identification.StepAgent}}
+		i.SyncSteps()
+	}
+	if l.status.Final() || l.status == identification.StatusCompleted {
+		end := l.created.Add(time.Minute)
+		i.EndedAt = &end
+		if l.status == identification.StatusCompleted {
+			i.EndedAt, i.CompletedAt = nil, &end
+		}
+	}
+	if l.status == identification.StatusFailed {
+		i.FailureReason = identification.FailureMaxAttempts
+	}
+	if l.status == identification.StatusCancelled {
+		i.CancelReason = "seeded"
+	}
+	if l.email != "" {
+		i.ActorKeys.Email, _ = keys.ActorKey("", l.org, identification.ActorEmail, l.email)
+	}
+	if l.phone != "" {
+		i.ActorKeys.Phone, _ = keys.ActorKey("", l.org, identification.ActorPhone, l.phone)
+	}
+	if l.doc != "" {
+		i.ActorKeys.Document, _ = keys.ActorKey("", l.org, identification.ActorDocument, l.doc)
+	}
+	return i
+}
+
+// walk pages through q with limit, calling between after each page, and
+// returns the ids in the order the pages gave them and the Queries each
+// page cost.
+func walk(t *testing.T, svc *identification.Service, counter *enginetest.CallCounter, org string, typ identification.Type, q identification.ListQuery, limit int, between func()) (ids []string, calls []int) {
+	t.Helper()
+	q.Limit = limit
+	for pages := 0; ; pages++ {
+		if pages > 1100 {
+			t.Fatal("the listing does not end")
+		}
+		counter.Reset()
+		p, err := svc.List(context.Background(), org, typ, q)
+		if err != nil {
+			t.Fatalf("list %+v: %v", q, err)
+		}
+		if n := counter.Count("Scan"); n > 0 {
+			t.Fatalf("a page scanned the table (%d Scans)", n)
+		}
+		if other := counter.Total() - counter.Count("Query"); other > 0 {
+			t.Fatalf("a page made %d calls other than Query: %v", other, counter.ByOperation())
+		}
+		calls = append(calls, counter.Count("Query"))
+		for _, i := range p.Items {
+			ids = append(ids, i.ID)
+		}
+		if p.NextCursor == "" {
+			return ids, calls
+		}
+		if len(p.Items) != limit {
+			t.Fatalf("a page that is not the last has %d items, want %d", len(p.Items), limit)
+		}
+		q.Cursor = p.NextCursor
+		if between != nil {
+			between()
+		}
+	}
+}
+
+func expected(all []listed, org string, typ identification.Type, q identification.ListQuery) []string {
+	var want []listed
+	for _, l := range all {
+		if l.matches(org, typ, q, now) {
+			want = append(want, l)
+		}
+	}
+	slices.SortFunc(want, func(a, b listed) int { return strings.Compare(b.position(), a.position()) })
+	ids := make([]string, len(want))
+	for n, l := range want {
+		ids[n] = l.id
+	}
+	return ids
+}
+
+// TestListingReturnsExactlyTheMatchingProcesses: 1,000 processes over 3
+// organisations, every filter and their combinations, at three page sizes:
+// exactly the matching processes, newest first, pages of the asked size, no
+// duplicate and no gap while new processes are created between pages; each
+// page only Queries (no Scan), at most one per partition of its facet.
+func TestListingReturnsExactlyTheMatchingProcesses(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		s, _, _, counter := newStore(t, e)
+		keys := listKeys(t)
+		svc := identification.NewService(s, identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
+		rng := rand.New(rand.NewPCG(7, 11))
+		var all []listed
+		for _, o := range []struct {
+			org string
+			n   int
+		}{{"acme", 500}, {"globex", 300}, {"initech", 200}} {
+			all = append(all, seedListing(t, s, keys, o.org, o.n, rng)...)
+		}
+		// Some open ones cancelled through the service: their status
+		// facet moves with the write that changes the status.
+		cancelled := 0
+		for n := range all {
+			l := &all[n]
+			if l.org == "acme" && l.status == identification.StatusCreated && l.expires.After(now) && cancelled < 40 {
+				if _, err := svc.Cancel(context.Background(), identification.Ref{Org: l.org, Type: l.typ, ID: l.id}, "changed", identification.Caller{Kind: identification.CallerAdmin, Sub: "t"}); err != nil {
+					t.Fatalf("cancel: %v", err)
+				}
+				l.status = identification.StatusCancelled
+				cancelled++
+			}
+		}
+		if cancelled < 10 {
+			t.Fatalf("only %d open processes to cancel", cancelled)
+		}
+		st := func(ss ...identification.Status) []identification.Status { slices.Sort(ss); return ss }
+		day := func(d int) time.Time { return now.Add(-time.Duration(d) * 24 * time.Hour) }
+		queries := []identification.ListQuery{
+			{},
+			{Statuses: st(identification.StatusCreated)},
+			{Statuses: st(identification.StatusCancelled, identification.StatusCompleted)},
+			{Statuses: st(identification.StatusExpired, identification.StatusInProgress, identification.StatusClosed)},
+			{Statuses: slices.Sorted(slices.Values(identification.Statuses))},
+			{CreatedFrom: day(20)},
+			{CreatedTo: day(10)},
+			{CreatedFrom: day(35), CreatedTo: day(5)},
+			{Email: "person3@example.com"},
+			{Email: "PERSON3@Example.COM"},
+			{Phone: "+34612340004"},
+			{DocumentNumber: "00000002x"},
+			{Email: "person5@example.com", Statuses: st(identification.StatusCreated, identification.StatusExpired, identification.StatusCancelled)},
+			{Email: "person1@example.com", Phone: "+34612340001"},
+			{DocumentNumber: "00000004X", Email: "person7@example.com", CreatedFrom: day(40)},
+			{Phone: "+34612340003", CreatedTo: day(15), Statuses: st(identification.StatusFailed, identification.StatusCompleted)},
+			{Statuses: st(identification.StatusCompleted), CreatedFrom: day(30), CreatedTo: day(3)},
+			{Email: "nobody@example.com"},
+		}
+		for _, org := range []string{"acme", "globex"} {
+			for _, typ := range []identification.Type{identification.TypeOTP, identification.TypeChain} {
+				for qn, q := range queries {
+					for _, limit := range []int{7, 20, 100} {
+						if org != "acme" && limit != 20 {
+							continue
+						}
+						want := expected(all, org, typ, q)
+						var fresh int
+						between := func() {
+							// A process created while the client pages:
+							// newer than every page, so in none of them.
+							if fresh < 3 && qn == 0 {
+								l := listed{org: org, typ: typ, created: now, expires: now.Add(time.Hour), status: identification.StatusCreated,
+									email: "person3@example.com", id: uuid.Must(uuid.NewV7()).String()}
+								if err := s.Create(context.Background(), l.identification(keys), nil); err != nil {
+									t.Fatal(err)
+								}
+								all = append(all, l)
+								fresh++
+							}
+						}
+						got, calls := walk(t, svc, counter, org, typ, q, limit, between)
+						if !slices.Equal(got, want) {
+							t.Fatalf("%s %s query %d %+v limit %d: got %d ids, want %d (first difference at %d)",
+								org, typ, qn, q, limit, len(got), len(want), firstDifference(got, want))
+						}
+						bound := partitions(q)
+						for n, c := range calls {
+							if c < 1 || c > bound {
+								t.Errorf("%s query %d limit %d: page %d made %d Queries, want 1 to %d", org, qn, limit, n, c, bound)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// partitions bounds the Queries of one page of q in this test: one per
+// asked status, or one per month the 50 days of data and the retention
+// reach (three), or one for a person.
+func partitions(q identification.ListQuery) int {
+	switch {
+	case q.Email != "" || q.Phone != "" || q.DocumentNumber != "":
+		return 1
+	case len(q.Statuses) > 0:
+		return len(q.Statuses)
+	}
+	return 3
+}
+
+func firstDifference(a, b []string) int {
+	for n := range min(len(a), len(b)) {
+		if a[n] != b[n] {
+			return n
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestAPageIsOneQuery: within one month, a full page of one facet (all, one
+// status, one person) is one Query; only the last page of the month facet
+// looks into the older months, one Query each.
+func TestAPageIsOneQuery(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		s, _, _, counter := newStore(t, e)
+		keys := listKeys(t)
+		svc := identification.NewService(s, identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
+		var all []listed
+		for n := range 90 {
+			l := listed{org: "solo", typ: identification.TypeOTP, created: now.Add(-time.Duration(n) * time.Minute), expires: now.Add(time.Hour),
+				status: identification.StatusCreated, email: "one@example.com", id: uuid.Must(uuid.NewV7()).String()}
+			if err := s.Create(context.Background(), l.identification(keys), nil); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, l)
+		}
+		for _, q := range []identification.ListQuery{{}, {Statuses: []identification.Status{identification.StatusCreated}}, {Email: "one@example.com"}} {
+			got, calls := walk(t, svc, counter, "solo", identification.TypeOTP, q, 20, nil)
+			if want := expected(all, "solo", identification.TypeOTP, q); !slices.Equal(got, want) {
+				t.Fatalf("%+v: got %d ids, want %d", q, len(got), len(want))
+			}
+			if len(calls) != 5 {
+				t.Fatalf("%+v: %d pages of 20 for 90 processes, want 5", q, len(calls))
+			}
+			for n, c := range calls {
+				want := 1
+				if n == len(calls)-1 && q.Statuses == nil && q.Email == "" {
+					// now is 2026-11-21: the oldest process that can be
+					// kept was created 61 days before, in September.
+					want = 3
+				}
+				if c != want {
+					t.Errorf("%+v: page %d made %d Queries, want %d", q, n, c, want)
+				}
+			}
+		}
+	})
+}
+
+// TestIndexesHoldNoActorValue inspects every item the store wrote: no
+// index attribute holds an e-mail address, a phone or a document number,
+// nor a part of one.
+func TestIndexesHoldNoActorValue(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		s, client, table, _ := newStore(t, e)
+		keys := listKeys(t)
+		all := seedListing(t, s, keys, "acme", 60, rand.New(rand.NewPCG(1, 2)))
+		out, err := client.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Items) != len(all) {
+			t.Fatalf("%d items, want %d", len(out.Items), len(all))
+		}
+		var values []string
+		for _, l := range all {
+			for _, v := range []string{l.email, l.phone, strings.TrimPrefix(l.phone, "+"), strings.TrimPrefix(l.phone, "+34"), l.doc} {
+				if v != "" {
+					values = append(values, strings.ToLower(v))
+				}
+			}
+			if l.email != "" {
+				values = append(values, strings.ToLower(strings.Split(l.email, "@")[0]))
+			}
+		}
+		attrs := []string{"ls"}
+		for _, a := range dynamostore.ListIndexes {
+			attrs = append(attrs, a)
+		}
+		seen := 0
+		for _, it := range out.Items {
+			for _, a := range attrs {
+				av, ok := it[a].(*types.AttributeValueMemberS)
+				if !ok {
+					continue
+				}
+				seen++
+				for _, v := range values {
+					if strings.Contains(strings.ToLower(av.Value), v) {
+						t.Errorf("index attribute %s holds an actor value", a)
+					}
+				}
+			}
+		}
+		if seen < len(all)*3 {
+			t.Fatalf("only %d index attributes in %d items: the test inspects nothing", seen, len(all))
+		}
+	})
+}

@@ -1,0 +1,384 @@
+package identification
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Listing limits (docs/api.md, "Listing and search").
+const (
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+	maxCursor        = 512
+)
+
+// ListQuery is a listing's query as the API takes it: the filters, the page
+// size and where the previous page stopped.
+type ListQuery struct {
+	// Statuses, when any, admit a process whose status as read now is one
+	// of them (sorted, without repeats).
+	Statuses []Status
+	// CreatedFrom and CreatedTo bound created_at, both inclusive; zero
+	// when absent.
+	CreatedFrom, CreatedTo time.Time
+	// Email, Phone (E.164) and DocumentNumber match the actor's values,
+	// in the forms ActorKey normalises them to.
+	Email, Phone, DocumentNumber string
+	Limit                        int
+	// Cursor is the next_cursor of the previous page, "" for the first.
+	Cursor string
+}
+
+// ParseListQuery reads a listing's query string. Every bad parameter is a
+// KindParameter error naming it and its rule; an unknown one too, so that
+// a misspelt filter is not silently ignored.
+func ParseListQuery(q url.Values) (ListQuery, error) {
+	out := ListQuery{Limit: DefaultListLimit}
+	var bad []string
+	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
+	for name, vals := range q {
+		if len(vals) != 1 {
+			fail("%s: must be given at most once", safeParam(name))
+			continue
+		}
+		v := vals[0]
+		switch name {
+		case "status":
+			st, ok := parseStatuses(v)
+			if !ok {
+				fail("status: must be one or more of %s, separated by commas", joinStatuses(Statuses))
+			}
+			out.Statuses = st
+		case "created_from", "created_to":
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				fail("%s: must be an RFC 3339 time such as 2026-12-01T10:00:00Z", name)
+				continue
+			}
+			if name == "created_from" {
+				out.CreatedFrom = t.UTC()
+			} else {
+				out.CreatedTo = t.UTC()
+			}
+		case "email":
+			if !isEmail(v) {
+				fail("email: must be a valid e-mail address of at most %d characters", maxEmailLength)
+			}
+			out.Email = v
+		case "phone":
+			p, ok := parseE164(v)
+			if !ok {
+				fail("phone: must be an E.164 number: + then 8 to 15 digits, such as +34612345678 (send + as %%2B)")
+			}
+			out.Phone = p
+		case "document_number":
+			if len(v) > maxDocumentNumber || !isDocumentNumber(v) {
+				fail("document_number: must be 1 to %d letters, digits or '-'", maxDocumentNumber)
+			}
+			out.DocumentNumber = v
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxListLimit || strings.TrimSpace(v) != v || strings.HasPrefix(v, "+") {
+				fail("limit: must be a whole number from 1 to %d", MaxListLimit)
+			}
+			out.Limit = n
+		case "cursor":
+			if v == "" || len(v) > maxCursor {
+				fail("cursor: must be the next_cursor of the previous page, unchanged")
+			}
+			out.Cursor = v
+		default:
+			fail("%s: is not a parameter of this endpoint (status, created_from, created_to, email, phone, document_number, limit, cursor)", safeParam(name))
+		}
+	}
+	if !out.CreatedFrom.IsZero() && !out.CreatedTo.IsZero() && out.CreatedTo.Before(out.CreatedFrom) {
+		fail("created_to: must not be before created_from")
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return ListQuery{}, Errorf(KindParameter, "%s", strings.Join(bad, "; "))
+	}
+	return out, nil
+}
+
+// safeParam is a parameter's name fit to repeat in an error: a name is
+// chosen by the client, so anything but a short run of letters, digits and
+// underscores is not echoed.
+func safeParam(name string) string {
+	if len(name) == 0 || len(name) > 32 {
+		return "a parameter"
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return "a parameter"
+		}
+	}
+	return name
+}
+
+func parseStatuses(v string) ([]Status, bool) {
+	var out []Status
+	for _, s := range strings.Split(v, ",") {
+		st := Status(strings.TrimSpace(s))
+		if !slices.Contains(Statuses, st) {
+			return nil, false
+		}
+		if !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	slices.Sort(out)
+	return out, len(out) > 0
+}
+
+// parseE164 reads +<8 to 15 digits>. A "+" sent unencoded in a query
+// string arrives as a space (form encoding), so a leading space is read as
+// the "+" it was.
+func parseE164(v string) (string, bool) {
+	switch {
+	case strings.HasPrefix(v, "+"):
+		v = v[1:]
+	case strings.HasPrefix(v, " "):
+		v = v[1:]
+	default:
+		return "", false
+	}
+	if len(v) < 8 || len(v) > 15 || v[0] == '0' {
+		return "", false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return "", false
+		}
+	}
+	return "+" + v, true
+}
+
+// Actor value kinds an index can match (ActorKey).
+const (
+	ActorEmail    = "email"
+	ActorPhone    = "phone"
+	ActorDocument = "document"
+)
+
+// ActorKeys are the keyed hashes a process is found by: one per actor value
+// it has, "" for none. An index key holds these, never the values.
+type ActorKeys struct {
+	Email, Phone, Document string
+}
+
+// actorValue is v as it is hashed: e-mail addresses compare without case,
+// document numbers without case, phones as E.164.
+func actorValue(kind, v string) string {
+	switch kind {
+	case ActorEmail, ActorDocument:
+		return strings.ToLower(v)
+	}
+	return v
+}
+
+// ActorKey is the keyed hash of one actor value of org under key id (""
+// for the current key; ok is false for an unknown one). It is bound to the
+// organisation, so the same person in two organisations hashes apart.
+func (k *CodeKeys) ActorKey(keyID, org, kind, value string) (string, bool) {
+	if keyID == "" {
+		keyID = k.current
+	}
+	key, ok := k.keys[keyID]
+	if !ok {
+		return "", false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("actor\x00" + org + "\x00" + kind + "\x00" + actorValue(kind, value)))
+	sum := m.Sum(nil)
+	return keyID + ":" + base64.RawURLEncoding.EncodeToString(sum[:18]), true
+}
+
+// keyIDs lists the keys: the current first, then the previous ones by id.
+func (k *CodeKeys) keyIDs() []string {
+	ids := []string{k.current}
+	var prev []string
+	for id := range k.keys {
+		if id != k.current {
+			prev = append(prev, id)
+		}
+	}
+	slices.Sort(prev)
+	return append(ids, prev...)
+}
+
+// actorKeysOf are i's actor keys under the current key.
+func (k *CodeKeys) actorKeysOf(i *Identification) ActorKeys {
+	var out ActorKeys
+	a := i.Actor
+	if a.Email != "" {
+		out.Email, _ = k.ActorKey("", i.OrgID, ActorEmail, a.Email)
+	}
+	if a.MSISDN != nil {
+		out.Phone, _ = k.ActorKey("", i.OrgID, ActorPhone, E164(a.MSISDN))
+	}
+	if d := a.IdentityDocument; d != nil && d.DocumentNumber != "" {
+		out.Document, _ = k.ActorKey("", i.OrgID, ActorDocument, d.DocumentNumber)
+	}
+	return out
+}
+
+// ListFilter is a listing as the store runs it: the actor values as their
+// keyed hashes (one per key a process may have been written under), the
+// page's upper bound as a position, and the moment the statuses are read
+// at.
+type ListFilter struct {
+	Org  string
+	Type Type
+	// Statuses as in ListQuery: the status read at Now, so an open
+	// process whose expiry has passed counts as EXPIRED.
+	Statuses []Status
+	// From and To bound created_at (inclusive); zero when absent.
+	From, To time.Time
+	// Email, Phone and Document are the accepted keyed hashes of each
+	// asked value, the current key's first; nil when not asked.
+	Email, Phone, Document []string
+	// Before is the exclusive position the page starts below, "" for the
+	// newest.
+	Before string
+	Limit  int
+	Now    time.Time
+}
+
+// ListPage is one page: the processes, newest first, and whether more
+// follow below the last one.
+type ListPage struct {
+	Items []*Identification
+	More  bool
+}
+
+// Lister is a store that lists.
+type Lister interface {
+	List(ctx context.Context, f ListFilter) (ListPage, error)
+}
+
+// Position is where i sits in a listing: newest first by created_at, then
+// by id, so every process has one place and a page can start just below
+// the last one shown.
+func Position(i *Identification) string { return PositionOf(i.CreatedAt, i.ID) }
+
+// PositionOf is the position of the process created at created with id.
+func PositionOf(created time.Time, id string) string {
+	return fmt.Sprintf("%011d#%s", created.Unix(), id)
+}
+
+// Page is one page as the API answers it.
+type Page struct {
+	Items      []*Identification
+	NextCursor string
+}
+
+// errBadCursor is the error of any cursor that is not the unchanged
+// next_cursor of a page of this query.
+var errBadCursor = Errorf(KindParameter, "cursor: must be the next_cursor of the previous page of the same query, unchanged")
+
+// List answers one page of org's processes of type t matching q, newest
+// first, each as read now (docs/api.md, "Listing and search").
+func (s *Service) List(ctx context.Context, org string, t Type, q ListQuery) (Page, error) {
+	l, ok := s.store.(Lister)
+	if !ok {
+		return Page{}, errors.New("list: the store cannot list")
+	}
+	if s.keys == nil {
+		return Page{}, errors.New("list: the service has no code keys to hash actor values and sign cursors with")
+	}
+	now := s.Now()
+	f := ListFilter{Org: org, Type: t, Statuses: q.Statuses, From: q.CreatedFrom, To: q.CreatedTo, Limit: q.Limit, Now: now}
+	for _, id := range s.keys.keyIDs() {
+		add := func(dst *[]string, kind, v string) {
+			if v != "" {
+				h, _ := s.keys.ActorKey(id, org, kind, v)
+				*dst = append(*dst, h)
+			}
+		}
+		add(&f.Email, ActorEmail, q.Email)
+		add(&f.Phone, ActorPhone, q.Phone)
+		add(&f.Document, ActorDocument, q.DocumentNumber)
+	}
+	digest := queryDigest(org, t, q)
+	if q.Cursor != "" {
+		pos, ok := s.keys.openCursor(q.Cursor, digest)
+		if !ok {
+			return Page{}, errBadCursor
+		}
+		f.Before = pos
+	}
+	p, err := l.List(ctx, f)
+	if err != nil {
+		return Page{}, fmt.Errorf("list %s of %s: %w", t, org, err)
+	}
+	out := Page{Items: make([]*Identification, len(p.Items))}
+	for n, i := range p.Items {
+		out.Items[n] = i.AsSeenAt(now)
+	}
+	if p.More && len(p.Items) > 0 {
+		out.NextCursor = s.keys.sealCursor(Position(p.Items[len(p.Items)-1]), digest)
+	}
+	return out, nil
+}
+
+// queryDigest names the query a cursor belongs to: the organisation, the
+// type and every filter (not the limit, which a client may change from
+// page to page).
+func queryDigest(org string, t Type, q ListQuery) string {
+	st := make([]string, len(q.Statuses))
+	for n, s := range q.Statuses {
+		st[n] = string(s)
+	}
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return strconv.FormatInt(t.UnixNano(), 10)
+	}
+	return strings.Join([]string{"list", org, string(t), strings.Join(st, ","), stamp(q.CreatedFrom), stamp(q.CreatedTo),
+		actorValue(ActorEmail, q.Email), q.Phone, actorValue(ActorDocument, q.DocumentNumber)}, "\x00")
+}
+
+// A cursor is the position the next page starts below and a MAC binding it
+// to the query: <position> NUL <key id> NUL <mac>, base64url as a whole. A changed
+// byte, another query's or another organisation's cursor fails the MAC.
+func (k *CodeKeys) sealCursor(pos, digest string) string {
+	raw := pos + "\x00" + k.current + "\x00" + k.cursorMAC(k.keys[k.current], pos, digest)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func (k *CodeKeys) openCursor(c, digest string) (string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", false
+	}
+	parts := strings.Split(string(raw), "\x00")
+	if len(parts) != 3 {
+		return "", false
+	}
+	key, ok := k.keys[parts[1]]
+	if !ok {
+		return "", false
+	}
+	if !hmac.Equal([]byte(k.cursorMAC(key, parts[0], digest)), []byte(parts[2])) {
+		return "", false
+	}
+	return parts[0], true
+}
+
+func (k *CodeKeys) cursorMAC(key []byte, pos, digest string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("cursor\x00" + digest + "\x00" + pos))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
