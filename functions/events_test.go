@@ -2,9 +2,9 @@ package functions_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"github.com/idadmin/api/internal/fixture"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -24,11 +24,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/internal/fixture"
+	"github.com/idadmin/api/internal/mototest"
+	"github.com/idadmin/api/internal/s3local"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/s3evidence"
 	"github.com/idadmin/api/shared/samtemplate"
 )
 
@@ -187,6 +191,16 @@ func mustSeed(t *testing.T, deps app.Deps, rt httpapi.Route, ev events.APIGatewa
 		i.Status, i.Device, i.CurrentStep = identification.StatusInProgress, device, 1
 	case httpapi.ValidateChainAgent.Name:
 		i.Status, i.Device, i.CurrentStep = identification.StatusInProgress, device, 1
+	case httpapi.RequestOTPEvidenceUploads.Name, httpapi.ConfirmOTPEvidence.Name:
+		i.TwoFactorType = "PERSONAL_DOCUMENT_IMAGE"
+	case httpapi.RequestChainEvidenceUploads.Name, httpapi.ConfirmChainEvidence.Name, httpapi.DecideChainDocument.Name:
+		i.Sequence = []identification.Step{{IdentificationType: "IDENTITY_DOCUMENT", IdentityDocumentStep: &identification.IdentityDocumentStep{ProviderType: "INTERNAL"}}}
+		i.Status, i.Device, i.CurrentStep = identification.StatusInProgress, device, 1
+		if rt.Name == httpapi.DecideChainDocument.Name {
+			for _, k := range []identification.EvidenceKind{identification.EvidenceDocumentFront, identification.EvidenceDocumentBack} {
+				i.Evidence = append(i.Evidence, identification.Evidence{Kind: k, Key: "orgs/seed/" + string(k) + ".png", ContentType: "image/png", Size: 100, At: at, ByKind: identification.CallerActor})
+			}
+		}
 	}
 	i.SyncSteps()
 	var code *identification.CodeMaterial
@@ -251,7 +265,13 @@ func TestEventsThroughTheirFunctions(t *testing.T) {
 					Shards:    dynamostore.DefaultShards,
 					LogLevel:  slog.LevelInfo,
 				}
-				deps := app.NewDeps(cfg, client, app.NewLambdaLogger(logs, cfg.LogLevel), identification.WithCodeKeys(fixture.CodeKeys()))
+				opts := []identification.Option{identification.WithCodeKeys(fixture.CodeKeys())}
+				var bucket *s3evidence.Bucket
+				if slices.Contains(rt.Needs, httpapi.NeedEvidence) {
+					bucket = mustBucket(t)
+					opts = append(opts, identification.WithEvidence(s3evidence.Objects{Bucket: bucket}))
+				}
+				deps := app.NewDeps(cfg, client, app.NewLambdaLogger(logs, cfg.LogLevel), opts...)
 				handler, err := app.NewLambdaHandler(rt.Name, deps)
 				if err != nil {
 					t.Fatalf("NewLambdaHandler(%q) error = %v", rt.Name, err)
@@ -259,6 +279,9 @@ func TestEventsThroughTheirFunctions(t *testing.T) {
 
 				ev := samples[rt.Name].Event
 				mustSeed(t, deps, rt, ev)
+				if rt.Name == httpapi.ConfirmOTPEvidence.Name || rt.Name == httpapi.ConfirmChainEvidence.Name {
+					ev = mustUpload(t, deps, bucket, rt, ev)
+				}
 				counter.Reset()
 				invocation := fmt.Sprintf("c0ffee00-%04x-4e5f-8a9b-0123456789ab", len(rt.Name))
 				ctx := lambdacontext.NewContext(t.Context(), &lambdacontext.LambdaContext{AwsRequestID: invocation})
@@ -315,10 +338,11 @@ func checkBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
 	var list struct {
-		Items *[]json.RawMessage `json:"items"`
+		Items   *[]json.RawMessage `json:"items"`
+		Uploads *[]json.RawMessage `json:"uploads"`
 	}
-	if json.Unmarshal([]byte(resp.Body), &list) == nil && list.Items != nil {
-		return // a history: its items are checked by the HTTP suites
+	if json.Unmarshal([]byte(resp.Body), &list) == nil && (list.Items != nil || list.Uploads != nil) {
+		return // a history, a listing, evidence or upload forms: checked by the HTTP suites
 	}
 	var got struct {
 		ID     string `json:"id"`
@@ -386,4 +410,44 @@ func checkTTL(t *testing.T, client *dynamodb.Client, table, ttlName string) {
 			t.Errorf("item %v: %s = %s, want Unix seconds in the future", item["pk"], ttlName, n.Value)
 		}
 	}
+}
+
+// mustBucket is an evidence bucket of the test's own on moto_server.
+func mustBucket(t *testing.T) *s3evidence.Bucket {
+	t.Helper()
+	endpoint := mototest.Start(t)
+	b, err := s3evidence.New(s3evidence.Config{Bucket: "events-" + strings.ToLower(rand.Text()[:10]), Region: "us-east-1", BaseEndpoint: endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateLocal(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mustUpload does what the actor's client does before a confirm: asks for
+// the form of the event's kind, uploads an image with it, and returns the
+// event with that form's key (a key carries a MAC of its own, so the
+// sample's is only its shape).
+func mustUpload(t *testing.T, deps app.Deps, bucket *s3evidence.Bucket, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	var body struct {
+		Kind identification.EvidenceKind `json:"kind"`
+	}
+	if err := json.Unmarshal([]byte(ev.Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	ref := identification.Ref{Org: ev.PathParameters["org_id"], Type: routeType(rt), ID: ev.PathParameters["admin_identification_id"] + ev.PathParameters["identification_chain_id"]}
+	by := identification.Caller{Kind: identification.CallerActor, Device: &identification.Device{InstallationID: ev.Headers["x-installation_id"], Fingerprint: ev.Headers["x-fingerprint"]}}
+	ups, err := deps.Service.RequestUploads(t.Context(), ref, identification.UploadRequest{Files: []identification.UploadFile{{Kind: body.Kind, ContentType: "image/png"}}}, by)
+	if err != nil {
+		t.Fatalf("request the upload form: %v", err)
+	}
+	if status, answer := s3local.Upload(t, ups[0].Form.URL, ups[0].Form.Fields, "front.png", "image/png", s3local.PNG(t)); status != http.StatusNoContent {
+		t.Fatalf("upload: %d %s", status, answer)
+	}
+	out := ev
+	out.Body = fmt.Sprintf(`{"kind":%q,"key":%q}`, body.Kind, ups[0].Key)
+	return out
 }

@@ -325,9 +325,15 @@ func TestTemplateRoutesAreBehindTheJWTAuthorizer(t *testing.T) {
 // codeKeySecret is the logical id of the code key secret.
 const codeKeySecret = "CodeKeySecret"
 
+// evidenceObjects is the evidence bucket's objects under orgs/ as
+// mustWiredTemplate reads `!Sub ${EvidenceBucket.Arn}/orgs/*`: the one
+// resource S3 actions may be granted on (never the bucket itself).
+const evidenceObjects = "EvidenceBucket.Arn/orgs/*"
+
 // neededGrants are what a route's function may do, from the route's
-// metadata: its DynamoDB actions on the table, and reading the code key
-// secret when its route issues or checks codes.
+// metadata: its DynamoDB actions on the table, its S3 actions on the
+// evidence bucket's objects under orgs/, and reading the code key secret
+// when its route issues or checks codes.
 func neededGrants(rt httpapi.Route) []string {
 	var out []string
 	for _, a := range rt.DynamoDB {
@@ -339,6 +345,9 @@ func neededGrants(rt httpapi.Route) []string {
 			continue
 		}
 		out = append(out, a+" on "+tableARN)
+	}
+	for _, a := range rt.S3 {
+		out = append(out, a+" on "+evidenceObjects)
 	}
 	if slices.Contains(rt.Needs, httpapi.NeedCodeKeys) {
 		out = append(out, "secretsmanager:GetSecretValue on "+codeKeySecret)
@@ -524,11 +533,17 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 		if _, ok := own[codekey.SecretEnv]; ok != wantSecret {
 			t.Errorf("function %s: %s set = %v, want %v (its route's needs)", f.LogicalID, codekey.SecretEnv, ok, wantSecret)
 		}
+		// The evidence bucket, likewise, on exactly the functions whose
+		// routes need it.
+		wantBucket := isRoute && slices.Contains(rt.Needs, httpapi.NeedEvidence)
+		if _, ok := own["EVIDENCE_BUCKET"]; ok != wantBucket {
+			t.Errorf("function %s: EVIDENCE_BUCKET set = %v, want %v (its route's needs)", f.LogicalID, ok, wantBucket)
+		}
 		// The stream function's providers are its own: no other function
 		// may know them.
 		streamOnly := map[string]bool{"EVENT_BUS_NAME": true, "SENDER_EMAIL": true, "WHATSAPP_PHONE_NUMBER_ID": true, "WHATSAPP_TEMPLATE_NAME": true}
 		for k := range own {
-			if k != codekey.SecretEnv && !(f.Name == app.StreamName && streamOnly[k]) {
+			if k != codekey.SecretEnv && k != "EVIDENCE_BUCKET" && !(f.Name == app.StreamName && streamOnly[k]) {
 				t.Errorf("function %s sets its own %s; keep configuration in Globals so every function sees one", f.LogicalID, k)
 			}
 		}
@@ -639,6 +654,10 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 		if got := imports["github.com/idadmin/api/shared/codekey"]; got != needs {
 			t.Errorf("%s: imports shared/codekey = %v, its route needs code keys = %v", rt.Name, got, needs)
 		}
+		evidence := slices.Contains(rt.Needs, httpapi.NeedEvidence)
+		if got := imports["github.com/idadmin/api/shared/s3evidence"]; got != evidence {
+			t.Errorf("%s: imports shared/s3evidence = %v, its route needs the evidence bucket = %v", rt.Name, got, evidence)
+		}
 		src, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -649,7 +668,10 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 			"GetOTP": httpapi.GetOTP, "GetChain": httpapi.GetChain, "ValidateOTP": httpapi.ValidateOTP, "ResendOTP": httpapi.ResendOTP,
 			"ValidateChain": httpapi.ValidateChain, "ValidateChainOTP": httpapi.ValidateChainOTP, "ResendChainOTP": httpapi.ResendChainOTP,
 			"ValidateChainAgent": httpapi.ValidateChainAgent, "GetOTPHistory": httpapi.GetOTPHistory, "GetChainHistory": httpapi.GetChainHistory,
-			"ListOTP": httpapi.ListOTP, "ListChain": httpapi.ListChain} {
+			"ListOTP": httpapi.ListOTP, "ListChain": httpapi.ListChain, "RequestOTPEvidenceUploads": httpapi.RequestOTPEvidenceUploads,
+			"ConfirmOTPEvidence": httpapi.ConfirmOTPEvidence, "GetOTPEvidence": httpapi.GetOTPEvidence,
+			"RequestChainEvidenceUploads": httpapi.RequestChainEvidenceUploads, "ConfirmChainEvidence": httpapi.ConfirmChainEvidence,
+			"GetChainEvidence": httpapi.GetChainEvidence, "DecideChainDocument": httpapi.DecideChainDocument} {
 			if r.Name == rt.Name {
 				literal = name
 			}

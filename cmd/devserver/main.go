@@ -30,6 +30,7 @@ import (
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/s3evidence"
 	"github.com/idadmin/api/shared/samtemplate"
 	"github.com/idadmin/api/shared/stream"
 	"github.com/idadmin/api/shared/sweep"
@@ -124,7 +125,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	deps := app.NewDeps(cfg, client, logger, identification.WithCodeKeys(keys))
+	objects, stopS3, err := evidenceBucket(ctx, cfg.Region, logger)
+	if err != nil {
+		return err
+	}
+	defer stopS3()
+	deps := app.NewDeps(cfg, client, logger, identification.WithCodeKeys(keys), identification.WithEvidence(objects))
 	handler, err := deps.DevHandler(verifier)
 	if err != nil {
 		return err
@@ -258,4 +264,37 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// evidenceBucket is the evidence bucket of the dev server: on the S3 engine
+// at S3_ENDPOINT, or on a moto_server it starts (and stop stops), created
+// if missing. EVIDENCE_BUCKET names it (default identification-evidence).
+func evidenceBucket(ctx context.Context, region string, logger *slog.Logger) (identification.EvidenceObjects, func(), error) {
+	stop := func() {}
+	if os.Getenv("S3_ENDPOINT") == "" {
+		moto, err := localengine.StartMoto()
+		if err != nil {
+			return nil, nil, fmt.Errorf("the evidence bucket's local engine: %w", err)
+		}
+		stop = func() { moto.Stop(); logger.Info("s3 engine stopped") }
+		os.Setenv("S3_ENDPOINT", moto.Endpoint)
+		logger.Info("s3 engine (moto) started", slog.String("endpoint", moto.Endpoint))
+	}
+	if os.Getenv("EVIDENCE_BUCKET") == "" {
+		os.Setenv("EVIDENCE_BUCKET", "identification-evidence")
+	}
+	if os.Getenv("AWS_REGION") == "" {
+		os.Setenv("AWS_REGION", region)
+	}
+	objects, err := s3evidence.FromEnv(ctx)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if err := objects.(s3evidence.Objects).CreateLocal(ctx); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("create the evidence bucket: %w", err)
+	}
+	logger.Info("evidence bucket ready", slog.String("bucket", os.Getenv("EVIDENCE_BUCKET")), slog.String("endpoint", os.Getenv("S3_ENDPOINT")))
+	return objects, stop, nil
 }

@@ -6,9 +6,10 @@ package apitest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
-	"github.com/idadmin/api/internal/fixture"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,12 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/openapitest"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/s3evidence"
 )
 
 // Start is the time every Env's clock starts at.
@@ -74,7 +77,9 @@ type Env struct {
 	Clock    *Clock
 	Verifier *auth.Verifier
 	Handler  http.Handler
-	Logs     *SyncBuffer
+	// Bucket is the evidence bucket.
+	Bucket *s3evidence.Bucket
+	Logs   *SyncBuffer
 	// AllowInternalErrors stops Do from failing the test on a 500, for
 	// tests that provoke one on purpose.
 	AllowInternalErrors bool
@@ -108,6 +113,14 @@ type Options struct {
 	// WrapStore, when set, wraps the store the service uses (a failing
 	// store, say). Env.Store stays the plain DynamoDB store.
 	WrapStore func(identification.Store) identification.Store
+	// S3Endpoint is the S3 engine of the evidence bucket (a moto_server
+	// from mototest.Start); a bucket of the Env's own is created on it.
+	// Empty, the evidence routes are served but their bucket cannot be
+	// reached.
+	S3Endpoint string
+	// Start is the clock's first time (zero: Start). Evidence tests start
+	// at the real time: S3 engines stamp objects with it.
+	Start time.Time
 }
 
 // New builds an Env on engine e.
@@ -129,16 +142,18 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 		Client:   client,
 		Table:    table,
 		Counter:  counter,
-		Clock:    NewClock(Start),
+		Clock:    NewClock(cmp.Or(o.Start, Start)),
 		Logs:     &SyncBuffer{},
 		Verifier: &auth.Verifier{Secret: []byte("apitest-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience},
 	}
 	cfg := app.Config{TableName: table, Region: "us-east-1", DocsURL: httpapi.DefaultDocsURL, Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
-	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()))
+	env.Bucket = evidenceBucket(t, o.S3Endpoint)
+	evidence := identification.WithEvidence(s3evidence.Objects{Bucket: env.Bucket})
+	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
 	env.Store = deps.Store.(*dynamostore.Store)
 	if o.WrapStore != nil {
 		deps.Store = o.WrapStore(deps.Store)
-		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()))
+		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
 	}
 	env.Service = deps.Service
 	h, err := deps.DevHandler(env.Verifier)
@@ -153,6 +168,27 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 		}
 	})
 	return env
+}
+
+// unreachableS3 is an address nothing answers on (the discard port).
+const unreachableS3 = "http://127.0.0.1:9"
+
+func evidenceBucket(t testing.TB, endpoint string) *s3evidence.Bucket {
+	t.Helper()
+	name := "evidence-" + strings.ToLower(rand.Text()[:12])
+	if endpoint == "" {
+		endpoint = unreachableS3
+	}
+	b, err := s3evidence.New(s3evidence.Config{Bucket: name, Region: "us-east-1", BaseEndpoint: endpoint})
+	if err != nil {
+		t.Fatalf("apitest: evidence bucket: %v", err)
+	}
+	if endpoint != unreachableS3 {
+		if err := b.CreateLocal(context.Background()); err != nil {
+			t.Fatalf("apitest: create the evidence bucket: %v", err)
+		}
+	}
+	return b
 }
 
 // Token mints a valid token for orgs (space-separated) with scopes.

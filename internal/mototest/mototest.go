@@ -1,7 +1,7 @@
 // Package mototest runs moto_server, an AWS API emulator, for tests that
 // send through Amazon SNS and SES v2, and reads back what it recorded.
 //
-// moto_server comes with the machine's Python (pip install 'moto[server]'
+// moto_server comes with the machine's Python (localengine.MotoHint
 // elsewhere). One server serves a whole test binary: a package calls Main
 // from its TestMain, and the server is stopped when the package's tests end.
 // Without Main, the server lives while a test that called Start runs, and is
@@ -11,31 +11,20 @@
 package mototest
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/idadmin/api/internal/localengine"
 )
-
-// PipHint is how to install moto_server where it is missing.
-const PipHint = "pip install 'moto[server]'"
-
-// fallbackBin is where the machine image's pyenv Python keeps moto_server,
-// for a shell whose PATH finds another Python.
-var fallbackBin = "/root/.pyenv/versions/3.11.7/bin/moto_server"
 
 var (
 	mu sync.Mutex
 	// cur is the running server, nil when none is.
-	cur *server
+	cur *localengine.Moto
 	// users counts the running tests that called Start without Main.
 	users int
 	// inMain is set while Main runs its tests.
@@ -57,7 +46,7 @@ func Main(m *testing.M) {
 	cur = nil
 	mu.Unlock()
 	if s != nil {
-		s.stop()
+		s.Stop()
 	}
 	os.Exit(code)
 }
@@ -70,7 +59,7 @@ func Start(tb testing.TB) string {
 	mu.Lock()
 	defer mu.Unlock()
 	if cur == nil {
-		s, err := start()
+		s, err := localengine.StartMoto()
 		if err != nil {
 			tb.Fatalf("mototest: %v", err)
 		}
@@ -81,11 +70,11 @@ func Start(tb testing.TB) string {
 		users++
 		tb.Cleanup(func() { release(s) })
 	}
-	return s.endpoint
+	return s.Endpoint
 }
 
 // release is a test's end without Main: the last running user stops s.
-func release(s *server) {
+func release(s *localengine.Moto) {
 	mu.Lock()
 	users--
 	last := users == 0 && cur == s && !inMain
@@ -94,143 +83,8 @@ func release(s *server) {
 	}
 	mu.Unlock()
 	if last {
-		s.stop()
+		s.Stop()
 	}
-}
-
-// server is one moto_server process under a supervising shell.
-type server struct {
-	endpoint string
-	cmd      *exec.Cmd
-	stdin    io.WriteCloser
-	done     chan struct{}
-	output   *lockedBuffer
-}
-
-// supervise runs moto_server ("$0" and its arguments) in the background
-// and kills it when its own standard input closes: when stop closes it, and
-// also when the test binary dies without stopping it (a -timeout panic, a
-// kill), as the kernel then closes the pipe. A shell in the background reads
-// /dev/null, so moto_server never sees the pipe.
-const supervise = `"$0" "$@" & pid=$!
-read -r _
-kill "$pid" 2>/dev/null
-wait "$pid"`
-
-func lookBin() (string, error) {
-	if bin, err := exec.LookPath("moto_server"); err == nil {
-		return bin, nil
-	}
-	if _, err := os.Stat(fallbackBin); err == nil {
-		return fallbackBin, nil
-	}
-	return "", fmt.Errorf("moto_server is not installed (neither on PATH nor at %s): %s", fallbackBin, PipHint)
-}
-
-// start starts moto_server on a free loopback port and waits until it
-// answers. The port is free when chosen but could be taken before moto
-// binds it, so a server that exits at once is tried again on another.
-func start() (*server, error) {
-	bin, err := lookBin()
-	if err != nil {
-		return nil, err
-	}
-	var last error
-	for attempt := 0; attempt < 3; attempt++ {
-		s, err := startOn(bin)
-		if err == nil {
-			return s, nil
-		}
-		last = err
-	}
-	return nil, last
-}
-
-func startOn(bin string) (*server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &server{
-		endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
-		done:     make(chan struct{}),
-		output:   &lockedBuffer{},
-	}
-	s.cmd = exec.Command("/bin/sh", "-c", supervise, bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	// moto_server logs one line a request (method, path, status): kept for
-	// a failure to start, never printed otherwise.
-	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
-	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return nil, fmt.Errorf("moto_server (%s) exited before answering (is moto installed with its server extras? %s):\n%s",
-				bin, PipHint, s.output.tail(2000))
-		default:
-		}
-		if resp, err := client.Get(s.endpoint + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.stop()
-	return nil, fmt.Errorf("moto_server (%s) did not answer on %s within 30 s:\n%s", bin, s.endpoint, s.output.tail(2000))
-}
-
-// stop ends the server: closing the shell's input kills moto_server; a
-// shell that does not end in 10 s is killed.
-func (s *server) stop() {
-	s.stdin.Close()
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 { // a long run's request log: keep the start
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.buf.Bytes()
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return string(out)
 }
 
 // DataJSON is the part of moto's GET /moto-api/data.json these tests read:

@@ -81,15 +81,3 @@ func TestDataReadsWhatWasSent(t *testing.T) {
 		t.Error("messages to others")
 	}
 }
-
-// TestMissingMotoServerSaysHowToInstall hides moto_server.
-func TestMissingMotoServerSaysHowToInstall(t *testing.T) {
-	t.Setenv("PATH", t.TempDir())
-	saved := fallbackBin
-	fallbackBin = "/nonexistent/moto_server"
-	defer func() { fallbackBin = saved }()
-	_, err := start()
-	if err == nil || !strings.Contains(err.Error(), PipHint) {
-		t.Errorf("%v, want the hint %q", err, PipHint)
-	}
-}

@@ -165,7 +165,7 @@ type api struct {
 func newAPI(t *testing.T, e enginetest.Engine) *api {
 	t.Helper()
 	client, table, _ := enginetest.NewTable(t, e)
-	deps := app.NewDeps(app.Config{TableName: table, Region: "us-east-1"}, client, slog.New(slog.DiscardHandler), identification.WithCodeKeys(fixture.CodeKeys()))
+	deps := app.NewDeps(app.Config{TableName: table, Region: "us-east-1"}, client, slog.New(slog.DiscardHandler), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence())
 	verifier := &auth.Verifier{Secret: []byte("test-secret-0123456789"), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	h, err := deps.DevHandler(verifier)
 	if err != nil {

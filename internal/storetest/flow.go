@@ -38,6 +38,18 @@ var flowLifecycle = map[identification.Action]map[identification.Status]outcome{
 	identification.ActionCompleteCode:  openOnly(false, true),
 	identification.ActionFailAttempts:  openOnly(false, true),
 	identification.ActionCompleteAgent: openOnly(false, true),
+	// Evidence: an image may come in from CREATED (an OTP) or
+	// IN_PROGRESS; the completion and the decisions only IN_PROGRESS.
+	identification.ActionAddEvidence:      openOnly(true, true),
+	identification.ActionCompleteEvidence: openOnly(false, true),
+	identification.ActionApproveDocument:  openOnly(false, true),
+	identification.ActionRejectDocument:   openOnly(false, true),
+}
+
+// image is an evidence image of kind as the suite records it.
+func image(kind identification.EvidenceKind) identification.Evidence {
+	return identification.Evidence{Kind: kind, Key: "orgs/acme/x/" + string(kind) + ".png", ContentType: "image/png", Size: 1234, At: Now.Add(-time.Minute),
+		ByKind: identification.CallerActor, BySub: "actor-1"}
 }
 
 // openOnly is the row of an action allowed from CREATED (created) and/or
@@ -94,6 +106,17 @@ func flowFixture(t *testing.T, action identification.Action, status identificati
 		cmd.Step = 2
 		cmd.Agent = &identification.AgentRecord{Name: "Agent Smith", Sub: "agent-1", At: Now}
 		return i, nil, cmd
+	case identification.ActionApproveDocument, identification.ActionRejectDocument:
+		i := Chain(t, "acme", status, expiry)
+		i.Device, i.CurrentStep = Device, 3
+		i.Evidence = []identification.Evidence{image(identification.EvidenceDocumentFront), image(identification.EvidenceDocumentBack)}
+		i.SyncSteps()
+		cmd.By = identification.Caller{Kind: identification.CallerProvider, Sub: "provider-1"}
+		cmd.Step, cmd.Last = 3, true
+		cmd.Reason = "the photo does not match"
+		cmd.Decision = &identification.DocumentDecision{Approved: action == identification.ActionApproveDocument, Reason: cmd.Reason,
+			ByKind: identification.CallerProvider, BySub: "provider-1", At: Now}
+		return i, nil, cmd
 	}
 	i := OTP(t, "acme", status, expiry)
 	i.OTP = &identification.OTPState{CodesSent: 1, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-5 * time.Minute), Delivery: identification.Delivery{Status: identification.DeliveryExternal}}
@@ -111,6 +134,17 @@ func flowFixture(t *testing.T, action identification.Action, status identificati
 	case identification.ActionFailAttempts:
 		i.OTP.Attempts = identification.MaxAttempts
 		cmd.By = identification.Caller{Kind: identification.CallerSystem}
+	case identification.ActionAddEvidence:
+		i.TwoFactorType = "PERSONAL_DOCUMENT_IMAGE"
+		ev := image(identification.EvidenceDocumentBack)
+		cmd.Evidence = &ev
+		cmd.By.Device = nil
+	case identification.ActionCompleteEvidence:
+		i.TwoFactorType = "PERSONAL_DOCUMENT_IMAGE"
+		i.OTP.Validated = true
+		i.Evidence = []identification.Evidence{image(identification.EvidenceDocumentFront), image(identification.EvidenceDocumentBack)}
+		cmd.By.Device = nil
+		return i, nil, cmd
 	}
 	return i, &code, cmd
 }

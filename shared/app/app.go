@@ -67,6 +67,19 @@ func WithCodeKeys(load func(context.Context) (*identification.CodeKeys, error)) 
 	}
 }
 
+// WithEvidence gives the service the evidence bucket that load returns,
+// once, at start-up: the routes that sign upload forms or download links or
+// inspect uploads use app.WithEvidence(s3evidence.FromEnv).
+func WithEvidence(load func(context.Context) (identification.EvidenceObjects, error)) Option {
+	return func(ctx context.Context) (identification.Option, error) {
+		o, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return identification.WithEvidence(o), nil
+	}
+}
+
 func resolve(ctx context.Context, opts []Option) ([]identification.Option, error) {
 	out := make([]identification.Option, 0, len(opts))
 	for _, o := range opts {

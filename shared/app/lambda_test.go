@@ -28,7 +28,7 @@ import (
 func offlineDeps(t *testing.T, logs *bytes.Buffer) Deps {
 	t.Helper()
 	cfg := Config{TableName: "t", Region: "us-east-1", Endpoint: "http://127.0.0.1:1"}
-	return NewDeps(cfg, NewDynamoDB(cfg), NewLambdaLogger(logs, slog.LevelInfo), identification.WithCodeKeys(fixture.CodeKeys()))
+	return NewDeps(cfg, NewDynamoDB(cfg), NewLambdaLogger(logs, slog.LevelInfo), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence())
 }
 
 func TestNewLambdaHandlerUnknownRoute(t *testing.T) {

@@ -18,6 +18,8 @@ const (
 	ScopeForceDelete = "identifications/force-delete"
 	ScopeActor       = "identifications/actor"
 	ScopeAgent       = "identifications/agent"
+	ScopeReview      = "identifications/review"
+	ScopeProvider    = "identifications/provider"
 )
 
 // DefaultOrgClaim is the claim holding the caller's organisation names.

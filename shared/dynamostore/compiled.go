@@ -45,6 +45,9 @@ const (
 	paramCallerDevice
 	paramAgent
 	paramListStatus
+	paramEvidence
+	paramTwoFactor
+	paramDecision
 	paramHistory
 	numParams
 )

@@ -1,6 +1,8 @@
 package dynamostore
 
 import (
+	"strings"
+
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -35,12 +37,18 @@ type effectShape struct {
 	completedDevice bool
 	agent           bool
 	advance         bool
+	evidence        identification.EvidenceKind
+	twoFactor       bool
+	validated       bool
+	hasEvidence     string // the kinds, joined
+	undecided       bool
+	decision        bool
 }
 
 func shapeOf(e identification.Effect) effectShape {
 	// The statuses an action is allowed from are its rule's: the action
 	// names them.
-	return effectShape{
+	sh := effectShape{
 		action: e.Action, to: e.Rule.To, expiry: e.Rule.Expiry, ends: e.Rule.Ends,
 		reason:          e.Action == identification.ActionCancel && e.Reason != "",
 		endedBy:         e.Rule.Ends == identification.EndNow && e.By.UserAgent != "",
@@ -60,8 +68,25 @@ func shapeOf(e identification.Effect) effectShape {
 		awaiting:        e.Awaiting,
 		completedDevice: e.Action == identification.ActionCompleteCode && e.By.Device != nil,
 		agent:           e.Agent != nil,
-		advance:         (e.Action == identification.ActionCompleteCode || e.Action == identification.ActionCompleteAgent) && e.Step > 0,
+		advance:         (e.Action == identification.ActionCompleteCode || e.Action == identification.ActionCompleteAgent || e.Action == identification.ActionApproveDocument) && e.Step > 0,
+		twoFactor:       e.TwoFactorGuard != "",
+		validated:       e.CodeValidated,
+		hasEvidence:     joinKinds(e.HasEvidence),
+		undecided:       e.Undecided,
+		decision:        e.Decision != nil,
 	}
+	if e.Evidence != nil {
+		sh.evidence = e.Evidence.Kind
+	}
+	return sh
+}
+
+func joinKinds(ks []identification.EvidenceKind) string {
+	var b strings.Builder
+	for _, k := range ks {
+		b.WriteString(string(k) + ",")
+	}
+	return b.String()
 }
 
 // effectArgs are the per-call values of e's shape.
@@ -101,6 +126,21 @@ func (s *Store) effectArgs(ref identification.Ref, e identification.Effect, toke
 	}
 	if d := e.By.Device; d != nil {
 		a[paramCallerDevice] = deviceAttr(d)
+	}
+	if ev := e.Evidence; ev != nil {
+		av, err := attributevalue.Marshal(toEvidence(*ev))
+		if err != nil {
+			panic(err) // strings and numbers always marshal
+		}
+		a[paramEvidence] = av
+	}
+	a[paramTwoFactor] = str(e.TwoFactorGuard)
+	if d := e.Decision; d != nil {
+		av, err := attributevalue.Marshal(decisionItem{Approved: d.Approved, Reason: d.Reason, ByKind: string(d.ByKind), BySub: d.BySub, At: unix(d.At)})
+		if err != nil {
+			panic(err)
+		}
+		a[paramDecision] = av
 	}
 	if ag := e.Agent; ag != nil {
 		m := map[string]types.AttributeValue{"name": str(ag.Name), "at": number(ag.At.Unix())}
@@ -168,6 +208,20 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 	}
 	if sh.codesBelow > 0 {
 		and(expression.AttributeNotExists(name(attrCodesSent)).Or(name(attrCodesSent).LessThan(expression.Value(sh.codesBelow))))
+	}
+	if sh.twoFactor {
+		and(name("two_factor_type").Equal(slot(paramTwoFactor)))
+	}
+	if sh.validated {
+		and(name(attrCodeValidated).Equal(expression.Value(true)))
+	}
+	for _, k := range strings.Split(strings.TrimSuffix(sh.hasEvidence, ","), ",") {
+		if k != "" {
+			and(expression.AttributeExists(name(evidenceAttr(identification.EvidenceKind(k)))))
+		}
+	}
+	if sh.undecided {
+		and(expression.AttributeNotExists(name(attrDecision)))
 	}
 	if sh.spacing {
 		and(expression.AttributeNotExists(name(attrLastCodeAt)).Or(name(attrLastCodeAt).LessThanEqual(slot(paramSpacingBefore))))
@@ -237,6 +291,15 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 	}
 	if sh.advance {
 		update = update.Set(name(attrCurrentStep), slot(paramNextStep))
+	}
+	if sh.evidence != "" {
+		update = update.Set(name(evidenceAttr(sh.evidence)), slot(paramEvidence))
+	}
+	if sh.decision {
+		update = update.Set(name(attrDecision), slot(paramDecision))
+	}
+	if sh.action == identification.ActionRejectDocument {
+		update = update.Set(name(attrFailureReason), expression.Value(identification.FailureStepRejected))
 	}
 	return expression.NewBuilder().WithCondition(cond).WithUpdate(update)
 }

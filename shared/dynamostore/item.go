@@ -71,6 +71,7 @@ const (
 	attrDeletedAt       = "deleted_at"
 	attrDeletedBy       = "deleted_by"
 	attrListStatus      = "l_status"
+	attrDecision        = "document_decision"
 )
 
 // item is a process as stored: one tagged struct, converted by the SDK's
@@ -148,6 +149,49 @@ type item struct {
 	ListEmail    string `dynamodbav:"l_email,omitempty"`
 	ListPhone    string `dynamodbav:"l_phone,omitempty"`
 	ListDocument string `dynamodbav:"l_document,omitempty"`
+
+	// The evidence images, one attribute per kind (an update can set a
+	// top-level attribute whatever else the item holds), and the decision
+	// on the document.
+	EvidenceFront  *evidenceItem `dynamodbav:"evidence_document_front,omitempty"`
+	EvidenceBack   *evidenceItem `dynamodbav:"evidence_document_back,omitempty"`
+	EvidenceSelfie *evidenceItem `dynamodbav:"evidence_selfie,omitempty"`
+	EvidenceAgent  *evidenceItem `dynamodbav:"evidence_agent_image,omitempty"`
+	Decision       *decisionItem `dynamodbav:"document_decision,omitempty"`
+}
+
+type evidenceItem struct {
+	Key         string `dynamodbav:"key"`
+	ContentType string `dynamodbav:"content_type"`
+	Size        int64  `dynamodbav:"size"`
+	At          int64  `dynamodbav:"at"`
+	ByKind      string `dynamodbav:"by_kind,omitempty"`
+	BySub       string `dynamodbav:"by_sub,omitempty"`
+}
+
+type decisionItem struct {
+	Approved bool   `dynamodbav:"approved"`
+	Reason   string `dynamodbav:"reason,omitempty"`
+	ByKind   string `dynamodbav:"by_kind"`
+	BySub    string `dynamodbav:"by_sub,omitempty"`
+	At       int64  `dynamodbav:"at"`
+}
+
+// evidenceAttr is the attribute of an evidence kind.
+func evidenceAttr(k identification.EvidenceKind) string {
+	return "evidence_" + strings.ToLower(string(k))
+}
+
+// evidenceSlots are the item's evidence fields by kind.
+func (it *item) evidenceSlots() map[identification.EvidenceKind]**evidenceItem {
+	return map[identification.EvidenceKind]**evidenceItem{
+		identification.EvidenceDocumentFront: &it.EvidenceFront, identification.EvidenceDocumentBack: &it.EvidenceBack,
+		identification.EvidenceSelfie: &it.EvidenceSelfie, identification.EvidenceAgentImage: &it.EvidenceAgent,
+	}
+}
+
+func toEvidence(e identification.Evidence) *evidenceItem {
+	return &evidenceItem{Key: e.Key, ContentType: e.ContentType, Size: e.Size, At: unix(e.At), ByKind: string(e.ByKind), BySub: e.BySub}
 }
 
 type actorItem struct {
@@ -336,6 +380,13 @@ func toItem(i *identification.Identification, code *identification.CodeMaterial,
 	for _, h := range i.History {
 		it.History = append(it.History, toHistory(h))
 	}
+	slots := it.evidenceSlots()
+	for _, ev := range i.Evidence {
+		*slots[ev.Kind] = toEvidence(ev)
+	}
+	if d := i.Decision; d != nil {
+		it.Decision = &decisionItem{Approved: d.Approved, Reason: d.Reason, ByKind: string(d.ByKind), BySub: d.BySub, At: unix(d.At)}
+	}
 	facet := facetPrefix(i.OrgID, i.Type)
 	it.ListPosition = identification.Position(i)
 	it.ListMonth = facet + monthOf(i.CreatedAt)
@@ -419,6 +470,16 @@ func fromItem(it item) (*identification.Identification, *identification.CodeMate
 	}
 	for _, h := range it.History {
 		i.History = append(i.History, fromHistory(h))
+	}
+	slots := it.evidenceSlots()
+	for _, k := range identification.EvidenceKinds {
+		if ev := *slots[k]; ev != nil {
+			i.Evidence = append(i.Evidence, identification.Evidence{Kind: k, Key: ev.Key, ContentType: ev.ContentType, Size: ev.Size,
+				At: fromUnix(ev.At), ByKind: identification.CallerKind(ev.ByKind), BySub: ev.BySub})
+		}
+	}
+	if d := it.Decision; d != nil {
+		i.Decision = &identification.DocumentDecision{Approved: d.Approved, Reason: d.Reason, ByKind: identification.CallerKind(d.ByKind), BySub: d.BySub, At: fromUnix(d.At)}
 	}
 	facet := facetPrefix(it.Org, identification.Type(it.Type))
 	i.ActorKeys = identification.ActorKeys{Email: strings.TrimPrefix(it.ListEmail, facet),

@@ -205,3 +205,67 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	writeJSON(w, http.StatusOK, listViewOf(page))
 }
+
+func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call) {
+	body, err := readBody(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	in, err := identification.ParseUploadRequest(body)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ups, err := h.svc.RequestUploads(r.Context(), c.ref, in, c.by)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, uploadsViewOf(ups))
+}
+
+func (h *Handler) confirmEvidence(w http.ResponseWriter, r *http.Request, c *call) {
+	body, err := readBody(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	in, err := identification.ParseEvidenceConfirm(body)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.ConfirmEvidence(r.Context(), c.ref, in, c.by); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) evidenceLinks(w http.ResponseWriter, r *http.Request, c *call) {
+	links, err := h.svc.EvidenceLinks(r.Context(), c.ref)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, evidenceListViewOf(links))
+}
+
+func (h *Handler) decideDocument(w http.ResponseWriter, r *http.Request, c *call) {
+	body, err := readBody(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	in, err := identification.ParseDecision(body)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.DecideDocument(r.Context(), c.ref, in, c.by); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

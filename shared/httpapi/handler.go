@@ -117,6 +117,9 @@ func New(cfg Config) (*Handler, error) {
 			if need == NeedCodeKeys && !cfg.Service.HasCodeKeys() {
 				return nil, fmt.Errorf("httpapi: route %s needs code keys, and the service has none", rt.Name)
 			}
+			if need == NeedEvidence && !cfg.Service.HasEvidence() {
+				return nil, fmt.Errorf("httpapi: route %s needs the evidence bucket, and the service has none", rt.Name)
+			}
 		}
 		h.mux.Handle(rt.Method+" "+rt.Path, h.endpoint(rt))
 		if !seen[rt.Method] {

@@ -39,7 +39,7 @@ func TestIsolationMatrix(t *testing.T) {
 		}
 
 		for _, attacker := range attackers {
-			token := env.Token(t, attacker, auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeActor, auth.ScopeAgent)
+			token := env.Token(t, attacker, auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeActor, auth.ScopeAgent, auth.ScopeReview, auth.ScopeProvider)
 			for _, rt := range routes {
 				typ := rt.Type()
 				// Creates and listings name no id: on the attacker's own

@@ -30,6 +30,10 @@ type Route struct {
 	Device bool
 	// DynamoDB are the IAM actions the route's store calls need.
 	DynamoDB []string
+	// S3 are the IAM actions the route needs on the evidence bucket's
+	// objects (the presigned forms and links are signed with the
+	// function's own credentials, so they need the action they allow).
+	S3 []string
 	// Calls is how many DynamoDB calls its success takes when more than
 	// one: two for a validate (the attempt counted, then the outcome
 	// written; or the read that says which step comes next, then the
@@ -54,8 +58,15 @@ type Route struct {
 // Need is something a route's service must have been built with.
 type Need string
 
-// NeedCodeKeys: the route issues or checks one-time codes.
-const NeedCodeKeys Need = "code-keys"
+// What a route may need.
+const (
+	// NeedCodeKeys: the route issues or checks one-time codes, hashes
+	// actor values or signs cursors and evidence keys.
+	NeedCodeKeys Need = "code-keys"
+	// NeedEvidence: the route signs upload forms or download links, or
+	// inspects uploaded images, in the evidence bucket.
+	NeedEvidence Need = "evidence"
+)
 
 const (
 	otpPath   = "/v1/orgs/{org_id}/identifications/otp"
@@ -69,6 +80,12 @@ var (
 	actor      = []string{auth.ScopeActor}
 	actorAdmin = []string{auth.ScopeActor, auth.ScopeAdmin}
 	agent      = []string{auth.ScopeAgent}
+	actorAgent = []string{auth.ScopeActor, auth.ScopeAgent}
+	decider    = []string{auth.ScopeReview, auth.ScopeProvider}
+	keysAndS3  = []Need{NeedCodeKeys, NeedEvidence}
+	evidenceS3 = []Need{NeedEvidence}
+	s3Put      = []string{"s3:PutObject"}
+	s3Get      = []string{"s3:GetObject"}
 	codeKeys   = []Need{NeedCodeKeys}
 	getItem    = []string{"dynamodb:GetItem"}
 	putItem    = []string{"dynamodb:PutItem"}
@@ -122,10 +139,34 @@ var (
 		DynamoDB: resendOnce, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).resend}
 	ValidateChainAgent = Route{Name: "validate-chain-agent", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/agent/validate", Success: http.StatusNoContent, Scopes: agent, UserAgent: true,
 		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"agent":"Agent Smith","evidence_metadata":"{\"call_id\":\"c-1\"}"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).completeAgent}
+	RequestOTPEvidenceUploads = Route{Name: "request-otp-evidence-uploads", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/evidence/uploads", Success: http.StatusOK,
+		Scopes: actor, UserAgent: true, Device: true, DynamoDB: getItem, S3: s3Put, Needs: keysAndS3, Example: exampleUploads,
+		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).requestUploads}
+	ConfirmOTPEvidence = Route{Name: "confirm-otp-evidence", Method: http.MethodPut, Path: otpPath + "/{" + otpID + "}/evidence", Success: http.StatusNoContent,
+		Scopes: actor, UserAgent: true, Device: true, Calls: 2, DynamoDB: readUpdate, S3: s3Get, Needs: keysAndS3, Example: exampleConfirm,
+		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).confirmEvidence}
+	GetOTPEvidence = Route{Name: "get-otp-evidence", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}/evidence", Success: http.StatusOK,
+		Scopes: admin, DynamoDB: getItem, S3: s3Get, Needs: evidenceS3, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).evidenceLinks}
+	RequestChainEvidenceUploads = Route{Name: "request-chain-evidence-uploads", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/evidence/uploads", Success: http.StatusOK,
+		Scopes: actorAgent, UserAgent: true, Device: true, DynamoDB: getItem, S3: s3Put, Needs: keysAndS3, Example: exampleUploads,
+		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).requestUploads}
+	ConfirmChainEvidence = Route{Name: "confirm-chain-evidence", Method: http.MethodPut, Path: chainPath + "/{" + chainID + "}/evidence", Success: http.StatusNoContent,
+		Scopes: actorAgent, UserAgent: true, Device: true, Calls: 2, DynamoDB: readUpdate, S3: s3Get, Needs: keysAndS3, Example: exampleConfirm,
+		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).confirmEvidence}
+	GetChainEvidence = Route{Name: "get-chain-evidence", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}/evidence", Success: http.StatusOK,
+		Scopes: admin, UserAgent: true, DynamoDB: getItem, S3: s3Get, Needs: evidenceS3, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).evidenceLinks}
+	DecideChainDocument = Route{Name: "decide-chain-document", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/document/decision", Success: http.StatusNoContent,
+		Scopes: decider, UserAgent: true, Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"decision":"APPROVED"}`,
+		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).decideDocument}
 	ListOTP = Route{Name: "list-otp", Method: http.MethodGet, Path: otpPath, Success: http.StatusOK, Scopes: admin,
 		DynamoDB: query, Needs: codeKeys, Query: listQuery, typ: identification.TypeOTP, serve: (*Handler).list}
 	ListChain = Route{Name: "list-chain", Method: http.MethodGet, Path: chainPath, Success: http.StatusOK, Scopes: admin, UserAgent: true,
 		DynamoDB: query, Needs: codeKeys, Query: listQuery, typ: identification.TypeChain, serve: (*Handler).list}
+)
+
+const (
+	exampleUploads = `{"files":[{"kind":"DOCUMENT_FRONT","content_type":"image/jpeg"},{"kind":"DOCUMENT_BACK","content_type":"image/png"}]}`
+	exampleConfirm = `{"kind":"DOCUMENT_FRONT","key":"orgs/acme/otp/0196f3b2-8c4d-7a1e-9b2f-3c4d5e6f7a81/DOCUMENT_FRONT/0c4d-example.jpg"}`
 )
 
 // listQuery is an example query of the listings.
@@ -133,7 +174,8 @@ const listQuery = "status=CREATED,IN_PROGRESS&email=example@email.com&limit=2"
 
 var routes = []Route{CreateOTP, CancelOTP, CloseOTP, DeleteOTP, CreateChain, CancelChain, CloseChain, GetOTP, GetChain,
 	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent, GetOTPHistory, GetChainHistory,
-	ListOTP, ListChain}
+	ListOTP, ListChain, RequestOTPEvidenceUploads, ConfirmOTPEvidence, GetOTPEvidence,
+	RequestChainEvidenceUploads, ConfirmChainEvidence, GetChainEvidence, DecideChainDocument}
 
 // StoreCalls is how many DynamoDB calls the route's success takes.
 func (r Route) StoreCalls() int { return max(r.Calls, 1) }
@@ -150,9 +192,11 @@ func Routes() []Route { return append([]Route(nil), routes...) }
 
 // callerKinds names the caller a scope makes.
 var callerKinds = map[string]identification.CallerKind{
-	auth.ScopeAdmin: identification.CallerAdmin,
-	auth.ScopeActor: identification.CallerActor,
-	auth.ScopeAgent: identification.CallerAgent,
+	auth.ScopeAdmin:    identification.CallerAdmin,
+	auth.ScopeActor:    identification.CallerActor,
+	auth.ScopeAgent:    identification.CallerAgent,
+	auth.ScopeReview:   identification.CallerReviewer,
+	auth.ScopeProvider: identification.CallerProvider,
 }
 
 // RouteNamed returns the route of the function called name.

@@ -30,6 +30,7 @@ type processView struct {
 	FailureReason   string                `json:"failure_reason,omitempty"`
 	OTP             *otpView              `json:"otp,omitempty"`
 	Awaiting        []string              `json:"awaiting,omitempty"`
+	Evidence        []string              `json:"evidence,omitempty"`
 	Device          *deviceView           `json:"device,omitempty"`
 	CompletedDevice *deviceView           `json:"completed_device,omitempty"`
 	Version         int64                 `json:"version"`
@@ -66,6 +67,22 @@ type stepView struct {
 	IdentityDocumentStep *identityDocumentStepView `json:"identity_document_step,omitempty"`
 	OTP                  *otpView                  `json:"otp,omitempty"`
 	Agent                *agentView                `json:"agent,omitempty"`
+	// Evidence are the kinds of image recorded for the step; Decision is
+	// the document's (APPROVED or REJECTED).
+	Evidence []string `json:"evidence,omitempty"`
+	Decision string   `json:"decision,omitempty"`
+}
+
+// evidenceKinds are the kinds among kinds that i has an image of, in the
+// order given.
+func evidenceKinds(i *identification.Identification, kinds ...identification.EvidenceKind) []string {
+	var out []string
+	for _, k := range kinds {
+		if i.EvidenceOf(k) != nil {
+			out = append(out, string(k))
+		}
+	}
+	return out
 }
 
 type otpStepView struct {
@@ -122,8 +139,11 @@ func viewOf(i *identification.Identification) processView {
 	}
 	if i.Type == identification.TypeOTP {
 		v.OTP = otpViewOf(i, i.Channel)
-		if i.TwoFactorType == "PERSONAL_DOCUMENT_IMAGE" && i.Status.Open() {
-			v.Awaiting = []string{"PERSONAL_DOCUMENT_IMAGE"}
+		if i.TwoFactorType == "PERSONAL_DOCUMENT_IMAGE" {
+			if i.Status.Open() && (i.EvidenceOf(identification.EvidenceDocumentFront) == nil || i.EvidenceOf(identification.EvidenceDocumentBack) == nil) {
+				v.Awaiting = []string{"PERSONAL_DOCUMENT_IMAGE"}
+			}
+			v.Evidence = evidenceKinds(i, identification.EvidenceDocumentFront, identification.EvidenceDocumentBack)
 		}
 	}
 	for _, st := range i.Sequence {
@@ -131,6 +151,15 @@ func viewOf(i *identification.Identification) processView {
 		if o := st.OTPStep; o != nil {
 			sv.OTPStep = &otpStepView{TwoFactorType: o.TwoFactorType, Channel: channelViewOf(o.Channel)}
 			sv.OTP = otpViewOf(i, o.Channel)
+		}
+		switch st.IdentificationType {
+		case identification.StepIdentityDocument:
+			sv.Evidence = evidenceKinds(i, identification.EvidenceDocumentFront, identification.EvidenceDocumentBack, identification.EvidenceSelfie)
+			if d := i.Decision; d != nil {
+				sv.Decision = map[bool]string{true: identification.DecisionApproved, false: identification.DecisionRejected}[d.Approved]
+			}
+		case identification.StepAgent:
+			sv.Evidence = evidenceKinds(i, identification.EvidenceAgentImage)
 		}
 		if d := st.IdentityDocumentStep; d != nil {
 			sv.IdentityDocumentStep = &identityDocumentStepView{ProviderType: d.ProviderType}
@@ -241,6 +270,51 @@ func listViewOf(p identification.Page) listView {
 	}
 	if p.NextCursor != "" {
 		v.NextCursor = &p.NextCursor
+	}
+	return v
+}
+
+// uploadsView is the answer of an uploads request: one form per file.
+type uploadsView struct {
+	Uploads []uploadView `json:"uploads"`
+}
+
+type uploadView struct {
+	Kind      identification.EvidenceKind `json:"kind"`
+	Key       string                      `json:"key"`
+	URL       string                      `json:"url"`
+	Fields    map[string]string           `json:"fields"`
+	ExpiresAt time.Time                   `json:"expires_at"`
+}
+
+func uploadsViewOf(ups []identification.Upload) uploadsView {
+	v := uploadsView{Uploads: make([]uploadView, len(ups))}
+	for n, u := range ups {
+		v.Uploads[n] = uploadView{Kind: u.Kind, Key: u.Key, URL: u.Form.URL, Fields: u.Form.Fields, ExpiresAt: u.Form.Expires.UTC()}
+	}
+	return v
+}
+
+// evidenceListView is an admin's read of the images, with download links.
+type evidenceListView struct {
+	Items []evidenceItemView `json:"items"`
+}
+
+type evidenceItemView struct {
+	Kind              identification.EvidenceKind `json:"kind"`
+	ContentType       string                      `json:"content_type"`
+	Size              int64                       `json:"size"`
+	UploadedAt        time.Time                   `json:"uploaded_at"`
+	By                byView                      `json:"by"`
+	DownloadURL       string                      `json:"download_url"`
+	DownloadExpiresAt time.Time                   `json:"download_expires_at"`
+}
+
+func evidenceListViewOf(links []identification.DownloadLink) evidenceListView {
+	v := evidenceListView{Items: make([]evidenceItemView, len(links))}
+	for n, l := range links {
+		v.Items[n] = evidenceItemView{Kind: l.Kind, ContentType: l.ContentType, Size: l.Size, UploadedAt: l.At.UTC(),
+			By: byView{Kind: l.ByKind, Sub: l.BySub}, DownloadURL: l.URL, DownloadExpiresAt: l.Expires.UTC()}
 	}
 	return v
 }

@@ -67,7 +67,7 @@ func TestReadsAreAWhitelist(t *testing.T) {
 		completed_device.location completed_device.user_agent created_at device device.fingerprint
 		device.installation_id device.ip device.location device.user_agent ended_at expires_at
 		failure_reason id org_id sequence sequence[].agent sequence[].agent.completed_at
-		sequence[].agent.name sequence[].agent.sub sequence[].identification_type
+		sequence[].agent.name sequence[].agent.sub sequence[].decision sequence[].evidence sequence[].identification_type
 		sequence[].identity_document_step sequence[].identity_document_step.provider_type
 		sequence[].otp sequence[].otp.attempts sequence[].otp.attempts_left
 		sequence[].otp.code_expires_at sequence[].otp.codes_sent sequence[].otp.delivery

@@ -41,15 +41,18 @@ type Sender interface {
 // Event is a change published to the organisation (EventBridge detail): never
 // actor data.
 type Event struct {
-	DetailType string    `json:"-"`
-	OrgID      string    `json:"org_id"`
-	ID         string    `json:"id"`
-	Type       Type      `json:"type"`
-	Status     Status    `json:"status"`
-	Previous   Status    `json:"previous_status,omitempty"`
-	Step       *StepRef  `json:"step,omitempty"`
-	Version    int64     `json:"version"`
-	At         time.Time `json:"at"`
+	DetailType string   `json:"-"`
+	OrgID      string   `json:"org_id"`
+	ID         string   `json:"id"`
+	Type       Type     `json:"type"`
+	Status     Status   `json:"status"`
+	Previous   Status   `json:"previous_status,omitempty"`
+	Step       *StepRef `json:"step,omitempty"`
+	// Evidence is the kind of image received (identification.evidence.received):
+	// never its key, its content or a link to it.
+	Evidence EvidenceKind `json:"evidence_kind,omitempty"`
+	Version  int64        `json:"version"`
+	At       time.Time    `json:"at"`
 }
 
 // StepRef names a chain step in an event.

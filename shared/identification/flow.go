@@ -94,10 +94,15 @@ func (s *Service) Validate(ctx context.Context, ref Ref, in Validation, by Calle
 	if right {
 		done := Command{Action: ActionCompleteCode, At: now, By: by, CodeHash: code.Hash, Step: step, Last: last}
 		if ref.Type == TypeOTP && i.TwoFactorType == "PERSONAL_DOCUMENT_IMAGE" {
-			done.Awaiting = true // until the document images are in
+			// Until both document images are in; an image confirmed since
+			// the attempt shows in the write's answer.
+			done.Awaiting = !i.hasDocument()
 		}
-		_, err := s.apply(ctx, ref, done)
-		return err
+		res, err := s.apply(ctx, ref, done)
+		if err != nil || !done.Awaiting {
+			return err
+		}
+		return s.completeIfReady(ctx, ref, res.New, by)
 	}
 	left := MaxAttempts - i.OTP.Attempts
 	if left <= 0 && !anyRight(i, code) {

@@ -111,6 +111,10 @@ type Identification struct {
 	// ActorKeys are the keyed hashes the listing finds the actor's values
 	// by (list.go); set at creation when the service has code keys.
 	ActorKeys ActorKeys `json:"-"`
+	// Evidence are the images recorded, one per kind (evidence.go).
+	Evidence []Evidence `json:"-"`
+	// Decision is the decision on a chain's IDENTITY_DOCUMENT step.
+	Decision *DocumentDecision `json:"-"`
 }
 
 // HistoryEntry is one change: when, what, who, why. To is the status it

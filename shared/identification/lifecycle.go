@@ -26,9 +26,17 @@ const (
 	ActionCompleteCode  Action = "complete_code"
 	ActionFailAttempts  Action = "fail_attempts"
 	ActionCompleteAgent Action = "complete_agent"
-	ActionCancel        Action = "cancel"
-	ActionClose         Action = "close"
-	ActionExpire        Action = "expire"
+	// ActionAddEvidence records an uploaded image; ActionCompleteEvidence
+	// completes an OTP identification whose code and images are all in;
+	// ActionApproveDocument and ActionRejectDocument decide a chain's
+	// IDENTITY_DOCUMENT step.
+	ActionAddEvidence      Action = "add_evidence"
+	ActionCompleteEvidence Action = "complete_evidence"
+	ActionApproveDocument  Action = "approve_document"
+	ActionRejectDocument   Action = "reject_document"
+	ActionCancel           Action = "cancel"
+	ActionClose            Action = "close"
+	ActionExpire           Action = "expire"
 )
 
 // CallerKind is who acts.
@@ -36,10 +44,14 @@ type CallerKind string
 
 // The kinds of caller.
 const (
-	CallerAdmin  CallerKind = "admin"
-	CallerActor  CallerKind = "actor"
-	CallerAgent  CallerKind = "agent"
-	CallerSystem CallerKind = "system"
+	CallerAdmin CallerKind = "admin"
+	CallerActor CallerKind = "actor"
+	CallerAgent CallerKind = "agent"
+	// CallerReviewer decides INTERNAL document steps, CallerProvider
+	// EXTERNAL ones.
+	CallerReviewer CallerKind = "reviewer"
+	CallerProvider CallerKind = "provider"
+	CallerSystem   CallerKind = "system"
 )
 
 // Caller is who asks for a change; it travels with every change.
@@ -94,15 +106,19 @@ type Rule struct {
 // Lifecycle is the table every store enforces through Plan. The document
 // docs/lifecycle.md draws its picture from this table.
 var Lifecycle = map[Action]Rule{
-	ActionStart:         {From: []Status{StatusCreated}, To: StatusInProgress, By: []CallerKind{CallerActor}, Chain: true},
-	ActionIssueCode:     {From: []Status{StatusCreated, StatusInProgress}, By: []CallerKind{CallerActor, CallerAdmin, CallerSystem}, Chain: true, OTP: true},
-	ActionAttempt:       {From: []Status{StatusCreated, StatusInProgress}, To: StatusInProgress, By: []CallerKind{CallerActor}, Chain: true, OTP: true},
-	ActionCompleteCode:  {From: []Status{StatusInProgress}, By: []CallerKind{CallerActor}, Chain: true, OTP: true},
-	ActionFailAttempts:  {From: []Status{StatusInProgress}, To: StatusFailed, Ends: EndNow, By: []CallerKind{CallerSystem}, Chain: true, OTP: true},
-	ActionCompleteAgent: {From: []Status{StatusInProgress}, By: []CallerKind{CallerAgent}, Chain: true},
-	ActionCancel:        {From: []Status{StatusCreated, StatusInProgress}, To: StatusCancelled, Ends: EndNow, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
-	ActionClose:         {From: []Status{StatusCreated, StatusInProgress, StatusCompleted}, To: StatusClosed, Ends: EndNow, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
-	ActionExpire:        {From: []Status{StatusCreated, StatusInProgress}, To: StatusExpired, Expiry: ExpiryDue, Ends: EndAtExpiry, By: []CallerKind{CallerSystem}, Chain: true, OTP: true},
+	ActionStart:            {From: []Status{StatusCreated}, To: StatusInProgress, By: []CallerKind{CallerActor}, Chain: true},
+	ActionIssueCode:        {From: []Status{StatusCreated, StatusInProgress}, By: []CallerKind{CallerActor, CallerAdmin, CallerSystem}, Chain: true, OTP: true},
+	ActionAttempt:          {From: []Status{StatusCreated, StatusInProgress}, To: StatusInProgress, By: []CallerKind{CallerActor}, Chain: true, OTP: true},
+	ActionCompleteCode:     {From: []Status{StatusInProgress}, By: []CallerKind{CallerActor}, Chain: true, OTP: true},
+	ActionFailAttempts:     {From: []Status{StatusInProgress}, To: StatusFailed, Ends: EndNow, By: []CallerKind{CallerSystem}, Chain: true, OTP: true},
+	ActionCompleteAgent:    {From: []Status{StatusInProgress}, By: []CallerKind{CallerAgent}, Chain: true},
+	ActionAddEvidence:      {From: []Status{StatusCreated, StatusInProgress}, To: StatusInProgress, By: []CallerKind{CallerActor, CallerAgent}, Chain: true, OTP: true},
+	ActionCompleteEvidence: {From: []Status{StatusInProgress}, To: StatusCompleted, Ends: EndCompleted, By: []CallerKind{CallerActor}, OTP: true},
+	ActionApproveDocument:  {From: []Status{StatusInProgress}, By: []CallerKind{CallerReviewer, CallerProvider}, Chain: true},
+	ActionRejectDocument:   {From: []Status{StatusInProgress}, To: StatusFailed, Ends: EndNow, By: []CallerKind{CallerReviewer, CallerProvider}, Chain: true},
+	ActionCancel:           {From: []Status{StatusCreated, StatusInProgress}, To: StatusCancelled, Ends: EndNow, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
+	ActionClose:            {From: []Status{StatusCreated, StatusInProgress, StatusCompleted}, To: StatusClosed, Ends: EndNow, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
+	ActionExpire:           {From: []Status{StatusCreated, StatusInProgress}, To: StatusExpired, Expiry: ExpiryDue, Ends: EndAtExpiry, By: []CallerKind{CallerSystem}, Chain: true, OTP: true},
 }
 
 // Limits of the one-time codes.
@@ -147,6 +163,11 @@ type Command struct {
 	Awaiting bool
 	// Agent is what an agent records (complete_agent).
 	Agent *AgentRecord
+	// Evidence is the image recorded (add_evidence).
+	Evidence *Evidence
+	// Decision is the document decision (approve_document,
+	// reject_document).
+	Decision *DocumentDecision
 }
 
 // IssuedCode is a new code as stored: never the code itself.
@@ -190,6 +211,14 @@ type Effect struct {
 	// have a new code issued for a process whose organisation delivers its
 	// codes itself: the answer would hand the actor the code.
 	NotExternal bool
+	// TwoFactorGuard: an OTP identification's two_factor_type is this.
+	TwoFactorGuard string
+	// CodeValidated: the code has been validated (complete_evidence).
+	CodeValidated bool
+	// HasEvidence: these images are recorded.
+	HasEvidence []EvidenceKind
+	// Undecided: the document has no decision yet.
+	Undecided bool
 }
 
 // Plan turns a command into the effect every store applies. It fails only
@@ -237,6 +266,29 @@ func Plan(cmd Command) (Effect, error) {
 	case ActionCompleteAgent:
 		e.StepGuard = cmd.Step
 		if cmd.Last {
+			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
+		}
+	case ActionAddEvidence:
+		if cmd.Step > 0 {
+			// A chain: its current step takes the image; the actor's
+			// device is the chain's; a decided document takes no more.
+			e.StepGuard = cmd.Step
+			if cmd.By.Kind == CallerActor {
+				e.Device = cmd.By.Device
+				e.Undecided = true
+			}
+		} else {
+			e.TwoFactorGuard = "PERSONAL_DOCUMENT_IMAGE"
+		}
+	case ActionCompleteEvidence:
+		e.TwoFactorGuard = "PERSONAL_DOCUMENT_IMAGE"
+		e.CodeValidated = true
+		e.HasEvidence = documentSides
+	case ActionApproveDocument, ActionRejectDocument:
+		e.StepGuard = cmd.Step
+		e.HasEvidence = documentSides
+		e.Undecided = true
+		if cmd.Action == ActionApproveDocument && cmd.Last {
 			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
 		}
 	}
@@ -309,6 +361,20 @@ func (e Effect) Check(old *Identification, code *CodeMaterial) *Error {
 		if ch := OTPChannel(old); ch != nil && ch.External {
 			return Errorf(KindConflict, "the organisation delivers this code itself; a new one is asked for by the organisation")
 		}
+	}
+	if e.TwoFactorGuard != "" && old.TwoFactorType != e.TwoFactorGuard {
+		return Errorf(KindConflict, "this identification takes no document images (its two_factor_type is not %s)", e.TwoFactorGuard)
+	}
+	if e.Undecided && old.Decision != nil {
+		return Errorf(KindConflict, "the document has been decided on")
+	}
+	for _, k := range e.HasEvidence {
+		if old.EvidenceOf(k) == nil {
+			return Errorf(KindConflict, "the %s image is not in yet", k)
+		}
+	}
+	if e.CodeValidated && (old.OTP == nil || !old.OTP.Validated) {
+		return Errorf(KindConflict, "the code has not been validated yet")
 	}
 	if e.CodesBelow > 0 && otp.CodesSent >= e.CodesBelow {
 		return Errorf(KindConflict, "all %d codes have been issued", e.CodesBelow)
@@ -449,6 +515,21 @@ func (e Effect) Apply(old *Identification, code *CodeMaterial) (*Identification,
 	case ActionFailAttempts:
 		i.FailureReason = FailureMaxAttempts
 		c = nil
+	case ActionAddEvidence:
+		ev := *e.Evidence
+		if have := i.EvidenceOf(ev.Kind); have != nil {
+			*have = ev
+		} else {
+			i.Evidence = append(i.Evidence, ev)
+		}
+	case ActionApproveDocument, ActionRejectDocument:
+		d := *e.Decision
+		i.Decision = &d
+		if e.Action == ActionApproveDocument {
+			i.CurrentStep = e.Step + 1
+		} else {
+			i.FailureReason = FailureStepRejected
+		}
 	}
 	i.History = append(i.History, e.HistoryEntry())
 	i.SyncSteps()
@@ -463,6 +544,13 @@ func (e Effect) HistoryEntry() HistoryEntry {
 		h.Reason = e.Reason
 	case ActionFailAttempts:
 		h.Reason = FailureMaxAttempts
+	case ActionApproveDocument:
+		h.Reason = e.Reason
+	case ActionRejectDocument:
+		h.Reason = FailureStepRejected
+		if e.Reason != "" {
+			h.Reason += ": " + e.Reason
+		}
 	}
 	return h
 }
@@ -566,6 +654,11 @@ func Clone(i *Identification) *Identification {
 		c.Agent = &ac
 	}
 	c.History = append([]HistoryEntry(nil), i.History...)
+	c.Evidence = append([]Evidence(nil), i.Evidence...)
+	if d := i.Decision; d != nil {
+		dc := *d
+		c.Decision = &dc
+	}
 	if i.Sequence != nil {
 		c.Sequence = make([]Step, len(i.Sequence))
 		for n, st := range i.Sequence {

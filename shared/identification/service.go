@@ -17,6 +17,7 @@ type Service struct {
 	store   Store
 	now     func() time.Time
 	newID   func() (string, error)
+	objects EvidenceObjects
 	keys    *CodeKeys
 	codeTTL time.Duration
 }

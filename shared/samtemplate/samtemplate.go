@@ -46,7 +46,9 @@ func Template(path string) (*cloudformation.Template, error) {
 // the SAM properties goformation's schema spells differently from SAM:
 // AWS::Serverless::HttpApi's AccessLogSettings, which goformation only knows
 // as AccessLogSetting (and would reject as an unknown field), lands in
-// HttpApi.AccessLogSetting.
+// HttpApi.AccessLogSetting. It also reads parameter values as CloudFormation
+// passes them where goformation's schema wants a number or a list (see
+// parameterValues).
 func Open(path string, opts *intrinsics.ProcessorOptions) (*cloudformation.Template, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -62,6 +64,9 @@ func Open(path string, opts *intrinsics.ProcessorOptions) (*cloudformation.Templ
 		return nil, fmt.Errorf("parse template %s: %w", path, err)
 	}
 	if resolved, err = goformationSpelling(resolved); err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", path, err)
+	}
+	if resolved, err = parameterValues(resolved); err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", path, err)
 	}
 	tmpl := &cloudformation.Template{}
@@ -101,6 +106,68 @@ func goformationSpelling(resolved []byte) ([]byte, error) {
 		return resolved, nil
 	}
 	return json.Marshal(doc)
+}
+
+// parameterValues converts, in a resolved JSON template, the values of
+// AWS::S3::Bucket properties that a Ref to a parameter resolved to as its
+// Default is written, a string, where goformation's schema wants a number
+// or a list. CloudFormation passes a Number parameter where an integer is
+// wanted and a CommaDelimitedList where a list of strings is, but
+// goformation's Ref yields the Default as is: "30" for a Number whose
+// Default is a string (as RetentionDays' is, since it also feeds an
+// environment variable), "*" for a CommaDelimitedList. A lifecycle rule's
+// ExpirationInDays that is a string of digits becomes that number; a CORS
+// rule's AllowedOrigins, AllowedMethods, AllowedHeaders or ExposedHeaders
+// that is a string becomes the list of its comma-separated items. Anything
+// else is left as it is.
+func parameterValues(resolved []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(resolved, &doc); err != nil {
+		return nil, err
+	}
+	resources, _ := doc["Resources"].(map[string]any)
+	changed := false
+	for _, r := range resources {
+		res, _ := r.(map[string]any)
+		if res["Type"] != "AWS::S3::Bucket" {
+			continue
+		}
+		props, _ := res["Properties"].(map[string]any)
+		lifecycle, _ := props["LifecycleConfiguration"].(map[string]any)
+		for _, rule := range listOf(lifecycle["Rules"]) {
+			if s, ok := rule["ExpirationInDays"].(string); ok {
+				if n, err := strconv.Atoi(s); err == nil {
+					rule["ExpirationInDays"] = n
+					changed = true
+				}
+			}
+		}
+		cors, _ := props["CorsConfiguration"].(map[string]any)
+		for _, rule := range listOf(cors["CorsRules"]) {
+			for _, k := range []string{"AllowedOrigins", "AllowedMethods", "AllowedHeaders", "ExposedHeaders"} {
+				if s, ok := rule[k].(string); ok {
+					rule[k] = strings.Split(s, ",")
+					changed = true
+				}
+			}
+		}
+	}
+	if !changed {
+		return resolved, nil
+	}
+	return json.Marshal(doc)
+}
+
+// listOf returns the objects of a JSON list, skipping anything else.
+func listOf(v any) []map[string]any {
+	l, _ := v.([]any)
+	out := make([]map[string]any, 0, len(l))
+	for _, e := range l {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // refToLogicalID resolves a Ref to a resource to its logical id and defers

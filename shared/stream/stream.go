@@ -165,6 +165,23 @@ func Events(old, i *identification.Identification) []identification.Event {
 		e.Step = &identification.StepRef{Position: n + 1, Type: st.IdentificationType, Status: st.Status}
 		out = append(out, e)
 	}
+	for _, ev := range i.Evidence {
+		if prev := evidenceOf(old, ev.Kind); prev != nil && prev.Key == ev.Key {
+			continue
+		}
+		e := base
+		e.DetailType = "identification.evidence.received"
+		e.Evidence = ev.Kind
+		out = append(out, e)
+	}
+	if d := i.Decision; d != nil && (old == nil || old.Decision == nil) {
+		e := base
+		e.DetailType = "identification.document.rejected"
+		if d.Approved {
+			e.DetailType = "identification.document.approved"
+		}
+		out = append(out, e)
+	}
 	var was, now string
 	if old != nil && old.OTP != nil {
 		was = old.OTP.Delivery.Status
@@ -276,4 +293,11 @@ func destination(i *identification.Identification, channel string) string {
 		return i.Actor.Email
 	}
 	return identification.E164(i.Actor.MSISDN)
+}
+
+func evidenceOf(i *identification.Identification, kind identification.EvidenceKind) *identification.Evidence {
+	if i == nil {
+		return nil
+	}
+	return i.EvidenceOf(kind)
 }

@@ -1,0 +1,535 @@
+package identification
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EvidenceKind is what an evidence image shows.
+type EvidenceKind string
+
+// The evidence kinds (docs/evidence.md).
+const (
+	EvidenceDocumentFront EvidenceKind = "DOCUMENT_FRONT"
+	EvidenceDocumentBack  EvidenceKind = "DOCUMENT_BACK"
+	EvidenceSelfie        EvidenceKind = "SELFIE"
+	EvidenceAgentImage    EvidenceKind = "AGENT_IMAGE"
+)
+
+// EvidenceKinds lists every kind.
+var EvidenceKinds = []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack, EvidenceSelfie, EvidenceAgentImage}
+
+// documentSides are the images a document check needs; the selfie is
+// optional.
+var documentSides = []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack}
+
+// The image types an upload may have, and the extension of their keys.
+var evidenceTypes = map[string]string{"image/jpeg": "jpg", "image/png": "png"}
+
+// Evidence is one image as recorded: where it is, what it is, who sent it.
+type Evidence struct {
+	Kind        EvidenceKind
+	Key         string
+	ContentType string
+	Size        int64
+	At          time.Time
+	ByKind      CallerKind
+	BySub       string
+}
+
+// DocumentDecision is the review or the provider's decision on a chain's
+// IDENTITY_DOCUMENT step.
+type DocumentDecision struct {
+	Approved bool
+	Reason   string
+	ByKind   CallerKind
+	BySub    string
+	At       time.Time
+}
+
+// The decisions a reviewer or a provider posts.
+const (
+	DecisionApproved = "APPROVED"
+	DecisionRejected = "REJECTED"
+)
+
+// EvidenceOf returns the recorded image of kind, nil when none.
+func (i *Identification) EvidenceOf(kind EvidenceKind) *Evidence {
+	for n := range i.Evidence {
+		if i.Evidence[n].Kind == kind {
+			return &i.Evidence[n]
+		}
+	}
+	return nil
+}
+
+// hasDocument reports whether both sides of the document are in.
+func (i *Identification) hasDocument() bool {
+	return i.EvidenceOf(EvidenceDocumentFront) != nil && i.EvidenceOf(EvidenceDocumentBack) != nil
+}
+
+// UploadForm is a presigned POST form: the actor's client posts the fields
+// and then the file, as multipart/form-data, to URL before Expires.
+type UploadForm struct {
+	URL     string
+	Fields  map[string]string
+	Expires time.Time
+}
+
+// StoredObject is what the evidence store found under a key.
+type StoredObject struct {
+	Size        int64
+	ContentType string
+	// StoredAt is when its upload completed (zero when unknown).
+	StoredAt time.Time
+}
+
+// UploadTTL is how long an upload form works; S3 refuses an upload begun
+// after it. uploadGrace is how long after that an upload begun in time may
+// still complete.
+const (
+	UploadTTL   = 5 * time.Minute
+	uploadGrace = time.Minute
+)
+
+// EvidenceObjects is where the images are: a private bucket that signs
+// upload forms and download links and inspects what was uploaded. Inspect
+// fails with KindMismatch for an object that is missing, empty, too large,
+// not a JPEG or PNG by its first bytes, or not of contentType.
+type EvidenceObjects interface {
+	PresignPost(ctx context.Context, key, contentType string, now time.Time) (UploadForm, error)
+	Inspect(ctx context.Context, key, contentType string) (StoredObject, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration, now time.Time) (string, error)
+}
+
+// WithEvidence gives the service the evidence bucket.
+func WithEvidence(o EvidenceObjects) Option { return func(s *Service) { s.objects = o } }
+
+// HasEvidence reports whether the service was built with the bucket.
+func (s *Service) HasEvidence() bool { return s.objects != nil }
+
+// UploadRequest is the body of an uploads request: the files the client
+// will upload.
+type UploadRequest struct {
+	Files []UploadFile
+}
+
+// UploadFile is one file of an UploadRequest.
+type UploadFile struct {
+	Kind        EvidenceKind
+	ContentType string
+}
+
+// Upload is one form handed out.
+type Upload struct {
+	Kind EvidenceKind
+	Key  string
+	Form UploadForm
+}
+
+// ParseUploadRequest decodes and checks an uploads request.
+func ParseUploadRequest(body []byte) (UploadRequest, error) {
+	p := &problems{}
+	v, err := parseBody(body, p)
+	if err != nil {
+		return UploadRequest{}, err
+	}
+	m, ok := object(p, "", v, "files")
+	if !ok {
+		return UploadRequest{}, p.err()
+	}
+	list, isList := m["files"].([]any)
+	if !isList || len(list) == 0 || len(list) > len(EvidenceKinds) {
+		p.add("files", "is required: a list of 1 to %d files", len(EvidenceKinds))
+		return UploadRequest{}, p.err()
+	}
+	var in UploadRequest
+	seen := map[EvidenceKind]bool{}
+	for n, item := range list {
+		path := fmt.Sprintf("files[%d]", n)
+		f, ok := object(p, path, item, "kind", "content_type")
+		if !ok {
+			continue
+		}
+		kind := EvidenceKind(str(p, f, path, "kind"))
+		ct := str(p, f, path, "content_type")
+		switch {
+		case !slices.Contains(EvidenceKinds, kind):
+			p.add(path+".kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
+		case seen[kind]:
+			p.add(path+".kind", "must not repeat a kind listed before")
+		}
+		seen[kind] = true
+		if _, ok := evidenceTypes[ct]; !ok && !p.isBad(path+".content_type") {
+			p.add(path+".content_type", "must be image/jpeg or image/png")
+		}
+		in.Files = append(in.Files, UploadFile{Kind: kind, ContentType: ct})
+	}
+	if err := p.err(); err != nil {
+		return UploadRequest{}, err
+	}
+	return in, nil
+}
+
+// EvidenceConfirm is the body of a confirm: the kind and the key of the
+// form it was uploaded with.
+type EvidenceConfirm struct {
+	Kind EvidenceKind
+	Key  string
+}
+
+// ParseEvidenceConfirm decodes and checks a confirm.
+func ParseEvidenceConfirm(body []byte) (EvidenceConfirm, error) {
+	p := &problems{}
+	v, err := parseBody(body, p)
+	if err != nil {
+		return EvidenceConfirm{}, err
+	}
+	m, ok := object(p, "", v, "kind", "key")
+	if !ok {
+		return EvidenceConfirm{}, p.err()
+	}
+	in := EvidenceConfirm{Kind: EvidenceKind(str(p, m, "", "kind")), Key: str(p, m, "", "key")}
+	if !slices.Contains(EvidenceKinds, in.Kind) && !p.isBad("kind") {
+		p.add("kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
+	}
+	if (in.Key == "" || len(in.Key) > 1024) && !p.isBad("key") {
+		p.add("key", "is required: the key of the upload form, 1 to 1024 characters")
+	}
+	if err := p.err(); err != nil {
+		return EvidenceConfirm{}, err
+	}
+	return in, nil
+}
+
+// DecisionInput is the body of a document decision.
+type DecisionInput struct {
+	Decision string
+	Reason   string
+}
+
+// ParseDecision decodes and checks a document decision: a rejection needs
+// its reason (1 to 500 characters), an approval may carry one.
+func ParseDecision(body []byte) (DecisionInput, error) {
+	p := &problems{}
+	v, err := parseBody(body, p)
+	if err != nil {
+		return DecisionInput{}, err
+	}
+	m, ok := object(p, "", v, "decision", "reason")
+	if !ok {
+		return DecisionInput{}, p.err()
+	}
+	in := DecisionInput{Decision: str(p, m, "", "decision"), Reason: nfc(str(p, m, "", "reason"))}
+	if in.Decision != DecisionApproved && in.Decision != DecisionRejected && !p.isBad("decision") {
+		p.add("decision", "is required: APPROVED or REJECTED")
+	}
+	if !p.isBad("reason") {
+		if msg := checkReason(in.Reason, in.Decision == DecisionRejected); msg != "" {
+			p.add("reason", "%s", msg)
+		}
+	}
+	if err := p.err(); err != nil {
+		return DecisionInput{}, err
+	}
+	in.Reason = strings.TrimSpace(in.Reason)
+	return in, nil
+}
+
+// kindsFor are the kinds a caller may upload for i now, or why none.
+func kindsFor(i *Identification, by Caller) ([]EvidenceKind, *Error) {
+	switch {
+	case i.Type == TypeOTP:
+		if i.TwoFactorType != "PERSONAL_DOCUMENT_IMAGE" {
+			return nil, Errorf(KindConflict, "this identification takes no document images (its two_factor_type is not PERSONAL_DOCUMENT_IMAGE)")
+		}
+		return documentSides, nil
+	case by.Kind == CallerAgent:
+		if i.CurrentStepType() != StepAgent {
+			return nil, stepConflict(i)
+		}
+		return []EvidenceKind{EvidenceAgentImage}, nil
+	default:
+		if i.CurrentStepType() != StepIdentityDocument {
+			return nil, stepConflict(i)
+		}
+		if i.Decision != nil {
+			return nil, Errorf(KindConflict, "the document has been decided on")
+		}
+		return []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack, EvidenceSelfie}, nil
+	}
+}
+
+// evidenceGuard refuses what the state of i does not allow a caller to
+// upload or record: the status, the expiry, the device, the step.
+func evidenceGuard(i *Identification, by Caller, kinds []EvidenceKind, now time.Time) error {
+	if i.Status.Final() || i.Status == StatusCompleted || i.ExpiredAt(now) {
+		seen := i.AsSeenAt(now)
+		if seen.Status == StatusExpired || seen.Status == StatusFailed {
+			return Errorf(KindExpired, "identification is %s; evidence is no longer taken", seen.Status)
+		}
+		return Errorf(KindConflict, "identification is %s; evidence is no longer taken", seen.Status)
+	}
+	if i.Type == TypeChain && by.Kind == CallerActor {
+		if i.Device == nil {
+			return Errorf(KindConflict, "the chain has not been started; validate the chain first")
+		}
+		if !i.Device.SameAs(by.Device) {
+			return Errorf(KindConflict, "the chain is bound to another device")
+		}
+	}
+	allowed, err := kindsFor(i, by)
+	if err != nil {
+		return err
+	}
+	for _, k := range kinds {
+		if !slices.Contains(allowed, k) {
+			return Errorf(KindConflict, "%s is not taken now: this step takes %s", k, joinKinds(allowed))
+		}
+	}
+	return nil
+}
+
+func joinKinds(ks []EvidenceKind) string {
+	s := make([]string, len(ks))
+	for n, k := range ks {
+		s[n] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// RequestUploads hands out one presigned upload form per file asked for,
+// for the kinds the process takes now from this caller (one store call: a
+// read). Nothing is recorded: each form's key carries a MAC binding it to
+// the process and the kind, which the confirm checks.
+func (s *Service) RequestUploads(ctx context.Context, ref Ref, in UploadRequest, by Caller) ([]Upload, error) {
+	if s.objects == nil || s.keys == nil {
+		return nil, errors.New("request uploads: the service has no evidence bucket or code keys")
+	}
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("request uploads for %s: %w", ref.ID, err)
+	}
+	now := s.Now()
+	kinds := make([]EvidenceKind, len(in.Files))
+	for n, f := range in.Files {
+		kinds[n] = f.Kind
+	}
+	if err := evidenceGuard(i, by, kinds, now); err != nil {
+		return nil, err
+	}
+	out := make([]Upload, len(in.Files))
+	for n, f := range in.Files {
+		key, err := s.keys.evidenceKey(ref, f.Kind, f.ContentType, now)
+		if err != nil {
+			return nil, err
+		}
+		form, err := s.objects.PresignPost(ctx, key, f.ContentType, now)
+		if err != nil {
+			return nil, fmt.Errorf("sign the upload form: %w", err)
+		}
+		out[n] = Upload{Kind: f.Kind, Key: key, Form: form}
+	}
+	return out, nil
+}
+
+// evidenceKey is a new object key for an image of kind of ref, issued at
+// now: orgs/<org>/<otp|chain>/<id>/<KIND>/<unix time>.<nonce>-<mac>.<jpg|png>,
+// the MAC over everything but itself under the current code key.
+func (k *CodeKeys) evidenceKey(ref Ref, kind EvidenceKind, contentType string, now time.Time) (string, error) {
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return "", fmt.Errorf("evidence key: %w", err)
+	}
+	prefix := evidencePrefix(ref, kind)
+	body := strconv.FormatInt(now.Unix(), 10) + "_" + hex.EncodeToString(nonce[:])
+	ext := evidenceTypes[contentType]
+	return prefix + body + "-" + k.evidenceMAC(k.keys[k.current], prefix+body+"."+ext) + "." + ext, nil
+}
+
+func evidencePrefix(ref Ref, kind EvidenceKind) string {
+	return "orgs/" + ref.Org + "/" + strings.ToLower(string(ref.Type)) + "/" + ref.ID + "/" + string(kind) + "/"
+}
+
+func (k *CodeKeys) evidenceMAC(key []byte, name string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("evidence\x00" + name))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// checkEvidenceKey reports the content type of key and when its form was
+// issued, when it is a key the service handed out for ref and kind (under
+// any of its keys).
+func (k *CodeKeys) checkEvidenceKey(ref Ref, kind EvidenceKind, key string) (string, time.Time, bool) {
+	prefix := evidencePrefix(ref, kind)
+	rest, ok := strings.CutPrefix(key, prefix)
+	if !ok {
+		return "", time.Time{}, false
+	}
+	name, ext, ok := strings.Cut(rest, ".")
+	body, mac, ok2 := strings.Cut(name, "-")
+	stamp, nonce, ok3 := strings.Cut(body, "_")
+	issued, err := strconv.ParseInt(stamp, 10, 64)
+	if !ok || !ok2 || !ok3 || err != nil || len(nonce) != 24 {
+		return "", time.Time{}, false
+	}
+	var ct string
+	for t, e := range evidenceTypes {
+		if e == ext {
+			ct = t
+		}
+	}
+	if ct == "" {
+		return "", time.Time{}, false
+	}
+	for _, id := range k.keyIDs() {
+		if hmac.Equal([]byte(k.evidenceMAC(k.keys[id], prefix+body+"."+ext)), []byte(mac)) {
+			return ct, time.Unix(issued, 0).UTC(), true
+		}
+	}
+	return "", time.Time{}, false
+}
+
+// ConfirmEvidence records the image uploaded with a form: the key must be
+// one handed out for this process and kind, and the object under it a JPEG
+// or PNG of at most 5 MiB of the form's type (KindMismatch otherwise,
+// nothing recorded). For an OTP identification whose code was validated
+// and whose other side is in, the same confirm completes it. Store calls:
+// a read and the write (and the completion).
+func (s *Service) ConfirmEvidence(ctx context.Context, ref Ref, in EvidenceConfirm, by Caller) error {
+	if s.objects == nil || s.keys == nil {
+		return errors.New("confirm evidence: the service has no evidence bucket or code keys")
+	}
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("confirm evidence for %s: %w", ref.ID, err)
+	}
+	now := s.Now()
+	if err := evidenceGuard(i, by, []EvidenceKind{in.Kind}, now); err != nil {
+		return err
+	}
+	ct, issued, ok := s.keys.checkEvidenceKey(ref, in.Kind, in.Key)
+	if !ok {
+		return Errorf(KindConflict, "key: is not the key of an upload form handed out for this identification and kind")
+	}
+	obj, err := s.objects.Inspect(ctx, in.Key, ct)
+	if err != nil {
+		return err
+	}
+	// S3 refuses an upload begun after the form expired; an engine that
+	// does not (moto) is caught here by the object's own time.
+	if !obj.StoredAt.IsZero() && obj.StoredAt.After(issued.Add(UploadTTL+uploadGrace)) {
+		return Errorf(KindMismatch, "key: the file was uploaded after its form expired (forms work %d minutes); ask for a new form; nothing was recorded", int(UploadTTL.Minutes()))
+	}
+	ev := &Evidence{Kind: in.Kind, Key: in.Key, ContentType: obj.ContentType, Size: obj.Size, At: now, ByKind: by.Kind, BySub: by.Sub}
+	cmd := Command{Action: ActionAddEvidence, At: now, By: by, Evidence: ev}
+	if i.Type == TypeChain {
+		cmd.Step = i.CurrentStep
+	}
+	res, err := s.apply(ctx, ref, cmd)
+	if err != nil {
+		return err
+	}
+	return s.completeIfReady(context.WithoutCancel(ctx), ref, res.New, by)
+}
+
+// completeIfReady completes an OTP identification whose code was validated
+// and whose document images are both in. Whichever of the code and the two
+// images comes last sees the other two in the item its write returned (the
+// writes to one item are ordered), so exactly one caller completes it; a
+// completion refused because another completed it first is no error.
+func (s *Service) completeIfReady(ctx context.Context, ref Ref, i *Identification, by Caller) error {
+	if i == nil || i.Type != TypeOTP || i.Status != StatusInProgress || i.OTP == nil || !i.OTP.Validated || !i.hasDocument() {
+		return nil
+	}
+	_, err := s.apply(ctx, ref, Command{Action: ActionCompleteEvidence, At: s.Now(), By: by})
+	if KindOf(err) == KindConflict {
+		return nil
+	}
+	return err
+}
+
+// DecideDocument is a reviewer's (INTERNAL) or a provider's (EXTERNAL)
+// decision on the chain's current IDENTITY_DOCUMENT step, once both sides
+// of the document are in: approval completes the step (and the chain when
+// it is the last), rejection fails the chain (STEP_REJECTED). Two store
+// calls: a read and the write.
+func (s *Service) DecideDocument(ctx context.Context, ref Ref, in DecisionInput, by Caller) error {
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("decide document of %s: %w", ref.ID, err)
+	}
+	now := s.Now()
+	step := i.StepIndex(StepIdentityDocument)
+	if step == 0 {
+		return Errorf(KindConflict, "the chain has no IDENTITY_DOCUMENT step")
+	}
+	want := CallerReviewer
+	if d := i.Sequence[step-1].IdentityDocumentStep; d != nil && d.ProviderType == "EXTERNAL" {
+		want = CallerProvider
+	}
+	if by.Kind != want {
+		return Errorf(KindForbidden, "this step's document is decided by the %s (provider_type %s)", want, map[CallerKind]string{CallerReviewer: "INTERNAL", CallerProvider: "EXTERNAL"}[want])
+	}
+	d := &DocumentDecision{Approved: in.Decision == DecisionApproved, Reason: in.Reason, ByKind: by.Kind, BySub: by.Sub, At: now}
+	cmd := Command{Action: ActionApproveDocument, At: now, By: by, Step: step, Last: step == len(i.Sequence), Decision: d, Reason: in.Reason}
+	if !d.Approved {
+		cmd.Action = ActionRejectDocument
+	}
+	if d.Approved && !cmd.Last {
+		if next := i.Sequence[step]; next.IdentificationType == StepOTP && next.OTPStep != nil && next.OTPStep.Channel != nil && !next.OTPStep.Channel.External {
+			if s.keys == nil {
+				return fmt.Errorf("decide document of %s: %w", ref.ID, errNoKeys)
+			}
+			_, ic, err := s.issue(ref, now, i.ExpiresAt, false)
+			if err != nil {
+				return err
+			}
+			cmd.Code = ic
+		}
+	}
+	_, err = s.apply(ctx, ref, cmd)
+	return err
+}
+
+// DownloadLink is a short-lived link to one recorded image.
+type DownloadLink struct {
+	Evidence
+	URL     string
+	Expires time.Time
+}
+
+// DownloadTTL is how long an admin's download link works.
+const DownloadTTL = 5 * time.Minute
+
+// EvidenceLinks returns a presigned download link, valid DownloadTTL, for
+// every image recorded for the process (one store call: a read).
+func (s *Service) EvidenceLinks(ctx context.Context, ref Ref) ([]DownloadLink, error) {
+	if s.objects == nil {
+		return nil, errors.New("evidence links: the service has no evidence bucket")
+	}
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("evidence of %s: %w", ref.ID, err)
+	}
+	now := s.Now()
+	out := make([]DownloadLink, 0, len(i.Evidence))
+	for _, ev := range i.Evidence {
+		url, err := s.objects.PresignGet(ctx, ev.Key, DownloadTTL, now)
+		if err != nil {
+			return nil, fmt.Errorf("sign the download link: %w", err)
+		}
+		out = append(out, DownloadLink{Evidence: ev, URL: url, Expires: now.Add(DownloadTTL)})
+	}
+	return out, nil
+}

@@ -1,0 +1,114 @@
+package s3evidence
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// Objects is a Bucket as the identification service uses it: what Inspect
+// refuses becomes KindMismatch, saying what is wrong with the upload and
+// never what it holds.
+type Objects struct{ *Bucket }
+
+var _ identification.EvidenceObjects = Objects{}
+
+// PresignPost signs an upload form (identification.EvidenceObjects).
+func (o Objects) PresignPost(ctx context.Context, key, contentType string, now time.Time) (identification.UploadForm, error) {
+	f, err := o.Bucket.PresignPost(ctx, key, contentType, now)
+	if err != nil {
+		return identification.UploadForm{}, err
+	}
+	return identification.UploadForm{URL: f.URL, Fields: f.Fields, Expires: f.Expires}, nil
+}
+
+// Inspect checks an uploaded image (identification.EvidenceObjects).
+func (o Objects) Inspect(ctx context.Context, key, contentType string) (identification.StoredObject, error) {
+	obj, err := o.Bucket.Inspect(ctx, key, contentType)
+	for _, refusal := range []struct {
+		err error
+		msg string
+	}{
+		{ErrNotUploaded, "nothing was uploaded with this form (or its upload was refused)"},
+		{ErrEmpty, "the uploaded file is empty"},
+		{ErrTooLarge, "the uploaded file is larger than 5 MiB"},
+		{ErrNotImage, "the uploaded file is neither a JPEG nor a PNG image"},
+		{ErrContentTypeMismatch, "the uploaded file is not of the content type its form was for (" + contentType + ")"},
+	} {
+		if errors.Is(err, refusal.err) {
+			return identification.StoredObject{}, identification.Errorf(identification.KindMismatch, "key: %s; nothing was recorded", refusal.msg)
+		}
+	}
+	if err != nil {
+		return identification.StoredObject{}, err
+	}
+	return identification.StoredObject{Size: obj.Size, ContentType: obj.ContentType, StoredAt: obj.LastModified}, nil
+}
+
+// PresignGet signs a download link (identification.EvidenceObjects).
+func (o Objects) PresignGet(ctx context.Context, key string, ttl time.Duration, now time.Time) (string, error) {
+	return o.Bucket.PresignGet(ctx, key, ttl, now)
+}
+
+// FromEnv is the evidence bucket of a function: EVIDENCE_BUCKET in
+// AWS_REGION (S3_ENDPOINT for a local engine), with the function's
+// credentials.
+func FromEnv(context.Context) (identification.EvidenceObjects, error) {
+	name := os.Getenv("EVIDENCE_BUCKET")
+	if name == "" {
+		return nil, errors.New("EVIDENCE_BUCKET is not set: the evidence bucket's name")
+	}
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = "us-east-1"
+	}
+	b, err := New(Config{Bucket: name, Region: region, BaseEndpoint: os.Getenv("S3_ENDPOINT")})
+	if err != nil {
+		return nil, err
+	}
+	return Objects{b}, nil
+}
+
+// CreateLocal creates the bucket on a local engine (the dev server's): a
+// bucket in AWS is the template's. One that exists already is no error.
+func (b *Bucket) CreateLocal(ctx context.Context) error {
+	if b.endpoint == "" {
+		return errors.New("s3evidence: CreateLocal is for a local engine; in AWS the template creates the bucket")
+	}
+	creds, err := b.credentials(ctx)
+	if err != nil {
+		return err
+	}
+	var body []byte
+	if b.region != "us-east-1" {
+		body = []byte(`<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>` +
+			b.region + `</LocationConstraint></CreateBucketConfiguration>`)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, b.bucketURL(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	payload := hex.EncodeToString(sum[:])
+	req.Header.Set("X-Amz-Content-Sha256", payload)
+	if err := b.signer.SignHTTP(ctx, creds, req, payload, service, b.region, time.Now()); err != nil {
+		return fmt.Errorf("sign the request: %w", err)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("create the bucket: %w", err)
+	}
+	defer resp.Body.Close()
+	if code := errorCode(resp.Body); resp.StatusCode != http.StatusOK && code != "BucketAlreadyOwnedByYou" {
+		return providerError(resp, code)
+	}
+	return nil
+}
