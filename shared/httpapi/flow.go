@@ -153,21 +153,9 @@ func (h *Handler) startChain(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (h *Handler) completeAgent(w http.ResponseWriter, r *http.Request, c *call) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+	if in, ok := decoded(h, w, r, identification.ParseAgentResult); ok {
+		h.noContent(w, r, h.svc.CompleteAgent(r.Context(), c.ref, in, c.by))
 	}
-	in, err := identification.ParseAgentResult(body)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := h.svc.CompleteAgent(r.Context(), c.ref, in, c.by); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // emptyBody refuses a body on a route that takes none (whitespace and an
@@ -207,14 +195,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	in, err := identification.ParseUploadRequest(body)
-	if err != nil {
-		h.writeError(w, r, err)
+	in, ok := decoded(h, w, r, identification.ParseUploadRequest)
+	if !ok {
 		return
 	}
 	ups, err := h.svc.RequestUploads(r.Context(), c.ref, in, c.by)
@@ -226,21 +208,9 @@ func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (h *Handler) confirmEvidence(w http.ResponseWriter, r *http.Request, c *call) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+	if in, ok := decoded(h, w, r, identification.ParseEvidenceConfirm); ok {
+		h.noContent(w, r, h.svc.ConfirmEvidence(r.Context(), c.ref, in, c.by))
 	}
-	in, err := identification.ParseEvidenceConfirm(body)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := h.svc.ConfirmEvidence(r.Context(), c.ref, in, c.by); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *Handler) evidenceLinks(w http.ResponseWriter, r *http.Request, c *call) {
@@ -253,17 +223,28 @@ func (h *Handler) evidenceLinks(w http.ResponseWriter, r *http.Request, c *call)
 }
 
 func (h *Handler) decideDocument(w http.ResponseWriter, r *http.Request, c *call) {
+	if in, ok := decoded(h, w, r, identification.ParseDecision); ok {
+		h.noContent(w, r, h.svc.DecideDocument(r.Context(), c.ref, in, c.by))
+	}
+}
+
+// decoded is the request's body as parse reads it; when it cannot be read
+// or parsed, the error is answered and ok is false.
+func decoded[T any](h *Handler, w http.ResponseWriter, r *http.Request, parse func([]byte) (T, error)) (in T, ok bool) {
 	body, err := readBody(r)
+	if err == nil {
+		in, err = parse(body)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
-		return
+		return in, false
 	}
-	in, err := identification.ParseDecision(body)
+	return in, true
+}
+
+// noContent answers 204 after an action that returned err, or the error.
+func (h *Handler) noContent(w http.ResponseWriter, r *http.Request, err error) {
 	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := h.svc.DecideDocument(r.Context(), c.ref, in, c.by); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -487,15 +487,8 @@ func (s *Service) DecideDocument(ctx context.Context, ref Ref, in DecisionInput,
 		cmd.Action = ActionRejectDocument
 	}
 	if d.Approved && !cmd.Last {
-		if next := i.Sequence[step]; next.IdentificationType == StepOTP && next.OTPStep != nil && next.OTPStep.Channel != nil && !next.OTPStep.Channel.External {
-			if s.keys == nil {
-				return fmt.Errorf("decide document of %s: %w", ref.ID, errNoKeys)
-			}
-			_, ic, err := s.issue(ref, now, i.ExpiresAt, false)
-			if err != nil {
-				return err
-			}
-			cmd.Code = ic
+		if cmd.Code, err = s.codeOfStep(i, step+1, now); err != nil {
+			return fmt.Errorf("decide document of %s: %w", ref.ID, err)
 		}
 	}
 	_, err = s.apply(ctx, ref, cmd)

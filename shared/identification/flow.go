@@ -28,15 +28,8 @@ func (s *Service) StartChain(ctx context.Context, ref Ref, by Caller) error {
 	now := s.Now()
 	cmd := Command{Action: ActionStart, At: now, By: by}
 	if i.Status == StatusCreated && len(i.Sequence) > 0 {
-		if st := i.Sequence[0]; st.IdentificationType == StepOTP && st.OTPStep != nil && st.OTPStep.Channel != nil && !st.OTPStep.Channel.External {
-			if s.keys == nil {
-				return fmt.Errorf("start chain %s: %w", ref.ID, errNoKeys)
-			}
-			_, ic, err := s.issue(ref, now, i.ExpiresAt, false)
-			if err != nil {
-				return err
-			}
-			cmd.Code = ic
+		if cmd.Code, err = s.codeOfStep(i, 1, now); err != nil {
+			return fmt.Errorf("start chain %s: %w", ref.ID, err)
 		}
 	}
 	res, err := s.apply(ctx, ref, cmd)
@@ -321,17 +314,25 @@ func (s *Service) CompleteAgent(ctx context.Context, ref Ref, in AgentResult, by
 	cmd := Command{Action: ActionCompleteAgent, At: now, By: by, Step: step, Last: step == len(i.Sequence),
 		Agent: &AgentRecord{Name: in.Agent, Sub: by.Sub, EvidenceMetadata: in.EvidenceMetadata, At: now}}
 	if !cmd.Last {
-		if next := i.Sequence[step]; next.IdentificationType == StepOTP && next.OTPStep != nil && next.OTPStep.Channel != nil && !next.OTPStep.Channel.External {
-			if s.keys == nil {
-				return fmt.Errorf("complete agent step %s: %w", ref.ID, errNoKeys)
-			}
-			_, ic, err := s.issue(ref, now, i.ExpiresAt, false)
-			if err != nil {
-				return err
-			}
-			cmd.Code = ic
+		if cmd.Code, err = s.codeOfStep(i, step+1, now); err != nil {
+			return fmt.Errorf("complete agent step %s: %w", ref.ID, err)
 		}
 	}
 	_, err = s.apply(ctx, ref, cmd)
 	return err
+}
+
+// codeOfStep is the code the chain's step at position n (1-based) starts
+// with: one the system delivers when it is an OTP step with external
+// false, nil for any other step.
+func (s *Service) codeOfStep(i *Identification, n int, now time.Time) (*IssuedCode, error) {
+	st := i.Sequence[n-1]
+	if st.IdentificationType != StepOTP || st.OTPStep == nil || st.OTPStep.Channel == nil || st.OTPStep.Channel.External {
+		return nil, nil
+	}
+	if s.keys == nil {
+		return nil, errNoKeys
+	}
+	_, ic, err := s.issue(i.Ref(), now, i.ExpiresAt, false)
+	return ic, err
 }
