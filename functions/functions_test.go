@@ -399,8 +399,8 @@ func mustGrants(t *testing.T, f function) []string {
 			if st["Effect"] != "Allow" {
 				continue
 			}
-			for _, a := range stringList(st["Action"]) {
-				for _, r := range stringList(st["Resource"]) {
+			for _, a := range samtemplate.StringList(st["Action"]) {
+				for _, r := range samtemplate.StringList(st["Resource"]) {
 					out = append(out, a+" on "+r)
 				}
 			}
@@ -453,8 +453,8 @@ func mustPolicy(t *testing.T, f function) (actions, resources []string) {
 			if st["Effect"] != "Allow" {
 				continue
 			}
-			actions = append(actions, stringList(st["Action"])...)
-			resources = append(resources, stringList(st["Resource"])...)
+			actions = append(actions, samtemplate.StringList(st["Action"])...)
+			resources = append(resources, samtemplate.StringList(st["Resource"])...)
 		}
 	}
 	slices.Sort(actions)
@@ -462,25 +462,6 @@ func mustPolicy(t *testing.T, f function) (actions, resources []string) {
 	return slices.Compact(actions), slices.Compact(resources)
 }
 
-// stringList reads a policy element that is a string or a list of strings;
-// anything else yields "<non-string>" so that comparisons fail.
-func stringList(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				s = "<non-string>"
-			}
-			out = append(out, s)
-		}
-		return out
-	}
-	return []string{"<non-string>"}
-}
 
 // TestTemplateEnvironmentIsTheAppConfig proves the functions run with the
 // table the tests create (enginetest and samtemplate build it from the same

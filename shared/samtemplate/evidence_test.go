@@ -169,7 +169,7 @@ func TestTemplateEvidenceBucketPolicyRequiresTLS(t *testing.T) {
 		if st["Effect"] == "Allow" {
 			t.Errorf("%s allows %v: the bucket policy only denies; the functions' roles grant", evidenceBucketPolicyID, st["Action"])
 		}
-		if st["Effect"] != "Deny" || st["Principal"] != "*" || !slices.Equal(policyList(st["Action"]), []string{"s3:*"}) {
+		if st["Effect"] != "Deny" || st["Principal"] != "*" || !slices.Equal(StringList(st["Action"]), []string{"s3:*"}) {
 			continue
 		}
 		cond, _ := st["Condition"].(map[string]any)
@@ -178,7 +178,7 @@ func TestTemplateEvidenceBucketPolicyRequiresTLS(t *testing.T) {
 			continue
 		}
 		found = true
-		got := slices.Sorted(slices.Values(policyList(st["Resource"])))
+		got := slices.Sorted(slices.Values(StringList(st["Resource"])))
 		if want := []string{evidenceBucketID + ".Arn", evidenceBucketID + ".Arn/*"}; !slices.Equal(got, want) {
 			t.Errorf("the TLS deny is on %v, want %v (the bucket and every object)", got, want)
 		}
@@ -202,7 +202,7 @@ func TestTemplateEvidenceGrantsAreObjectsUnderOrgs(t *testing.T) {
 			for _, doc := range *fn.Policies.IAMPolicyDocumentArray {
 				for _, raw := range doc.Statement {
 					st, _ := raw.(map[string]any)
-					actions, resources := policyList(st["Action"]), policyList(st["Resource"])
+					actions, resources := StringList(st["Action"]), StringList(st["Resource"])
 					s3Actions := slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(strings.ToLower(a), "s3:") })
 					onBucket := slices.ContainsFunc(resources, func(r string) bool { return strings.Contains(r, evidenceBucketID) })
 					if !s3Actions && !onBucket {
@@ -272,22 +272,3 @@ func TestOpenReadsParameterValuesAsCloudFormationPassesThem(t *testing.T) {
 	}
 }
 
-// policyList reads a policy element that is a string or a list of strings;
-// anything else yields "<non-string>" so that comparisons fail.
-func policyList(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				s = "<non-string>"
-			}
-			out = append(out, s)
-		}
-		return out
-	}
-	return []string{"<non-string>"}
-}

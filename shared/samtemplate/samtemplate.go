@@ -417,3 +417,24 @@ func throughput(p *cfndynamodb.Table_ProvisionedThroughput) *types.ProvisionedTh
 		WriteCapacityUnits: aws.Int64(int64(p.WriteCapacityUnits)),
 	}
 }
+
+// StringList reads an element of a parsed template that is a string or a
+// list of strings (a policy's Action or Resource, say); anything else
+// yields "<non-string>", so that comparisons with it fail.
+func StringList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				s = "<non-string>"
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	return []string{"<non-string>"}
+}
