@@ -117,9 +117,10 @@ sam-cli:
 # --- Benchmarks ------------------------------------------------------------------
 .PHONY: bench
 
-## bench: the API against the raw engine and the functions against hello-world (not part of make test; < 10 min)
+## bench: each function against a baseline making the same DynamoDB calls, delivery, stream and sweep against the raw engine (not part of make test; < 10 min; BENCH_FLAGS, e.g. -h)
+BENCH_FLAGS ?=
 bench: deps $(ENGINES)
-	$(GO) run ./cmd/bench
+	$(GO) run ./cmd/bench $(BENCH_FLAGS)
 
 # --- Hostile conditions: fuzzing and soak (not part of make test) --------------
 FUZZTIME ?= 60s

@@ -462,7 +462,6 @@ func mustPolicy(t *testing.T, f function) (actions, resources []string) {
 	return slices.Compact(actions), slices.Compact(resources)
 }
 
-
 // TestTemplateEnvironmentIsTheAppConfig proves the functions run with the
 // table the tests create (enginetest and samtemplate build it from the same
 // logical id) and that the template's environment, parameters at their

@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/idadmin/api/internal/fixture"
+	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/identification"
 )
 
 func TestParseBenchmarks(t *testing.T) {
@@ -18,6 +22,7 @@ BenchmarkHandler/create-otp-2         	   54234	     26974 ns/op	    9024 B/op	 
 BenchmarkHandler/create-otp-2         	   50000	     27000.5 ns/op	    9024 B/op	     133 allocs/op
 BenchmarkAdapter/lambda-8         	   42626	     26465 ns/op
 BenchmarkNoProcs 	 10	 5 ns/op	 1 B/op	 0 allocs/op
+BenchmarkStoreFlow/validate-otp/flow-2 	 200	 282086 ns/op	 2.000 calls/op	 2839 req-B/op	 119061 B/op	 1111 allocs/op
 PASS
 ok  	github.com/idadmin/api/shared/httpapi	24.751s
 `
@@ -30,18 +35,19 @@ ok  	github.com/idadmin/api/shared/httpapi	24.751s
 		i    int
 		want benchRun
 	}{
-		{"BenchmarkHandler/create-otp", 0, benchRun{26974, 9024, 133}},
-		{"BenchmarkHandler/create-otp", 1, benchRun{27000.5, 9024, 133}},
-		{"BenchmarkAdapter/lambda", 0, benchRun{26465, 0, 0}},
-		{"BenchmarkNoProcs", 0, benchRun{5, 1, 0}},
+		{"BenchmarkHandler/create-otp", 0, benchRun{26974, 9024, 133, 0}},
+		{"BenchmarkHandler/create-otp", 1, benchRun{27000.5, 9024, 133, 0}},
+		{"BenchmarkAdapter/lambda", 0, benchRun{26465, 0, 0, 0}},
+		{"BenchmarkNoProcs", 0, benchRun{5, 1, 0, 0}},
+		{"BenchmarkStoreFlow/validate-otp/flow", 0, benchRun{282086, 119061, 1111, 2}},
 	}
 	for _, tt := range tests {
 		if got := runs[tt.name]; len(got) <= tt.i || got[tt.i] != tt.want {
 			t.Errorf("runs[%q][%d] = %v, want %v", tt.name, tt.i, got, tt.want)
 		}
 	}
-	if len(runs) != 3 {
-		t.Errorf("got %d benchmarks, want 3: %v", len(runs), runs)
+	if len(runs) != 4 {
+		t.Errorf("got %d benchmarks, want 4: %v", len(runs), runs)
 	}
 	if _, err := parseBenchmarks(strings.NewReader("PASS\n")); err == nil {
 		t.Error("parseBenchmarks of output without results: error = nil, want one")
@@ -186,4 +192,64 @@ func TestReplaceBetween(t *testing.T) {
 	if again, _ := os.ReadFile(path); string(again) != string(got) {
 		t.Errorf("replaceBetween without the markers changed the file")
 	}
+}
+
+// TestBenchSecretIsTheFixture: the code key secret the started functions
+// read holds internal/fixture's keys, which the run seeds codes with.
+func TestBenchSecretIsTheFixture(t *testing.T) {
+	keys, err := codekey.Parse([]byte(benchSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := identification.Ref{Org: "acme", Type: identification.TypeOTP, ID: "0196f3b2-8c4d-7a1e-9b2f-3c4d5e6f7a81"}
+	h1, k1 := keys.Hash(ref, "k4khb9")
+	h2, k2 := fixture.CodeKeys().Hash(ref, "k4khb9")
+	if h1 != h2 || k1 != k2 {
+		t.Errorf("the bench secret hashes k4khb9 as %s/%s, the fixture as %s/%s", h1, k1, h2, k2)
+	}
+}
+
+func TestBaselineMain(t *testing.T) {
+	got := baselineMain([]string{"GetItem", "UpdateItem"})
+	if !strings.Contains(got, "benchbaseline.Main(benchbaseline.GetItem(), benchbaseline.UpdateItem())") {
+		t.Errorf("baselineMain = %s", got)
+	}
+	if n := baselineName("GetItem+UpdateItem"); n != "baseline-getitem-updateitem" {
+		t.Errorf("baselineName = %s", n)
+	}
+}
+
+func TestWriteBaselineChart(t *testing.T) {
+	res := newResults()
+	for i, r := range []string{"get-otp", "validate-otp"} {
+		f := float64(i + 1)
+		res.set("warm_us."+r, 1100*f)
+		res.set("warm_us."+baselinePrefix+r, 1000*f)
+		res.set("cold_start_ms."+r, 9*f)
+		res.set("cold_start_ms."+baselinePrefix+r, 8*f)
+	}
+	path := filepath.Join(t.TempDir(), "baselines.svg")
+	if err := writeBaselineChart(path, res, []string{"get-otp", "validate-otp", "unmeasured"}); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<svg", "warm invocation", "cold start", "validate-otp", "baseline (same DynamoDB calls)"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("chart lacks %q", want)
+		}
+	}
+}
+
+func TestStoreExpire(t *testing.T) {
+	in, err := storeExpire("t", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.ConditionExpression == nil || in.UpdateExpression == nil || len(in.ExpressionAttributeValues) == 0 || *in.TableName != "t" {
+		t.Errorf("storeExpire = %+v, want the store's conditional update", in)
+	}
+	t.Logf("update %s; condition %s; return %s", *in.UpdateExpression, *in.ConditionExpression, in.ReturnValues)
 }

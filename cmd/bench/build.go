@@ -21,6 +21,9 @@ type binaries struct {
 	// sorted; lambdas[name] is the bootstrap of each and of hello.
 	functions []string
 	lambdas   map[string]string
+	// baselines[route] is the baseline of each route's function (built
+	// once the routes' calls are known; see buildBaselines).
+	baselines map[string]string
 }
 
 // lambdaFlags are the flags of `make lambdas` (LAMBDA_BUILD in the Makefile);
@@ -71,7 +74,7 @@ func goBuild(ctx context.Context, root string, env, flags []string, out string, 
 	args = append(args, pkgs...)
 	cmd := exec.CommandContext(ctx, goTool(), args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(withoutProxy(os.Environ()), env...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s go %s: %w\n%s", strings.Join(env, " "), strings.Join(args, " "), err, msg)
 	}
@@ -84,4 +87,16 @@ func goTool() string {
 		return g
 	}
 	return "go"
+}
+
+// withoutProxy is environ without the loopback proxy main sets for the
+// run's own clients: the go command may need the module proxy.
+func withoutProxy(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "HTTPS_PROXY=") && !strings.HasPrefix(kv, "HTTP_PROXY=") && !strings.HasPrefix(kv, "NO_PROXY=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

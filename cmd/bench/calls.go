@@ -1,73 +1,18 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/idadmin/api/internal/fixture"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/idadmin/api/internal/enginetest"
-	"github.com/idadmin/api/internal/localengine"
-	"github.com/idadmin/api/shared/app"
-	"github.com/idadmin/api/shared/auth"
-	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 )
-
-// callsPerOp invokes each route's Lambda handler (app.NewLambdaHandler, what
-// every function starts) once with its sample event, on a client whose
-// DynamoDB calls an SDK middleware counts, and records calls_per_op.<route>.
-// The process the event names is reset to CREATED beforehand with another
-// client, so every request succeeds.
-func callsPerOp(ctx context.Context, env *engineEnv, res *results) error {
-	table, drop, err := env.newTable(ctx, "calls")
-	if err != nil {
-		return err
-	}
-	defer drop()
-	counter := &enginetest.CallCounter{}
-	client := localengine.NewClient(env.endpoint, dynamodb.WithAPIOptions(counter.AddTo))
-	cfg := app.Config{TableName: table, Region: localengine.Region, Endpoint: env.endpoint, OrgClaim: auth.DefaultOrgClaim,
-		DocsURL: httpapi.DefaultDocsURL, Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
-	deps := app.NewDeps(cfg, client, env.logger, identification.WithCodeKeys(fixture.CodeKeys()))
-	setup := env.store(table)
-	for _, rt := range httpapi.Routes() {
-		ev, err := readEvent(env.root, rt.Name)
-		if err != nil {
-			return err
-		}
-		if ref, ok := eventRef(rt, ev); ok {
-			if err := reset(ctx, setup, ref); err != nil {
-				return fmt.Errorf("%s: seed %s: %w", rt.Name, ref.ID, err)
-			}
-		}
-		fn, err := app.NewLambdaHandler(rt.Name, deps)
-		if err != nil {
-			return err
-		}
-		counter.Reset()
-		ictx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "bench-" + rt.Name})
-		resp, err := fn(ictx, ev)
-		if err != nil {
-			return fmt.Errorf("%s: invoke: %w", rt.Name, err)
-		}
-		key := "calls_per_op." + rt.Name
-		res.set(key, float64(counter.Total()))
-		res.note(key, fmt.Sprintf("HTTP %d, %s", resp.StatusCode, formatOps(counter.ByOperation())))
-		if resp.StatusCode >= 300 {
-			res.note(key, fmt.Sprintf("HTTP %d (not a success): %s", resp.StatusCode, resp.Body))
-		}
-	}
-	return nil
-}
 
 func formatOps(ops map[string]int) string {
 	var parts []string
@@ -77,6 +22,7 @@ func formatOps(ops map[string]int) string {
 	if len(parts) == 0 {
 		return "no calls"
 	}
+	slices.Sort(parts)
 	return strings.Join(parts, " ")
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"strconv"
 
@@ -118,4 +119,79 @@ func addLine(p *plot.Plot, c []int, y []float64, clr color.Color, dashed bool, n
 	p.Add(line, points)
 	p.Legend.Add(name, line)
 	return nil
+}
+
+// writeBaselineChart draws, for every route measured, each function next
+// to its baseline: the median warm invocation (µs) and the median cold
+// start (ms), as grouped bars, and writes it as SVG to path. It writes
+// nothing when the run measured neither.
+func writeBaselineChart(path string, res *results, routes []string) error {
+	type panel struct {
+		title, unit, fn, base string
+		scale                 float64
+	}
+	panels := []panel{
+		{"warm invocation through the Runtime API (median)", "µs", "warm_us.", "warm_us." + baselinePrefix, 1},
+		{"cold start: process start to first response (median)", "ms", "cold_start_ms.", "cold_start_ms." + baselinePrefix, 1},
+	}
+	var plots [][]*plot.Plot
+	for _, pn := range panels {
+		var names []string
+		var fn, base plotter.Values
+		for _, r := range routes {
+			f, ok1 := res.get(pn.fn + r)
+			b, ok2 := res.get(pn.base + r)
+			if !ok1 || !ok2 {
+				continue
+			}
+			names = append(names, r)
+			fn, base = append(fn, f*pn.scale), append(base, b*pn.scale)
+		}
+		if len(names) == 0 {
+			continue
+		}
+		p := plot.New()
+		p.Title.Text = pn.title
+		p.Y.Label.Text = pn.unit
+		p.Add(plotter.NewGrid())
+		w := vg.Points(7)
+		bf, err := plotter.NewBarChart(fn, w)
+		if err != nil {
+			return err
+		}
+		bb, err := plotter.NewBarChart(base, w)
+		if err != nil {
+			return err
+		}
+		bf.Color, bf.LineStyle.Width, bf.Offset = apiColor, 0, -w/2
+		bb.Color, bb.LineStyle.Width, bb.Offset = rawColor, 0, w/2
+		p.Add(bf, bb)
+		p.Legend.Add("function", bf)
+		p.Legend.Add("baseline (same DynamoDB calls)", bb)
+		p.Legend.Top = true
+		p.NominalX(names...)
+		p.X.Tick.Label.Rotation = math.Pi / 4
+		p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+		p.Y.Min = 0
+		plots = append(plots, []*plot.Plot{p})
+	}
+	if len(plots) == 0 {
+		return nil
+	}
+	img := vgsvg.New(11*vg.Inch, vg.Length(len(plots))*4.2*vg.Inch)
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadX: vg.Inch / 3, PadY: vg.Inch / 4,
+		PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 8}
+	canvases := plot.Align(plots, tiles, draw.New(img))
+	for i := range plots {
+		plots[i][0].Draw(canvases[i][0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := img.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -16,19 +17,26 @@ import (
 var benchPackages = []string{"./shared/httpapi", "./shared/app", "./shared/dynamostore"}
 
 // benchPattern selects them.
-const benchPattern = "^(BenchmarkHandler|BenchmarkHandlerHS256|BenchmarkAdapter|BenchmarkStore)$"
+const benchPattern = "^(BenchmarkRoutes|BenchmarkHandlerHS256|BenchmarkAdapter|BenchmarkStore|BenchmarkStoreFlow)$"
 
 // goBenchmarks runs the Go benchmarks and records the median of each:
-// handler_ns.<route> and handler_allocs.<route> from BenchmarkHandler,
+// handler_ns.<route> and handler_allocs.<route> from BenchmarkRoutes
+// (every route of the table, each in the state it needs, with the caller
+// it admits), handler_once_ns.<route> and
+// handler_replay_ns.<route> from its Idempotency-Key variants,
 // handler_hs256_ns.<route> from BenchmarkHandlerHS256, adapter_ns, the
 // lambda variant of BenchmarkAdapter minus the direct one, and
 // store_overhead_ns.<op>, the store's own client-side cost per call over the
-// SDK call it makes (BenchmarkStore: store minus raw).
+// SDK call it makes (BenchmarkStore: store minus raw), and for the flows of
+// BenchmarkStoreFlow (validations, resends, history, the Idempotency-Key
+// transactions) the service's and store's cost over the SDK calls, with
+// store_calls.<flow>, the DynamoDB calls each makes.
 func goBenchmarks(ctx context.Context, root string, o options, res *results) error {
 	args := []string{"test", "-run", "^$", "-bench", benchPattern, "-benchmem",
 		"-benchtime", o.benchtime, "-count", strconv.Itoa(o.benchcount)}
 	cmd := exec.CommandContext(ctx, goTool(), append(args, benchPackages...)...)
 	cmd.Dir = root
+	cmd.Env = withoutProxy(os.Environ())
 	var out strings.Builder
 	cmd.Stdout = io.MultiWriter(&out, os.Stderr)
 	cmd.Stderr = os.Stderr
@@ -50,17 +58,41 @@ func goBenchmarks(ctx context.Context, root string, o options, res *results) err
 	allocs := func(r benchRun) float64 { return r.allocsPerOp }
 	bytes := func(r benchRun) float64 { return r.bytesPerOp }
 	for name := range runs {
-		if route, ok := strings.CutPrefix(name, "BenchmarkHandler/"); ok {
+		if sub, ok := strings.CutPrefix(name, "BenchmarkRoutes/"); ok {
+			route, mode, _ := strings.Cut(sub, "/")
+			prefix := "handler"
+			if mode != "" {
+				prefix += "_" + mode
+			}
 			v, _ := med(name, ns)
-			res.set("handler_ns."+route, v)
+			res.set(prefix+"_ns."+route, v)
 			v, _ = med(name, allocs)
-			res.set("handler_allocs."+route, v)
+			res.set(prefix+"_allocs."+route, v)
 			v, _ = med(name, bytes)
-			res.set("handler_bytes."+route, v)
+			res.set(prefix+"_bytes."+route, v)
 		}
 		if route, ok := strings.CutPrefix(name, "BenchmarkHandlerHS256/"); ok {
 			v, _ := med(name, ns)
 			res.set("handler_hs256_ns."+route, v)
+		}
+		if sub, ok := strings.CutPrefix(name, "BenchmarkStoreFlow/"); ok {
+			flow, side, _ := strings.Cut(sub, "/")
+			if side != "flow" {
+				continue
+			}
+			store, _ := med(name, ns)
+			raw, ok := med("BenchmarkStoreFlow/"+flow+"/raw", ns)
+			if !ok {
+				return fmt.Errorf("BenchmarkStoreFlow/%s/raw missing from the output", flow)
+			}
+			sa, _ := med(name, allocs)
+			ra, _ := med("BenchmarkStoreFlow/"+flow+"/raw", allocs)
+			calls, _ := med(name, func(r benchRun) float64 { return r.callsPerOp })
+			res.set("store_ns."+flow, store)
+			res.set("store_raw_ns."+flow, raw)
+			res.set("store_overhead_ns."+flow, store-raw)
+			res.set("store_overhead_allocs."+flow, sa-ra)
+			res.set("store_calls."+flow, calls)
 		}
 	}
 	lambda, ok1 := med("BenchmarkAdapter/lambda", ns)
@@ -93,6 +125,8 @@ func goBenchmarks(ctx context.Context, root string, o options, res *results) err
 // benchRun is one result line of `go test -bench`.
 type benchRun struct {
 	nsPerOp, bytesPerOp, allocsPerOp float64
+	// callsPerOp is the calls/op a benchmark reports (b.ReportMetric).
+	callsPerOp float64
 }
 
 // benchLine matches "BenchmarkX/y-2   1000   1234 ns/op   56 B/op   7 allocs/op".
@@ -121,6 +155,8 @@ func parseBenchmarks(r io.Reader) (map[string][]benchRun, error) {
 				run.bytesPerOp = v
 			case "allocs/op":
 				run.allocsPerOp = v
+			case "calls/op":
+				run.callsPerOp = v
 			}
 		}
 		runs[m[1]] = append(runs[m[1]], run)
@@ -132,4 +168,20 @@ func parseBenchmarks(r io.Reader) (map[string][]benchRun, error) {
 		return nil, fmt.Errorf("no benchmark results in the output")
 	}
 	return runs, nil
+}
+
+// storeOps lists the operations and flows with a store_overhead_ns figure:
+// create, get and cancel first, then the flows in name order.
+func storeOps(res *results) []string {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	out := []string{"create", "get", "cancel"}
+	var flows []string
+	for k := range res.values {
+		if op, ok := strings.CutPrefix(k, "store_overhead_ns."); ok && !slices.Contains(out, op) {
+			flows = append(flows, op)
+		}
+	}
+	slices.Sort(flows)
+	return append(out, flows...)
 }

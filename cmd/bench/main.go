@@ -1,31 +1,39 @@
-// Command bench is `make bench`: it measures the API against the raw
-// engine it runs on and the Lambda functions against a hello-world
-// aws-lambda-go program, on this machine, in one run, and prints one
+// Command bench is `make bench`: it measures each Lambda function against
+// a baseline that makes the same DynamoDB calls, the delivery, stream and
+// sweep paths against the raw engine, and (as information) the API
+// through the dev server against the raw engine and the functions against
+// a hello-world program, on this machine, in one run, and prints one
 // markdown table with every figure, its goal and whether it is met.
 //
 // Every comparison is a ratio against a baseline measured in the same run,
-// interleaved with it so that drift on a noisy machine cancels out:
+// interleaved with it so that drift on a noisy machine cancels out, and
+// every phase starts on a fresh dynoxide (engineEnv.restart):
 //
 //   - calls_per_op: DynamoDB calls one request of each route makes (the
-//     function's own handler, an SDK middleware counting calls);
-//   - handler_ns, handler_allocs, adapter_ns, store_overhead_ns: the Go
-//     benchmarks of shared/httpapi, shared/app and shared/dynamostore (the
-//     handler tree with an in-memory store; the API Gateway adapter; the
-//     store's own cost over the SDK call it makes), run with `go test -bench`;
-//   - api_vs_raw: requests per second through a real dev server process
-//     and dynoxide, over the engine's rate for the equivalent raw SDK call
-//     at the same concurrency, with p50 and p99 latencies;
-//   - cold_start_ratio, binary_size_ratio: each function, built as for
-//     Lambda for this machine's architecture, started against a Lambda
-//     Runtime API this command serves, over the hello-world program;
-//   - sweep_vs_raw: the expiry sweep's expirations per second over the
-//     engine's raw conditional-update rate at the sweep's writer count.
+//     function's own handler, an SDK middleware counting calls); the same
+//     pass records the calls, which the route's baseline replays
+//     (internal/benchbaseline, built per set of operations; baselines.go);
+//   - lambda_warm_ratio, cold_start_vs_baseline, binary_size_vs_baseline:
+//     each route's function and its baseline, built as for Lambda for this
+//     machine's architecture and served by a Lambda Runtime API this
+//     command implements, warm (warm.go) and cold (coldstart.go);
+//   - delivery_ms: from a create's answer to its message in a dev server's
+//     outbox, under a steady load (delivery.go);
+//   - stream_vs_raw: the stream processor's records per second over the
+//     engine's raw conditional UpdateItem rate (streambench.go);
+//   - sweep_100k_vs_raw: one sweep pass over 100,000 due processes over the
+//     store's own expire UpdateItem by key (sweep100k.go);
+//   - handler_ns, handler_once_ns, adapter_ns, store_overhead_ns: the Go
+//     benchmarks of shared/httpapi, shared/app and shared/dynamostore, run
+//     with `go test -bench` (gobench.go);
+//   - api_vs_raw, cold_start_ratio, binary_size_ratio, sweep_vs_raw: the
+//     earlier figures, kept as information.
 //
 // The figures go to .local/bench/results.json (flat keys, numbers only),
-// the table to .local/bench/results.md and the chart of throughput and
-// latency against concurrency to .local/bench/throughput.svg; the table and
-// the chart are copied to docs/bench/, and the table replaces the one
-// between the bench markers of README.md's Benchmarks section.
+// the table to .local/bench/results.md, the charts to baselines.svg and
+// throughput.svg there; all four are copied to docs/bench/, and the table
+// replaces the one between the bench markers of README.md's Benchmarks
+// section.
 package main
 
 import (
@@ -35,6 +43,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,26 +54,50 @@ import (
 // options are the knobs of a run; the defaults keep `make bench` under ten
 // minutes on two cores.
 type options struct {
-	point      time.Duration // one api/raw measurement
-	rounds     int           // interleaved rounds of api/raw and sweep/raw
-	starts     int           // cold starts of each binary
-	benchtime  string        // -benchtime of the Go benchmarks
-	benchcount int           // -count of the Go benchmarks
-	sweepN     int           // due processes per sweep measurement
-	docs       bool          // copy the table and chart to docs/bench, update README.md's table
+	point          time.Duration // one api/raw measurement
+	rounds         int           // interleaved rounds of api/raw and sweep/raw
+	starts         int           // cold starts of each binary
+	benchtime      string        // -benchtime of the Go benchmarks
+	benchcount     int           // -count of the Go benchmarks
+	sweepN         int           // due processes per sweep measurement
+	warmN          int           // counted warm invocations of each side per round
+	sweepBigN      int           // due processes of the sweep_100k pass
+	sweepBigRounds int           // rounds of the sweep_100k pass and its raw baseline
+	streamN        int           // creates whose stream records one stream round handles
+	deliveryRate   float64       // creates per second of the delivery load
+	deliveryFor    time.Duration // how long the delivery load lasts
+	docs           bool          // copy the table and chart to docs/bench, update README.md's table
+	only           string        // the phases to run, comma-separated ("" for all)
 }
 
 func main() {
 	var o options
-	flag.DurationVar(&o.point, "point", 3*time.Second, "duration of one api/raw measurement")
+	flag.DurationVar(&o.point, "point", time.Second, "duration of one api/raw measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the api/raw and sweep/raw measurements (the median is reported)")
-	flag.IntVar(&o.starts, "starts", 15, "cold starts of each function and of hello (at least 10 for the goal to be judged)")
-	flag.StringVar(&o.benchtime, "benchtime", "300ms", "-benchtime of the Go benchmarks")
-	flag.IntVar(&o.benchcount, "benchcount", 5, "-count of the Go benchmarks (the median is reported)")
-	flag.IntVar(&o.sweepN, "sweep-n", 3000, "due processes seeded for each sweep and raw-update measurement")
+	flag.IntVar(&o.starts, "starts", 12, "cold starts of each function and of hello (at least 10 for the goal to be judged)")
+	flag.StringVar(&o.benchtime, "benchtime", "100ms", "-benchtime of the Go benchmarks")
+	flag.IntVar(&o.benchcount, "benchcount", 3, "-count of the Go benchmarks (the median is reported)")
+	flag.IntVar(&o.sweepN, "sweep-n", 1000, "due processes seeded for each sweep and raw-update measurement")
+	flag.IntVar(&o.warmN, "warm-n", 60, "counted warm invocations of each function and of its baseline per round")
+	flag.IntVar(&o.sweepBigN, "sweep-big-n", 100000, "due processes of the one-pass sweep measurement (sweep_100k_vs_raw)")
+	flag.IntVar(&o.sweepBigRounds, "sweep-big-rounds", 2, "rounds of the one-pass sweep over -sweep-big-n processes and its raw baseline")
+	flag.IntVar(&o.streamN, "stream-n", 300, "creates whose stream records each stream_vs_raw round handles")
+	flag.Float64Var(&o.deliveryRate, "delivery-rate", 40, "creates per second of the steady load delivery_ms is measured under")
+	flag.DurationVar(&o.deliveryFor, "delivery-for", 10*time.Second, "how long the delivery load lasts")
 	flag.BoolVar(&o.docs, "docs", true, "copy the table and the chart to docs/bench/ and replace the table in README.md")
+	flag.StringVar(&o.only, "only", "", "run only these phases, comma-separated, of: "+strings.Join(phases, ",")+" (for development; implies -docs=false)")
 	flag.Parse()
+	if o.only != "" {
+		o.docs = false
+	}
 
+	// Nothing this run does may leave the machine: a client that would
+	// call AWS (a function's S3, SNS or EventBridge client, in process or
+	// started) goes through a proxy on a closed loopback port and fails at
+	// once. Loopback is never proxied.
+	for k, v := range map[string]string{"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost"} {
+		os.Setenv(k, v)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -94,43 +128,121 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	step("Go benchmarks: handler tree and adapter (-benchtime %s -count %d)", o.benchtime, o.benchcount)
-	if err := goBenchmarks(ctx, root, o, res); err != nil {
-		return err
+	if o.runs("gobench") {
+		step("Go benchmarks: handler tree and adapter (-benchtime %s -count %d)", o.benchtime, o.benchcount)
+		if err := goBenchmarks(ctx, root, o, res); err != nil {
+			return err
+		}
 	}
 
 	step("starting dynoxide (in memory)")
-	engine, err := localengine.StartDynoxide(ctx, localengine.Options{Root: root})
+	env, err := startEngine(ctx, root)
 	if err != nil {
 		return err
 	}
-	defer engine.Stop()
-	env := newEngineEnv(root, engine.Endpoint)
+	defer env.stop()
 
-	step("DynamoDB calls per request of each route")
-	if err := callsPerOp(ctx, env, res); err != nil {
+	secrets, err := startSecretsStub()
+	if err != nil {
 		return err
 	}
+	defer secrets.Close()
+	env.secrets = secrets.endpoint
 
-	step("binary sizes and cold starts (%d starts each, interleaved)", o.starts)
-	if err := coldStarts(ctx, env, bins, o, res); err != nil {
-		return err
+	var setups []*routeSetup
+	if o.runs("calls") || o.runs("cold") || o.runs("warm") {
+		step("DynamoDB calls per request of each route, recorded for the baselines")
+		if setups, err = setupRoutes(ctx, env, res); err != nil {
+			return err
+		}
+		step("building the baselines (one per set of DynamoDB operations)")
+		if err := buildBaselines(ctx, root, dir, setups, &bins); err != nil {
+			return err
+		}
 	}
 
-	step("sweep against raw conditional updates (%d rounds of %d processes)", o.rounds, o.sweepN)
-	if err := sweepVsRaw(ctx, env, o, res); err != nil {
-		return err
+	if o.runs("cold") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("binary sizes and cold starts (%d starts each, interleaved)", o.starts)
+		if err := coldStarts(ctx, env, bins, setups, o, res); err != nil {
+			return err
+		}
 	}
 
-	step("API through the dev server against raw SDK calls (%d rounds, %s per point)", o.rounds, o.point)
-	if err := apiVsRaw(ctx, env, bins, dir, o, res); err != nil {
-		return err
+	if o.runs("warm") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("warm invocations against the baselines (%d rounds of %d each)", o.rounds, o.warmN)
+		if err := warmInvocations(ctx, env, bins, setups, o, res); err != nil {
+			return err
+		}
+	}
+
+	if o.runs("sweep") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("sweep against raw conditional updates (%d rounds of %d processes)", o.rounds, o.sweepN)
+		if err := sweepVsRaw(ctx, env, o, res); err != nil {
+			return err
+		}
+	}
+
+	if o.runs("sweep100k") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("one sweep pass over %d due processes against raw conditional updates (%d rounds)", o.sweepBigN, o.sweepBigRounds)
+		if err := sweepBig(ctx, env, o, res); err != nil {
+			return err
+		}
+	}
+
+	if o.runs("stream") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("stream processor against raw conditional updates (%d rounds of %d creates)", o.rounds, o.streamN)
+		if err := streamVsRaw(ctx, env, o, res); err != nil {
+			return err
+		}
+	}
+
+	if o.runs("delivery") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("delivery from a create's answer to the dev server's outbox (%.0f creates/s for %s)", o.deliveryRate, o.deliveryFor)
+		if err := deliveryLatency(ctx, env, bins, dir, o, res); err != nil {
+			return err
+		}
+	}
+
+	if o.runs("api") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("API through the dev server against raw SDK calls (%d rounds, %s per point)", o.rounds, o.point)
+		if err := apiVsRaw(ctx, env, bins, dir, o, res); err != nil {
+			return err
+		}
 	}
 
 	res.set("run.loadavg1_end", loadAverage())
 	res.set("run.seconds", time.Since(start).Seconds())
 	res.set("run.cpus", float64(numCPU()))
 	return report(root, dir, res, o)
+}
+
+// phases are the parts of a run -only can select.
+var phases = []string{"gobench", "calls", "cold", "warm", "sweep", "sweep100k", "stream", "delivery", "api"}
+
+// runs reports whether phase is part of this run.
+func (o options) runs(phase string) bool {
+	return o.only == "" || slices.Contains(strings.Split(o.only, ","), phase)
 }
 
 // step announces a phase on stderr, so stdout holds only the table.

@@ -10,30 +10,46 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// runtimeAPI is the part of the Lambda Runtime API a Go function uses,
-// serving one invocation: the first GET .../invocation/next gets the event,
-// later ones wait until the API is closed (as in Lambda, where the sandbox
-// is frozen). The time the function's response (or error) arrives is
-// recorded, so a cold start can be timed from outside the process.
+// runtimeAPI is the part of the Lambda Runtime API a Go function uses:
+// GET .../invocation/next hands out the next invocation (the one given at
+// start first), waiting for one as Lambda's loop does, until the API is
+// closed (as in Lambda, where the sandbox is frozen); the function posts
+// each invocation's response (or error). For a cold start, the time the
+// function first asked for an invocation and the time its first response
+// arrived are recorded, so it can be timed from outside the process; for a
+// warm invocation (Invoke), the time from handing out the event to the
+// arrival of the response: what Lambda's own loop would bill.
 type runtimeAPI struct {
 	// Addr is host:port, the value of AWS_LAMBDA_RUNTIME_API.
 	Addr string
 
-	requestID string
-	event     []byte
-	srv       *http.Server
-	closed    chan struct{}
+	srv    *http.Server
+	closed chan struct{}
+	queue  chan *invocation
+	first  *invocation
+	seq    atomic.Int64
 
 	mu       sync.Mutex
-	served   bool
-	nextAt   time.Time     // when the function first asked for an invocation (its init was done)
-	done     chan struct{} // closed when the response or an error arrived
-	at       time.Time
-	response []byte
-	failure  string
+	asked    bool
+	nextAt   time.Time // when the function first asked for an invocation (its init was done)
+	inflight map[string]*invocation
+	initErr  string
+}
+
+// invocation is one event handed to the function and its outcome.
+type invocation struct {
+	id    string
+	event []byte
+
+	dispatched time.Time     // when the event was handed out
+	done       chan struct{} // closed when the response or an error arrived
+	at         time.Time
+	response   []byte
+	failure    string
 }
 
 // The paths of the Runtime API, version 2018-06-01.
@@ -43,17 +59,19 @@ const (
 	pathInitError = runtimePrefix + "init/error"
 )
 
-// startRuntimeAPI serves one invocation of event with requestID on a free
-// loopback port.
+// startRuntimeAPI serves a Runtime API on a free loopback port whose first
+// invocation is event with requestID.
 func startRuntimeAPI(requestID string, event []byte) (*runtimeAPI, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("runtime api: %w", err)
 	}
 	a := &runtimeAPI{
-		Addr: ln.Addr().String(), requestID: requestID, event: event,
-		closed: make(chan struct{}), done: make(chan struct{}),
+		Addr: ln.Addr().String(), closed: make(chan struct{}), queue: make(chan *invocation, 1),
+		inflight: map[string]*invocation{},
 	}
+	a.first = &invocation{id: requestID, event: event, done: make(chan struct{})}
+	a.queue <- a.first
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+pathNext, a.next)
 	mux.HandleFunc("POST "+runtimePrefix+"invocation/{id}/response", a.result(false))
@@ -64,31 +82,35 @@ func startRuntimeAPI(requestID string, event []byte) (*runtimeAPI, error) {
 	return a, nil
 }
 
-// next hands out the event once; a second call waits for Close.
+// next hands out the next invocation, waiting for one until Close.
 func (a *runtimeAPI) next(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
-	first := !a.served
-	if first {
-		a.served, a.nextAt = true, time.Now()
+	if !a.asked {
+		a.asked, a.nextAt = true, time.Now()
 	}
 	a.mu.Unlock()
-	if !first {
-		select {
-		case <-a.closed:
-		case <-r.Context().Done():
-		}
+	var inv *invocation
+	select {
+	case inv = <-a.queue:
+	case <-a.closed:
 		http.Error(w, "sandbox shut down", http.StatusGone)
+		return
+	case <-r.Context().Done():
 		return
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Lambda-Runtime-Aws-Request-Id", a.requestID)
+	h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
 	h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(deadline.UnixMilli(), 10))
 	h.Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
 	h.Set("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0")
+	a.mu.Lock()
+	a.inflight[inv.id] = inv
+	inv.dispatched = time.Now()
+	a.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
-	w.Write(a.event)
+	w.Write(inv.event)
 }
 
 // result records the function's response (or its error report).
@@ -96,51 +118,78 @@ func (a *runtimeAPI) result(isError bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		at := time.Now()
-		if id := r.PathValue("id"); id != a.requestID {
+		id := r.PathValue("id")
+		a.mu.Lock()
+		inv := a.inflight[id]
+		delete(a.inflight, id)
+		a.mu.Unlock()
+		if inv == nil {
 			http.Error(w, "unknown request id "+id, http.StatusBadRequest)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
-		a.finish(at, body, isError, "invocation error: "+string(body))
+		inv.finish(at, body, isError, "invocation error: "+string(body))
 	}
 }
 
 func (a *runtimeAPI) initError(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	w.WriteHeader(http.StatusAccepted)
-	a.finish(time.Now(), nil, true, "init error: "+string(body))
+	a.mu.Lock()
+	a.initErr = "init error: " + strings.TrimSpace(string(body))
+	a.mu.Unlock()
+	a.first.finish(time.Now(), nil, true, "init error: "+string(body))
 }
 
-func (a *runtimeAPI) finish(at time.Time, response []byte, failed bool, failure string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+func (inv *invocation) finish(at time.Time, response []byte, failed bool, failure string) {
 	select {
-	case <-a.done:
+	case <-inv.done:
 		return // only the first outcome counts
 	default:
 	}
-	a.at, a.response = at, response
+	inv.at, inv.response = at, response
 	if failed {
-		a.failure = strings.TrimSpace(failure)
+		inv.failure = strings.TrimSpace(failure)
 	}
-	close(a.done)
+	close(inv.done)
 }
 
 // Wait returns when the function first asked for an invocation (its init
-// was done), when its response arrived and the response; or an error if
-// the function reported one or ctx ended first.
+// was done), when its first response arrived and the response; or an
+// error if the function reported one or ctx ended first.
 func (a *runtimeAPI) Wait(ctx context.Context) (next, at time.Time, response []byte, err error) {
 	select {
-	case <-a.done:
+	case <-a.first.done:
 	case <-ctx.Done():
 		return time.Time{}, time.Time{}, nil, ctx.Err()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.failure != "" {
-		return a.nextAt, a.at, nil, errors.New(a.failure)
+	if a.first.failure != "" {
+		return a.nextAt, a.first.at, nil, errors.New(a.first.failure)
 	}
-	return a.nextAt, a.at, a.response, nil
+	return a.nextAt, a.first.at, a.first.response, nil
+}
+
+// Invoke hands event to the function, as a warm invocation, and returns
+// the time from handing it out to the arrival of the response, and the
+// response.
+func (a *runtimeAPI) Invoke(ctx context.Context, event []byte) (time.Duration, []byte, error) {
+	inv := &invocation{id: fmt.Sprintf("warm-%d", a.seq.Add(1)), event: event, done: make(chan struct{})}
+	select {
+	case a.queue <- inv:
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+	select {
+	case <-inv.done:
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+	if inv.failure != "" {
+		return 0, nil, errors.New(inv.failure)
+	}
+	return inv.at.Sub(inv.dispatched), inv.response, nil
 }
 
 // Close releases waiting requests and stops the server.

@@ -35,6 +35,10 @@ func sweepVsRaw(ctx context.Context, env *engineEnv, o options, res *results) er
 			sides[0], sides[1] = sides[1], sides[0]
 		}
 		for _, side := range sides {
+			// Each side on a fresh engine (see engineEnv.restart).
+			if err := env.restart(ctx); err != nil {
+				return err
+			}
 			if err := side(); err != nil {
 				return err
 			}
@@ -82,7 +86,8 @@ func sweepOnce(ctx context.Context, env *engineEnv, n int) (float64, error) {
 }
 
 // rawExpireOnce seeds n due processes (copies of one the store wrote) and
-// times expiring them with the store's conditional UpdateItem, by key.
+// times expiring them with the store's own conditional UpdateItem
+// (storeExpire), by key.
 func rawExpireOnce(ctx context.Context, env *engineEnv, n int) (float64, error) {
 	table, drop, err := env.newTable(ctx, "rawexpire")
 	if err != nil {
@@ -103,7 +108,7 @@ func rawExpireOnce(ctx context.Context, env *engineEnv, n int) (float64, error) 
 		return 0, err
 	}
 	ids = append(ids, tmpl.ID)
-	expr, err := expireExpr(now)
+	tmplIn, err := storeExpire(table, now)
 	if err != nil {
 		return 0, err
 	}
@@ -118,7 +123,9 @@ func rawExpireOnce(ctx context.Context, env *engineEnv, n int) (float64, error) 
 				if i >= len(ids) {
 					return
 				}
-				if _, err := env.client.UpdateItem(ctx, update(table, item.key(ids[i]), expr)); err != nil {
+				in := *tmplIn
+				in.Key = item.key(ids[i])
+				if _, err := env.client.UpdateItem(ctx, &in); err != nil {
 					errs[w] = err
 					return
 				}

@@ -28,8 +28,13 @@ var (
 
 // maxRatio bounds a function's size as a multiple of hello's: the handler
 // tree, the store and the DynamoDB client are allowed, a second SDK
-// configuration stack or template tooling is not.
-const maxRatio = 1.45
+// configuration stack (about +0.35) or template tooling is not. It is a
+// tripwire, not the goal: the goal is make bench's binary_size_vs_baseline
+// (at most 1.15 times a function built the same way that makes the same
+// DynamoDB calls; measured 1.06 to 1.12). Against hello the HTTP functions
+// measure 1.36 to 1.46 on arm64 (2026-12-02: cancel-otp, the largest, links
+// the reason's Unicode normalisation and the Idempotency-Key transaction).
+const maxRatio = 1.5
 
 // streamMaxRatio is the stream function's bound: it links three more
 // service clients (SNS, SES v2, EventBridge), measured at 1.65 times hello

@@ -32,22 +32,9 @@ const benchBatch = 1000
 // benchPrincipal is the caller of every benchmark request.
 var benchPrincipal = auth.Principal{Subject: "bench", Orgs: []string{"acme"}, Scopes: []string{auth.ScopeAdmin}}
 
-// BenchmarkHandler measures one request of each route through the whole
-// handler tree (routing, parameter checks, decoding and validation, the
-// service, JSON encoding, the request log line formatted as JSON), with the
-// store replaced by the in-memory stand-in and the caller fixed: in AWS the
-// token is verified by API Gateway, not by the function. Request building
-// and seeding happen with the timer stopped.
-func BenchmarkHandler(b *testing.B) {
-	fixed := func(*http.Request) (auth.Principal, error) { return benchPrincipal, nil }
-	for _, rt := range httpapi.Routes() {
-		b.Run(rt.Name, func(b *testing.B) { benchRoute(b, rt, fixed, nil) })
-	}
-}
-
-// BenchmarkHandlerHS256 is BenchmarkHandler/get-otp with the dev server's
-// HS256 token verification, for reference: the cost API Gateway's
-// authorizer takes off the functions.
+// BenchmarkHandlerHS256 is a get-otp request (BenchmarkRoutes measures
+// every route) with the dev server's HS256 token verification, for
+// reference: the cost API Gateway's authorizer takes off the functions.
 func BenchmarkHandlerHS256(b *testing.B) {
 	v := &auth.Verifier{Secret: []byte("bench-secret-0123456789abcdef"), Issuer: "bench", Audience: "bench"}
 	token, err := v.Mint("bench", benchPrincipal.Orgs, benchPrincipal.Scopes, time.Hour)

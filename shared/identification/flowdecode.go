@@ -87,10 +87,15 @@ func ParseAgentResult(body []byte) (AgentResult, error) {
 	return in, p.err()
 }
 
+// documentSeparators are what a document number is compared without. One
+// replacer for every call: building one cost 12 µs of every create
+// (make bench's profile of the store path).
+var documentSeparators = strings.NewReplacer(" ", "", "-", "")
+
 // normalisedDocument is a document number as compared: upper case, without
 // spaces or hyphens.
 func normalisedDocument(s string) string {
-	return strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(s))
+	return strings.ToUpper(documentSeparators.Replace(s))
 }
 
 // normalisedEmail is an e-mail address as compared: trimmed, lower case.

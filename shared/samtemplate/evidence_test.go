@@ -271,4 +271,3 @@ func TestOpenReadsParameterValuesAsCloudFormationPassesThem(t *testing.T) {
 		t.Errorf("CORS rule = %+v, want methods [POST] and both origins", r)
 	}
 }
-

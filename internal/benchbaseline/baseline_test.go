@@ -1,0 +1,96 @@
+package benchbaseline
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+func TestDecodeAttributeValue(t *testing.T) {
+	raw := `{"s":{"S":"x"},"n":{"N":"12"},"b":{"B":"AQI="},"t":{"BOOL":true},"z":{"NULL":true},
+		"ss":{"SS":["a","b"]},"ns":{"NS":["1"]},"bs":{"BS":["AQ=="]},"m":{"M":{"k":{"S":"v"}}},"l":{"L":[{"N":"1"},{"S":"y"}]}}`
+	var m avMap
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		t.Fatal(err)
+	}
+	if s := m["s"].(*types.AttributeValueMemberS).Value; s != "x" {
+		t.Errorf("S = %q", s)
+	}
+	if b := m["b"].(*types.AttributeValueMemberB).Value; len(b) != 2 || b[1] != 2 {
+		t.Errorf("B = %v", b)
+	}
+	if v := m["m"].(*types.AttributeValueMemberM).Value["k"].(*types.AttributeValueMemberS).Value; v != "v" {
+		t.Errorf("M.k = %q", v)
+	}
+	if l := m["l"].(*types.AttributeValueMemberL).Value; len(l) != 2 || l[1].(*types.AttributeValueMemberS).Value != "y" {
+		t.Errorf("L = %v", l)
+	}
+	for _, bad := range []string{`{"S":"a","N":"1"}`, `{"X":"a"}`, `[]`} {
+		if _, err := DecodeAttributeValue([]byte(bad)); err == nil {
+			t.Errorf("DecodeAttributeValue(%s): no error", bad)
+		}
+	}
+}
+
+// TestReplay plays a plan against a stub DynamoDB: every call is made, in
+// order, with the invocation's id in place of the recorded one, and an
+// unknown request member fails the start.
+func TestReplay(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Header.Get("X-Amz-Target")+" "+string(body))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	t.Setenv("DYNAMODB_ENDPOINT", srv.URL)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("CODE_KEY_SECRET_ARN", "")
+	const old = "0196f3b2-8c4d-7a1e-9b2f-3c4d5e6f7a81"
+	plan := Plan{Status: 204, ID: old, IDParam: "id", Calls: []Call{
+		{Op: "GetItem", Body: json.RawMessage(`{"TableName":"t","Key":{"pk":{"S":"ORG#acme#OTP#` + old + `"}},"ConsistentRead":true}`)},
+		{Op: "UpdateItem", Body: json.RawMessage(`{"TableName":"t","Key":{"pk":{"S":"ORG#acme#OTP#` + old + `"}},"UpdateExpression":"SET #a = :a","ExpressionAttributeNames":{"#a":"a"},"ExpressionAttributeValues":{":a":{"N":"1"}},"ReturnValues":"ALL_NEW"}`)},
+	}}
+	raw, _ := json.Marshal(plan)
+	h, err := New(string(raw), GetItem(), UpdateItem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "01a23406-c792-730b-937a-8702195ab25d"
+	resp, err := h(context.Background(), events.APIGatewayV2HTTPRequest{PathParameters: map[string]string{"id": id}})
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatalf("handler = %v, %v; want 204", resp, err)
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "DynamoDB_20120810.GetItem ") || !strings.HasPrefix(got[1], "DynamoDB_20120810.UpdateItem ") {
+		t.Fatalf("calls = %q", got)
+	}
+	for _, g := range got {
+		if !strings.Contains(g, id) || strings.Contains(g, old) {
+			t.Errorf("call %s: want the invocation's id in place of the recorded one", g)
+		}
+	}
+	if !strings.Contains(got[1], `"UpdateExpression":"SET #a = :a"`) || !strings.Contains(got[1], `"ReturnValues":"ALL_NEW"`) {
+		t.Errorf("update = %s, want the recorded expression", got[1])
+	}
+
+	if _, err := New(string(raw), GetItem()); err == nil {
+		t.Error("New with an operation the baseline does not link: no error")
+	}
+	plan.Calls[0].Body = json.RawMessage(`{"TableName":"t","Key":{},"Unheard":1}`)
+	raw, _ = json.Marshal(plan)
+	if _, err := New(string(raw), GetItem(), UpdateItem()); err == nil {
+		t.Error("New with a request member the baseline does not know: no error")
+	}
+}
