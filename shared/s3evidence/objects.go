@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/idadmin/api/shared/awsprovider"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -46,6 +47,12 @@ func (o Objects) Inspect(ctx context.Context, key, contentType string) (identifi
 		if errors.Is(err, refusal.err) {
 			return identification.StoredObject{}, identification.Errorf(identification.KindMismatch, "key: %s; nothing was recorded", refusal.msg)
 		}
+	}
+	// S3 answers a reader that may not list the bucket (no function may)
+	// 403 AccessDenied for a key that holds nothing: not uploaded.
+	var pe *awsprovider.ProviderError
+	if errors.As(err, &pe) && pe.StatusCode == http.StatusForbidden && pe.Code == "AccessDenied" {
+		return identification.StoredObject{}, identification.Errorf(identification.KindMismatch, "key: nothing was uploaded with this form (or its upload was refused); nothing was recorded")
 	}
 	if err != nil {
 		return identification.StoredObject{}, err
