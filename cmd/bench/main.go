@@ -74,11 +74,11 @@ func main() {
 	var o options
 	flag.DurationVar(&o.point, "point", time.Second, "duration of one api/raw measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the api/raw and sweep/raw measurements (the median is reported)")
-	flag.IntVar(&o.starts, "starts", 12, "cold starts of each function and of hello (at least 10 for the goal to be judged)")
+	flag.IntVar(&o.starts, "starts", 10, "cold starts of each function and of hello (at least 10 for the goal to be judged)")
 	flag.StringVar(&o.benchtime, "benchtime", "100ms", "-benchtime of the Go benchmarks")
 	flag.IntVar(&o.benchcount, "benchcount", 3, "-count of the Go benchmarks (the median is reported)")
 	flag.IntVar(&o.sweepN, "sweep-n", 1000, "due processes seeded for each sweep and raw-update measurement")
-	flag.IntVar(&o.warmN, "warm-n", 60, "counted warm invocations of each function and of its baseline per round")
+	flag.IntVar(&o.warmN, "warm-n", 50, "counted warm invocations of each function and of its baseline per round")
 	flag.IntVar(&o.sweepBigN, "sweep-big-n", 100000, "due processes of the one-pass sweep measurement (sweep_100k_vs_raw)")
 	flag.IntVar(&o.sweepBigRounds, "sweep-big-rounds", 2, "rounds of the one-pass sweep over -sweep-big-n processes and its raw baseline")
 	flag.IntVar(&o.streamN, "stream-n", 300, "creates whose stream records each stream_vs_raw round handles")
