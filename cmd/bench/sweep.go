@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
 	"github.com/idadmin/api/shared/identification"
@@ -108,34 +106,9 @@ func rawExpireOnce(ctx context.Context, env *engineEnv, n int) (float64, error) 
 		return 0, err
 	}
 	ids = append(ids, tmpl.ID)
-	tmplIn, err := storeExpire(table, now)
-	if err != nil {
-		return 0, err
+	keys := make([]map[string]types.AttributeValue, len(ids))
+	for i, id := range ids {
+		keys[i] = item.key(id)
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, sweepWriters)
-	start := time.Now()
-	for w := range sweepWriters {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(ids) {
-					return
-				}
-				in := *tmplIn
-				in.Key = item.key(ids[i])
-				if _, err := env.client.UpdateItem(ctx, &in); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		return 0, fmt.Errorf("raw expire: %w", err)
-	}
-	return float64(len(ids)) / elapsed.Seconds(), nil
+	return rawExpireKeys(ctx, env, table, keys, sweepWriters, now)
 }
