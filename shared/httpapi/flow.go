@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -181,7 +182,14 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call) {
-	q, err := identification.ParseListQuery(r.URL.Query())
+	// r.URL.Query drops pairs it cannot decode ("email=%zz"), which would
+	// widen the listing to processes the filter was meant to leave out.
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		h.writeError(w, r, paramError("query: is malformed: percent-encode its values (%%2B for +, %%40 for @)"))
+		return
+	}
+	q, err := identification.ParseListQuery(vals)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -191,6 +191,7 @@ func TestBadListQueriesAre400(t *testing.T) {
 			{"cursor without its filters", "limit=1&cursor=" + esc(cursor), "cursor"},
 			{"cursor of another org", "limit=1&status=CREATED&cursor=" + esc(*gp.NextCursor), "cursor"},
 			{"cursor not base64", "cursor=%25%25%25", "cursor"},
+			{"a value that cannot be decoded", "email=%zz", "query"},
 			{"cursor too long", "cursor=" + strings.Repeat("a", 600), "cursor"},
 		}
 		for _, c := range cases {
