@@ -58,7 +58,7 @@ func (l listed) matches(org string, typ identification.Type, q identification.Li
 		return false
 	}
 	if q.Email != "" && !strings.EqualFold(q.Email, l.email) || q.Phone != "" && q.Phone != l.phone ||
-		q.DocumentNumber != "" && !strings.EqualFold(q.DocumentNumber, l.doc) {
+		q.DocumentNumber != "" && !strings.EqualFold(strings.ReplaceAll(q.DocumentNumber, "-", ""), l.doc) {
 		return false
 	}
 	if len(q.Statuses) > 0 {
@@ -282,6 +282,7 @@ func TestListingReturnsExactlyTheMatchingProcesses(t *testing.T) {
 			{Email: "PERSON3@Example.COM"},
 			{Phone: "+34612340004"},
 			{DocumentNumber: "00000002x"},
+			{DocumentNumber: "0000-0003-x"},
 			{Email: "person5@example.com", Statuses: st(identification.StatusCreated, identification.StatusExpired, identification.StatusCancelled)},
 			{Email: "person1@example.com", Phone: "+34612340001"},
 			{DocumentNumber: "00000004X", Email: "person7@example.com", CreatedFrom: day(40)},

@@ -178,11 +178,14 @@ type ActorKeys struct {
 }
 
 // actorValue is v as it is hashed: e-mail addresses compare without case,
-// document numbers without case, phones as E.164.
+// document numbers as the second factor compares them (without case,
+// spaces or hyphens), phones as E.164.
 func actorValue(kind, v string) string {
 	switch kind {
-	case ActorEmail, ActorDocument:
+	case ActorEmail:
 		return strings.ToLower(v)
+	case ActorDocument:
+		return normalisedDocument(v)
 	}
 	return v
 }
