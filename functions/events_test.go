@@ -2,7 +2,6 @@ package functions_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -415,15 +414,7 @@ func checkTTL(t *testing.T, client *dynamodb.Client, table, ttlName string) {
 // mustBucket is an evidence bucket of the test's own on moto_server.
 func mustBucket(t *testing.T) *s3evidence.Bucket {
 	t.Helper()
-	endpoint := mototest.Start(t)
-	b, err := s3evidence.New(s3evidence.Config{Bucket: "events-" + strings.ToLower(rand.Text()[:10]), Region: "us-east-1", BaseEndpoint: endpoint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.CreateLocal(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return s3local.NewBucket(t, mototest.Start(t), "us-east-1")
 }
 
 // mustUpload does what the actor's client does before a confirm: asks for

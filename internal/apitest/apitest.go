@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/openapitest"
+	"github.com/idadmin/api/internal/s3local"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
@@ -170,25 +170,12 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	return env
 }
 
-// unreachableS3 is an address nothing answers on (the discard port).
-const unreachableS3 = "http://127.0.0.1:9"
-
 func evidenceBucket(t testing.TB, endpoint string) *s3evidence.Bucket {
 	t.Helper()
-	name := "evidence-" + strings.ToLower(rand.Text()[:12])
 	if endpoint == "" {
-		endpoint = unreachableS3
+		return fixture.UnreachableBucket()
 	}
-	b, err := s3evidence.New(s3evidence.Config{Bucket: name, Region: "us-east-1", BaseEndpoint: endpoint})
-	if err != nil {
-		t.Fatalf("apitest: evidence bucket: %v", err)
-	}
-	if endpoint != unreachableS3 {
-		if err := b.CreateLocal(context.Background()); err != nil {
-			t.Fatalf("apitest: create the evidence bucket: %v", err)
-		}
-	}
-	return b
+	return s3local.NewBucket(t, endpoint, "us-east-1")
 }
 
 // Token mints a valid token for orgs (space-separated) with scopes.

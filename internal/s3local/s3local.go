@@ -18,13 +18,18 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/idadmin/api/shared/s3evidence"
 )
 
 // Credentials are placeholder credentials a local engine accepts, with a
@@ -176,4 +181,22 @@ func sample() image.Image {
 		}
 	}
 	return img
+}
+
+// bucketSeq names the buckets NewBucket creates, one per call.
+var bucketSeq atomic.Int64
+
+// NewBucket creates a bucket of the caller's own on the S3 engine at
+// endpoint (a moto_server shared by parallel tests) and returns the
+// evidence Bucket reaching it, signing with Credentials.
+func NewBucket(tb testing.TB, endpoint, region string) *s3evidence.Bucket {
+	tb.Helper()
+	name := fmt.Sprintf("evidence-%d-%d", os.Getpid(), bucketSeq.Add(1))
+	CreateBucket(tb, endpoint, region, name)
+	b, err := s3evidence.New(s3evidence.Config{Bucket: name, Region: region, BaseEndpoint: endpoint,
+		Credentials: credentials.StaticCredentialsProvider{Value: Credentials}})
+	if err != nil {
+		tb.Fatalf("s3local: %v", err)
+	}
+	return b
 }

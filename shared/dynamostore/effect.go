@@ -1,8 +1,6 @@
 package dynamostore
 
 import (
-	"strings"
-
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -40,7 +38,7 @@ type effectShape struct {
 	evidence        identification.EvidenceKind
 	twoFactor       bool
 	validated       bool
-	hasEvidence     string // the kinds, joined
+	documentIn      bool
 	undecided       bool
 	decision        bool
 }
@@ -71,7 +69,7 @@ func shapeOf(e identification.Effect) effectShape {
 		advance:         (e.Action == identification.ActionCompleteCode || e.Action == identification.ActionCompleteAgent || e.Action == identification.ActionApproveDocument) && e.Step > 0,
 		twoFactor:       e.TwoFactorGuard != "",
 		validated:       e.CodeValidated,
-		hasEvidence:     joinKinds(e.HasEvidence),
+		documentIn:      e.DocumentIn,
 		undecided:       e.Undecided,
 		decision:        e.Decision != nil,
 	}
@@ -81,19 +79,13 @@ func shapeOf(e identification.Effect) effectShape {
 	return sh
 }
 
-func joinKinds(ks []identification.EvidenceKind) string {
-	var b strings.Builder
-	for _, k := range ks {
-		b.WriteString(string(k) + ",")
-	}
-	return b.String()
-}
-
 // effectArgs are the per-call values of e's shape.
 func (s *Store) effectArgs(ref identification.Ref, e identification.Effect, token string) [numParams]types.AttributeValue {
 	var a [numParams]types.AttributeValue
 	at := e.At
-	a[paramListStatus] = str(facetPrefix(ref.Org, ref.Type) + string(e.Rule.To))
+	if e.Rule.To != "" {
+		a[paramListStatus] = str(facetPrefix(ref.Org, ref.Type) + string(e.Rule.To))
+	}
 	a[paramNow] = number(at.Unix())
 	a[paramTTL] = number(at.Add(s.retention).Unix())
 	a[paramReason] = str(e.Reason)
@@ -215,9 +207,9 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 	if sh.validated {
 		and(name(attrCodeValidated).Equal(expression.Value(true)))
 	}
-	for _, k := range strings.Split(strings.TrimSuffix(sh.hasEvidence, ","), ",") {
-		if k != "" {
-			and(expression.AttributeExists(name(evidenceAttr(identification.EvidenceKind(k)))))
+	if sh.documentIn {
+		for _, k := range identification.DocumentSides {
+			and(expression.AttributeExists(name(evidenceAttr(k))))
 		}
 	}
 	if sh.undecided {

@@ -92,15 +92,15 @@ func (s *Store) List(ctx context.Context, f identification.ListFilter) (identifi
 	sources := s.sources(f)
 	lists := make([][]item, len(sources))
 	errs := make([]error, len(sources))
-	var wg sync.WaitGroup
-	for n, src := range sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lists[n], errs[n] = s.read(ctx, src, f)
-		}()
+	if len(sources) == 1 {
+		lists[0], errs[0] = s.read(ctx, sources[0], f)
+	} else {
+		var wg sync.WaitGroup
+		for n, src := range sources {
+			wg.Go(func() { lists[n], errs[n] = s.read(ctx, src, f) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	var all []item
 	for n := range lists {
 		if errs[n] != nil {

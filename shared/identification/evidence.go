@@ -29,9 +29,9 @@ const (
 // EvidenceKinds lists every kind.
 var EvidenceKinds = []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack, EvidenceSelfie, EvidenceAgentImage}
 
-// documentSides are the images a document check needs; the selfie is
+// DocumentSides are the images a document check needs; the selfie is
 // optional.
-var documentSides = []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack}
+var DocumentSides = []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack}
 
 // The image types an upload may have, and the extension of their keys.
 var evidenceTypes = map[string]string{"image/jpeg": "jpg", "image/png": "png"}
@@ -253,7 +253,7 @@ func kindsFor(i *Identification, by Caller) ([]EvidenceKind, *Error) {
 		if i.TwoFactorType != "PERSONAL_DOCUMENT_IMAGE" {
 			return nil, Errorf(KindConflict, "this identification takes no document images (its two_factor_type is not PERSONAL_DOCUMENT_IMAGE)")
 		}
-		return documentSides, nil
+		return DocumentSides, nil
 	case by.Kind == CallerAgent:
 		if i.CurrentStepType() != StepAgent {
 			return nil, stepConflict(i)

@@ -215,8 +215,8 @@ type Effect struct {
 	TwoFactorGuard string
 	// CodeValidated: the code has been validated (complete_evidence).
 	CodeValidated bool
-	// HasEvidence: these images are recorded.
-	HasEvidence []EvidenceKind
+	// DocumentIn: both sides of the document are recorded.
+	DocumentIn bool
 	// Undecided: the document has no decision yet.
 	Undecided bool
 }
@@ -283,10 +283,10 @@ func Plan(cmd Command) (Effect, error) {
 	case ActionCompleteEvidence:
 		e.TwoFactorGuard = "PERSONAL_DOCUMENT_IMAGE"
 		e.CodeValidated = true
-		e.HasEvidence = documentSides
+		e.DocumentIn = true
 	case ActionApproveDocument, ActionRejectDocument:
 		e.StepGuard = cmd.Step
-		e.HasEvidence = documentSides
+		e.DocumentIn = true
 		e.Undecided = true
 		if cmd.Action == ActionApproveDocument && cmd.Last {
 			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
@@ -368,9 +368,11 @@ func (e Effect) Check(old *Identification, code *CodeMaterial) *Error {
 	if e.Undecided && old.Decision != nil {
 		return Errorf(KindConflict, "the document has been decided on")
 	}
-	for _, k := range e.HasEvidence {
-		if old.EvidenceOf(k) == nil {
-			return Errorf(KindConflict, "the %s image is not in yet", k)
+	if e.DocumentIn {
+		for _, k := range DocumentSides {
+			if old.EvidenceOf(k) == nil {
+				return Errorf(KindConflict, "the %s image is not in yet", k)
+			}
 		}
 	}
 	if e.CodeValidated && (old.OTP == nil || !old.OTP.Validated) {

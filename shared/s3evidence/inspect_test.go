@@ -12,7 +12,6 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,26 +32,13 @@ const region = "eu-west-1"
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-// bucketSeq gives every test a bucket of its own on the shared moto_server.
-var bucketSeq atomic.Int64
-
 // motoBucket creates a bucket of the test's own on moto_server and returns
 // the Bucket reaching it, with s3local's Lambda-like credentials, and the
 // endpoint.
 func motoBucket(t *testing.T) (*s3evidence.Bucket, string) {
 	t.Helper()
 	endpoint := mototest.Start(t)
-	name := fmt.Sprintf("evidence-%d-%d", os.Getpid(), bucketSeq.Add(1))
-	s3local.CreateBucket(t, endpoint, region, name)
-	c := s3local.Credentials
-	b, err := s3evidence.New(s3evidence.Config{
-		Bucket: name, Region: region, BaseEndpoint: endpoint,
-		Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, endpoint
+	return s3local.NewBucket(t, endpoint, region), endpoint
 }
 
 // upload presigns a form for key and contentType and posts content
