@@ -23,12 +23,20 @@
 //     document, so the API must answer it with a 4xx, and its response is
 //     checked against the documented 401 like any other.
 //   - A request that matches no operation of the document (an unknown path
-//     or method) must get a 404 or 405 whose body is an ErrorsResponse.
+//     or method) must get a 404 whose body is a NotFoundErrors, or a 405
+//     whose body is a BadRequestErrors.
 //
 // Two rules of the API that the document states in words rather than in
 // schemas are applied to the request before it is validated: the body is
 // read as JSON whatever its Content-Type, and a member whose value is null
 // is the same as an absent one.
+//
+// The document keeps its schemas simple enough for client generators (one
+// named object per identification, no allOf, anyOf or not), so the rules of
+// an identification it states in words are checked here, on every response
+// that holds one (a read, a create, a page of a listing): ended_at is
+// present exactly when the status is final, cancel_reason exactly when it is
+// CANCELLED.
 package openapitest
 
 import (
@@ -86,9 +94,9 @@ type checker struct {
 	doc    *openapi3.T
 	router routers.Router
 	opts   *openapi3filter.Options
-	// errors is the generic ErrorsResponse, for answers to requests that
-	// match no operation.
-	errors *openapi3.Schema
+	// notFound and badRequest are the bodies of the 404 and 405 that answer
+	// requests that match no operation.
+	notFound, badRequest *openapi3.Schema
 }
 
 func newChecker(data []byte) (*checker, error) {
@@ -105,14 +113,16 @@ func newChecker(data []byte) (*checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openapitest: router: %w", err)
 	}
-	errorsRef := doc.Components.Schemas["ErrorsResponse"]
-	if errorsRef == nil || errorsRef.Value == nil {
-		return nil, errors.New("openapitest: the document has no ErrorsResponse schema")
+	notFound := doc.Components.Schemas["NotFoundErrors"]
+	badRequest := doc.Components.Schemas["BadRequestErrors"]
+	if notFound == nil || notFound.Value == nil || badRequest == nil || badRequest.Value == nil {
+		return nil, errors.New("openapitest: the document has no NotFoundErrors or BadRequestErrors schema")
 	}
 	return &checker{
-		doc:    doc,
-		router: router,
-		errors: errorsRef.Value,
+		doc:        doc,
+		router:     router,
+		notFound:   notFound.Value,
+		badRequest: badRequest.Value,
 		opts: &openapi3filter.Options{
 			AuthenticationFunc:    bearerPresent,
 			IncludeResponseStatus: true,
@@ -253,13 +263,63 @@ func (c *checker) check(req *http.Request, reqBody []byte, status int, respHeade
 		len(resp.Value.Content) == 0 && len(respBody) > 0 {
 		return fmt.Errorf("%s: the document gives this response no body, got %d bytes: %s", exchange, len(respBody), abbreviate(respBody))
 	}
+	if status >= 200 && status < 300 && len(respBody) > 0 {
+		if err := identificationRules(respBody); err != nil {
+			return fmt.Errorf("%s: %w\nbody: %s", exchange, err, abbreviate(respBody))
+		}
+	}
+	return nil
+}
+
+// finalStatus are the statuses after which a process never changes.
+var finalStatus = map[string]bool{"FAILED": true, "CANCELLED": true, "CLOSED": true, "EXPIRED": true}
+
+// identificationRules checks the rules the document states in words on the
+// identifications of a success body: the body itself when it is one (it
+// has an id, a type and a status), or each item of a page.
+func identificationRules(body []byte) error {
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil // not an object; the schema has had its say
+	}
+	if items, ok := v["items"].([]any); ok {
+		for i, it := range items {
+			if m, ok := it.(map[string]any); ok {
+				if err := identificationRule(m); err != nil {
+					return fmt.Errorf("/items/%d: %w", i, err)
+				}
+			}
+		}
+		return nil
+	}
+	return identificationRule(v)
+}
+
+func identificationRule(m map[string]any) error {
+	status, _ := m["status"].(string)
+	if _, ok := m["id"]; !ok || status == "" || (m["type"] != "OTP" && m["type"] != "CHAIN") {
+		return nil
+	}
+	_, ended := m["ended_at"]
+	if ended != finalStatus[status] {
+		return fmt.Errorf("ended_at must be present exactly when the status is final: status %s, ended_at present: %t", status, ended)
+	}
+	_, reason := m["cancel_reason"]
+	if reason != (status == "CANCELLED") {
+		return fmt.Errorf("cancel_reason must be present exactly when the status is CANCELLED: status %s, cancel_reason present: %t", status, reason)
+	}
 	return nil
 }
 
 // checkUnrouted checks the answer to a request that matches no operation:
-// a 404 or 405 with an ErrorsResponse.
+// a 404 with a NotFoundErrors, or a 405 with a BadRequestErrors.
 func (c *checker) checkUnrouted(status int, header http.Header, body []byte) error {
-	if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+	schema, name := c.notFound, "NotFoundErrors"
+	switch status {
+	case http.StatusNotFound:
+	case http.StatusMethodNotAllowed:
+		schema, name = c.badRequest, "BadRequestErrors"
+	default:
 		return fmt.Errorf("the API must answer 404 or 405, got %d", status)
 	}
 	mt, _, err := mime.ParseMediaType(header.Get("Content-Type"))
@@ -270,8 +330,8 @@ func (c *checker) checkUnrouted(status int, header http.Header, body []byte) err
 	if err := json.Unmarshal(body, &v); err != nil {
 		return fmt.Errorf("the body is not JSON: %v: %s", err, abbreviate(body))
 	}
-	if err := c.errors.VisitJSON(v, openapi3.VisitAsResponse(), openapi3.DisableSchemaErrorDetails()); err != nil {
-		return fmt.Errorf("the body is not an ErrorsResponse: %v: %s", err, abbreviate(body))
+	if err := schema.VisitJSON(v, openapi3.VisitAsResponse(), openapi3.DisableSchemaErrorDetails()); err != nil {
+		return fmt.Errorf("the body is not a %s: %v: %s", name, err, abbreviate(body))
 	}
 	return nil
 }

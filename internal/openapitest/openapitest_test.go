@@ -138,12 +138,20 @@ func TestErrorCodesAreDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes := doc.Components.Schemas["ErrorItem"].Value.Properties["code"].Value.Enum
-	if len(codes) != 9 {
-		t.Errorf("the document lists %d error codes, want MDOC_000..MDOC_008", len(codes))
+	var codes []string
+	for name, s := range doc.Components.Schemas {
+		if !strings.HasPrefix(name, "MDOC_") {
+			continue
+		}
+		codes = append(codes, name)
+		if enum := s.Value.Properties["code"].Value.Enum; len(enum) != 1 || enum[0] != name {
+			t.Errorf("schema %s: code enum = %v, want [%s]", name, enum, name)
+		}
 	}
-	for _, c := range codes {
-		code := c.(string)
+	if len(codes) != 9 {
+		t.Errorf("the document has %d error code schemas, want MDOC_000..MDOC_008", len(codes))
+	}
+	for _, code := range codes {
 		if anchor := `<a id="` + code + `"></a>`; !bytes.Contains(md, []byte(anchor)) {
 			t.Errorf("docs/errors.md has no anchor %s", anchor)
 		}
@@ -495,7 +503,12 @@ func TestCheckRejectsExchangesThatBreakTheDocument(t *testing.T) {
 		{name: "201 with an undocumented member", method: "POST", target: otpPath, reqBody: createBody, status: 201,
 			header: jsonHeaders(location, otpPath+"/"+otpID), respBody: createdWith(func(m map[string]any) { m["created_user_agent"] = "x" }), wantErr: "\"created_user_agent\" is unsupported"},
 		{name: "201 with ended_at on an open process", method: "POST", target: otpPath, reqBody: createBody, status: 201,
-			header: jsonHeaders(location, otpPath+"/"+otpID), respBody: createdWith(func(m map[string]any) { m["ended_at"] = "2026-11-21T10:00:00Z" }), wantErr: "Doesn't match schema \"not\""},
+			header: jsonHeaders(location, otpPath+"/"+otpID), respBody: createdWith(func(m map[string]any) { m["ended_at"] = "2026-11-21T10:00:00Z" }), wantErr: "ended_at must be present exactly when the status is final"},
+		{name: "201 with a cancel_reason on an open process", method: "POST", target: otpPath, reqBody: createBody, status: 201,
+			header: jsonHeaders(location, otpPath+"/"+otpID), respBody: createdWith(func(m map[string]any) { m["cancel_reason"] = "x" }), wantErr: "cancel_reason must be present exactly"},
+		{name: "page with a cancelled item without its reason", method: "GET", target: otpPath, status: 200,
+			header:   jsonHeaders(),
+			respBody: `{"items":[` + createdWith(func(m map[string]any) { m["status"] = "CANCELLED"; m["ended_at"] = "2026-11-21T10:00:00Z" }) + `],"next_cursor":null}`, wantErr: "/items/0: cancel_reason"},
 		{name: "201 with a time that is not UTC", method: "POST", target: otpPath, reqBody: createBody, status: 201,
 			header: jsonHeaders(location, otpPath+"/"+otpID), respBody: createdWith(func(m map[string]any) { m["created_at"] = "2026-11-21T11:00:00+01:00" }), wantErr: "/created_at"},
 		{name: "201 as text", method: "POST", target: otpPath, reqBody: createBody, status: 201,
