@@ -5,8 +5,9 @@ GO ?= go
 ORG ?= acme
 SCOPES ?= identifications/admin
 ENGINES := tools/node_modules/.installed
+OPENAPI_LINTERS := tools/openapi/node_modules/.installed
 
-.PHONY: run test vet token sweep deps tools clean
+.PHONY: run test vet token sweep deps tools clean lint-openapi
 
 ## run: the dev server on a local dynoxide it starts itself (ADDR, DYNAMODB_ENDPOINT)
 # Built, then exec'd rather than `go run`: on SIGTERM make signals only its
@@ -18,8 +19,8 @@ run: deps $(ENGINES)
 	$(GO) build -o $(DEVSERVER) ./cmd/devserver
 	exec $(DEVSERVER)
 
-## test: vet, cfn-lint (make validate), unit tests, store and HTTP suites on both engines (with -race), smoke test
-test: deps $(ENGINES) vet validate
+## test: vet, cfn-lint (make validate), the OpenAPI linters (make lint-openapi), unit tests, store and HTTP suites on both engines (with -race), smoke test
+test: deps $(ENGINES) vet validate lint-openapi
 	$(GO) run ./cmd/withengines -- $(GO) test -race -count=1 -timeout 15m ./...
 
 vet:
@@ -40,6 +41,15 @@ tools: $(ENGINES)
 
 $(ENGINES): tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund
+	@touch $@
+
+## lint-openapi: Redocly (recommended rules, each finding an error) and Spectral (spectral:oas, failing on a warning) on docs/openapi.yaml
+lint-openapi: $(OPENAPI_LINTERS)
+	cd tools/openapi && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true ./node_modules/.bin/redocly lint --config redocly.yaml --format stylish ../../docs/openapi.yaml
+	cd tools/openapi && ./node_modules/.bin/spectral lint --ruleset .spectral.yaml --fail-severity warn ../../docs/openapi.yaml
+
+$(OPENAPI_LINTERS): tools/openapi/package.json tools/openapi/package-lock.json
+	cd tools/openapi && npm ci --no-audit --no-fund
 	@touch $@
 
 clean:
