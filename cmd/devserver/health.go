@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,13 +54,15 @@ func newRouter(api, health, spec, dev http.Handler, docsURL string) http.Handler
 	})
 }
 
-// readiness is /healthz: 200 while the store answers check (DescribeTable
-// on the table), 503 with an ErrorsResponse (MDOC_000) and Retry-After while
-// it does not. One check runs at a time, bounded by timeout, and its result
-// answers every request for ttl, so a flood of health checks costs the
-// engine at most one call per ttl.
+// readiness is /healthz: 200 while every dependency answers its check
+// (the store: DescribeTable on the table; the evidence bucket: a read of a
+// key that holds nothing), 503 with an ErrorsResponse (MDOC_000) naming the
+// dependencies down, and Retry-After, while one does not. The checks run
+// at once, one round at a time, each bounded by timeout, and a round's
+// result answers every request for ttl, so a flood of health checks costs
+// each dependency at most one call per ttl.
 type readiness struct {
-	check   func(context.Context) error
+	checks  []dependency
 	timeout time.Duration
 	ttl     time.Duration
 	now     func() time.Time
@@ -67,43 +70,65 @@ type readiness struct {
 	logger  *slog.Logger
 
 	mu        sync.Mutex
-	checked   bool      // a check has run
-	checkedAt time.Time // when the last check ended
-	err       error     // its result
+	checked   bool      // a round has run
+	checkedAt time.Time // when the last round ended
+	down      []string  // the dependencies its checks found down, in checks' order
 }
 
-// ready returns the store's state, checking it again if the last result is
-// older than ttl.
-func (h *readiness) ready(ctx context.Context) error {
+// dependency is one thing the dev server needs to answer, and its check.
+type dependency struct {
+	name  string // as /healthz names it: "store", "evidence bucket"
+	check func(context.Context) error
+}
+
+// ready returns the names of the dependencies that are down (none: ready),
+// checking them again if the last result is older than ttl.
+func (h *readiness) ready(ctx context.Context) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.checked && h.now().Sub(h.checkedAt) < h.ttl {
-		return h.err
+		return h.down
 	}
 	// The result serves other requests too: one client hanging up must not
 	// cancel it.
 	checkCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout)
-	err := h.check(checkCtx)
-	cancel()
-	switch {
-	case err != nil && (!h.checked || h.err == nil):
-		h.logger.Warn("store not ready", slog.String("error", err.Error()))
-	case err == nil && h.checked && h.err != nil:
-		h.logger.Info("store ready again")
+	errs := make([]error, len(h.checks))
+	var wg sync.WaitGroup
+	for i, d := range h.checks {
+		wg.Go(func() { errs[i] = d.check(checkCtx) })
 	}
-	h.checked, h.checkedAt, h.err = true, h.now(), err
-	return err
+	wg.Wait()
+	cancel()
+	var down []string
+	for i, d := range h.checks {
+		wasDown := h.checked && slices.Contains(h.down, d.name)
+		switch err := errs[i]; {
+		case err != nil:
+			down = append(down, d.name)
+			if !wasDown {
+				h.logger.Warn(d.name+" not ready", slog.String("error", err.Error()))
+			}
+		case wasDown:
+			h.logger.Info(d.name + " ready again")
+		}
+	}
+	h.checked, h.checkedAt, h.down = true, h.now(), down
+	return down
 }
 
 func (h *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if err := h.ready(r.Context()); err != nil {
+	if down := h.ready(r.Context()); len(down) > 0 {
 		w.Header().Set("Retry-After", healthRetryAfter)
 		writeErrors(w, http.StatusServiceUnavailable, h.docsURL, "MDOC_000", "INTERNAL_SERVER_ERROR",
-			"the service is temporarily unavailable; retry after "+healthRetryAfter+" seconds")
+			"the service is temporarily unavailable ("+strings.Join(down, ", ")+" not answering); retry after "+healthRetryAfter+" seconds")
 		return
 	}
-	body := []byte(`{"status":"ok"}`)
+	checks := make(map[string]string, len(h.checks))
+	for _, d := range h.checks {
+		checks[d.name] = "ok"
+	}
+	body, _ := json.Marshal(map[string]any{"status": "ok", "checks": checks})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

@@ -23,13 +23,13 @@ func TestReadinessChecksTheStoreAtMostOncePerTTL(t *testing.T) {
 	calls := 0
 	var storeErr error
 	h := &readiness{
-		check: func(ctx context.Context) error {
+		checks: []dependency{{"store", func(ctx context.Context) error {
 			calls++
 			if _, ok := ctx.Deadline(); !ok {
 				t.Error("store checked without a deadline")
 			}
 			return storeErr
-		},
+		}}},
 		timeout: time.Second,
 		ttl:     time.Second,
 		now:     func() time.Time { return now },
@@ -82,6 +82,49 @@ func TestReadinessChecksTheStoreAtMostOncePerTTL(t *testing.T) {
 	flood(http.StatusOK)
 	if calls != 3 {
 		t.Errorf("store checked %d times over three TTLs, want 3", calls)
+	}
+}
+
+// TestReadinessReportsEachDependency checks /healthz on two fake
+// dependencies, the store and the evidence bucket: 200 naming both while
+// both answer, and a 503 naming the one that does not (and only it) while
+// the other still answers; both are checked in every round.
+func TestReadinessReportsEachDependency(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	var storeErr, bucketErr error
+	storeCalls, bucketCalls := 0, 0
+	h := &readiness{
+		checks: []dependency{
+			{"store", func(context.Context) error { storeCalls++; return storeErr }},
+			{"evidence bucket", func(context.Context) error { bucketCalls++; return bucketErr }},
+		},
+		timeout: time.Second, ttl: time.Second, now: func() time.Time { return now },
+		docsURL: "https://docs.test/errors.md", logger: slog.New(slog.DiscardHandler),
+	}
+	get := func() (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+		now = now.Add(time.Second)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := get(); code != http.StatusOK || body != `{"checks":{"evidence bucket":"ok","store":"ok"},"status":"ok"}` {
+		t.Errorf("both up: %d %s", code, body)
+	}
+	bucketErr = errors.New("s3evidence inspect: get the object: dial tcp 127.0.0.1:5000: connect: connection refused")
+	code, body := get()
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "evidence bucket not answering") || strings.Contains(body, "store") || strings.Contains(body, "127.0.0.1") {
+		t.Errorf("the evidence bucket down: %d %s, want a 503 naming it alone, without the cause", code, body)
+	}
+	storeErr, bucketErr = errors.New("down"), nil
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "(store not answering)") {
+		t.Errorf("the store down: %d %s", code, body)
+	}
+	storeErr = nil
+	if code, _ := get(); code != http.StatusOK {
+		t.Errorf("both up again: %d", code)
+	}
+	if storeCalls != 4 || bucketCalls != 4 {
+		t.Errorf("four rounds checked the store %d and the bucket %d times, want 4 each", storeCalls, bucketCalls)
 	}
 }
 

@@ -63,7 +63,30 @@ func run() error {
 	if os.Getenv("TABLE_NAME") == "" {
 		os.Setenv("TABLE_NAME", "identifications")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// One dev server a data directory, and nothing started before that is
+	// known: a second `make run` in the same checkout says where the first
+	// one is and touches none of its engine, files or port.
+	lock, err := localengine.LockData(*dataDir, fmt.Sprintf("a dev server (pid %d)", os.Getpid()))
+	if locked := (*localengine.LockedError)(nil); errors.As(err, &locked) {
+		return fmt.Errorf("%w; stop it first, or start this one with another DATA_DIR", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	if err := lock.Update(fmt.Sprintf("a dev server (pid %d) on %s", os.Getpid(), base)); err != nil {
+		return err
+	}
+
+	// SIGHUP too (the terminal closed): every signal that ends the server
+	// goes through the shutdown below, which stops both engines.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
 	level, err := app.LogLevelFromEnv()
@@ -146,10 +169,13 @@ func run() error {
 		Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
 	go reader.Run(ctx, proc, *streamEvery)
 	health := &readiness{
-		check: func(ctx context.Context) error {
-			_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(cfg.TableName)},
-				func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-			return err
+		checks: []dependency{
+			{"store", func(ctx context.Context) error {
+				_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(cfg.TableName)},
+					func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+				return err
+			}},
+			{"evidence bucket", bucketCheck(objects)},
 		},
 		timeout: healthTimeout,
 		ttl:     healthTTL,
@@ -163,10 +189,6 @@ func run() error {
 		w.Write(docs.OpenAPI)
 	})
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", *addr, err)
-	}
 	srv := &http.Server{
 		Handler:           newRouter(handler, health, spec, devRoutes(verifier.Authenticate, box, events, cfg.DocsURL), cfg.DocsURL),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -187,7 +209,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	base := "http://" + ln.Addr().String()
 	fmt.Printf("\nServing the identification admin API on %s (table %s)\n", base, cfg.TableName)
 	fmt.Printf("Tokens for org %s, valid 24h: admin, actor, agent (mint others with: make token ORG=<org> SCOPES=\"...\"):\n\n", *org)
 	fmt.Printf("export TOKEN=%s\n", token)
@@ -297,4 +318,25 @@ func evidenceBucket(ctx context.Context, region string, logger *slog.Logger) (id
 	}
 	logger.Info("evidence bucket ready", slog.String("bucket", os.Getenv("EVIDENCE_BUCKET")), slog.String("endpoint", os.Getenv("S3_ENDPOINT")))
 	return objects, stop, nil
+}
+
+// healthProbeKey is the key /healthz reads in the evidence bucket: nothing
+// is ever stored there, so a bucket that answers says it holds nothing.
+const healthProbeKey = "healthz/probe"
+
+// bucketCheck is the readiness check of the evidence bucket: a read of
+// healthProbeKey that the bucket answers (with nothing there, or anything
+// there) passes; an engine that does not answer, or a missing bucket, fails.
+func bucketCheck(objects identification.EvidenceObjects) func(context.Context) error {
+	o, ok := objects.(s3evidence.Objects)
+	if !ok {
+		return func(context.Context) error { return nil }
+	}
+	return func(ctx context.Context) error {
+		_, err := o.Bucket.Inspect(ctx, healthProbeKey, s3evidence.PNG)
+		if err == nil || errors.Is(err, s3evidence.ErrNotUploaded) {
+			return nil
+		}
+		return err
+	}
 }

@@ -89,6 +89,9 @@ func startDevServer(t *testing.T, env ...string) *devProcess {
 	exports := make(chan [2]string, 16)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.stderr
+	// A session of its own, as a terminal gives `make run`: what the server
+	// starts is in it, and a test can tell whether any of it is left.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

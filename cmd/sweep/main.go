@@ -1,7 +1,9 @@
 // Command sweep runs one expiry pass against the local engine and prints its
 // summary (`make sweep`). It uses DYNAMODB_ENDPOINT when set, else the
-// engine of a running dev server (recorded in .local/engine-endpoint), else
-// it starts dynoxide on the dev server's data for the pass.
+// engine of the dev server running on the data directory (its lock held,
+// its engine recorded in .local/engine-endpoint), else it starts dynoxide
+// on the dev server's data for the pass, holding the lock meanwhile. It
+// never starts a second engine on the SQLite file of a running one.
 package main
 
 import (
@@ -9,7 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -46,25 +47,38 @@ func run() error {
 	defer stop()
 
 	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
-		if endpoint, err := os.ReadFile(filepath.Join(*dataDir, app.EngineEndpointFile)); err == nil {
+		// The data directory's lock says whether a dev server runs on it:
+		// then the pass runs on its engine, recorded in engine-endpoint
+		// (never a second engine on the same SQLite file); else this
+		// command holds the lock while its own engine runs on the file.
+		lock, err := localengine.LockData(*dataDir, fmt.Sprintf("make sweep (pid %d, its own dynoxide)", os.Getpid()))
+		var locked *localengine.LockedError
+		switch {
+		case errors.As(err, &locked):
+			endpoint, rerr := os.ReadFile(filepath.Join(*dataDir, app.EngineEndpointFile))
+			if rerr != nil || strings.TrimSpace(string(endpoint)) == "" {
+				return fmt.Errorf("%w, and has recorded no engine in %s (it is starting, or runs on an engine of its own choosing); "+
+					"run the sweep once it serves, or with DYNAMODB_ENDPOINT set to its engine", err, app.EngineEndpointFile)
+			}
 			os.Setenv("DYNAMODB_ENDPOINT", strings.TrimSpace(string(endpoint)))
-		} else if !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(os.Stderr, "sweep: on the engine of %s: %s\n", locked.Holder, os.Getenv("DYNAMODB_ENDPOINT"))
+		case err != nil:
 			return err
+		default:
+			defer lock.Release()
+			// An endpoint recorded by a dev server that is gone is stale.
+			os.Remove(filepath.Join(*dataDir, app.EngineEndpointFile))
+			if err := localengine.EnsureTools(root); err != nil {
+				return err
+			}
+			engine, err := localengine.StartDynoxide(ctx, localengine.Options{Root: root, DBPath: filepath.Join(*dataDir, "dynoxide.sqlite")})
+			if err != nil {
+				return err
+			}
+			defer engine.Stop()
+			os.Setenv("DYNAMODB_ENDPOINT", engine.Endpoint)
+			fmt.Fprintf(os.Stderr, "sweep: no dev server runs on %s; on a dynoxide of its own: %s\n", *dataDir, engine.Endpoint)
 		}
-	}
-	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
-		if err := localengine.EnsureTools(root); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-			return err
-		}
-		engine, err := localengine.StartDynoxide(ctx, localengine.Options{Root: root, DBPath: filepath.Join(*dataDir, "dynoxide.sqlite")})
-		if err != nil {
-			return err
-		}
-		defer engine.Stop()
-		os.Setenv("DYNAMODB_ENDPOINT", engine.Endpoint)
 	}
 	cfg, err := app.ConfigFromEnv()
 	if err != nil {
