@@ -3383,8 +3383,8 @@ type ClientInterface interface {
 	// CloseChain Close a chain identification
 	//
 	// Moves a `CREATED`, `IN_PROGRESS` or `COMPLETED` process to `CLOSED`.
-	// No body. 409 `MDOC_005` when it has expired, 409 `MDOC_006` from any
-	// other status.
+	// No body (one sent is not read). 409 `MDOC_005` when it has expired,
+	// 409 `MDOC_006` from any other status.
 	//
 	// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/close (the `CloseChain` operationId).
 	CloseChain(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *CloseChainParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3691,8 +3691,8 @@ type ClientInterface interface {
 	// CloseOtp Close an OTP identification
 	//
 	// Moves a `CREATED`, `IN_PROGRESS` or `COMPLETED` process to `CLOSED`.
-	// No body. 409 `MDOC_005` when it has expired, 409 `MDOC_006` from any
-	// other status.
+	// No body (one sent is not read). 409 `MDOC_005` when it has expired,
+	// 409 `MDOC_006` from any other status.
 	//
 	// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/close (the `CloseOtp` operationId).
 	CloseOtp(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *CloseOtpParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4071,8 +4071,8 @@ func (c *Client) CancelChain(ctx context.Context, orgId OrgID, identificationCha
 // CloseChain Close a chain identification
 //
 // Moves a `CREATED`, `IN_PROGRESS` or `COMPLETED` process to `CLOSED`.
-// No body. 409 `MDOC_005` when it has expired, 409 `MDOC_006` from any
-// other status.
+// No body (one sent is not read). 409 `MDOC_005` when it has expired,
+// 409 `MDOC_006` from any other status.
 //
 // Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/close (the `CloseChain` operationId).
 func (c *Client) CloseChain(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *CloseChainParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4579,8 +4579,8 @@ func (c *Client) CancelOtp(ctx context.Context, orgId OrgID, adminIdentification
 // CloseOtp Close an OTP identification
 //
 // Moves a `CREATED`, `IN_PROGRESS` or `COMPLETED` process to `CLOSED`.
-// No body. 409 `MDOC_005` when it has expired, 409 `MDOC_006` from any
-// other status.
+// No body (one sent is not read). 409 `MDOC_005` when it has expired,
+// 409 `MDOC_006` from any other status.
 //
 // Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/close (the `CloseOtp` operationId).
 func (c *Client) CloseOtp(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *CloseOtpParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7080,8 +7080,8 @@ type ClientWithResponsesInterface interface {
 	// CloseChainWithResponse Close a chain identification
 	//
 	// Moves a `CREATED`, `IN_PROGRESS` or `COMPLETED` process to `CLOSED`.
-	// No body. 409 `MDOC_005` when it has expired, 409 `MDOC_006` from any
-	// other status.
+	// No body (one sent is not read). 409 `MDOC_005` when it has expired,
+	// 409 `MDOC_006` from any other status.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7404,8 +7404,8 @@ type ClientWithResponsesInterface interface {
 	// CloseOtpWithResponse Close an OTP identification
 	//
 	// Moves a `CREATED`, `IN_PROGRESS` or `COMPLETED` process to `CLOSED`.
-	// No body. 409 `MDOC_005` when it has expired, 409 `MDOC_006` from any
-	// other status.
+	// No body (one sent is not read). 409 `MDOC_005` when it has expired,
+	// 409 `MDOC_006` from any other status.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -11086,8 +11086,8 @@ func (c *ClientWithResponses) CancelChainWithResponse(ctx context.Context, orgId
 // CloseChainWithResponse Close a chain identification
 //
 // Moves a `CREATED`, `IN_PROGRESS` or `COMPLETED` process to `CLOSED`.
-// No body. 409 `MDOC_005` when it has expired, 409 `MDOC_006` from any
-// other status.
+// No body (one sent is not read). 409 `MDOC_005` when it has expired,
+// 409 `MDOC_006` from any other status.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11530,8 +11530,8 @@ func (c *ClientWithResponses) CancelOtpWithResponse(ctx context.Context, orgId O
 // CloseOtpWithResponse Close an OTP identification
 //
 // Moves a `CREATED`, `IN_PROGRESS` or `COMPLETED` process to `CLOSED`.
-// No body. 409 `MDOC_005` when it has expired, 409 `MDOC_006` from any
-// other status.
+// No body (one sent is not read). 409 `MDOC_005` when it has expired,
+// 409 `MDOC_006` from any other status.
 //
 // Returns a wrapper object for the known response body format(s).
 //
