@@ -379,3 +379,37 @@ func alive(pr proc) bool {
 	now, ok := readProc(pr.pid)
 	return ok && now.state != "Z" && now.sid == pr.sid && now.comm == pr.comm
 }
+
+// TestHealthzReportsAnEvidenceBucketItCannotReach runs the dev server on an
+// S3 engine (moto) the test owns, stops that engine, and expects /healthz
+// to turn into a 503 naming the evidence bucket while the store still
+// answers.
+func TestHealthzReportsAnEvidenceBucketItCannotReach(t *testing.T) {
+	moto, err := localengine.StartMoto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer moto.Stop()
+	p := startDevServer(t, "ADDR=127.0.0.1:0", "DATA_DIR="+t.TempDir(), "DEV_JWT_SECRET="+lifecycleSecret,
+		"DYNAMODB_ENDPOINT=", "S3_ENDPOINT="+moto.Endpoint, "TABLE_NAME=bucketdown", "SWEEP_INTERVAL=0")
+	moto.Stop()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/healthz")
+		if err != nil {
+			t.Fatalf("healthz: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if !strings.Contains(string(body), "evidence bucket not answering") || strings.Contains(string(body), "store") {
+				t.Errorf("healthz with the bucket down: %s, want a 503 naming the evidence bucket alone", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthz still says %d %s 20s after the evidence bucket went away", resp.StatusCode, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
