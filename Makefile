@@ -4,6 +4,8 @@ SHELL := /bin/bash
 GO ?= go
 ORG ?= acme
 SCOPES ?= identifications/admin
+SUB ?= dev-admin
+TTL ?= 24h
 ENGINES := tools/node_modules/.installed
 OPENAPI_LINTERS := tools/openapi/node_modules/.installed
 
@@ -26,9 +28,9 @@ test: deps $(ENGINES) vet validate lint-openapi
 vet:
 	$(GO) vet ./...
 
-## token: print a dev-server token as the last line (ORG, SCOPES)
+## token: print a dev-server token as the last line (ORG, SCOPES, SUB, TTL)
 token: deps
-	@$(GO) run ./cmd/token -org "$(ORG)" -scopes "$(SCOPES)"
+	@$(GO) run ./cmd/token -org "$(ORG)" -scopes "$(SCOPES)" -sub "$(SUB)" -ttl "$(TTL)"
 
 ## sweep: one expiry pass against the local engine; prints expired=<n> ...
 sweep: deps $(ENGINES)
