@@ -27,7 +27,7 @@ func (h *Handler) device(r *http.Request) (*identification.Device, error) {
 		// adapter splits them again: the value is read back joined.
 		v := headerValue(r, hd.name)
 		if !printableASCII(v, maxDeviceHeader) {
-			return nil, paramError("%s: header is required, 1 to %d printable ASCII characters", hd.name, maxDeviceHeader)
+			return nil, paramError("%s: header is required, 1 to %d printable ASCII characters%s", hd.name, maxDeviceHeader, misspeltHeader(r, v, hd.name))
 		}
 		*hd.dst = v
 	}
@@ -41,6 +41,22 @@ func (h *Handler) device(r *http.Request) (*identification.Device, error) {
 		d.IP = h.sourceIP(r)
 	}
 	return d, nil
+}
+
+// misspeltHeader is the hint for a device header that is missing (v is
+// empty) while one was sent whose name differs from name only in "-" for
+// "_" or the reverse (x-installation-id for x-installation_id): "" otherwise.
+func misspeltHeader(r *http.Request, v, name string) string {
+	if v != "" {
+		return ""
+	}
+	want := strings.ReplaceAll(name, "_", "-")
+	for sent := range r.Header {
+		if strings.EqualFold(strings.ReplaceAll(sent, "_", "-"), want) && !strings.EqualFold(sent, name) {
+			return "; a header " + strings.ToLower(sent) + " was sent: the name is " + name
+		}
+	}
+	return ""
 }
 
 // headerValue is a header's values joined as one comma-separated value.
