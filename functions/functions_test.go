@@ -514,8 +514,8 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 			t.Errorf("function %s: %s set = %v, want %v (its route's needs)", f.LogicalID, codekey.SecretEnv, ok, wantSecret)
 		}
 		// The evidence bucket, likewise, on exactly the functions whose
-		// routes need it.
-		wantBucket := isRoute && slices.Contains(rt.Needs, httpapi.NeedEvidence)
+		// routes need it, and the stream's (a tombstone deletes images).
+		wantBucket := (isRoute && slices.Contains(rt.Needs, httpapi.NeedEvidence)) || f.Name == app.StreamName
 		if _, ok := own["EVIDENCE_BUCKET"]; ok != wantBucket {
 			t.Errorf("function %s: EVIDENCE_BUCKET set = %v, want %v (its route's needs)", f.LogicalID, ok, wantBucket)
 		}

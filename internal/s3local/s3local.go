@@ -187,8 +187,9 @@ func sample() image.Image {
 var bucketSeq atomic.Int64
 
 // NewBucket creates a bucket of the caller's own on the S3 engine at
-// endpoint (a moto_server shared by parallel tests) and returns the
-// evidence Bucket reaching it, signing with Credentials.
+// endpoint (a moto_server shared by parallel tests), versioned as the
+// template's is, and returns the evidence Bucket reaching it, signing with
+// Credentials.
 func NewBucket(tb testing.TB, endpoint, region string) *s3evidence.Bucket {
 	tb.Helper()
 	name := fmt.Sprintf("evidence-%d-%d", os.Getpid(), bucketSeq.Add(1))
@@ -196,6 +197,9 @@ func NewBucket(tb testing.TB, endpoint, region string) *s3evidence.Bucket {
 	b, err := s3evidence.New(s3evidence.Config{Bucket: name, Region: region, BaseEndpoint: endpoint,
 		Credentials: credentials.StaticCredentialsProvider{Value: Credentials}})
 	if err != nil {
+		tb.Fatalf("s3local: %v", err)
+	}
+	if err := b.EnableVersioning(context.Background()); err != nil {
 		tb.Fatalf("s3local: %v", err)
 	}
 	return b

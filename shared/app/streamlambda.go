@@ -29,6 +29,9 @@ type StreamWiring struct {
 	Keys      *identification.CodeKeys
 	Senders   map[string]identification.Sender
 	Publisher identification.Publisher
+	// Evidence is the evidence bucket, whose images a deleted process's
+	// tombstone removes.
+	Evidence identification.EvidenceObjects
 }
 
 // NewStreamHandler returns the stream function's handler: the records of a
@@ -79,7 +82,7 @@ func streamFromEnv(logs io.Writer, wire func(ctx context.Context, cfg Config) (S
 	}
 	logger := NewLambdaLogger(logs, cfg.LogLevel)
 	deps := NewDeps(cfg, NewDynamoDB(cfg), logger)
-	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: w.Publisher, Logger: logger}), nil
+	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: w.Publisher, Evidence: w.Evidence, Logger: logger}), nil
 }
 
 // FromLambdaImage turns a stream image as Lambda delivers it into the

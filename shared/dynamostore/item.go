@@ -162,6 +162,7 @@ type item struct {
 
 type evidenceItem struct {
 	Key         string `dynamodbav:"key"`
+	VersionID   string `dynamodbav:"version_id,omitempty"`
 	ContentType string `dynamodbav:"content_type"`
 	Size        int64  `dynamodbav:"size"`
 	At          int64  `dynamodbav:"at"`
@@ -191,7 +192,7 @@ func (it *item) evidenceSlots() map[identification.EvidenceKind]**evidenceItem {
 }
 
 func toEvidence(e identification.Evidence) *evidenceItem {
-	return &evidenceItem{Key: e.Key, ContentType: e.ContentType, Size: e.Size, At: unix(e.At), ByKind: string(e.ByKind), BySub: e.BySub}
+	return &evidenceItem{Key: e.Key, VersionID: e.VersionID, ContentType: e.ContentType, Size: e.Size, At: unix(e.At), ByKind: string(e.ByKind), BySub: e.BySub}
 }
 
 type actorItem struct {
@@ -474,7 +475,7 @@ func fromItem(it item) (*identification.Identification, *identification.CodeMate
 	slots := it.evidenceSlots()
 	for _, k := range identification.EvidenceKinds {
 		if ev := *slots[k]; ev != nil {
-			i.Evidence = append(i.Evidence, identification.Evidence{Kind: k, Key: ev.Key, ContentType: ev.ContentType, Size: ev.Size,
+			i.Evidence = append(i.Evidence, identification.Evidence{Kind: k, Key: ev.Key, VersionID: ev.VersionID, ContentType: ev.ContentType, Size: ev.Size,
 				At: fromUnix(ev.At), ByKind: identification.CallerKind(ev.ByKind), BySub: ev.BySub})
 		}
 	}

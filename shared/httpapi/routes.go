@@ -100,6 +100,9 @@ var (
 	query = []string{"dynamodb:Query"}
 )
 
+// s3GetVersion: a download link is to the version a confirm checked.
+var s3GetVersion = []string{"s3:GetObjectVersion"}
+
 const exampleOTP = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"P7D","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":"true"}}`
 const exampleChain = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"IDENTITY_CARD","country":"ES"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"PT15M","sequence":[{"identification_type":"OTP","otp_step":{"two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":false}}},{"identification_type":"AGENT"},{"identification_type":"IDENTITY_DOCUMENT","identity_document_step":{"provider_type":"INTERNAL"}}]}`
 
@@ -146,7 +149,7 @@ var (
 		Scopes: actor, UserAgent: true, Device: true, Calls: 2, DynamoDB: readUpdate, S3: s3Get, Needs: keysAndS3, Example: exampleConfirm,
 		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).confirmEvidence}
 	GetOTPEvidence = Route{Name: "get-otp-evidence", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}/evidence", Success: http.StatusOK,
-		Scopes: admin, DynamoDB: getItem, S3: s3Get, Needs: evidenceS3, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).evidenceLinks}
+		Scopes: admin, DynamoDB: getItem, S3: s3GetVersion, Needs: evidenceS3, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).evidenceLinks}
 	RequestChainEvidenceUploads = Route{Name: "request-chain-evidence-uploads", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/evidence/uploads", Success: http.StatusOK,
 		Scopes: actorAgent, UserAgent: true, Device: true, DynamoDB: getItem, S3: s3Put, Needs: keysAndS3, Example: exampleUploads,
 		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).requestUploads}
@@ -154,7 +157,7 @@ var (
 		Scopes: actorAgent, UserAgent: true, Device: true, Calls: 2, DynamoDB: readUpdate, S3: s3Get, Needs: keysAndS3, Example: exampleConfirm,
 		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).confirmEvidence}
 	GetChainEvidence = Route{Name: "get-chain-evidence", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}/evidence", Success: http.StatusOK,
-		Scopes: admin, UserAgent: true, DynamoDB: getItem, S3: s3Get, Needs: evidenceS3, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).evidenceLinks}
+		Scopes: admin, UserAgent: true, DynamoDB: getItem, S3: s3GetVersion, Needs: evidenceS3, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).evidenceLinks}
 	DecideChainDocument = Route{Name: "decide-chain-document", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/document/decision", Success: http.StatusNoContent,
 		Scopes: decider, UserAgent: true, Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"decision":"APPROVED"}`,
 		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).decideDocument}

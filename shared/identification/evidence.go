@@ -37,9 +37,13 @@ var DocumentSides = []EvidenceKind{EvidenceDocumentFront, EvidenceDocumentBack}
 var evidenceTypes = map[string]string{"image/jpeg": "jpg", "image/png": "png"}
 
 // Evidence is one image as recorded: where it is, what it is, who sent it.
+// VersionID pins the object version that was checked: the form could
+// still post other bytes under Key, and every later read (a download link,
+// the removal) is of this version.
 type Evidence struct {
 	Kind        EvidenceKind
 	Key         string
+	VersionID   string
 	ContentType string
 	Size        int64
 	At          time.Time
@@ -92,6 +96,8 @@ type StoredObject struct {
 	ContentType string
 	// StoredAt is when its upload completed (zero when unknown).
 	StoredAt time.Time
+	// VersionID is the version read and checked.
+	VersionID string
 }
 
 // UploadTTL is how long an upload form works; S3 refuses an upload begun
@@ -102,14 +108,19 @@ const (
 	uploadGrace = time.Minute
 )
 
-// EvidenceObjects is where the images are: a private bucket that signs
-// upload forms and download links and inspects what was uploaded. Inspect
-// fails with KindMismatch for an object that is missing, empty, too large,
-// not a JPEG or PNG by its first bytes, or not of contentType.
+// EvidenceObjects is where the images are: a private, versioned bucket
+// that signs upload forms and download links, inspects what was uploaded
+// and removes it. Inspect fails with KindMismatch for an object that is
+// missing, empty, too large, not a JPEG or PNG by its first bytes, or not
+// of contentType, and reports the version it checked; PresignGet links
+// that version. Remove deletes the version, and every other version the
+// key holds, for good. Any of them fails with KindUnavailable when the
+// bucket cannot be reached or asks to retry later.
 type EvidenceObjects interface {
 	PresignPost(ctx context.Context, key, contentType string, now time.Time) (UploadForm, error)
 	Inspect(ctx context.Context, key, contentType string) (StoredObject, error)
-	PresignGet(ctx context.Context, key string, ttl time.Duration, now time.Time) (string, error)
+	PresignGet(ctx context.Context, key, versionID string, ttl time.Duration, now time.Time) (string, error)
+	Remove(ctx context.Context, key, versionID string) error
 }
 
 // WithEvidence gives the service the evidence bucket.
@@ -426,12 +437,17 @@ func (s *Service) ConfirmEvidence(ctx context.Context, ref Ref, in EvidenceConfi
 	if err != nil {
 		return err
 	}
+	if obj.VersionID == "" {
+		// Without a version, what was checked is not what a link would
+		// serve once the form posts again: record nothing.
+		return errors.New("confirm evidence: the bucket answered without a version id: is the evidence bucket versioned?")
+	}
 	// S3 refuses an upload begun after the form expired; an engine that
 	// does not (moto) is caught here by the object's own time.
 	if !obj.StoredAt.IsZero() && obj.StoredAt.After(issued.Add(UploadTTL+uploadGrace)) {
 		return Errorf(KindMismatch, "key: the file was uploaded after its form expired (forms work %d minutes); ask for a new form; nothing was recorded", int(UploadTTL.Minutes()))
 	}
-	ev := &Evidence{Kind: in.Kind, Key: in.Key, ContentType: obj.ContentType, Size: obj.Size, At: now, ByKind: by.Kind, BySub: by.Sub}
+	ev := &Evidence{Kind: in.Kind, Key: in.Key, VersionID: obj.VersionID, ContentType: obj.ContentType, Size: obj.Size, At: now, ByKind: by.Kind, BySub: by.Sub}
 	cmd := Command{Action: ActionAddEvidence, At: now, By: by, Evidence: ev}
 	if i.Type == TypeChain {
 		cmd.Step = i.CurrentStep
@@ -518,11 +534,26 @@ func (s *Service) EvidenceLinks(ctx context.Context, ref Ref) ([]DownloadLink, e
 	now := s.Now()
 	out := make([]DownloadLink, 0, len(i.Evidence))
 	for _, ev := range i.Evidence {
-		url, err := s.objects.PresignGet(ctx, ev.Key, DownloadTTL, now)
+		url, err := s.objects.PresignGet(ctx, ev.Key, ev.VersionID, DownloadTTL, now)
 		if err != nil {
 			return nil, fmt.Errorf("sign the download link: %w", err)
 		}
 		out = append(out, DownloadLink{Evidence: ev, URL: url, Expires: now.Add(DownloadTTL)})
 	}
 	return out, nil
+}
+
+// RemoveEvidence deletes for good every image recorded in evidence from
+// objects: the version checked and every other version under its key (what
+// the form posted after). The stream processor calls it on a deleted
+// process's tombstone, with the stream's retries. Each kind is tried; the
+// first error is returned.
+func RemoveEvidence(ctx context.Context, objects EvidenceObjects, evidence []Evidence) error {
+	var first error
+	for _, ev := range evidence {
+		if err := objects.Remove(ctx, ev.Key, ev.VersionID); err != nil && first == nil {
+			first = fmt.Errorf("remove the %s image: %w", ev.Kind, err)
+		}
+	}
+	return first
 }

@@ -352,7 +352,10 @@ func (s *Service) applyOnce(ctx context.Context, ref Ref, cmd Command, rec Idemp
 }
 
 // Delete removes the identification. force must only be true when the
-// caller holds the force-delete permission.
+// caller holds the force-delete permission. The tombstone is the delete:
+// the stream processor, on the tombstone's record, deletes the images the
+// process held (every version), with the stream's retries
+// (docs/evidence.md).
 func (s *Service) Delete(ctx context.Context, ref Ref, force bool, by Caller) error {
 	if err := s.store.Delete(ctx, ref, force, by, s.Now()); err != nil {
 		return fmt.Errorf("delete %s %s: %w", ref.Type, ref.ID, err)

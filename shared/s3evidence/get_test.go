@@ -21,7 +21,7 @@ func TestPresignGetDownloads(t *testing.T) {
 	b, _ := motoBucket(t)
 	content := jpegBytes(t)
 	upload(t, b, "acme/id-2/front.jpg", s3evidence.JPEG, content)
-	link, err := b.PresignGet(context.Background(), "acme/id-2/front.jpg", 5*time.Minute, time.Now())
+	link, err := b.PresignGet(context.Background(), "acme/id-2/front.jpg", "", 5*time.Minute, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestPresignGetURL(t *testing.T) {
 		{"", "https://acme-evidence.s3.eu-west-1.amazonaws.com/acme/id-2/front.jpg?"},
 		{"http://127.0.0.1:4566", "http://127.0.0.1:4566/acme-evidence/acme/id-2/front.jpg?"},
 	} {
-		link, err := newBucket(t, c.endpoint, lambdaCreds).PresignGet(context.Background(), "acme/id-2/front.jpg", 5*time.Minute, signedAt)
+		link, err := newBucket(t, c.endpoint, lambdaCreds).PresignGet(context.Background(), "acme/id-2/front.jpg", "", 5*time.Minute, signedAt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func TestPresignGetURL(t *testing.T) {
 func TestPresignGetExpired(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	link, err := newBucket(t, "", lambdaCreds).PresignGet(context.Background(), "a.png", 5*time.Minute, now.Add(-10*time.Minute))
+	link, err := newBucket(t, "", lambdaCreds).PresignGet(context.Background(), "a.png", "", 5*time.Minute, now.Add(-10*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +115,14 @@ func TestPresignGetRefuses(t *testing.T) {
 	t.Parallel()
 	b := newBucket(t, "", lambdaCreds)
 	for _, ttl := range []time.Duration{0, -time.Minute, 500 * time.Millisecond, 1500 * time.Millisecond, 7*24*time.Hour + time.Second} {
-		if _, err := b.PresignGet(context.Background(), "a.png", ttl, signedAt); err == nil {
+		if _, err := b.PresignGet(context.Background(), "a.png", "", ttl, signedAt); err == nil {
 			t.Errorf("ttl %v accepted", ttl)
 		}
 	}
-	if _, err := b.PresignGet(context.Background(), "a.png", 7*24*time.Hour, signedAt); err != nil {
+	if _, err := b.PresignGet(context.Background(), "a.png", "", 7*24*time.Hour, signedAt); err != nil {
 		t.Errorf("7 days refused: %v", err)
 	}
-	if _, err := b.PresignGet(context.Background(), "../a.png", time.Minute, signedAt); err == nil {
+	if _, err := b.PresignGet(context.Background(), "../a.png", "", time.Minute, signedAt); err == nil {
 		t.Error("invalid key accepted")
 	}
 }

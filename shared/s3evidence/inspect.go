@@ -42,6 +42,11 @@ type Object struct {
 	// LastModified is when it was stored (its upload completed); zero when
 	// the answer does not say.
 	LastModified time.Time
+	// VersionID is the version of the object read (x-amz-version-id): in
+	// a versioned bucket the bytes checked stay readable under it whatever
+	// is stored under the key later. Empty when the bucket is not
+	// versioned (S3's "null" version).
+	VersionID string
 }
 
 // magic are the first bytes of each content type accepted.
@@ -136,10 +141,10 @@ func (b *Bucket) readHead(ctx context.Context, key string) (Object, []byte, erro
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return Object{}, nil, fmt.Errorf("get the object: %w", err)
+		return Object{}, nil, fmt.Errorf("get the object: %w", &UnreachableError{Err: err})
 	}
 	defer resp.Body.Close()
-	obj := Object{StoredContentType: resp.Header.Get("Content-Type")}
+	obj := Object{StoredContentType: resp.Header.Get("Content-Type"), VersionID: versionHeader(resp)}
 	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
 		obj.LastModified = t.UTC()
 	}
@@ -156,11 +161,11 @@ func (b *Bucket) readHead(ctx context.Context, key string) (Object, []byte, erro
 		return Object{}, nil, ErrEmpty
 	case http.StatusNotFound:
 		if code := errorCode(resp.Body); code != "" && code != "NoSuchKey" {
-			return Object{}, nil, providerError(resp, code)
+			return Object{}, nil, providerError(resp, code, "s3 get object")
 		}
 		return Object{}, nil, ErrNotUploaded
 	default:
-		return Object{}, nil, providerError(resp, errorCode(resp.Body))
+		return Object{}, nil, providerError(resp, errorCode(resp.Body), "s3 get object")
 	}
 	if obj.Size == 0 {
 		// Nothing to read: an engine may still promise a byte it never
@@ -172,6 +177,15 @@ func (b *Bucket) readHead(ctx context.Context, key string) (Object, []byte, erro
 		return Object{}, nil, fmt.Errorf("get the object: read its first bytes: %w", err)
 	}
 	return obj, head, nil
+}
+
+// versionHeader is the answer's x-amz-version-id, "" for none or S3's
+// "null" version (of an object stored while the bucket was unversioned).
+func versionHeader(resp *http.Response) string {
+	if v := resp.Header.Get("X-Amz-Version-Id"); v != "null" {
+		return v
+	}
+	return ""
 }
 
 // contentRangeTotal is the complete length of "bytes first-last/total".
@@ -206,12 +220,12 @@ func errorCode(body io.Reader) string {
 
 // providerError is S3's answer as an error told by its code, status and
 // request id, never by its message.
-func providerError(resp *http.Response, code string) error {
+func providerError(resp *http.Response, code, op string) error {
 	if code == "" {
 		code = http.StatusText(resp.StatusCode)
 	}
 	return &awsprovider.ProviderError{
-		Op: "s3 get object", Code: code, StatusCode: resp.StatusCode,
+		Op: op, Code: code, StatusCode: resp.StatusCode,
 		RequestID: resp.Header.Get("X-Amz-Request-Id"),
 	}
 }

@@ -101,7 +101,10 @@ func TestUploadAndInspect(t *testing.T) {
 		if age := time.Since(obj.LastModified); age < -time.Minute || age > time.Minute {
 			t.Errorf("%s: last modified %v, want about now", c.contentType, obj.LastModified)
 		}
-		obj.LastModified = time.Time{}
+		if obj.VersionID == "" {
+			t.Errorf("%s: no version id from a versioned bucket", c.contentType)
+		}
+		obj.LastModified, obj.VersionID = time.Time{}, ""
 		want := s3evidence.Object{Size: int64(len(c.content)), ContentType: c.contentType, StoredContentType: c.contentType}
 		if obj != want {
 			t.Errorf("%s: %+v, want %+v", c.contentType, obj, want)

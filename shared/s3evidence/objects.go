@@ -17,8 +17,18 @@ import (
 
 // Objects is a Bucket as the identification service uses it: what Inspect
 // refuses becomes KindMismatch, saying what is wrong with the upload and
-// never what it holds.
+// never what it holds, and a bucket that cannot be reached or asks to
+// retry later (Unavailable) becomes KindUnavailable, a 503 with
+// Retry-After.
 type Objects struct{ *Bucket }
+
+// unavailable is err as KindUnavailable when it is S3 being unavailable.
+func unavailable(err error) error {
+	if err != nil && Unavailable(err) {
+		return &identification.Error{Kind: identification.KindUnavailable, Message: "the evidence bucket is unavailable; retry later", Err: err}
+	}
+	return err
+}
 
 var _ identification.EvidenceObjects = Objects{}
 
@@ -26,7 +36,7 @@ var _ identification.EvidenceObjects = Objects{}
 func (o Objects) PresignPost(ctx context.Context, key, contentType string, now time.Time) (identification.UploadForm, error) {
 	f, err := o.Bucket.PresignPost(ctx, key, contentType, now)
 	if err != nil {
-		return identification.UploadForm{}, err
+		return identification.UploadForm{}, unavailable(err)
 	}
 	return identification.UploadForm{URL: f.URL, Fields: f.Fields, Expires: f.Expires}, nil
 }
@@ -55,14 +65,22 @@ func (o Objects) Inspect(ctx context.Context, key, contentType string) (identifi
 		return identification.StoredObject{}, identification.Errorf(identification.KindMismatch, "key: nothing was uploaded with this form (or its upload was refused); nothing was recorded")
 	}
 	if err != nil {
-		return identification.StoredObject{}, err
+		return identification.StoredObject{}, unavailable(err)
 	}
-	return identification.StoredObject{Size: obj.Size, ContentType: obj.ContentType, StoredAt: obj.LastModified}, nil
+	return identification.StoredObject{Size: obj.Size, ContentType: obj.ContentType, StoredAt: obj.LastModified, VersionID: obj.VersionID}, nil
 }
 
-// PresignGet signs a download link (identification.EvidenceObjects).
-func (o Objects) PresignGet(ctx context.Context, key string, ttl time.Duration, now time.Time) (string, error) {
-	return o.Bucket.PresignGet(ctx, key, ttl, now)
+// PresignGet signs a download link to one version
+// (identification.EvidenceObjects).
+func (o Objects) PresignGet(ctx context.Context, key, versionID string, ttl time.Duration, now time.Time) (string, error) {
+	link, err := o.Bucket.PresignGet(ctx, key, versionID, ttl, now)
+	return link, unavailable(err)
+}
+
+// Remove deletes a version and every other version of its key
+// (identification.EvidenceObjects).
+func (o Objects) Remove(ctx context.Context, key, versionID string) error {
+	return unavailable(o.Bucket.RemoveAll(ctx, key, versionID))
 }
 
 // FromEnv is the evidence bucket of a function: EVIDENCE_BUCKET in
@@ -84,8 +102,9 @@ func FromEnv(context.Context) (identification.EvidenceObjects, error) {
 	return Objects{b}, nil
 }
 
-// CreateLocal creates the bucket on a local engine (the dev server's): a
-// bucket in AWS is the template's. One that exists already is no error.
+// CreateLocal creates the bucket on a local engine (the dev server's), with
+// versioning on: a bucket in AWS is the template's. One that exists
+// already is no error.
 func (b *Bucket) CreateLocal(ctx context.Context) error {
 	if b.endpoint == "" {
 		return errors.New("s3evidence: CreateLocal is for a local engine; in AWS the template creates the bucket")
@@ -115,7 +134,7 @@ func (b *Bucket) CreateLocal(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	if code := errorCode(resp.Body); resp.StatusCode != http.StatusOK && code != "BucketAlreadyOwnedByYou" {
-		return providerError(resp, code)
+		return providerError(resp, code, "s3 create bucket")
 	}
-	return nil
+	return b.EnableVersioning(ctx)
 }

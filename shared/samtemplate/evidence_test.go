@@ -104,6 +104,11 @@ func TestTemplateEvidenceBucket(t *testing.T) {
 			everyObject := r.Prefix == nil && len(r.TagFilters) == 0 && r.ObjectSizeGreaterThan == nil && r.ObjectSizeLessThan == nil
 			if everyObject && r.ExpirationInDays != nil && fmt.Sprint(*r.ExpirationInDays) == testRetentionDays {
 				expiring = true
+				// A version a form's later post made noncurrent is kept as
+				// long again, then goes too.
+				if nv := r.NoncurrentVersionExpiration; nv == nil || fmt.Sprint(nv.NoncurrentDays) != testRetentionDays {
+					t.Errorf("lifecycle rule %s: NoncurrentVersionExpiration = %+v, want after RetentionDays", deref(r.Id), nv)
+				}
 				if a := r.AbortIncompleteMultipartUpload; a == nil || a.DaysAfterInitiation != 1 {
 					t.Errorf("lifecycle rule %s: AbortIncompleteMultipartUpload = %+v, want after 1 day", deref(r.Id), a)
 				}
@@ -112,6 +117,12 @@ func TestTemplateEvidenceBucket(t *testing.T) {
 	}
 	if !expiring {
 		t.Errorf("no enabled lifecycle rule expires every object after RetentionDays (set to %s): rules %v", testRetentionDays, expiries)
+	}
+
+	// Versioned: a confirm records the version it checked, which a form
+	// posting again cannot replace (docs/evidence.md).
+	if v := b.VersioningConfiguration; v == nil || v.Status != "Enabled" {
+		t.Errorf("VersioningConfiguration = %+v, want Enabled", v)
 	}
 
 	if c := b.CorsConfiguration; c == nil || len(c.CorsRules) != 1 {

@@ -116,7 +116,8 @@ func goformationSpelling(resolved []byte) ([]byte, error) {
 // goformation's Ref yields the Default as is: "30" for a Number whose
 // Default is a string (as RetentionDays' is, since it also feeds an
 // environment variable), "*" for a CommaDelimitedList. A lifecycle rule's
-// ExpirationInDays that is a string of digits becomes that number; a CORS
+// ExpirationInDays (or NoncurrentVersionExpiration's NoncurrentDays) that
+// is a string of digits becomes that number; a CORS
 // rule's AllowedOrigins, AllowedMethods, AllowedHeaders or ExposedHeaders
 // that is a string becomes the list of its comma-separated items. Anything
 // else is left as it is.
@@ -139,6 +140,14 @@ func parameterValues(resolved []byte) ([]byte, error) {
 				if n, err := strconv.Atoi(s); err == nil {
 					rule["ExpirationInDays"] = n
 					changed = true
+				}
+			}
+			if nv, ok := rule["NoncurrentVersionExpiration"].(map[string]any); ok {
+				if s, ok := nv["NoncurrentDays"].(string); ok {
+					if n, err := strconv.Atoi(s); err == nil {
+						nv["NoncurrentDays"] = n
+						changed = true
+					}
 				}
 			}
 		}

@@ -40,7 +40,10 @@ type Processor struct {
 	Keys      *identification.CodeKeys
 	Senders   map[string]identification.Sender // by channel type
 	Publisher identification.Publisher
-	Logger    *slog.Logger
+	// Evidence is the evidence bucket: a tombstone's record deletes the
+	// images the process held (nil: the bucket is not this processor's).
+	Evidence identification.EvidenceObjects
+	Logger   *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Attempts is how many times a send is tried (3 when 0), Backoff the
@@ -98,12 +101,19 @@ func (p *Processor) handle(ctx context.Context, r Record) error {
 	if err != nil {
 		return fmt.Errorf("stream: old image: %w", err)
 	}
-	if newer == nil || newer.Process == nil {
-		return nil // a removal or a tombstone: nothing to deliver or publish
-	}
 	var old *identification.Identification
 	if older != nil {
 		old = older.Process
+	}
+	if newer == nil || newer.Process == nil {
+		// A removal or a tombstone: nothing to deliver or publish. A
+		// process that became a tombstone was deleted: its images go too.
+		if newer != nil && old != nil && p.Evidence != nil && len(old.Evidence) > 0 {
+			if err := identification.RemoveEvidence(ctx, p.Evidence, old.Evidence); err != nil {
+				return fmt.Errorf("stream: delete the images of deleted %s: %w", old.ID, err)
+			}
+		}
+		return nil
 	}
 	if old != nil && old.Version == newer.Process.Version {
 		return nil // bookkeeping (a claim, a published mark): no change
