@@ -65,7 +65,7 @@ func (s *Store) Get(_ context.Context, ref identification.Ref) (*identification.
 	}
 	// Stored values are never changed in place (Apply replaces them), so
 	// copying outside the lock is safe.
-	return identification.Clone(e.i), nil
+	return seen(e), nil
 }
 
 // Apply makes the change if Effect.Check passes on the stored process, as
@@ -81,7 +81,7 @@ func (s *Store) Apply(_ context.Context, ref identification.Ref, e identificatio
 		return identification.Result{}, deleted(ref, old)
 	}
 	if refusal := e.Check(old.i, old.code); refusal != nil {
-		return identification.Result{Old: identification.Clone(old.i)}, refusal
+		return identification.Result{Old: seen(old)}, refusal
 	}
 	i, code := e.Apply(old.i, old.code)
 	s.items[ref] = &entry{i: i, code: code}
@@ -109,6 +109,14 @@ func (s *Store) Delete(_ context.Context, ref identification.Ref, force bool, by
 	}
 	s.items[ref] = &entry{deletedAt: now, deletedBy: sub}
 	return nil
+}
+
+// seen is a copy of e's process as a read returns it, with what a counted
+// attempt left it owed.
+func seen(e *entry) *identification.Identification {
+	c := identification.Clone(e.i)
+	c.Unsettled = identification.SettlementOf(c, e.code)
+	return c
 }
 
 // notFound reads like the DynamoDB store's: the id is not repeated, so

@@ -18,6 +18,96 @@ func RunFlow(t *testing.T, newStore func(t *testing.T) identification.Store) {
 	t.Run("attempt burst", func(t *testing.T) { testAttemptBurst(t, newStore(t)) })
 	t.Run("guards", func(t *testing.T) { testGuards(t, newStore(t)) })
 	t.Run("history", func(t *testing.T) { testHistory(t, newStore(t)) })
+	t.Run("an ended process keeps no code", func(t *testing.T) { testEndingDropsCode(t, newStore(t)) })
+	t.Run("a code counted before its replacement completes", func(t *testing.T) { testReplacedCode(t, newStore(t)) })
+	t.Run("a read tells what an attempt left owed", func(t *testing.T) { testUnsettled(t, newStore(t)) })
+}
+
+// testEndingDropsCode: every action that ends a process with a code takes
+// the code's material (hash, nonce, guesses) with it.
+func testEndingDropsCode(t *testing.T, s identification.Store) {
+	admin := identification.Caller{Kind: identification.CallerAdmin, Sub: "admin-1"}
+	system := identification.Caller{Kind: identification.CallerSystem}
+	for _, c := range []struct {
+		action   identification.Action
+		by       identification.Caller
+		attempts int
+		at       time.Time
+	}{
+		{identification.ActionCancel, admin, 1, Now},
+		{identification.ActionClose, admin, 1, Now},
+		{identification.ActionFailAttempts, system, identification.MaxAttempts, Now},
+		{identification.ActionExpire, system, 1, Now.Add(2 * time.Hour)},
+	} {
+		i := OTP(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
+		i.OTP = &identification.OTPState{CodesSent: 1, Attempts: c.attempts, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-5 * time.Minute)}
+		mustCreateWith(t, s, i, &identification.CodeMaterial{Hash: "hash-1", KeyID: "k1", Nonce: "n1", Guesses: []string{"g1"}})
+		e, err := identification.Plan(identification.Command{Action: c.action, At: c.at, By: c.by, Reason: "r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Apply(t.Context(), i.Ref(), e)
+		if err != nil {
+			t.Fatalf("%s: %v", c.action, err)
+		}
+		if res.Code != nil {
+			t.Errorf("%s ended the process (%s) with its code material still stored: %+v", c.action, res.New.Status, res.Code)
+		}
+	}
+}
+
+// testReplacedCode: a completion guarded by the code a right guess was
+// counted against still applies after one resend replaced it, not after
+// two, and never for a code that was not there.
+func testReplacedCode(t *testing.T, s identification.Store) {
+	admin := identification.Caller{Kind: identification.CallerAdmin, Sub: "admin-1"}
+	i := OTP(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
+	i.OTP = &identification.OTPState{CodesSent: 1, Attempts: 1, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-5 * time.Minute)}
+	mustCreateWith(t, s, i, &identification.CodeMaterial{Hash: "hash-1", KeyID: "k1", Nonce: "n1"})
+	resend := func(hash string, at time.Time) {
+		t.Helper()
+		err := apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionIssueCode, At: at, By: admin,
+			Code: &identification.IssuedCode{Hash: hash, KeyID: "k1", Nonce: "n-" + hash, ExpiresAt: at.Add(10 * time.Minute), Delivery: identification.DeliveryExternal}})
+		if err != nil {
+			t.Fatalf("resend %s: %v", hash, err)
+		}
+	}
+	complete := func(hash string) error {
+		return apply(s, t.Context(), i.Ref(), identification.Command{Action: identification.ActionCompleteCode, At: Now.Add(2 * time.Minute), By: actor, CodeHash: hash})
+	}
+	resend("hash-2", Now)
+	resend("hash-3", Now.Add(time.Minute))
+	checkKind(t, "completing a code replaced twice", complete("hash-1"), identification.KindConflict)
+	checkKind(t, "completing a code never issued", complete("hash-0"), identification.KindConflict)
+	if err := complete("hash-2"); err != nil {
+		t.Errorf("completing the code the last resend replaced: %v", err)
+	}
+	if got := mustGet(t, s, i.Ref()); got.Status != identification.StatusCompleted {
+		t.Errorf("status %s, want COMPLETED", got.Status)
+	}
+}
+
+// testUnsettled: a read of a process whose attempts are spent (none right)
+// says it is owed its failure; one with a right guess counted, its
+// completion; any other, nothing.
+func testUnsettled(t *testing.T, s identification.Store) {
+	seed := func(attempts int, guesses ...string) *identification.Identification {
+		i := OTP(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
+		i.OTP = &identification.OTPState{CodesSent: 1, Attempts: attempts, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-5 * time.Minute)}
+		i.Actor.IdentityDocument = &identification.IdentityDocument{DocumentNumber: "12345678A", DocumentType: "NIF"}
+		mustCreateWith(t, s, i, &identification.CodeMaterial{Hash: "hash-1", KeyID: "k1", Nonce: "n1", Guesses: guesses})
+		return mustGet(t, s, i.Ref())
+	}
+	right := identification.GuessOf("hash-1", identification.NormalisedTwoFactor("DOCUMENT_NUMBER", "12345678A"))
+	if got := seed(identification.MaxAttempts, "w1", "w2", "w3", "w4", "w5").Unsettled; got == nil || got.Action != identification.ActionFailAttempts {
+		t.Errorf("attempts spent, none right: %+v, want fail_attempts", got)
+	}
+	if got := seed(2, "w1", right).Unsettled; got == nil || got.Action != identification.ActionCompleteCode || got.CodeHash != "hash-1" {
+		t.Errorf("a right guess counted: %+v, want complete_code of hash-1", got)
+	}
+	if got := seed(2, "w1", "w2").Unsettled; got != nil {
+		t.Errorf("two wrong guesses: %+v, want nothing owed", got)
+	}
 }
 
 // Device is the device of the suite's actor calls.

@@ -29,11 +29,14 @@ const (
 	paramTombstone
 	paramSub
 	paramEmptyList
+	paramEmptyString
 	paramGuesses
 	paramCodeHash
 	paramStep
 	paramNextStep
 	paramSpacingBefore
+	paramSpacingBeforeMs
+	paramCodeIssuedMs
 	paramNewHash
 	paramNewKey
 	paramNewNonce

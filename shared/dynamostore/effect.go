@@ -94,6 +94,7 @@ func (s *Store) effectArgs(ref identification.Ref, e identification.Effect, toke
 	a[paramKind] = str(kindProcess)
 	a[paramSub] = str(e.By.Sub)
 	a[paramEmptyList] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+	a[paramEmptyString] = str("")
 	guesses := make([]types.AttributeValue, len(e.Guesses))
 	for n, g := range e.Guesses {
 		guesses[n] = str(g)
@@ -104,12 +105,19 @@ func (s *Store) effectArgs(ref identification.Ref, e identification.Effect, toke
 	a[paramStep] = number(int64(e.StepGuard))
 	a[paramNextStep] = number(int64(e.Step + 1))
 	a[paramSpacingBefore] = number(at.Add(-e.Spacing).Unix())
+	a[paramSpacingBeforeMs] = number(at.Add(-e.Spacing).UnixMilli())
 	if ic := e.Code; ic != nil {
 		a[paramNewHash] = str(ic.Hash)
 		a[paramNewKey] = str(ic.KeyID)
 		a[paramNewNonce] = str(ic.Nonce)
 		a[paramCodeExpires] = number(ic.ExpiresAt.Unix())
 		a[paramDelivery] = str(ic.Delivery)
+		issued := at
+		if !ic.IssuedAt.IsZero() {
+			issued = ic.IssuedAt
+		}
+		a[paramCodeIssuedMs] = number(issued.UnixMilli())
+		a[paramSpacingBeforeMs] = number(issued.Add(-e.Spacing).UnixMilli())
 	}
 	if d := e.Device; d != nil {
 		a[paramDeviceInstallation] = str(d.InstallationID)
@@ -193,7 +201,7 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 		and(expression.AttributeExists(name(attrCodeHash)).And(name(attrCodeExpiresAt).GreaterThan(now)))
 	}
 	if sh.codeHash {
-		and(name(attrCodeHash).Equal(slot(paramCodeHash)))
+		and(name(attrCodeHash).Equal(slot(paramCodeHash)).Or(name(attrPrevCodeHash).Equal(slot(paramCodeHash))))
 	}
 	if sh.attemptsAtLeast > 0 {
 		and(name(attrAttempts).GreaterThanEqual(expression.Value(sh.attemptsAtLeast)))
@@ -216,7 +224,11 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 		and(expression.AttributeNotExists(name(attrDecision)))
 	}
 	if sh.spacing {
-		and(expression.AttributeNotExists(name(attrLastCodeAt)).Or(name(attrLastCodeAt).LessThanEqual(slot(paramSpacingBefore))))
+		// Compared to the millisecond; an item from before last_code_ms
+		// on its whole second.
+		and(name(attrLastCodeMs).LessThanEqual(slot(paramSpacingBeforeMs)).Or(
+			expression.AttributeNotExists(name(attrLastCodeMs)).And(
+				expression.AttributeNotExists(name(attrLastCodeAt)).Or(name(attrLastCodeAt).LessThanEqual(slot(paramSpacingBefore))))))
 	}
 
 	update := expression.
@@ -252,11 +264,13 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 	}
 	if sh.code {
 		update = update.
+			Set(name(attrPrevCodeHash), expression.IfNotExists(name(attrCodeHash), slot(paramEmptyString))).
 			Set(name(attrCodeHash), slot(paramNewHash)).
 			Set(name(attrCodeKey), slot(paramNewKey)).
 			Set(name(attrCodeNonce), slot(paramNewNonce)).
 			Set(name(attrCodeExpiresAt), slot(paramCodeExpires)).
 			Set(name(attrLastCodeAt), now).
+			Set(name(attrLastCodeMs), slot(paramCodeIssuedMs)).
 			Set(name(attrDeliveryStatus), slot(paramDelivery)).
 			Set(name(attrGuesses), slot(paramEmptyList)).
 			Add(name(attrCodesSent), expression.Value(1)).
@@ -267,13 +281,16 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 		update = update.Add(name(attrAttempts), expression.Value(1)).
 			Set(name(attrGuesses), expression.ListAppend(expression.IfNotExists(name(attrGuesses), slot(paramEmptyList)), slot(paramGuesses)))
 	case identification.ActionCompleteCode:
-		update = update.Remove(name(attrCodeHash)).Remove(name(attrCodeNonce)).Remove(name(attrGuesses))
 		if sh.awaiting {
 			update = update.Set(name(attrCodeValidated), expression.Value(true))
 		}
 	case identification.ActionFailAttempts:
-		update = update.Set(name(attrFailureReason), expression.Value(identification.FailureMaxAttempts)).
-			Remove(name(attrCodeHash)).Remove(name(attrCodeNonce)).Remove(name(attrGuesses))
+		update = update.Set(name(attrFailureReason), expression.Value(identification.FailureMaxAttempts))
+	}
+	if dropsCode(sh.action, sh.ends) && !sh.code {
+		// A used code, and any code of an ended process, is gone: its hash,
+		// nonce and the guesses counted against it.
+		update = update.Remove(name(attrCodeHash)).Remove(name(attrPrevCodeHash)).Remove(name(attrCodeNonce)).Remove(name(attrGuesses))
 	}
 	if sh.completedDevice {
 		update = update.Set(name(attrCompletedDevice), slot(paramCallerDevice))
@@ -294,6 +311,12 @@ func (s *Store) effectExpression(sh effectShape) expression.Builder {
 		update = update.Set(name(attrFailureReason), expression.Value(identification.FailureStepRejected))
 	}
 	return expression.NewBuilder().WithCondition(cond).WithUpdate(update)
+}
+
+// dropsCode reports whether an action with this end drops the code
+// material: one that used the code, or one that ends the process.
+func dropsCode(a identification.Action, ends identification.EndClock) bool {
+	return ends != identification.EndNone || a == identification.ActionCompleteCode || a == identification.ActionFailAttempts
 }
 
 // statusCondition is the rule's statuses and expiry as a condition: for

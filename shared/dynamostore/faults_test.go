@@ -176,8 +176,9 @@ func TestPersistentFaultsAreUnavailableAndLeaveRecordsWhole(t *testing.T) {
 					{"PutItem", func() error { return r.store.Create(ctx, fresh, nil) }},
 					{"GetItem", func() error { _, err := r.store.Get(ctx, existing.Ref()); return err }},
 					{"UpdateItem", func() error { return identification.Do(ctx, r.store, existing.Ref(), cancel) }},
-					// A delete leaves a tombstone: an UpdateItem too.
-					{"UpdateItem", func() error {
+					// A delete reads first (for the record of the key the
+					// process was created with), so its read is what fails.
+					{"GetItem", func() error {
 						return r.store.Delete(ctx, existing.Ref(), true, identification.Caller{Kind: identification.CallerAdmin, Sub: "test-admin"}, faultNow)
 					}},
 				}
@@ -204,10 +205,10 @@ func TestPersistentFaultsAreUnavailableAndLeaveRecordsWhole(t *testing.T) {
 						t.Errorf("a failed create stored the record")
 					}
 				default:
-					// The lost cancel landed, the delete's first attempt
-					// removed the record, its retries found nothing.
-					if got != nil {
-						t.Errorf("after a lost forced delete the record is still there: %+v", got)
+					// The lost cancel landed; the delete never got past
+					// its read, so the record is the cancelled one, whole.
+					if got == nil || got.Status != identification.StatusCancelled || got.Version != existing.Version+1 {
+						t.Errorf("after a lost cancel and a failed delete: %+v, want it CANCELLED at version %d", got, existing.Version+1)
 					}
 					if f := r.stored(t, fresh); !reflect.DeepEqual(f, fresh) {
 						t.Errorf("a create whose response was lost: stored %+v, want %+v", f, fresh)

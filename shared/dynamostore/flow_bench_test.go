@@ -52,7 +52,7 @@ func BenchmarkStoreFlow(b *testing.B) {
 	}
 	record := func(status int) identification.Idempotency {
 		return identification.Idempotency{Key: identification.IdempotencyKeyHash("acme", "bench-key"),
-			Request: identification.RequestHash(http.MethodPost, "/bench", nil), Status: status, At: now}
+			Request: identification.RequestHash(identification.Caller{Kind: identification.CallerAdmin, Sub: "bench"}, http.MethodPost, "/bench", nil), Status: status, At: now}
 	}
 
 	// seed makes the process a flow acts on: an OTP or a chain, open,

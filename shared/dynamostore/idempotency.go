@@ -33,6 +33,9 @@ type idempotencyItem struct {
 	CodeUntil int64  `dynamodbav:"code_expires_at,omitempty"`
 	At        int64  `dynamodbav:"at"`
 	TTL       int64  `dynamodbav:"ttl"`
+	// Deleted: the process this key created was deleted, and the answer
+	// erased with it.
+	Deleted bool `dynamodbav:"deleted,omitempty"`
 }
 
 func idempotencyKey(org, hash string) map[string]types.AttributeValue {
@@ -70,6 +73,7 @@ func (s *Store) putIdempotency(org string, rec identification.Idempotency) (type
 func (s *Store) CreateOnce(ctx context.Context, i *identification.Identification, code *identification.CodeMaterial, rec identification.Idempotency) (*identification.Idempotency, error) {
 	it := toItem(i, code, s.shards, s.retention)
 	it.LastWrite = newToken()
+	it.IdemKey = rec.Key
 	av, err := marshalItem(it)
 	if err != nil {
 		return nil, err
@@ -153,7 +157,7 @@ func (s *Store) transact(ctx context.Context, rec identification.Idempotency, ac
 			return nil, nil, identification.Errorf(identification.KindConflict, "the Idempotency-Key was used with another request")
 		}
 		return &identification.Idempotency{Key: rec.Key, Request: old.Request, Status: old.Status, Body: old.Body,
-			CodeKey: old.CodeKey, CodeNonce: old.CodeNonce, ProcessID: old.ProcessID, CodeExpiresAt: fromUnix(old.CodeUntil), At: fromUnix(old.At)}, nil, nil
+			CodeKey: old.CodeKey, CodeNonce: old.CodeNonce, ProcessID: old.ProcessID, CodeExpiresAt: fromUnix(old.CodeUntil), At: fromUnix(old.At), Deleted: old.Deleted}, nil, nil
 	}
 	for _, r := range reasons {
 		if code(r) == "TransactionConflict" {
@@ -164,4 +168,20 @@ func (s *Store) transact(ctx context.Context, rec identification.Idempotency, ac
 		return nil, reasons, nil
 	}
 	return nil, nil, classify("transact write items", err)
+}
+
+// eraseIdempotency is the delete's write to the record of the key that
+// created process id: the answer it keeps (the actor's data, the code's
+// nonce) goes and the record says the process was deleted, so a replay
+// answers 404. Only while the record is still that process's.
+func (s *Store) eraseIdempotency(org, hash, id string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                s.table,
+		Key:                      idempotencyKey(org, hash),
+		ConditionExpression:      aws.String("#process = :id"),
+		UpdateExpression:         aws.String("SET #deleted = :true REMOVE #body, #code_key, #code_nonce"),
+		ExpressionAttributeNames: map[string]string{"#process": "process_id", "#deleted": "deleted", "#body": "body", "#code_key": "code_key", "#code_nonce": "code_nonce"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":id": str(id), ":true": &types.AttributeValueMemberBOOL{Value: true}},
+	}}
 }

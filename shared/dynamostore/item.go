@@ -50,10 +50,12 @@ const (
 	attrCodesSent       = "codes_sent"
 	attrAttempts        = "attempts"
 	attrCodeHash        = "code_hash"
+	attrPrevCodeHash    = "prev_code_hash"
 	attrCodeKey         = "code_key"
 	attrCodeNonce       = "code_nonce"
 	attrCodeExpiresAt   = "code_expires_at"
 	attrLastCodeAt      = "last_code_at"
+	attrLastCodeMs      = "last_code_ms"
 	attrCodeValidated   = "code_validated"
 	attrGuesses         = "guesses"
 	attrDeliveryStatus  = "delivery_status"
@@ -79,21 +81,25 @@ const (
 // not read back (item_test.go fails on any field that does not round-trip).
 // Times are Unix seconds so conditions can compare them.
 type item struct {
-	PK            string `dynamodbav:"pk"`
-	SK            string `dynamodbav:"sk"`
-	Kind          string `dynamodbav:"kind"`
-	Org           string `dynamodbav:"org"`
-	ID            string `dynamodbav:"id"`
-	Type          string `dynamodbav:"type"`
-	Status        string `dynamodbav:"status"`
-	CreatedAt     int64  `dynamodbav:"created_at"`
-	UpdatedAt     int64  `dynamodbav:"updated_at"`
-	ExpiresAt     int64  `dynamodbav:"expires_at"`
-	EndedAt       int64  `dynamodbav:"ended_at,omitempty"`
-	CompletedAt   int64  `dynamodbav:"completed_at,omitempty"`
-	Version       int64  `dynamodbav:"version"`
-	TTL           int64  `dynamodbav:"ttl"`
-	LastWrite     string `dynamodbav:"last_write,omitempty"`
+	PK          string `dynamodbav:"pk"`
+	SK          string `dynamodbav:"sk"`
+	Kind        string `dynamodbav:"kind"`
+	Org         string `dynamodbav:"org"`
+	ID          string `dynamodbav:"id"`
+	Type        string `dynamodbav:"type"`
+	Status      string `dynamodbav:"status"`
+	CreatedAt   int64  `dynamodbav:"created_at"`
+	UpdatedAt   int64  `dynamodbav:"updated_at"`
+	ExpiresAt   int64  `dynamodbav:"expires_at"`
+	EndedAt     int64  `dynamodbav:"ended_at,omitempty"`
+	CompletedAt int64  `dynamodbav:"completed_at,omitempty"`
+	Version     int64  `dynamodbav:"version"`
+	TTL         int64  `dynamodbav:"ttl"`
+	LastWrite   string `dynamodbav:"last_write,omitempty"`
+	// IdemKey is the hash of the Idempotency-Key the process was created
+	// with: a delete finds the key's record by it, to erase the answer the
+	// record keeps (the actor's data).
+	IdemKey       string `dynamodbav:"idem_key,omitempty"`
 	OpenShard     string `dynamodbav:"open_shard,omitempty"`
 	OpenExpiresAt int64  `dynamodbav:"open_expires_at,omitempty"`
 
@@ -110,10 +116,14 @@ type item struct {
 
 	// The code: its state, and its secret side (hash, key, nonce, the
 	// guesses counted against it).
-	CodesSent         int64  `dynamodbav:"codes_sent,omitempty"`
-	Attempts          int64  `dynamodbav:"attempts,omitempty"`
-	CodeExpiresAt     int64  `dynamodbav:"code_expires_at,omitempty"`
-	LastCodeAt        int64  `dynamodbav:"last_code_at,omitempty"`
+	CodesSent     int64 `dynamodbav:"codes_sent,omitempty"`
+	Attempts      int64 `dynamodbav:"attempts,omitempty"`
+	CodeExpiresAt int64 `dynamodbav:"code_expires_at,omitempty"`
+	LastCodeAt    int64 `dynamodbav:"last_code_at,omitempty"`
+	// LastCodeMs is LastCodeAt to the millisecond, which the spacing
+	// between codes is compared on (items written before it have only
+	// LastCodeAt).
+	LastCodeMs        int64  `dynamodbav:"last_code_ms,omitempty"`
 	CodeValidated     bool   `dynamodbav:"code_validated,omitempty"`
 	DeliveryStatus    string `dynamodbav:"delivery_status,omitempty"`
 	DeliveryAttempts  int64  `dynamodbav:"delivery_attempts,omitempty"`
@@ -124,6 +134,7 @@ type item struct {
 	DeliveryClaimedAt int64    `dynamodbav:"delivery_claimed_at,omitempty"`
 	PublishedVersion  int64    `dynamodbav:"published_version,omitempty"`
 	CodeHash          string   `dynamodbav:"code_hash,omitempty"`
+	PrevCodeHash      string   `dynamodbav:"prev_code_hash,omitempty"`
 	CodeKey           string   `dynamodbav:"code_key,omitempty"`
 	CodeNonce         string   `dynamodbav:"code_nonce,omitempty"`
 	Guesses           []string `dynamodbav:"guesses,omitempty"`
@@ -290,6 +301,15 @@ func unix(t time.Time) int64 {
 	return t.Unix()
 }
 
+// lastCodeAt is when the item's last code was issued, to the millisecond
+// where it was recorded so.
+func lastCodeAt(it item) time.Time {
+	if it.LastCodeMs != 0 {
+		return time.UnixMilli(it.LastCodeMs).UTC()
+	}
+	return fromUnix(it.LastCodeAt)
+}
+
 func fromUnix(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
@@ -367,12 +387,15 @@ func toItem(i *identification.Identification, code *identification.CodeMaterial,
 	if o := i.OTP; o != nil {
 		it.CodesSent, it.Attempts = int64(o.CodesSent), int64(o.Attempts)
 		it.CodeExpiresAt, it.LastCodeAt = unix(o.CodeExpiresAt), unix(o.LastCodeAt)
+		if !o.LastCodeAt.IsZero() {
+			it.LastCodeMs = o.LastCodeAt.UnixMilli()
+		}
 		it.CodeValidated = o.Validated
 		it.DeliveryStatus, it.DeliveryAttempts = o.Delivery.Status, int64(o.Delivery.Attempts)
 		it.DeliveryLastTried, it.DeliveryMessageID = unix(o.Delivery.LastTried), o.Delivery.MessageID
 	}
 	if code != nil {
-		it.CodeHash, it.CodeKey, it.CodeNonce = code.Hash, code.KeyID, code.Nonce
+		it.CodeHash, it.CodeKey, it.CodeNonce, it.PrevCodeHash = code.Hash, code.KeyID, code.Nonce, code.Previous
 		it.Guesses = append([]string(nil), code.Guesses...)
 	}
 	if a := i.Agent; a != nil {
@@ -461,7 +484,7 @@ func fromItem(it item) (*identification.Identification, *identification.CodeMate
 	if it.CodesSent > 0 || it.Attempts > 0 {
 		i.OTP = &identification.OTPState{
 			CodesSent: int(it.CodesSent), Attempts: int(it.Attempts),
-			CodeExpiresAt: fromUnix(it.CodeExpiresAt), LastCodeAt: fromUnix(it.LastCodeAt), Validated: it.CodeValidated,
+			CodeExpiresAt: fromUnix(it.CodeExpiresAt), LastCodeAt: lastCodeAt(it), Validated: it.CodeValidated,
 			Delivery: identification.Delivery{Status: deliveryStatusOf(it.DeliveryStatus), Attempts: int(it.DeliveryAttempts),
 				LastTried: fromUnix(it.DeliveryLastTried), MessageID: it.DeliveryMessageID},
 		}
@@ -487,8 +510,9 @@ func fromItem(it item) (*identification.Identification, *identification.CodeMate
 		Phone: strings.TrimPrefix(it.ListPhone, facet), Document: strings.TrimPrefix(it.ListDocument, facet)}
 	var code *identification.CodeMaterial
 	if it.CodeHash != "" {
-		code = &identification.CodeMaterial{Hash: it.CodeHash, KeyID: it.CodeKey, Nonce: it.CodeNonce, Guesses: it.Guesses}
+		code = &identification.CodeMaterial{Hash: it.CodeHash, KeyID: it.CodeKey, Nonce: it.CodeNonce, Guesses: it.Guesses, Previous: it.PrevCodeHash}
 	}
+	i.Unsettled = identification.SettlementOf(i, code)
 	return i, code
 }
 

@@ -213,11 +213,21 @@ func (s *Store) refused(ref identification.Ref, e identification.Effect, av map[
 // Delete turns the process into its tombstone in one conditional
 // UpdateItem: the actor's data and everything else go, the id, the status
 // it had, when and by whom stay for the retention period, so the org's own
-// read of the id can say it was deleted.
+// read of the id can say it was deleted. A process created with an
+// Idempotency-Key (read first, strongly consistent) is turned into its
+// tombstone in one transaction with the erasure of the key's record, which
+// kept the create's answer: nothing of the actor outlives the delete.
 func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, by identification.Caller, now time.Time) error {
 	expr, err := s.shapes.get(deleteShape{force}, func() expression.Builder { return deleteExpression(force) })
 	if err != nil {
 		return fmt.Errorf("build delete expression: %w", err)
+	}
+	key := ""
+	if got, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: keyAttr(ref), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#k"), ExpressionAttributeNames: map[string]string{"#k": "idem_key"}}); err != nil {
+		return classify("get item", err)
+	} else if v, ok := got.Item["idem_key"].(*types.AttributeValueMemberS); ok {
+		key = v.Value
 	}
 	token := newToken()
 	var args [numParams]types.AttributeValue
@@ -227,7 +237,7 @@ func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, 
 	args[paramSub] = str(orUnknown(by.Sub))
 	args[paramKind] = str(kindProcess)
 	args[paramTombstone] = str(kindTombstone)
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	update := &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 keyAttr(ref),
 		ConditionExpression:                 expr.condition,
@@ -235,29 +245,58 @@ func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, 
 		ExpressionAttributeNames:            expr.names,
 		ExpressionAttributeValues:           expr.values(&args),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		if len(ccf.Item) == 0 {
-			return notFound(ref)
+	}
+	var refusedItem map[string]types.AttributeValue
+	if key != "" {
+		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{TableName: update.TableName, Key: update.Key, ConditionExpression: update.ConditionExpression,
+				UpdateExpression: update.UpdateExpression, ExpressionAttributeNames: update.ExpressionAttributeNames,
+				ExpressionAttributeValues:           update.ExpressionAttributeValues,
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+			s.eraseIdempotency(ref.Org, key, ref.ID),
+		}})
+		var tce *types.TransactionCanceledException
+		switch {
+		case err == nil:
+			return nil
+		case !errors.As(err, &tce) || len(tce.CancellationReasons) != 2:
+			return classify("transact write items", err)
+		case aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed":
+			refusedItem = tce.CancellationReasons[0].Item
+		case aws.ToString(tce.CancellationReasons[1].Code) == "ConditionalCheckFailed":
+			// The key's record is gone (TTL) or now another request's:
+			// nothing of this process is left in it.
+			key = ""
+		default:
+			return classify("transact write items", err)
 		}
-		if ownWrite(ccf.Item, token) {
+	}
+	if key == "" && refusedItem == nil {
+		_, err = s.client.UpdateItem(ctx, update)
+		var ccf *types.ConditionalCheckFailedException
+		if !errors.As(err, &ccf) {
+			if err != nil {
+				return classify("update item", err)
+			}
 			return nil
 		}
-		it, err := decodeItem(ccf.Item)
-		if err != nil {
-			return err
-		}
-		if it.Kind == kindTombstone {
-			return deleted(ref, it)
-		}
-		old, _ := fromItem(it)
-		return identification.DeleteRefusal(old.Status, old.ExpiresAt, now)
+		refusedItem = ccf.Item
 	}
+	if len(refusedItem) == 0 {
+		return notFound(ref)
+	}
+	if ownWrite(refusedItem, token) {
+		return nil
+	}
+	it, err := decodeItem(refusedItem)
 	if err != nil {
-		return classify("update item", err)
+		return err
 	}
-	return nil
+	if it.Kind == kindTombstone {
+		return deleted(ref, it)
+	}
+	old, _ := fromItem(it)
+	return identification.DeleteRefusal(old.Status, old.ExpiresAt, now)
 }
 
 // Shapes of the expressions the store builds once besides effects'.

@@ -30,7 +30,12 @@ type flow struct {
 
 func newFlow(t *testing.T, e enginetest.Engine) *flow {
 	t.Helper()
-	env := apitest.New(t, e)
+	return flowOn(t, apitest.New(t, e))
+}
+
+// flowOn is the flow of env.
+func flowOn(t *testing.T, env *apitest.Env) *flow {
+	t.Helper()
 	return &flow{
 		env:      env,
 		admin:    env.Token(t, "acme", auth.ScopeAdmin),

@@ -20,8 +20,8 @@ type onceKey struct {
 
 // idempotencyKey reads the Idempotency-Key header: absent (nil), or 1 to
 // 255 printable ASCII characters sent once. The request is identified by
-// its method, path and body, read here and put back for the route.
-func idempotencyKey(r *http.Request, org string) (*onceKey, error) {
+// its caller, method, path and body, read here and put back for the route.
+func idempotencyKey(r *http.Request, org string, by identification.Caller) (*onceKey, error) {
 	vs := r.Header.Values("Idempotency-Key")
 	if len(vs) == 0 {
 		return nil, nil
@@ -36,7 +36,7 @@ func idempotencyKey(r *http.Request, org string) (*onceKey, error) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return &onceKey{hash: identification.IdempotencyKeyHash(org, vs[0]),
-		request: identification.RequestHash(r.Method, r.URL.Path, body)}, nil
+		request: identification.RequestHash(by, r.Method, r.URL.Path, body)}, nil
 }
 
 // record is the key's record of an answer: status and body (v, or none).
@@ -57,6 +57,11 @@ func (h *Handler) answerOnce(w http.ResponseWriter, r *http.Request, c *call, re
 		return
 	}
 	if replay != nil {
+		if replay.Deleted {
+			h.writeError(w, r, identification.Errorf(identification.KindConflict,
+				"the identification this Idempotency-Key created has been deleted; use another key to create a new one"))
+			return
+		}
 		w.Header().Set("Idempotent-Replayed", "true")
 		rec = *replay
 	}

@@ -91,6 +91,9 @@ var (
 	putItem    = []string{"dynamodb:PutItem"}
 	updateItem = []string{"dynamodb:UpdateItem"}
 	readUpdate = []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}
+	// readSettle: a read that writes what a counted attempt left owed
+	// (identification.Settlement) when it finds it.
+	readSettle = readUpdate
 	// updateOnce: the update, and with an Idempotency-Key the key's record,
 	// put in the same transaction.
 	updateOnce = []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}
@@ -115,7 +118,7 @@ var (
 	CloseOTP = Route{Idempotent: true, Name: "close-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/close", Success: http.StatusNoContent, Scopes: admin,
 		DynamoDB: updateOnce, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).close}
 	DeleteOTP = Route{Name: "delete-otp", Method: http.MethodDelete, Path: otpPath + "/{" + otpID + "}", Success: http.StatusNoContent, Scopes: admin,
-		DynamoDB: updateItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete}
+		Calls: 2, DynamoDB: readUpdate, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete}
 	CreateChain = Route{Idempotent: true, Name: "create-chain", Method: http.MethodPost, Path: chainPath, Success: http.StatusCreated, Scopes: admin, UserAgent: true,
 		DynamoDB: putItem, Needs: codeKeys, Example: exampleChain, typ: identification.TypeChain, serve: (*Handler).createChain}
 	CancelChain = Route{Idempotent: true, Name: "cancel-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/cancel", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
@@ -123,21 +126,21 @@ var (
 	CloseChain = Route{Idempotent: true, Name: "close-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/close", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
 		DynamoDB: updateOnce, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).close}
 	GetOTP = Route{Name: "get-otp", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}", Success: http.StatusOK, Scopes: admin,
-		DynamoDB: getItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get}
+		DynamoDB: readSettle, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get}
 	GetChain = Route{Name: "get-chain", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}", Success: http.StatusOK, Scopes: admin, UserAgent: true,
-		DynamoDB: getItem, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).get}
+		DynamoDB: readSettle, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).get}
 	GetOTPHistory = Route{Name: "get-otp-history", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}/history", Success: http.StatusOK, Scopes: admin,
-		DynamoDB: getItem, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).history}
+		DynamoDB: readSettle, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).history}
 	GetChainHistory = Route{Name: "get-chain-history", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}/history", Success: http.StatusOK, Scopes: admin, UserAgent: true,
-		DynamoDB: getItem, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).history}
+		DynamoDB: readSettle, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).history}
 	ValidateOTP = Route{Name: "validate-otp", Method: http.MethodPut, Path: otpPath + "/{" + otpID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
-		Calls: 2, DynamoDB: updateItem, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).validate}
+		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).validate}
 	ResendOTP = Route{Idempotent: true, Name: "resend-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
 		DynamoDB: resendOnce, Needs: codeKeys, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).resend}
 	ValidateChain = Route{Name: "validate-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
 		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).startChain}
 	ValidateChainOTP = Route{Name: "validate-chain-otp", Method: http.MethodPut, Path: chainPath + "/{" + chainID + "}/otp/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
-		Calls: 2, DynamoDB: updateItem, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).validate}
+		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).validate}
 	ResendChainOTP = Route{Idempotent: true, Name: "resend-chain-otp", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/otp/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
 		DynamoDB: resendOnce, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).resend}
 	ValidateChainAgent = Route{Name: "validate-chain-agent", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/agent/validate", Success: http.StatusNoContent, Scopes: agent, UserAgent: true,
@@ -284,10 +287,14 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		kind := identification.CallerKind("")
+		var also []identification.CallerKind
 		for _, s := range rt.Scopes {
-			if p.HasScope(s) {
+			switch {
+			case !p.HasScope(s):
+			case kind == "":
 				kind = callerKinds[s]
-				break
+			default:
+				also = append(also, callerKinds[s])
 			}
 		}
 		if kind == "" {
@@ -295,7 +302,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			return
 		}
 		c := &call{org: org, principal: p, ref: identification.Ref{Org: org, Type: rt.typ},
-			by: identification.Caller{Kind: kind, Sub: p.Subject, RequestID: requestIDFrom(r.Context())}}
+			by: identification.Caller{Kind: kind, Also: also, Sub: p.Subject, RequestID: requestIDFrom(r.Context())}}
 		if rt.idParam != "" {
 			id := r.PathValue(rt.idParam)
 			if !validUUID(id) {
@@ -326,7 +333,7 @@ func (h *Handler) endpoint(rt Route) http.Handler {
 			c.by.Device = d
 		}
 		if rt.Idempotent {
-			k, err := idempotencyKey(r, org)
+			k, err := idempotencyKey(r, org, c.by)
 			if err != nil {
 				h.writeError(w, r, err)
 				return

@@ -494,7 +494,8 @@ func (s *Service) DecideDocument(ctx context.Context, ref Ref, in DecisionInput,
 	if d := i.Sequence[step-1].IdentityDocumentStep; d != nil && d.ProviderType == "EXTERNAL" {
 		want = CallerProvider
 	}
-	if by.Kind != want {
+	by, ok := by.WithKind(want)
+	if !ok {
 		return Errorf(KindForbidden, "this step's document is decided by the %s (provider_type %s)", want, map[CallerKind]string{CallerReviewer: "INTERNAL", CallerProvider: "EXTERNAL"}[want])
 	}
 	d := &DocumentDecision{Approved: in.Decision == DecisionApproved, Reason: in.Reason, ByKind: by.Kind, BySub: by.Sub, At: now}

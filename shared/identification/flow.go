@@ -72,7 +72,7 @@ func (s *Service) Validate(ctx context.Context, ref Ref, in Validation, by Calle
 	cmd.NoTwoFactor = strings.TrimSpace(in.TwoFactor) == ""
 	res, err := s.apply(ctx, ref, cmd)
 	if err != nil {
-		return err
+		return s.settleRefused(ctx, ref, res, err)
 	}
 	i, code := res.New, res.Code
 	// Write the rest even if the caller goes away: the attempt is counted.
@@ -92,6 +92,9 @@ func (s *Service) Validate(ctx context.Context, ref Ref, in Validation, by Calle
 			done.Awaiting = !i.hasDocument()
 		}
 		res, err := s.apply(ctx, ref, done)
+		if KindOf(err) == KindConflict && settledBy(res.Old, step) {
+			return nil // a read settled this right guess first
+		}
 		if err != nil || !done.Awaiting {
 			return err
 		}
@@ -108,6 +111,99 @@ func (s *Service) Validate(ctx context.Context, ref Ref, in Validation, by Calle
 	e.Remaining = max(left, 0)
 	return e
 }
+
+// Settlement is the write a counted attempt decided but that did not land
+// (the store failed, or the caller's process died, between the counting
+// write and the next): the completion of a right guess counted against
+// CodeHash, or the failure of a process whose attempts are spent, none
+// right. Any later read or attempt writes it (Service.settle), so the
+// outcome never depends on the validate's second write.
+type Settlement struct {
+	Action   Action
+	CodeHash string
+}
+
+// SettlementOf is what the stored process i, with its code material, is
+// owed, or nil. Stores call it on every read.
+func SettlementOf(i *Identification, code *CodeMaterial) *Settlement {
+	if i == nil || i.Status != StatusInProgress || i.OTP == nil || code == nil || code.Hash == "" {
+		return nil
+	}
+	if i.Type == TypeChain && i.CurrentStepType() != StepOTP {
+		return nil
+	}
+	if anyRight(i, code) {
+		return &Settlement{Action: ActionCompleteCode, CodeHash: code.Hash}
+	}
+	if i.OTP.Attempts >= MaxAttempts {
+		return &Settlement{Action: ActionFailAttempts}
+	}
+	return nil
+}
+
+// settle writes what i is owed (see Settlement) and returns the process as
+// it then is: i itself when nothing is owed or the write was refused
+// because another caller settled it first (then a read follows).
+func (s *Service) settle(ctx context.Context, ref Ref, i *Identification) (*Identification, error) {
+	if i == nil || i.Unsettled == nil {
+		return i, nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := s.Now()
+	cmd := Command{Action: i.Unsettled.Action, At: now, By: Caller{Kind: CallerSystem}, CodeHash: i.Unsettled.CodeHash}
+	if i.Type == TypeChain {
+		cmd.Step, cmd.Last = i.CurrentStep, i.CurrentStep == len(i.Sequence)
+	}
+	if cmd.Action == ActionCompleteCode && i.Type == TypeOTP && i.TwoFactorType == "PERSONAL_DOCUMENT_IMAGE" {
+		cmd.Awaiting = !i.hasDocument()
+	}
+	res, err := s.apply(ctx, ref, cmd)
+	switch {
+	case err == nil:
+		if cmd.Awaiting {
+			if err := s.completeIfReady(ctx, ref, res.New, cmd.By); err != nil {
+				return nil, err
+			}
+			return s.store.Get(ctx, ref)
+		}
+		return res.New, nil
+	case KindOf(err) == KindConflict || KindOf(err) == KindExpired:
+		// Settled by another caller meanwhile, or expired: read it as it is.
+		return s.store.Get(ctx, ref)
+	default:
+		return nil, err
+	}
+}
+
+// settleRefused settles the process a refused action found owed a
+// settlement (its attempts spent, or a right guess counted and not
+// completed), then returns the refusal err.
+func (s *Service) settleRefused(ctx context.Context, ref Ref, res Result, err error) error {
+	if res.Old != nil && res.Old.Unsettled != nil {
+		if _, serr := s.settle(ctx, ref, res.Old); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
+
+// settledBy reports whether old, as a refused completion found it, was
+// completed (or its code validated, or its OTP step done) by a settlement.
+func settledBy(old *Identification, step int) bool {
+	switch {
+	case old == nil:
+		return false
+	case old.Status == StatusCompleted:
+		return true
+	case step > 0:
+		return old.CurrentStep > step
+	default:
+		return old.OTP != nil && old.OTP.Validated
+	}
+}
+
+// GuessOf is guessOf, for the stores' contract tests.
+func GuessOf(codeHash, twoFactor string) string { return guessOf(codeHash, twoFactor) }
 
 // guessOf is what an attempt records: a hash of the code's hash and the
 // second factor as compared.
@@ -213,7 +309,7 @@ func (s *Service) Resend(ctx context.Context, ref Ref, by Caller) (Resent, error
 	}
 	res, err := s.apply(ctx, ref, cmd)
 	if err != nil {
-		return Resent{}, err
+		return Resent{}, s.settleRefused(ctx, ref, res, err)
 	}
 	out := Resent{ExpiresAt: CodeExpiry(res.New)}
 	if ch := OTPChannel(res.New); ch != nil && ch.External {
@@ -249,9 +345,9 @@ func (s *Service) ResendOnce(ctx context.Context, ref Ref, by Caller, rec Idempo
 		return Resent{}, false, err
 	}
 	rec.At, rec.CodeKey, rec.CodeNonce, rec.CodeExpiresAt, rec.ProcessID = now, ic.KeyID, ic.Nonce, ic.ExpiresAt, ref.ID
-	_, replay, err := o.ApplyOnce(ctx, ref, e, rec)
+	res, replay, err := o.ApplyOnce(ctx, ref, e, rec)
 	if err != nil {
-		return Resent{}, false, fmt.Errorf("resend %s %s: %w", ref.Type, ref.ID, err)
+		return Resent{}, false, fmt.Errorf("resend %s %s: %w", ref.Type, ref.ID, s.settleRefused(ctx, ref, res, err))
 	}
 	if replay != nil {
 		rec = *replay

@@ -28,6 +28,9 @@ type Idempotency struct {
 	// again from it and the process).
 	CodeExpiresAt time.Time
 	At            time.Time
+	// Deleted: the process the key created has been deleted since; the
+	// record keeps nothing of its answer, and a replay says so.
+	Deleted bool
 }
 
 // CodePlaceholder stands for the code in a recorded answer.
@@ -39,10 +42,16 @@ func IdempotencyKeyHash(org, key string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// RequestHash identifies a request: its method, path and body.
-func RequestHash(method, path string, body []byte) string {
+// RequestHash identifies a request: who makes it (the kind of caller and
+// its subject: a key replays only to the caller that first used it, so an
+// actor cannot replay an organisation's resend and read its code), its
+// method, path and body.
+func RequestHash(by Caller, method, path string, body []byte) string {
 	h := sha256.New()
-	h.Write([]byte(method + "\n" + path + "\n"))
+	for _, part := range []string{string(by.Kind), by.Sub, method, path} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -65,6 +65,10 @@ const (
 
 // Identification is one process as stored and as returned by the API.
 type Identification struct {
+	// Unsettled is what a store's read found left undone by a counted
+	// attempt (nil: nothing); see Settlement.
+	Unsettled *Settlement `json:"-"`
+
 	ID        string     `json:"id"`
 	OrgID     string     `json:"org_id"`
 	Type      Type       `json:"type"`

@@ -62,6 +62,24 @@ type Caller struct {
 	UserAgent string
 	// Device is the actor's device (actor calls only).
 	Device *Device
+	// Also are the other kinds the caller's token grants on this route
+	// (a token may hold both the review and the provider scopes); an
+	// action that needs one of them takes it (WithKind).
+	Also []CallerKind
+}
+
+// WithKind is the caller acting as kind, if it is its kind or one of Also.
+func (c Caller) WithKind(kind CallerKind) (Caller, bool) {
+	if c.Kind == kind {
+		return c, true
+	}
+	for _, k := range c.Also {
+		if k == kind {
+			c.Kind, c.Also = kind, nil
+			return c, true
+		}
+	}
+	return c, false
 }
 
 // ExpiryRule says how a rule treats a process whose expiry has passed.
@@ -109,7 +127,7 @@ var Lifecycle = map[Action]Rule{
 	ActionStart:            {From: []Status{StatusCreated}, To: StatusInProgress, By: []CallerKind{CallerActor}, Chain: true},
 	ActionIssueCode:        {From: []Status{StatusCreated, StatusInProgress}, By: []CallerKind{CallerActor, CallerAdmin, CallerSystem}, Chain: true, OTP: true},
 	ActionAttempt:          {From: []Status{StatusCreated, StatusInProgress}, To: StatusInProgress, By: []CallerKind{CallerActor}, Chain: true, OTP: true},
-	ActionCompleteCode:     {From: []Status{StatusInProgress}, By: []CallerKind{CallerActor}, Chain: true, OTP: true},
+	ActionCompleteCode:     {From: []Status{StatusInProgress}, By: []CallerKind{CallerActor, CallerSystem}, Chain: true, OTP: true},
 	ActionFailAttempts:     {From: []Status{StatusInProgress}, To: StatusFailed, Ends: EndNow, By: []CallerKind{CallerSystem}, Chain: true, OTP: true},
 	ActionCompleteAgent:    {From: []Status{StatusInProgress}, By: []CallerKind{CallerAgent}, Chain: true},
 	ActionAddEvidence:      {From: []Status{StatusCreated, StatusInProgress}, To: StatusInProgress, By: []CallerKind{CallerActor, CallerAgent}, Chain: true, OTP: true},
@@ -179,6 +197,9 @@ type IssuedCode struct {
 	// empty when the organisation delivers the code itself.
 	Nonce    string
 	Delivery string
+	// IssuedAt is when the code was made, to the millisecond: the spacing
+	// between codes is compared on it, not on the whole second of At.
+	IssuedAt time.Time
 }
 
 // CodeMaterial is the stored secret side of the current code: read only on
@@ -188,6 +209,9 @@ type CodeMaterial struct {
 	KeyID   string
 	Nonce   string
 	Guesses []string
+	// Previous is the hash of the code this one replaced: a right guess
+	// counted against it before the replacement still completes.
+	Previous string
 }
 
 // Effect is a planned change: the guards a stored process must pass and
@@ -238,6 +262,9 @@ func Plan(cmd Command) (Effect, error) {
 		e.BindDevice = true
 		e.Device = cmd.By.Device
 	case ActionIssueCode:
+		// A process whose attempts are spent takes no new code: it is
+		// failed (or owed its failure), not rescued.
+		e.AttemptsBelow = MaxAttempts
 		e.CodesBelow = MaxCodes
 		e.Spacing = CodeSpacing
 		e.StepTypeGuard = cmd.StepType
@@ -351,7 +378,7 @@ func (e Effect) Check(old *Identification, code *CodeMaterial) *Error {
 			return Errorf(KindExpired, "the code expired at %s; ask for a new one", otp.CodeExpiresAt.UTC().Format(time.RFC3339))
 		}
 	}
-	if e.CodeHash != "" && (code == nil || code.Hash != e.CodeHash) {
+	if e.CodeHash != "" && (code == nil || code.Hash != e.CodeHash && code.Previous != e.CodeHash) {
 		return Errorf(KindConflict, "the code has been replaced or already used")
 	}
 	if e.AttemptsAtLeast > 0 && otp.Attempts < e.AttemptsAtLeast {
@@ -382,6 +409,9 @@ func (e Effect) Check(old *Identification, code *CodeMaterial) *Error {
 		return Errorf(KindConflict, "all %d codes have been issued", e.CodesBelow)
 	}
 	if e.Spacing > 0 && otp.CodesSent > 0 {
+		if e.Code != nil && !e.Code.IssuedAt.IsZero() {
+			at = e.Code.IssuedAt
+		}
 		if next := otp.LastCodeAt.Add(e.Spacing); at.Before(next) {
 			err := Errorf(KindTooSoon, "a new code can be asked for %d seconds after the last one", int(e.Spacing.Seconds()))
 			err.RetryAfter = next.Sub(at)
@@ -487,8 +517,15 @@ func (e Effect) Apply(old *Identification, code *CodeMaterial) (*Identification,
 		o.CodesSent++
 		o.CodeExpiresAt = ic.ExpiresAt
 		o.LastCodeAt = at
+		if !ic.IssuedAt.IsZero() {
+			o.LastCodeAt = ic.IssuedAt
+		}
 		o.Delivery = Delivery{Status: ic.Delivery}
-		c = &CodeMaterial{Hash: ic.Hash, KeyID: ic.KeyID, Nonce: ic.Nonce}
+		prev := ""
+		if c != nil {
+			prev = c.Hash
+		}
+		c = &CodeMaterial{Hash: ic.Hash, KeyID: ic.KeyID, Nonce: ic.Nonce, Previous: prev}
 	}
 	switch e.Action {
 	case ActionAttempt:
@@ -532,6 +569,9 @@ func (e Effect) Apply(old *Identification, code *CodeMaterial) (*Identification,
 		} else {
 			i.FailureReason = FailureStepRejected
 		}
+	}
+	if e.Rule.Ends != EndNone {
+		c = nil // an ended process keeps no code material
 	}
 	i.History = append(i.History, e.HistoryEntry())
 	i.SyncSteps()

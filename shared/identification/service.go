@@ -69,6 +69,17 @@ func newUUIDv7() (string, error) {
 // Now is the service's clock, truncated to the second: every stored time is.
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Second) }
 
+// exactNow is the clock to the millisecond, never before now (the whole
+// second the same action is dated with): what the spacing between codes
+// is compared on.
+func (s *Service) exactNow(now time.Time) time.Time {
+	t := s.now().UTC().Truncate(time.Millisecond)
+	if t.Before(now) {
+		return now
+	}
+	return t
+}
+
 // Created is a new identification, with its first code when the
 // organisation delivers it itself (Code is empty otherwise).
 type Created struct {
@@ -132,7 +143,7 @@ func (s *Service) CreateOTPOnce(ctx context.Context, org string, in CreateOTP, b
 	if err != nil {
 		return Created{}, nil, err
 	}
-	i.OTP = &OTPState{CodesSent: 1, CodeExpiresAt: issued.ExpiresAt, LastCodeAt: i.CreatedAt, Delivery: Delivery{Status: issued.Delivery}}
+	i.OTP = &OTPState{CodesSent: 1, CodeExpiresAt: issued.ExpiresAt, LastCodeAt: issued.IssuedAt, Delivery: Delivery{Status: issued.Delivery}}
 	material := &CodeMaterial{Hash: issued.Hash, KeyID: issued.KeyID, Nonce: issued.Nonce}
 	out := Created{Identification: i, Nonce: issued.Nonce, KeyID: issued.KeyID}
 	if ch.External {
@@ -152,7 +163,9 @@ func (s *Service) createOnce(ctx context.Context, out Created, material *CodeMat
 	if err != nil {
 		return Created{}, nil, err
 	}
-	replay, err := o.CreateOnce(ctx, out.Identification, material, once(out))
+	rec := once(out)
+	rec.At, rec.ProcessID = out.CreatedAt, out.ID
+	replay, err := o.CreateOnce(ctx, out.Identification, material, rec)
 	if err != nil {
 		return Created{}, nil, fmt.Errorf("create %s %s: %w", out.Type, out.ID, err)
 	}
@@ -185,7 +198,8 @@ func (s *Service) issue(ref Ref, now, processExpiry time.Time, external bool) (s
 	if !processExpiry.IsZero() && processExpiry.Before(exp) {
 		exp = processExpiry
 	}
-	ic := &IssuedCode{Hash: hash, KeyID: keyID, ExpiresAt: exp, Nonce: nonce, Delivery: DeliveryPending}
+	ic := &IssuedCode{Hash: hash, KeyID: keyID, ExpiresAt: exp, Nonce: nonce, Delivery: DeliveryPending,
+		IssuedAt: s.exactNow(now)}
 	if external {
 		ic.Delivery = DeliveryExternal
 	}
@@ -280,6 +294,9 @@ func (s *Service) newIdentification(org string, t Type, a *Actor, ttl time.Durat
 // its expiry reads as EXPIRED.
 func (s *Service) Get(ctx context.Context, ref Ref) (*Identification, error) {
 	i, err := s.store.Get(ctx, ref)
+	if err == nil {
+		i, err = s.settle(ctx, ref, i)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s %s: %w", ref.Type, ref.ID, err)
 	}
@@ -291,6 +308,9 @@ func (s *Service) Get(ctx context.Context, ref Ref) (*Identification, error) {
 // reached yet is not in it.
 func (s *Service) History(ctx context.Context, ref Ref) (*Identification, error) {
 	i, err := s.store.Get(ctx, ref)
+	if err == nil {
+		i, err = s.settle(ctx, ref, i)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("history of %s %s: %w", ref.Type, ref.ID, err)
 	}

@@ -126,7 +126,14 @@ func (c CreateChain) validate(p *problems) {
 				p.add(op, "is required on an OTP step")
 				break
 			}
-			validateTwoFactor(p, op+".two_factor_type", st.OTPStep.TwoFactorType, c.Actor)
+			if st.OTPStep.TwoFactorType == "PERSONAL_DOCUMENT_IMAGE" {
+				// A chain takes document images in its IDENTITY_DOCUMENT
+				// step, where a reviewer or provider decides on them; its
+				// OTP step would only collect them unchecked.
+				p.add(op+".two_factor_type", "PERSONAL_DOCUMENT_IMAGE is not taken by a chain's OTP step: add an IDENTITY_DOCUMENT step for the document images")
+			} else {
+				validateTwoFactor(p, op+".two_factor_type", st.OTPStep.TwoFactorType, c.Actor)
+			}
 			if st.OTPStep.Channel == nil {
 				p.add(op+".channel", "is required")
 			} else {
