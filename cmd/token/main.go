@@ -20,6 +20,7 @@ import (
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/httpapi"
 )
 
 // knownScopes are the scopes the API knows (docs/auth.md).
@@ -84,7 +85,7 @@ func check(extra []string, org, scopes, sub string, ttl time.Duration) error {
 		errs = append(errs, errors.New("-org (ORG) is empty: name at least one organisation"))
 	}
 	for _, o := range orgs {
-		if !validOrg(o) {
+		if !httpapi.ValidOrg(o) {
 			errs = append(errs, fmt.Errorf("-org (ORG): %q is not an organisation name: 1 to 64 of A-Z a-z 0-9 _ . -, starting with a letter or digit", o))
 		}
 	}
@@ -100,24 +101,6 @@ func check(extra []string, org, scopes, sub string, ttl time.Duration) error {
 		errs = append(errs, errors.New("-sub (SUB) is empty: say who the token speaks for"))
 	}
 	return errors.Join(errs...)
-}
-
-// validOrg reports whether s is an organisation name as the API takes one
-// in its paths (docs/api.md, Conventions).
-func validOrg(s string) bool {
-	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '_' && c != '.' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 func envOr(name, def string) string {

@@ -166,6 +166,10 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 		if err := pii.check(env.Logs); err != nil {
 			t.Errorf("apitest: %v", err)
 		}
+		// Before the table goes (its cleanup was registered first).
+		if err := checkErased(e, table); err != nil {
+			t.Errorf("apitest: %v", err)
+		}
 	})
 	return env
 }

@@ -805,6 +805,24 @@ func (e StepStatus) Valid() bool {
 	}
 }
 
+// Defines values for StepTwoFactorType.
+const (
+	StepTwoFactorTypeDOCUMENTNUMBER StepTwoFactorType = "DOCUMENT_NUMBER"
+	StepTwoFactorTypeEMAIL          StepTwoFactorType = "EMAIL"
+)
+
+// Valid indicates whether the value is a known member of the StepTwoFactorType enum.
+func (e StepTwoFactorType) Valid() bool {
+	switch e {
+	case StepTwoFactorTypeDOCUMENTNUMBER:
+		return true
+	case StepTwoFactorTypeEMAIL:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TwoFactorType.
 const (
 	TwoFactorTypeDOCUMENTNUMBER        TwoFactorType = "DOCUMENT_NUMBER"
@@ -1844,10 +1862,12 @@ type OtpStepInput struct {
 		// EMAIL needs `actor.email`.
 		Channel ChannelInput `json:"channel"`
 
-		// TwoFactorType A second factor: `DOCUMENT_NUMBER` and `PERSONAL_DOCUMENT_IMAGE` need
-		// `actor.identity_document`, `EMAIL` needs `actor.email`. Null in a
-		// request is the same as absent.
-		TwoFactorType *TwoFactorType `json:"two_factor_type,omitempty"`
+		// TwoFactorType The second factor of a chain's OTP step: `DOCUMENT_NUMBER` needs
+		// `actor.identity_document`, `EMAIL` needs `actor.email`. Not
+		// `PERSONAL_DOCUMENT_IMAGE` (400 `MDOC_002`): a chain takes the images
+		// of the document in its `IDENTITY_DOCUMENT` step, where they are
+		// decided on. Null is the same as absent.
+		TwoFactorType *StepTwoFactorType `json:"two_factor_type,omitempty"`
 	} `json:"otp_step"`
 }
 
@@ -1892,6 +1912,13 @@ type StepInput struct {
 //
 // Example: PENDING
 type StepStatus string
+
+// StepTwoFactorType The second factor of a chain's OTP step: `DOCUMENT_NUMBER` needs
+// `actor.identity_document`, `EMAIL` needs `actor.email`. Not
+// `PERSONAL_DOCUMENT_IMAGE` (400 `MDOC_002`): a chain takes the images
+// of the document in its `IDENTITY_DOCUMENT` step, where they are
+// decided on. Null is the same as absent.
+type StepTwoFactorType string
 
 // Timestamp RFC 3339, UTC, to the second.
 //

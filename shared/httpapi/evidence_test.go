@@ -493,3 +493,37 @@ func TestCodeAndImagesRacing(t *testing.T) {
 		}
 	})
 }
+
+// TestAKeyWithABadMACOverARealObjectIsRefused: an object stored under a key
+// of the service's shape whose MAC is wrong (one character changed) is
+// refused as a key never handed out, though the object is there and a real
+// PNG; nothing is recorded.
+func TestAKeyWithABadMACOverARealObjectIsRefused(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		endpoint := mototest.Start(t)
+		f := flowOn(t, apitest.NewWithOptions(t, e, apitest.Options{S3Endpoint: endpoint, Start: time.Now().UTC().Truncate(time.Second)}))
+		id, _, _ := f.createOTP(t, imageOTP)
+		base := "/v1/orgs/acme/identifications/otp/" + id
+		fms, r := f.forms(t, base, f.actor, f.device, "DOCUMENT_FRONT:image/png")
+		if r.Status != http.StatusOK {
+			t.Fatalf("forms: %d %s", r.Status, r.Body)
+		}
+		// orgs/…/DOCUMENT_FRONT/<stamp>_<nonce>-<mac>.png
+		slash := strings.LastIndexByte(fms[0].Key, '/')
+		body, macExt, _ := strings.Cut(fms[0].Key[slash+1:], "-")
+		macText, ext, _ := strings.Cut(macExt, ".")
+		mac := []byte(macText)
+		mac[0] = map[bool]byte{true: 'B', false: 'A'}[mac[0] == 'A']
+		forged := fms[0].Key[:slash+1] + body + "-" + string(mac) + "." + ext
+		s3local.PutObject(t, endpoint, "us-east-1", f.env.Bucket.Name(), forged, "image/png", s3local.PNG(t))
+		r = f.confirm(t, base, f.actor, f.device, form{Kind: "DOCUMENT_FRONT", Key: forged})
+		wantError(t, "a key with a bad MAC over a real object", r, http.StatusConflict, "MDOC_006")
+		if d := r.Errors(t)[0].Details; !strings.Contains(d, "not the key of an upload form handed out") {
+			t.Errorf("details %q, want the key refused as not handed out", d)
+		}
+		if got := f.read(t, "otp", id); got["evidence"] != nil && fmt.Sprint(got["evidence"]) != "[]" {
+			t.Errorf("evidence recorded from a forged key: %v", got["evidence"])
+		}
+	})
+}

@@ -226,8 +226,10 @@ type call struct {
 	once *onceKey
 }
 
-// validOrg reports whether s is an organisation name of docs/api.md: 1 to 64
+// ValidOrg reports whether s is an organisation name of docs/api.md: 1 to 64
 // of A-Z a-z 0-9 _ . -, starting with a letter or digit.
+func ValidOrg(s string) bool { return validOrg(s) }
+
 func validOrg(s string) bool {
 	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
 		return false
