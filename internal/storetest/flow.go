@@ -371,6 +371,16 @@ func testGuards(t *testing.T, s identification.Store) {
 	other := actor
 	other.Device = &identification.Device{InstallationID: "inst-2", Fingerprint: "fp-1"}
 	check("attempt from another device", ch, codeOf, identification.Command{Action: identification.ActionAttempt, At: Now, By: other, StepType: identification.StepOTP, Guesses: []string{"g"}}, identification.KindConflict)
+	// The same installation id on another fingerprint is another device.
+	for _, d := range []*identification.Device{{InstallationID: "inst-1", Fingerprint: "fp-2"}, {InstallationID: "inst-2", Fingerprint: "fp-1"}} {
+		ch = Chain(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
+		ch.Device, ch.CurrentStep = Device, 1
+		ch.OTP = &identification.OTPState{CodesSent: 1, CodeExpiresAt: Now.Add(5 * time.Minute), LastCodeAt: Now.Add(-time.Minute)}
+		ch.SyncSteps()
+		by := actor
+		by.Device = d
+		check("attempt from "+d.InstallationID+"/"+d.Fingerprint, ch, codeOf, identification.Command{Action: identification.ActionAttempt, At: Now, By: by, StepType: identification.StepOTP, Guesses: []string{"g"}}, identification.KindConflict)
+	}
 
 	ch = Chain(t, "acme", identification.StatusInProgress, Now.Add(time.Hour))
 	ch.Device, ch.CurrentStep = Device, 2

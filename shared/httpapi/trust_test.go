@@ -135,6 +135,18 @@ func TestAKeyReplaysOnlyToItsCaller(t *testing.T) {
 			t.Fatalf("the actor replayed the organisation's resend and got its code: %d %s", r.Status, r.Body)
 		}
 		wantError(t, "the actor with the organisation's key", r, http.StatusConflict, "MDOC_006")
+
+		// Another subject of the same kind is another caller: a second
+		// admin's replay of the first admin's resend is refused too.
+		otherAdmin, err := f.env.Verifier.Mint("another-admin", []string{"acme"}, []string{"identifications/admin"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = f.do(t, http.MethodPost, resend, "", otherAdmin, withKey("resend-"+id))
+		if strings.Contains(string(r.Body), "otp_code") {
+			t.Fatalf("another admin replayed the first admin's resend and got its code: %d %s", r.Status, r.Body)
+		}
+		wantError(t, "another admin with the first admin's key", r, http.StatusConflict, "MDOC_006")
 	})
 }
 
