@@ -11,7 +11,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -60,7 +60,7 @@ func (o Objects) Inspect(ctx context.Context, key, contentType string) (identifi
 	}
 	// S3 answers a reader that may not list the bucket (no function may)
 	// 403 AccessDenied for a key that holds nothing: not uploaded.
-	var pe *awsprovider.ProviderError
+	var pe *awserr.ProviderError
 	if errors.As(err, &pe) && pe.StatusCode == http.StatusForbidden && pe.Code == "AccessDenied" {
 		return identification.StoredObject{}, identification.Errorf(identification.KindMismatch, "key: nothing was uploaded with this form (or its upload was refused); nothing was recorded")
 	}

@@ -31,7 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 )
 
 // MaxSize is the largest object accepted, in bytes: 5 MiB.
@@ -69,7 +69,7 @@ type Config struct {
 	// addressed virtual-hosted style at https://bucket.s3.region.amazonaws.com.
 	BaseEndpoint string
 	// Credentials sign every request and form. Nil: the function's own,
-	// awsprovider.EnvCredentials(BaseEndpoint).
+	// awserr.EnvCredentials(BaseEndpoint).
 	Credentials aws.CredentialsProvider
 	// HTTPClient makes Inspect's request. Nil: a client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -109,7 +109,7 @@ func New(cfg Config) (*Bucket, error) {
 		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
 	}
 	if b.creds == nil {
-		b.creds = awsprovider.EnvCredentials(cfg.BaseEndpoint)
+		b.creds = awserr.EnvCredentials(cfg.BaseEndpoint)
 	}
 	if b.client == nil {
 		b.client = &http.Client{Timeout: 10 * time.Second}

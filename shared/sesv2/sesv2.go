@@ -7,7 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +25,7 @@ import (
 // used as the base endpoint (an emulator in tests and the dev server); with
 // it and no credentials in the environment, placeholder ones are used.
 func NewClient(region, endpoint string, optFns ...func(*sesv2.Options)) *sesv2.Client {
-	cfg := aws.Config{Region: region, Credentials: awsprovider.EnvCredentials(endpoint)}
+	cfg := aws.Config{Region: region, Credentials: awserr.EnvCredentials(endpoint)}
 	return sesv2.NewFromConfig(cfg, append([]func(*sesv2.Options){func(o *sesv2.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
@@ -72,7 +72,7 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 		}},
 	})
 	if err != nil {
-		return "", awsprovider.Classify("ses send email", err, undeliverable)
+		return "", awserr.Classify("ses send email", err, undeliverable)
 	}
 	if out.MessageId == nil || *out.MessageId == "" {
 		return "", errors.New("ses send email: the answer has no message id")

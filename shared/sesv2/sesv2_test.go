@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -97,7 +97,7 @@ func TestSendFromAnUnverifiedSender(t *testing.T) {
 	if !errors.Is(err, identification.ErrUndeliverable) {
 		t.Fatalf("%v, want ErrUndeliverable", err)
 	}
-	var pe *awsprovider.ProviderError
+	var pe *awserr.ProviderError
 	if !errors.As(err, &pe) || pe.Code != "MessageRejected" || pe.StatusCode != http.StatusBadRequest {
 		t.Errorf("%#v", pe)
 	}
@@ -206,7 +206,7 @@ func TestSendErrors(t *testing.T) {
 		if got := errors.Is(err, identification.ErrUndeliverable); got != c.undeliverable {
 			t.Errorf("%s: undeliverable %v, want %v (%v)", c.code, got, c.undeliverable, err)
 		}
-		var pe *awsprovider.ProviderError
+		var pe *awserr.ProviderError
 		if !errors.As(err, &pe) || pe.Code != c.code || pe.StatusCode != c.status || pe.RequestID != "req-"+c.code {
 			t.Errorf("%s: %#v", c.code, pe)
 		}

@@ -7,7 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -24,7 +24,7 @@ import (
 // used as the base endpoint (an emulator in tests and the dev server); with
 // it and no credentials in the environment, placeholder ones are used.
 func NewClient(region, endpoint string, optFns ...func(*sns.Options)) *sns.Client {
-	cfg := aws.Config{Region: region, Credentials: awsprovider.EnvCredentials(endpoint)}
+	cfg := aws.Config{Region: region, Credentials: awserr.EnvCredentials(endpoint)}
 	return sns.NewFromConfig(cfg, append([]func(*sns.Options){func(o *sns.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
@@ -62,7 +62,7 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 		},
 	})
 	if err != nil {
-		return "", awsprovider.Classify("sns publish", err, undeliverable)
+		return "", awserr.Classify("sns publish", err, undeliverable)
 	}
 	if out.MessageId == nil || *out.MessageId == "" {
 		return "", errors.New("sns publish: the answer has no message id")

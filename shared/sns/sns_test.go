@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -162,7 +162,7 @@ func TestSendErrors(t *testing.T) {
 		if got := errors.Is(err, identification.ErrUndeliverable); got != c.undeliverable {
 			t.Errorf("%s: undeliverable %v, want %v (%v)", c.code, got, c.undeliverable, err)
 		}
-		var pe *awsprovider.ProviderError
+		var pe *awserr.ProviderError
 		if !errors.As(err, &pe) || pe.Code != c.code || pe.StatusCode != c.status || pe.RequestID != "req-"+c.code {
 			t.Errorf("%s: %#v", c.code, pe)
 		}

@@ -1,8 +1,8 @@
-// Package awsprovider is what the adapters of the AWS services that deliver
+// Package awserr is what the adapters of the AWS services that deliver
 // codes (shared/sns, shared/sesv2) share: credentials read from the
 // environment, and errors told by their code, never by the provider's
 // message, which may quote a destination.
-package awsprovider
+package awserr
 
 import (
 	"errors"
