@@ -21,7 +21,6 @@ import (
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
-	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
@@ -510,8 +509,8 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 		if f.Fn.Environment != nil {
 			own = f.Fn.Environment.Variables
 		}
-		if _, ok := own[codekey.SecretEnv]; ok != wantSecret {
-			t.Errorf("function %s: %s set = %v, want %v (its route's needs)", f.LogicalID, codekey.SecretEnv, ok, wantSecret)
+		if _, ok := own[app.CodeKeySecretEnv]; ok != wantSecret {
+			t.Errorf("function %s: %s set = %v, want %v (its route's needs)", f.LogicalID, app.CodeKeySecretEnv, ok, wantSecret)
 		}
 		// The evidence bucket, likewise, on exactly the functions whose
 		// routes need it, and the stream's (a tombstone deletes images).
@@ -523,14 +522,16 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 		// may know them.
 		streamOnly := map[string]bool{"EVENT_BUS_NAME": true, "SENDER_EMAIL": true, "WHATSAPP_PHONE_NUMBER_ID": true, "WHATSAPP_TEMPLATE_NAME": true}
 		for k := range own {
-			if k != codekey.SecretEnv && k != "EVIDENCE_BUCKET" && !(f.Name == app.StreamName && streamOnly[k]) {
+			if k != app.CodeKeySecretEnv && k != "EVIDENCE_BUCKET" && !(f.Name == app.StreamName && streamOnly[k]) {
 				t.Errorf("function %s sets its own %s; keep configuration in Globals so every function sees one", f.LogicalID, k)
 			}
 		}
 	}
 
 	// Lambda adds AWS_REGION; nothing else may leak in from the test's environment.
-	for _, name := range []string{"TABLE_NAME", "ORG_CLAIM", "DOCS_URL", "RETENTION_DAYS", "OPEN_INDEX_SHARDS", "LOG_LEVEL", "CODE_TTL", "DYNAMODB_ENDPOINT", "AWS_DEFAULT_REGION"} {
+	for _, name := range []string{"TABLE_NAME", "ORG_CLAIM", "DOCS_URL", "RETENTION_DAYS", "OPEN_INDEX_SHARDS", "LOG_LEVEL", "CODE_TTL", "DYNAMODB_ENDPOINT", "AWS_DEFAULT_REGION",
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", app.CodeKeySecretEnv, app.SecretsManagerEndpointEnv, "EVIDENCE_BUCKET", "S3_ENDPOINT",
+		"EVENT_BUS_NAME", "SENDER_EMAIL", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_TEMPLATE_NAME"} {
 		t.Setenv(name, "")
 	}
 	t.Setenv("AWS_REGION", "eu-west-1")

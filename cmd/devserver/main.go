@@ -148,7 +148,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	objects, stopS3, err := evidenceBucket(ctx, cfg.Region, logger)
+	objects, stopS3, err := evidenceBucket(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -290,24 +290,26 @@ func envOr(name, def string) string {
 // evidenceBucket is the evidence bucket of the dev server: on the S3 engine
 // at S3_ENDPOINT, or on a moto_server it starts (and stop stops), created
 // if missing. EVIDENCE_BUCKET names it (default identification-evidence).
-func evidenceBucket(ctx context.Context, region string, logger *slog.Logger) (identification.EvidenceObjects, func(), error) {
+func evidenceBucket(ctx context.Context, cfg app.Config, logger *slog.Logger) (identification.EvidenceObjects, func(), error) {
 	stop := func() {}
-	if os.Getenv("S3_ENDPOINT") == "" {
+	if cfg.S3Endpoint == "" {
 		moto, err := localengine.StartMoto()
 		if err != nil {
 			return nil, nil, fmt.Errorf("the evidence bucket's local engine: %w", err)
 		}
 		stop = func() { moto.Stop(); logger.Info("s3 engine stopped") }
-		os.Setenv("S3_ENDPOINT", moto.Endpoint)
+		cfg.S3Endpoint = moto.Endpoint
 		logger.Info("s3 engine (moto) started", slog.String("endpoint", moto.Endpoint))
 	}
-	if os.Getenv("EVIDENCE_BUCKET") == "" {
-		os.Setenv("EVIDENCE_BUCKET", "identification-evidence")
+	if cfg.EvidenceBucket == "" {
+		cfg.EvidenceBucket = "identification-evidence"
 	}
-	if os.Getenv("AWS_REGION") == "" {
-		os.Setenv("AWS_REGION", region)
+	bucket, err := cfg.Evidence()
+	if err != nil {
+		stop()
+		return nil, nil, err
 	}
-	objects, err := s3evidence.FromEnv(ctx)
+	objects, err := s3evidence.Open(ctx, bucket)
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -316,7 +318,7 @@ func evidenceBucket(ctx context.Context, region string, logger *slog.Logger) (id
 		stop()
 		return nil, nil, fmt.Errorf("create the evidence bucket: %w", err)
 	}
-	logger.Info("evidence bucket ready", slog.String("bucket", os.Getenv("EVIDENCE_BUCKET")), slog.String("endpoint", os.Getenv("S3_ENDPOINT")))
+	logger.Info("evidence bucket ready", slog.String("bucket", bucket.Bucket), slog.String("endpoint", bucket.BaseEndpoint))
 	return objects, stop, nil
 }
 

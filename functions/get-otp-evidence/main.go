@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	app.Lambda(httpapi.GetOTPEvidence, app.WithEvidence(s3evidence.FromEnv))
+	app.Lambda(httpapi.GetOTPEvidence, app.WithEvidence(s3evidence.Open))
 }

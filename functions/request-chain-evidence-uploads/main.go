@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	app.Lambda(httpapi.RequestChainEvidenceUploads, app.WithCodeKeys(codekey.FromSecretsManager), app.WithEvidence(s3evidence.FromEnv))
+	app.Lambda(httpapi.RequestChainEvidenceUploads, app.WithCodeKeys(codekey.FromSecretsManager), app.WithEvidence(s3evidence.Open))
 }

@@ -8,7 +8,8 @@ package main
 
 import (
 	"context"
-	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/codekey"
@@ -22,23 +23,34 @@ import (
 
 func main() {
 	app.StreamLambda(func(ctx context.Context, cfg app.Config) (app.StreamWiring, error) {
-		keys, err := codekey.FromSecretsManager(ctx)
+		secret, err := cfg.CodeKeySecret()
 		if err != nil {
 			return app.StreamWiring{}, err
 		}
-		evidence, err := s3evidence.FromEnv(ctx)
+		keys, err := codekey.FromSecretsManager(ctx, secret)
 		if err != nil {
 			return app.StreamWiring{}, err
 		}
+		bucket, err := cfg.Evidence()
+		if err != nil {
+			return app.StreamWiring{}, err
+		}
+		evidence, err := s3evidence.Open(ctx, bucket)
+		if err != nil {
+			return app.StreamWiring{}, err
+		}
+		// Every client signs with the one set of credentials cfg read.
+		creds := cfg.CredentialsFor("")
 		return app.StreamWiring{
 			Keys: keys,
 			Senders: map[string]identification.Sender{
-				"SMS":   sns.New(sns.NewClient(cfg.Region, "")),
-				"EMAIL": sesv2.New(sesv2.NewClient(cfg.Region, ""), os.Getenv("SENDER_EMAIL")),
+				"SMS":   sns.New(sns.NewClient(cfg.Region, "", creds)),
+				"EMAIL": sesv2.New(sesv2.NewClient(cfg.Region, "", creds), cfg.SenderEmail),
 				"WHATSAPP": socialmessaging.New(socialmessaging.Config{Region: cfg.Region,
-					OriginationPhoneNumberID: os.Getenv("WHATSAPP_PHONE_NUMBER_ID"), TemplateName: os.Getenv("WHATSAPP_TEMPLATE_NAME")}),
+					OriginationPhoneNumberID: cfg.WhatsAppPhoneNumberID, TemplateName: cfg.WhatsAppTemplateName,
+					Credentials: func() aws.Credentials { return aws.Credentials(cfg.Credentials) }}),
 			},
-			Publisher: eventbridge.New(eventbridge.NewClient(cfg.Region, ""), os.Getenv("EVENT_BUS_NAME")),
+			Publisher: eventbridge.New(eventbridge.NewClient(cfg.Region, "", creds), cfg.EventBusName),
 			Evidence:  evidence,
 		}, nil
 	})

@@ -2,11 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -17,14 +17,17 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/s3evidence"
 	"github.com/idadmin/api/shared/sweep"
 )
 
-// NewDynamoDB creates the DynamoDB client of c. It builds aws.Config by
-// hand instead of loading the shared config files: in Lambda the execution
+// NewDynamoDB creates the DynamoDB client of c, with c's credentials (or
+// static local ones for a local engine). It builds aws.Config by hand
+// instead of loading the shared config files: in Lambda the execution
 // role's credentials are in the environment, and skipping the config loader
 // keeps SSO, STS and IMDS clients out of the binary and the cold start.
 func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
@@ -32,8 +35,7 @@ func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	if c.Endpoint != "" {
 		cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
 	} else {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider(
-			os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
+		cfg.Credentials = c.CredentialsFor("")
 	}
 	// The SDK keeps 10 idle connections per host by default; a dev server
 	// or a sweep with more requests in flight would keep redialling.
@@ -53,13 +55,19 @@ func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 // statically so that the linker keeps only what the route needs: a
 // function whose route issues or checks codes passes
 // WithCodeKeys(codekey.FromSecretsManager); the others link no Secrets
-// Manager client at all.
-type Option func(ctx context.Context) (identification.Option, error)
+// Manager read at all. It is resolved once, at start-up, with the
+// function's Config.
+type Option func(ctx context.Context, c Config) (identification.Option, error)
 
-// WithCodeKeys loads the code keys with load, once, at start-up.
-func WithCodeKeys(load func(context.Context) (*identification.CodeKeys, error)) Option {
-	return func(ctx context.Context) (identification.Option, error) {
-		k, err := load(ctx)
+// WithCodeKeys loads the code keys with load, once, at start-up, from the
+// secret c.CodeKeySecret names.
+func WithCodeKeys(load func(context.Context, codekey.SecretsManager) (*identification.CodeKeys, error)) Option {
+	return func(ctx context.Context, c Config) (identification.Option, error) {
+		secret, err := c.CodeKeySecret()
+		if err != nil {
+			return nil, err
+		}
+		k, err := load(ctx, secret)
 		if err != nil {
 			return nil, err
 		}
@@ -67,12 +75,16 @@ func WithCodeKeys(load func(context.Context) (*identification.CodeKeys, error)) 
 	}
 }
 
-// WithEvidence gives the service the evidence bucket that load returns,
-// once, at start-up: the routes that sign upload forms or download links or
-// inspect uploads use app.WithEvidence(s3evidence.FromEnv).
-func WithEvidence(load func(context.Context) (identification.EvidenceObjects, error)) Option {
-	return func(ctx context.Context) (identification.Option, error) {
-		o, err := load(ctx)
+// WithEvidence gives the service the evidence bucket that load returns for
+// c.Evidence, once, at start-up: the routes that sign upload forms or
+// download links or inspect uploads use app.WithEvidence(s3evidence.Open).
+func WithEvidence(load func(context.Context, s3evidence.Config) (identification.EvidenceObjects, error)) Option {
+	return func(ctx context.Context, c Config) (identification.Option, error) {
+		bucket, err := c.Evidence()
+		if err != nil {
+			return nil, err
+		}
+		o, err := load(ctx, bucket)
 		if err != nil {
 			return nil, err
 		}
@@ -80,10 +92,31 @@ func WithEvidence(load func(context.Context) (identification.EvidenceObjects, er
 	}
 }
 
-func resolve(ctx context.Context, opts []Option) ([]identification.Option, error) {
+// CodeKeySecret is where the code keys' secret is (CODE_KEY_SECRET_ARN, in
+// the function's region, AWS_ENDPOINT_URL_SECRETS_MANAGER for an emulator)
+// and the credentials it is read with.
+func (c Config) CodeKeySecret() (codekey.SecretsManager, error) {
+	if c.CodeKeySecretARN == "" {
+		return codekey.SecretsManager{}, errors.New("code key: " + CodeKeySecretEnv + " is not set")
+	}
+	return codekey.SecretsManager{SecretARN: c.CodeKeySecretARN, Region: c.Region, Endpoint: c.SecretsManagerEndpoint,
+		Credentials: aws.Credentials(c.Credentials)}, nil
+}
+
+// Evidence is the function's evidence bucket: EVIDENCE_BUCKET in its
+// region (S3_ENDPOINT for a local engine), with its credentials.
+func (c Config) Evidence() (s3evidence.Config, error) {
+	if c.EvidenceBucket == "" {
+		return s3evidence.Config{}, errors.New("EVIDENCE_BUCKET is not set: the evidence bucket's name")
+	}
+	return s3evidence.Config{Bucket: c.EvidenceBucket, Region: c.Region, BaseEndpoint: c.S3Endpoint,
+		Credentials: c.CredentialsFor(c.S3Endpoint)}, nil
+}
+
+func resolve(ctx context.Context, c Config, opts []Option) ([]identification.Option, error) {
 	out := make([]identification.Option, 0, len(opts))
 	for _, o := range opts {
-		so, err := o(ctx)
+		so, err := o(ctx, c)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
@@ -40,6 +43,66 @@ type Config struct {
 	// CodeTTL is how long a one-time code is valid (CODE_TTL, whole
 	// minutes from 1 to 60, default 10).
 	CodeTTL time.Duration
+
+	// Credentials are the process's AWS credentials (AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, which Lambda sets from the
+	// execution role), read once here: every AWS client and every request
+	// the adapters sign themselves uses them (see CredentialsFor). They are
+	// read by hand to keep the SDK's config loader and its SSO, STS and
+	// IMDS clients out of the binaries.
+	Credentials AWSCredentials
+
+	// CodeKeySecretARN is the Secrets Manager secret holding the code keys
+	// (CODE_KEY_SECRET_ARN), set on the functions that issue or check codes;
+	// SecretsManagerEndpoint replaces the region's Secrets Manager endpoint
+	// (AWS_ENDPOINT_URL_SECRETS_MANAGER, a local emulator in tests).
+	CodeKeySecretARN       string
+	SecretsManagerEndpoint string
+
+	// EvidenceBucket is the evidence bucket (EVIDENCE_BUCKET), set on the
+	// functions that use it; S3Endpoint points its requests at a local S3
+	// engine (S3_ENDPOINT).
+	EvidenceBucket string
+	S3Endpoint     string
+
+	// The stream function's providers, set by the template on it alone:
+	// the EventBridge bus (EVENT_BUS_NAME), the SES identity codes are
+	// e-mailed from (SENDER_EMAIL), and the WhatsApp origination phone
+	// number and template (WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_TEMPLATE_NAME).
+	EventBusName          string
+	SenderEmail           string
+	WhatsAppPhoneNumberID string
+	WhatsAppTemplateName  string
+}
+
+// Names of the variables read for the code key's secret.
+const (
+	CodeKeySecretEnv          = "CODE_KEY_SECRET_ARN"
+	SecretsManagerEndpointEnv = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+)
+
+// AWSCredentials are aws.Credentials that print, log and marshal as their
+// access key id alone, so that a Config shown whole keeps its secrets.
+type AWSCredentials aws.Credentials
+
+func (c AWSCredentials) String() string {
+	return "{AccessKeyID:" + c.AccessKeyID + " SecretAccessKey:<redacted> SessionToken:<redacted>}"
+}
+
+// GoString is String, for %#v.
+func (c AWSCredentials) GoString() string { return c.String() }
+
+// MarshalJSON is String as a JSON string.
+func (c AWSCredentials) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(c.String())), nil }
+
+// CredentialsFor is the credentials provider of a client reaching
+// endpoint ("" for AWS's own): the process's Credentials, or, for a local
+// engine when the environment has none, placeholder ones.
+func (c Config) CredentialsFor(endpoint string) aws.CredentialsProvider {
+	if c.Credentials.AccessKeyID == "" && endpoint != "" {
+		return credentials.NewStaticCredentialsProvider("local", "local", "")
+	}
+	return credentials.NewStaticCredentialsProvider(c.Credentials.AccessKeyID, c.Credentials.SecretAccessKey, c.Credentials.SessionToken)
 }
 
 // ConfigFromEnv reads Config from the environment.
@@ -53,6 +116,20 @@ func ConfigFromEnv() (Config, error) {
 		Retention: dynamostore.DefaultRetention,
 		Shards:    dynamostore.DefaultShards,
 		CodeTTL:   identification.DefaultCodeTTL,
+
+		Credentials: AWSCredentials{
+			AccessKeyID:     os.Getenv("AWS_ACCESS_KEY_ID"),
+			SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+			SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+		},
+		CodeKeySecretARN:       os.Getenv(CodeKeySecretEnv),
+		SecretsManagerEndpoint: os.Getenv(SecretsManagerEndpointEnv),
+		EvidenceBucket:         os.Getenv("EVIDENCE_BUCKET"),
+		S3Endpoint:             os.Getenv("S3_ENDPOINT"),
+		EventBusName:           os.Getenv("EVENT_BUS_NAME"),
+		SenderEmail:            os.Getenv("SENDER_EMAIL"),
+		WhatsAppPhoneNumberID:  os.Getenv("WHATSAPP_PHONE_NUMBER_ID"),
+		WhatsAppTemplateName:   os.Getenv("WHATSAPP_TEMPLATE_NAME"),
 	}
 	if c.Region == "" {
 		c.Region = os.Getenv("AWS_DEFAULT_REGION")

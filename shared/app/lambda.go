@@ -135,7 +135,7 @@ func lambdaFromEnv(route httpapi.Route, logs io.Writer, opts ...Option) (LambdaF
 		return nil, err
 	}
 	logger := NewLambdaLogger(logs, cfg.LogLevel)
-	svcOpts, err := resolve(context.Background(), opts)
+	svcOpts, err := resolve(context.Background(), cfg, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -110,20 +110,17 @@ func TestFromSecretsManagerOnMoto(t *testing.T) {
 	endpoint := startMoto(t)
 	secret := `{"id":"k7","key":"` + strings.Repeat("m", 48) + `"}`
 	arn := createSecret(t, endpoint, "code-key-test", secret)
-	t.Setenv(SecretEnv, arn)
-	t.Setenv(EndpointEnv, endpoint)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	k, err := FromSecretsManager(context.Background())
+	sm := SecretsManager{SecretARN: arn, Region: "us-east-1", Endpoint: endpoint,
+		Credentials: aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}}
+	k, err := FromSecretsManager(context.Background(), sm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, id := k.Hash(ref, "abc123"); id != "k7" {
 		t.Errorf("key id %q, want k7", id)
 	}
-	t.Setenv(SecretEnv, "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf")
-	if _, err := FromSecretsManager(context.Background()); err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
+	sm.SecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"
+	if _, err := FromSecretsManager(context.Background(), sm); err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
 		t.Errorf("a missing secret: %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,42 +18,48 @@ import (
 	"github.com/idadmin/api/shared/identification"
 )
 
-// SecretEnv names the environment variable holding the secret's ARN (set
-// by the template on the functions that need codes).
-const SecretEnv = "CODE_KEY_SECRET_ARN"
+// SecretsManager says where the code keys' secret is and how to read it.
+// The composition root (shared/app) fills it from the function's
+// configuration; this package reads no environment.
+type SecretsManager struct {
+	// SecretARN is the secret holding the keys (JSON {"id","key"}).
+	SecretARN string
+	// Region is the secret's region, which the request is signed for.
+	Region string
+	// Endpoint replaces https://secretsmanager.<Region>.amazonaws.com (a
+	// local emulator in tests).
+	Endpoint string
+	// Credentials sign the request: the function's own.
+	Credentials aws.Credentials
+	// HTTPClient sends the request; http.DefaultClient when nil.
+	HTTPClient *http.Client
+}
 
-// EndpointEnv, when set, is the Secrets Manager endpoint to call instead
-// of the region's (a local emulator in tests).
-const EndpointEnv = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
-
-// FromSecretsManager reads the keys once from the secret named by
-// CODE_KEY_SECRET_ARN, with the function's own credentials and region. A
-// function's main passes it to app.Lambda when its route issues or checks
-// codes; no other function links it.
+// FromSecretsManager reads the keys once from the secret sm names, with
+// sm's credentials and region. A function's main passes it to
+// app.WithCodeKeys when its route issues or checks codes; no other
+// function links it.
 //
 // It makes the one GetSecretValue call itself, signed with the SDK's own
 // SigV4 signer and the function's credentials, rather than through the
 // Secrets Manager client, which would add about 260 KB to each of these
 // functions for one call at cold start.
-func FromSecretsManager(ctx context.Context) (*identification.CodeKeys, error) {
-	arn := os.Getenv(SecretEnv)
-	if arn == "" {
-		return nil, errors.New("code key: " + SecretEnv + " is not set")
+func FromSecretsManager(ctx context.Context, sm SecretsManager) (*identification.CodeKeys, error) {
+	if sm.SecretARN == "" {
+		return nil, errors.New("code key: the secret's ARN is not set")
 	}
-	region := os.Getenv("AWS_REGION")
-	if region == "" {
-		return nil, errors.New("code key: AWS_REGION is not set")
+	if sm.Region == "" {
+		return nil, errors.New("code key: the region is not set")
 	}
-	endpoint := os.Getenv(EndpointEnv)
+	endpoint := sm.Endpoint
 	if endpoint == "" {
-		endpoint = "https://secretsmanager." + region + ".amazonaws.com"
+		endpoint = "https://secretsmanager." + sm.Region + ".amazonaws.com"
 	}
-	creds := aws.Credentials{
-		AccessKeyID:     os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+	client := sm.HTTPClient
+	if client == nil {
+		client = http.DefaultClient
 	}
-	text, err := getSecretValue(ctx, http.DefaultClient, endpoint, region, creds, arn, time.Now())
+	text, err := getSecretValue(ctx, client, endpoint, sm.Region, sm.Credentials, sm.SecretARN, time.Now())
 	if err != nil {
 		return nil, err
 	}

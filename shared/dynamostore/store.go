@@ -51,7 +51,10 @@ type Store struct {
 	shapes    shapes
 }
 
-var _ identification.Store = (*Store)(nil)
+// The DynamoDB store has every capability the service uses: the compiler
+// checks it here, so that the service never finds at run time that the
+// production store cannot record an Idempotency-Key or list.
+var _ identification.CompleteStore = (*Store)(nil)
 
 // New returns a Store using client. Zero options take their defaults.
 func New(client *dynamodb.Client, opts Options) *Store {

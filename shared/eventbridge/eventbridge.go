@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -21,19 +20,16 @@ import (
 // MaxBatch is the most entries one PutEvents call takes.
 const MaxBatch = 10
 
-// NewClient creates an EventBridge client for region. Like app.NewDynamoDB it
-// builds aws.Config by hand instead of loading the shared config files: in
-// Lambda the execution role's credentials are in the environment. With
-// endpoint set (a local emulator) it calls that endpoint with static local
-// credentials.
-func NewClient(region, endpoint string) *eb.Client {
-	cfg := aws.Config{Region: region}
-	if endpoint != "" {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
-	} else {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider(
-			os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
+// NewClient creates an EventBridge client for region, signing with creds
+// (the function's own, which the composition root, shared/app, read once).
+// Like the DynamoDB client it builds aws.Config by hand instead of loading
+// the shared config files. With endpoint set (a local emulator) it calls
+// that endpoint; nil creds are placeholder ones, for such an emulator.
+func NewClient(region, endpoint string, creds aws.CredentialsProvider) *eb.Client {
+	if creds == nil {
+		creds = credentials.NewStaticCredentialsProvider("local", "local", "")
 	}
+	cfg := aws.Config{Region: region, Credentials: creds}
 	return eb.NewFromConfig(cfg, func(o *eb.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)

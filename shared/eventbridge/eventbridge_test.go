@@ -138,7 +138,7 @@ func recorderPublisher(t *testing.T, rec *putRecorder) *Publisher {
 	t.Helper()
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	return New(NewClient("eu-west-1", srv.URL), "idadmin-events")
+	return New(NewClient("eu-west-1", srv.URL, nil), "idadmin-events")
 }
 
 // TestPublishSendsBatchesInOrder records the PutEvents calls for 23 events:
@@ -219,7 +219,7 @@ func TestPartialFailureStops(t *testing.T) {
 func TestPublishOnMoto(t *testing.T) {
 	endpoint := mototest.Start(t)
 	ctx := context.Background()
-	client := NewClient("us-east-1", endpoint)
+	client := NewClient("us-east-1", endpoint, nil)
 	if _, err := client.CreateEventBus(ctx, &eb.CreateEventBusInput{Name: aws.String("idadmin-events")}); err != nil {
 		t.Fatal(err)
 	}

@@ -295,7 +295,7 @@ var errBadCursor = Errorf(KindParameter, "cursor: must be the next_cursor of the
 func (s *Service) List(ctx context.Context, org string, t Type, q ListQuery) (Page, error) {
 	l, ok := s.store.(Lister)
 	if !ok {
-		return Page{}, errors.New("list: the store cannot list")
+		return Page{}, errors.New("list: the store cannot list (it is no identification.Lister)")
 	}
 	if s.keys == nil {
 		return Page{}, errors.New("list: the service has no code keys to hash actor values and sign cursors with")

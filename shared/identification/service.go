@@ -110,7 +110,7 @@ type OnceStore interface {
 func (s *Service) onceStore() (OnceStore, error) {
 	o, ok := s.store.(OnceStore)
 	if !ok {
-		return nil, errors.New("the store does not record Idempotency-Keys")
+		return nil, errors.New("the store does not record Idempotency-Keys (it is no identification.OnceStore)")
 	}
 	return o, nil
 }

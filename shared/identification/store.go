@@ -39,6 +39,18 @@ type Store interface {
 	Delete(ctx context.Context, ref Ref, force bool, by Caller, now time.Time) error
 }
 
+// CompleteStore is a Store with every capability the service uses:
+// Idempotency-Key records (OnceStore) and listing (Lister). The
+// production store declares it, checked by the compiler
+// (dynamostore.Store); the service also runs on a plain Store (a test's
+// in-memory one), whose Idempotency-Key and list requests then fail with
+// an error saying which capability it lacks.
+type CompleteStore interface {
+	Store
+	OnceStore
+	Lister
+}
+
 // Result is what Apply saw: the process after the change (New, on success)
 // or as it was when the change was refused (Old).
 type Result struct {

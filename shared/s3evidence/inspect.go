@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 )
 
 // Errors for what Inspect found. Each is wrapped with the operation.
@@ -70,7 +70,7 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 // with an image's magic bytes (ErrNotImage), and both these bytes and its
 // stored Content-Type must be want's (ErrContentTypeMismatch). With any of
 // these errors but ErrNotUploaded the Object still tells what was found. An
-// answer of S3 other than these is an *awsprovider.ProviderError, told by
+// answer of S3 other than these is an *awserr.ProviderError, told by
 // S3's error code (AccessDenied, NoSuchBucket, ...); a 403 may also mean a
 // missing object when the caller may not list the bucket.
 func (b *Bucket) Inspect(ctx context.Context, key, want string) (Object, error) {
@@ -224,7 +224,7 @@ func providerError(resp *http.Response, code, op string) error {
 	if code == "" {
 		code = http.StatusText(resp.StatusCode)
 	}
-	return &awsprovider.ProviderError{
+	return &awserr.ProviderError{
 		Op: op, Code: code, StatusCode: resp.StatusCode,
 		RequestID: resp.Header.Get("X-Amz-Request-Id"),
 	}

@@ -22,7 +22,7 @@ import (
 
 	"github.com/idadmin/api/internal/mototest"
 	"github.com/idadmin/api/internal/s3local"
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 	"github.com/idadmin/api/shared/s3evidence"
 )
 
@@ -192,7 +192,7 @@ func TestInspectMissingBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = b.Inspect(context.Background(), "a.png", s3evidence.PNG)
-	var pe *awsprovider.ProviderError
+	var pe *awserr.ProviderError
 	if !errors.As(err, &pe) || pe.Code != "NoSuchBucket" || pe.StatusCode != http.StatusNotFound || errors.Is(err, s3evidence.ErrNotUploaded) {
 		t.Fatalf("%v, want a NoSuchBucket ProviderError", err)
 	}
@@ -303,7 +303,7 @@ func TestInspectAnswers(t *testing.T) {
 			obj, err := newBucket(t, srv.URL, lambdaCreds).Inspect(context.Background(), "k.jpg", s3evidence.JPEG)
 			switch {
 			case c.code != "":
-				var pe *awsprovider.ProviderError
+				var pe *awserr.ProviderError
 				if !errors.As(err, &pe) || pe.Code != c.code || pe.StatusCode != c.status || pe.RequestID != "req-1" {
 					t.Fatalf("%v, want a ProviderError %s", err, c.code)
 				}

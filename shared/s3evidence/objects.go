@@ -8,10 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -60,7 +59,7 @@ func (o Objects) Inspect(ctx context.Context, key, contentType string) (identifi
 	}
 	// S3 answers a reader that may not list the bucket (no function may)
 	// 403 AccessDenied for a key that holds nothing: not uploaded.
-	var pe *awsprovider.ProviderError
+	var pe *awserr.ProviderError
 	if errors.As(err, &pe) && pe.StatusCode == http.StatusForbidden && pe.Code == "AccessDenied" {
 		return identification.StoredObject{}, identification.Errorf(identification.KindMismatch, "key: nothing was uploaded with this form (or its upload was refused); nothing was recorded")
 	}
@@ -83,19 +82,11 @@ func (o Objects) Remove(ctx context.Context, key, versionID string) error {
 	return unavailable(o.Bucket.RemoveAll(ctx, key, versionID))
 }
 
-// FromEnv is the evidence bucket of a function: EVIDENCE_BUCKET in
-// AWS_REGION (S3_ENDPOINT for a local engine), with the function's
-// credentials.
-func FromEnv(context.Context) (identification.EvidenceObjects, error) {
-	name := os.Getenv("EVIDENCE_BUCKET")
-	if name == "" {
-		return nil, errors.New("EVIDENCE_BUCKET is not set: the evidence bucket's name")
-	}
-	region := os.Getenv("AWS_REGION")
-	if region == "" {
-		region = "us-east-1"
-	}
-	b, err := New(Config{Bucket: name, Region: region, BaseEndpoint: os.Getenv("S3_ENDPOINT")})
+// Open is the evidence bucket cfg describes as the identification service
+// uses it (the composition root, shared/app, fills cfg from the function's
+// configuration): the loader a function's main passes to app.WithEvidence.
+func Open(_ context.Context, cfg Config) (identification.EvidenceObjects, error) {
+	b, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 )
 
 // ErrInvalidVersion: a version id that cannot be one of S3's.
@@ -38,7 +38,7 @@ func Unavailable(err error) bool {
 	if errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	var pe *awsprovider.ProviderError
+	var pe *awserr.ProviderError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout":

@@ -30,8 +30,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // MaxSize is the largest object accepted, in bytes: 5 MiB.
@@ -68,8 +67,9 @@ type Config struct {
 	// addressed path-style, BaseEndpoint/bucket/key. Empty, they are
 	// addressed virtual-hosted style at https://bucket.s3.region.amazonaws.com.
 	BaseEndpoint string
-	// Credentials sign every request and form. Nil: the function's own,
-	// awsprovider.EnvCredentials(BaseEndpoint).
+	// Credentials sign every request and form: the function's own. Nil:
+	// placeholder ones for a local engine (BaseEndpoint set), none for AWS
+	// (every request then fails, saying so).
 	Credentials aws.CredentialsProvider
 	// HTTPClient makes Inspect's request. Nil: a client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -109,7 +109,10 @@ func New(cfg Config) (*Bucket, error) {
 		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
 	}
 	if b.creds == nil {
-		b.creds = awsprovider.EnvCredentials(cfg.BaseEndpoint)
+		b.creds = credentials.StaticCredentialsProvider{}
+		if cfg.BaseEndpoint != "" {
+			b.creds = credentials.NewStaticCredentialsProvider("local", "local", "")
+		}
 	}
 	if b.client == nil {
 		b.client = &http.Client{Timeout: 10 * time.Second}

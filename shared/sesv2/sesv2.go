@@ -7,25 +7,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/idadmin/api/shared/awsprovider"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/idadmin/api/shared/awserr"
 	"github.com/idadmin/api/shared/identification"
 )
 
-// NewClient creates an SES v2 client for region. Like the DynamoDB client
-// (shared/app), it builds aws.Config by hand, with the function's
-// credentials from the environment (AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), to keep the config loader and
-// its SSO, STS and IMDS clients out of the binary. A non-empty endpoint is
-// used as the base endpoint (an emulator in tests and the dev server); with
-// it and no credentials in the environment, placeholder ones are used.
-func NewClient(region, endpoint string, optFns ...func(*sesv2.Options)) *sesv2.Client {
-	cfg := aws.Config{Region: region, Credentials: awsprovider.EnvCredentials(endpoint)}
+// NewClient creates an SES v2 client for region, signing with creds (the
+// function's own, which the composition root, shared/app, read once). Like
+// the DynamoDB client it builds aws.Config by hand, to keep the config
+// loader and its SSO, STS and IMDS clients out of the binary. A non-empty
+// endpoint is used as the base endpoint (an emulator in tests and the dev
+// server); nil creds are placeholder ones, for such an engine.
+func NewClient(region, endpoint string, creds aws.CredentialsProvider, optFns ...func(*sesv2.Options)) *sesv2.Client {
+	if creds == nil {
+		creds = credentials.NewStaticCredentialsProvider("local", "local", "")
+	}
+	cfg := aws.Config{Region: region, Credentials: creds}
 	return sesv2.NewFromConfig(cfg, append([]func(*sesv2.Options){func(o *sesv2.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
@@ -72,7 +75,7 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 		}},
 	})
 	if err != nil {
-		return "", awsprovider.Classify("ses send email", err, undeliverable)
+		return "", awserr.Classify("ses send email", err, undeliverable)
 	}
 	if out.MessageId == nil || *out.MessageId == "" {
 		return "", errors.New("ses send email: the answer has no message id")

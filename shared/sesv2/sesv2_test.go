@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,7 +54,7 @@ func verifiedSender(t *testing.T, client *awssesv2.Client) string {
 func TestSendReachesMoto(t *testing.T) {
 	t.Parallel()
 	endpoint := mototest.Start(t)
-	client := sesv2.NewClient("eu-west-1", endpoint)
+	client := sesv2.NewClient("eu-west-1", endpoint, nil)
 	from := verifiedSender(t, client)
 	to := newAddress("actor")
 	m := message(to, "DE")
@@ -91,13 +91,13 @@ func TestSendReachesMoto(t *testing.T) {
 func TestSendFromAnUnverifiedSender(t *testing.T) {
 	t.Parallel()
 	endpoint := mototest.Start(t)
-	client := sesv2.NewClient("eu-west-1", endpoint)
+	client := sesv2.NewClient("eu-west-1", endpoint, nil)
 	from, to := newAddress("unverified"), newAddress("actor")
 	_, err := sesv2.New(client, from).Send(context.Background(), message(to, "DE"))
 	if !errors.Is(err, identification.ErrUndeliverable) {
 		t.Fatalf("%v, want ErrUndeliverable", err)
 	}
-	var pe *awsprovider.ProviderError
+	var pe *awserr.ProviderError
 	if !errors.As(err, &pe) || pe.Code != "MessageRejected" || pe.StatusCode != http.StatusBadRequest {
 		t.Errorf("%#v", pe)
 	}
@@ -116,7 +116,7 @@ func TestSendFromAnUnverifiedSender(t *testing.T) {
 func TestSendToAnInvalidAddress(t *testing.T) {
 	t.Parallel()
 	endpoint := mototest.Start(t)
-	client := sesv2.NewClient("eu-west-1", endpoint)
+	client := sesv2.NewClient("eu-west-1", endpoint, nil)
 	s := sesv2.New(client, verifiedSender(t, client))
 	for _, to := range []string{"", "actor.example.org", "a@example.org\r\nBcc: b@example.org", "a@example.org, b@example.org", "Actor <a@example.org>", "actor@"} {
 		_, err := s.Send(context.Background(), message(to, "ES"))
@@ -145,7 +145,7 @@ func TestSendEmailRequest(t *testing.T) {
 	}))
 	defer srv.Close()
 	m := message("actor@example.org", "GL")
-	id, err := sesv2.New(sesv2.NewClient("eu-west-1", srv.URL), "Acme <no-reply@example.com>").Send(context.Background(), m)
+	id, err := sesv2.New(sesv2.NewClient("eu-west-1", srv.URL, nil), "Acme <no-reply@example.com>").Send(context.Background(), m)
 	if err != nil || id != "m-1" {
 		t.Fatalf("id %q, %v", id, err)
 	}
@@ -196,7 +196,7 @@ func TestSendErrors(t *testing.T) {
 			w.WriteHeader(c.status)
 			fmt.Fprint(w, `{"message":"Email address is not verified: actor@example.org (k4khb9)"}`)
 		}))
-		client := sesv2.NewClient("eu-west-1", srv.URL, func(o *awssesv2.Options) { o.RetryMaxAttempts = 1 })
+		client := sesv2.NewClient("eu-west-1", srv.URL, nil, func(o *awssesv2.Options) { o.RetryMaxAttempts = 1 })
 		_, err := sesv2.New(client, "no-reply@example.com").Send(context.Background(), message("actor@example.org", "ES"))
 		srv.Close()
 		if err == nil {
@@ -206,7 +206,7 @@ func TestSendErrors(t *testing.T) {
 		if got := errors.Is(err, identification.ErrUndeliverable); got != c.undeliverable {
 			t.Errorf("%s: undeliverable %v, want %v (%v)", c.code, got, c.undeliverable, err)
 		}
-		var pe *awsprovider.ProviderError
+		var pe *awserr.ProviderError
 		if !errors.As(err, &pe) || pe.Code != c.code || pe.StatusCode != c.status || pe.RequestID != "req-"+c.code {
 			t.Errorf("%s: %#v", c.code, pe)
 		}
@@ -223,7 +223,7 @@ func TestSendNetworkFailureIsRetryable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	endpoint := srv.URL
 	srv.Close()
-	client := sesv2.NewClient("eu-west-1", endpoint, func(o *awssesv2.Options) { o.RetryMaxAttempts = 1 })
+	client := sesv2.NewClient("eu-west-1", endpoint, nil, func(o *awssesv2.Options) { o.RetryMaxAttempts = 1 })
 	_, err := sesv2.New(client, "no-reply@example.com").Send(context.Background(), message("actor@example.org", "ES"))
 	if err == nil || errors.Is(err, identification.ErrUndeliverable) {
 		t.Fatalf("%v, want a plain error", err)

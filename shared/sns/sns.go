@@ -7,24 +7,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/idadmin/api/shared/awsprovider"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
+	"github.com/idadmin/api/shared/awserr"
 	"github.com/idadmin/api/shared/identification"
 )
 
-// NewClient creates an SNS client for region. Like the DynamoDB client
-// (shared/app), it builds aws.Config by hand, with the function's
-// credentials from the environment (AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), to keep the config loader and
-// its SSO, STS and IMDS clients out of the binary. A non-empty endpoint is
-// used as the base endpoint (an emulator in tests and the dev server); with
-// it and no credentials in the environment, placeholder ones are used.
-func NewClient(region, endpoint string, optFns ...func(*sns.Options)) *sns.Client {
-	cfg := aws.Config{Region: region, Credentials: awsprovider.EnvCredentials(endpoint)}
+// NewClient creates an SNS client for region, signing with creds (the
+// function's own, which the composition root, shared/app, read once). Like
+// the DynamoDB client it builds aws.Config by hand, to keep the config
+// loader and its SSO, STS and IMDS clients out of the binary. A non-empty
+// endpoint is used as the base endpoint (an emulator in tests and the dev
+// server); nil creds are placeholder ones, for such an engine.
+func NewClient(region, endpoint string, creds aws.CredentialsProvider, optFns ...func(*sns.Options)) *sns.Client {
+	if creds == nil {
+		creds = credentials.NewStaticCredentialsProvider("local", "local", "")
+	}
+	cfg := aws.Config{Region: region, Credentials: creds}
 	return sns.NewFromConfig(cfg, append([]func(*sns.Options){func(o *sns.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
@@ -62,7 +65,7 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 		},
 	})
 	if err != nil {
-		return "", awsprovider.Classify("sns publish", err, undeliverable)
+		return "", awserr.Classify("sns publish", err, undeliverable)
 	}
 	if out.MessageId == nil || *out.MessageId == "" {
 		return "", errors.New("sns publish: the answer has no message id")

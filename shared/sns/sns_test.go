@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/idadmin/api/shared/awsprovider"
+	"github.com/idadmin/api/shared/awserr"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -44,7 +44,7 @@ func TestSendReachesMoto(t *testing.T) {
 	endpoint := mototest.Start(t)
 	to := newPhone()
 	m := message(to, "ES")
-	id, err := sns.New(sns.NewClient("eu-west-1", endpoint)).Send(context.Background(), m)
+	id, err := sns.New(sns.NewClient("eu-west-1", endpoint, nil)).Send(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestSendReachesMoto(t *testing.T) {
 func TestSendRefusesANonE164Destination(t *testing.T) {
 	t.Parallel()
 	endpoint := mototest.Start(t)
-	s := sns.New(sns.NewClient("eu-west-1", endpoint))
+	s := sns.New(sns.NewClient("eu-west-1", endpoint, nil))
 	for _, to := range []string{"", "600111222", "+", "+0600111222", "+34 600111222", "+34600111222x", "+3460011122233344"} {
 		_, err := s.Send(context.Background(), message(to, "EN"))
 		if !errors.Is(err, identification.ErrUndeliverable) {
@@ -100,7 +100,7 @@ func TestPublishRequest(t *testing.T) {
 	}))
 	defer srv.Close()
 	m := message("+34600111222", "DE")
-	id, err := sns.New(sns.NewClient("eu-west-1", srv.URL)).Send(context.Background(), m)
+	id, err := sns.New(sns.NewClient("eu-west-1", srv.URL, nil)).Send(context.Background(), m)
 	if err != nil || id != "m-1" {
 		t.Fatalf("id %q, %v", id, err)
 	}
@@ -152,7 +152,7 @@ func TestSendErrors(t *testing.T) {
 			fmt.Fprintf(w, `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>%s</Code>`+
 				`<Message>Invalid parameter: PhoneNumber +34600111222 (k4khb9)</Message></Error><RequestId>req-%s</RequestId></ErrorResponse>`, c.code, c.code)
 		}))
-		client := sns.NewClient("eu-west-1", srv.URL, func(o *awssns.Options) { o.RetryMaxAttempts = 1 })
+		client := sns.NewClient("eu-west-1", srv.URL, nil, func(o *awssns.Options) { o.RetryMaxAttempts = 1 })
 		_, err := sns.New(client).Send(context.Background(), message("+34600111222", "ES"))
 		srv.Close()
 		if err == nil {
@@ -162,7 +162,7 @@ func TestSendErrors(t *testing.T) {
 		if got := errors.Is(err, identification.ErrUndeliverable); got != c.undeliverable {
 			t.Errorf("%s: undeliverable %v, want %v (%v)", c.code, got, c.undeliverable, err)
 		}
-		var pe *awsprovider.ProviderError
+		var pe *awserr.ProviderError
 		if !errors.As(err, &pe) || pe.Code != c.code || pe.StatusCode != c.status || pe.RequestID != "req-"+c.code {
 			t.Errorf("%s: %#v", c.code, pe)
 		}
@@ -179,7 +179,7 @@ func TestSendNetworkFailureIsRetryable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	endpoint := srv.URL
 	srv.Close()
-	client := sns.NewClient("eu-west-1", endpoint, func(o *awssns.Options) { o.RetryMaxAttempts = 1 })
+	client := sns.NewClient("eu-west-1", endpoint, nil, func(o *awssns.Options) { o.RetryMaxAttempts = 1 })
 	_, err := sns.New(client).Send(context.Background(), message("+34600111222", "ES"))
 	if err == nil || errors.Is(err, identification.ErrUndeliverable) {
 		t.Fatalf("%v, want a plain error", err)

@@ -35,7 +35,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -98,8 +97,8 @@ var Languages = map[string]string{
 
 // Config configures a Sender.
 type Config struct {
-	// Region is the AWS region of the WhatsApp Business Account's link;
-	// AWS_REGION when empty.
+	// Region is the AWS region of the WhatsApp Business Account's link (the
+	// function's own region).
 	Region string
 	// Endpoint replaces https://social-messaging.<Region>.amazonaws.com (a
 	// local recorder in tests).
@@ -119,9 +118,10 @@ type Config struct {
 	MetaAPIVersion string
 	// HTTPClient sends the request; http.DefaultClient when nil.
 	HTTPClient *http.Client
-	// Credentials returns the credentials each request is signed with; when
-	// nil, the function's own from the environment (AWS_ACCESS_KEY_ID,
-	// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), read at each send.
+	// Credentials returns the credentials each request is signed with: the
+	// function's own, which the composition root (shared/app) read from
+	// its configuration. When nil, requests are signed with none (and
+	// refused).
 	Credentials func() aws.Credentials
 }
 
@@ -138,9 +138,6 @@ var _ identification.Sender = (*Sender)(nil)
 
 // New returns the sender configured by cfg.
 func New(cfg Config) *Sender {
-	if cfg.Region == "" {
-		cfg.Region = os.Getenv("AWS_REGION")
-	}
 	if cfg.MetaAPIVersion == "" {
 		cfg.MetaAPIVersion = DefaultMetaAPIVersion
 	}
@@ -151,7 +148,7 @@ func New(cfg Config) *Sender {
 		cfg.HTTPClient = http.DefaultClient
 	}
 	if cfg.Credentials == nil {
-		cfg.Credentials = envCredentials
+		cfg.Credentials = func() aws.Credentials { return aws.Credentials{} }
 	}
 	endpoint := strings.TrimRight(cfg.Endpoint, "/")
 	if endpoint == "" {
@@ -165,14 +162,6 @@ func New(cfg Config) *Sender {
 		langs[k] = v
 	}
 	return &Sender{cfg: cfg, endpoint: endpoint, region: cfg.Region, langs: langs, now: time.Now}
-}
-
-func envCredentials() aws.Credentials {
-	return aws.Credentials{
-		AccessKeyID:     os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
-	}
 }
 
 // Error is a refusal of SendWhatsAppMessage: the HTTP status and the error's

@@ -348,14 +348,10 @@ func TestRefusedBeforeSending(t *testing.T) {
 	}
 }
 
-// TestDefaults checks the region's endpoint and the credentials read from
-// the environment at each send.
+// TestDefaults checks the region's endpoint and the credentials, asked for
+// at each send.
 func TestDefaults(t *testing.T) {
-	t.Setenv("AWS_REGION", "eu-central-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "envsecret")
-	t.Setenv("AWS_SESSION_TOKEN", "envsession")
-	s := New(Config{})
+	s := New(Config{Region: "eu-central-1"})
 	if s.endpoint != "https://social-messaging.eu-central-1.amazonaws.com" || s.region != "eu-central-1" {
 		t.Errorf("endpoint %q region %q", s.endpoint, s.region)
 	}
@@ -365,8 +361,12 @@ func TestDefaults(t *testing.T) {
 	rec := &recorder{answer: `{"messageId":"m-1"}`}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	s = New(Config{Endpoint: srv.URL + "/", OriginationPhoneNumberID: "p", TemplateName: "t"})
-	t.Setenv("AWS_SESSION_TOKEN", "rotated")
+	token := "envsession"
+	s = New(Config{Region: "eu-central-1", Endpoint: srv.URL + "/", OriginationPhoneNumberID: "p", TemplateName: "t",
+		Credentials: func() aws.Credentials {
+			return aws.Credentials{AccessKeyID: "AKIDENV", SecretAccessKey: "envsecret", SessionToken: token}
+		}})
+	token = "rotated"
 	if _, err := s.Send(context.Background(), testMessage()); err != nil {
 		t.Fatal(err)
 	}

@@ -27,11 +27,11 @@ func TestCodesReachTheProviders(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		r := newRig(t, e)
 		const from = "codes@idadmin.example"
-		sesClient := sesv2.NewClient("us-east-1", endpoint)
+		sesClient := sesv2.NewClient("us-east-1", endpoint, nil)
 		if _, err := sesClient.CreateEmailIdentity(context.Background(), &awssesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
 			t.Fatal(err)
 		}
-		r.proc.Senders = map[string]identification.Sender{"SMS": sns.New(sns.NewClient("us-east-1", endpoint)), "EMAIL": sesv2.New(sesClient, from)}
+		r.proc.Senders = map[string]identification.Sender{"SMS": sns.New(sns.NewClient("us-east-1", endpoint, nil)), "EMAIL": sesv2.New(sesClient, from)}
 		// A number and an address of each engine's own: the engines' runs
 		// share one moto.
 		phone, mail := map[string]string{"dynoxide": "611111111", "dynamodb-local": "622222222"}[e.Name], e.Name+"@example.com"

@@ -1,34 +1,18 @@
-// Package awsprovider is what the adapters of the AWS services that deliver
-// codes (shared/sns, shared/sesv2) share: credentials read from the
-// environment, and errors told by their code, never by the provider's
-// message, which may quote a destination.
-package awsprovider
+// Package awserr classifies the errors of AWS services for their adapters
+// (shared/sns, shared/sesv2, shared/s3evidence): an error is told by its
+// code, HTTP status and request id, never by the service's message, which
+// may quote a destination.
+package awserr
 
 import (
 	"errors"
 	"fmt"
-	"os"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go"
 
 	"github.com/idadmin/api/shared/identification"
 )
-
-// EnvCredentials are the function's credentials from the environment
-// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), read by
-// hand to keep the config loader and its SSO, STS and IMDS clients out of
-// the binary. With a local endpoint and none in the environment,
-// placeholder ones are used.
-func EnvCredentials(endpoint string) aws.CredentialsProvider {
-	id := os.Getenv("AWS_ACCESS_KEY_ID")
-	if id == "" && endpoint != "" {
-		return credentials.NewStaticCredentialsProvider("local", "local", "")
-	}
-	return credentials.NewStaticCredentialsProvider(id, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
-}
 
 // Classify turns a failed call of op into the error a Sender returns: an
 // answer of the service becomes a ProviderError, undeliverable when its code
