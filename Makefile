@@ -95,7 +95,7 @@ build: sam-cli
 
 # cfn-lint (pip install cfn-lint), which `make validate` runs: CFN_LINT if set,
 # else the one on PATH, else one pip --user or pyenv installed. Exported, so that
-# the Go test linting template.yaml (shared/samtemplate) runs the same one.
+# the Go test linting template.yaml (internal/samtemplate) runs the same one.
 ifeq ($(origin CFN_LINT),undefined)
 CFN_LINT := $(firstword $(shell command -v cfn-lint 2>/dev/null) $(wildcard $(HOME)/.local/bin/cfn-lint $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/*/bin/cfn-lint))
 endif
