@@ -165,7 +165,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	proc := &stream.Processor{Store: deps.Dynamo, Keys: keys, Publisher: events, Evidence: objects, Logger: logger,
+	proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: events, Evidence: objects, Logger: logger,
 		Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
 	go reader.Run(ctx, proc, *streamEvery)
 	health := &readiness{
