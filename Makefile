@@ -8,6 +8,8 @@ SUB ?= dev-admin
 TTL ?= 24h
 ENGINES := tools/node_modules/.installed
 OPENAPI_LINTERS := tools/openapi/node_modules/.installed
+# The benchmark's own module (see bench).
+BENCH_MODULE := cmd/bench
 
 .PHONY: run test vet token sweep deps tools clean lint-openapi
 
@@ -21,12 +23,14 @@ run: deps $(ENGINES)
 	$(GO) build -o $(DEVSERVER) ./cmd/devserver
 	exec $(DEVSERVER)
 
-## test: vet, cfn-lint (make validate), the OpenAPI linters (make lint-openapi), unit tests, store and HTTP suites on both engines (with -race), smoke test
+## test: vet, cfn-lint (make validate), the OpenAPI linters (make lint-openapi), unit tests, store and HTTP suites on both engines (with -race), smoke test; then the benchmark module's own tests
 test: deps $(ENGINES) vet validate lint-openapi
 	$(GO) run ./cmd/withengines -- $(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) -C $(BENCH_MODULE) test -race -count=1 ./...
 
 vet:
 	$(GO) vet ./...
+	$(GO) -C $(BENCH_MODULE) vet ./...
 
 ## token: print a dev-server token as the last line (ORG, SCOPES, SUB, TTL)
 token: deps
@@ -38,6 +42,7 @@ sweep: deps $(ENGINES)
 
 deps:
 	@$(GO) mod download
+	@$(GO) -C $(BENCH_MODULE) mod download
 
 tools: $(ENGINES)
 
@@ -95,7 +100,7 @@ build: sam-cli
 
 # cfn-lint (pip install cfn-lint), which `make validate` runs: CFN_LINT if set,
 # else the one on PATH, else one pip --user or pyenv installed. Exported, so that
-# the Go test linting template.yaml (shared/samtemplate) runs the same one.
+# the Go test linting template.yaml (internal/samtemplate) runs the same one.
 ifeq ($(origin CFN_LINT),undefined)
 CFN_LINT := $(firstword $(shell command -v cfn-lint 2>/dev/null) $(wildcard $(HOME)/.local/bin/cfn-lint $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/*/bin/cfn-lint))
 endif
@@ -130,9 +135,12 @@ sam-cli:
 .PHONY: bench
 
 ## bench: each function against a baseline making the same DynamoDB calls, delivery, stream and sweep against the raw engine (not part of make test; < 10 min; BENCH_FLAGS, e.g. -h)
+# cmd/bench is a module of its own (go.mod replacing github.com/idadmin/api
+# with this tree), so that the functions' module does not require its charts
+# (gonum); it finds the repository from there (localengine.RepoRoot).
 BENCH_FLAGS ?=
 bench: deps $(ENGINES)
-	$(GO) run ./cmd/bench $(BENCH_FLAGS)
+	$(GO) -C $(BENCH_MODULE) run . $(BENCH_FLAGS)
 
 # --- Hostile conditions: fuzzing and soak (not part of make test) --------------
 FUZZTIME ?= 60s

@@ -26,13 +26,13 @@ import (
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/mototest"
 	"github.com/idadmin/api/internal/s3local"
+	"github.com/idadmin/api/internal/samtemplate"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
-	"github.com/idadmin/api/shared/samtemplate"
 )
 
 // sampleEvent is one events/<name>.json.

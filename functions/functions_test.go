@@ -19,12 +19,12 @@ import (
 
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/localengine"
+	"github.com/idadmin/api/internal/samtemplate"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
-	"github.com/idadmin/api/shared/samtemplate"
 )
 
 func TestMain(m *testing.M) { enginetest.Main(m) }

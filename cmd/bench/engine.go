@@ -21,10 +21,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/idadmin/api/internal/localengine"
+	"github.com/idadmin/api/internal/samtemplate"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/identification"
-	"github.com/idadmin/api/shared/samtemplate"
 )
 
 // engineEnv is the engine a run measures on, with an uncounted client for

@@ -195,7 +195,7 @@ func report(root, dir string, res *results, o options) error {
 	l2, _ := res.get("run.loadavg1_end")
 	by := "`make bench`"
 	if len(os.Args) > 1 {
-		by = "`go run ./cmd/bench " + strings.Join(os.Args[1:], " ") + "`"
+		by = "`make bench BENCH_FLAGS='" + strings.Join(os.Args[1:], " ") + "'`"
 	}
 	md := fmt.Sprintf("Measured %s on %d CPUs (%s/%s, %s; load average %.1f at the start, %.1f at the end) by %s in %.0f s: "+
 		"%d rounds (of %d warm invocations per side, of %s per api/raw point), %d cold starts per binary, a sweep pass over %d processes, "+

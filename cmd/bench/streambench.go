@@ -132,7 +132,7 @@ func streamOnce(ctx context.Context, env *engineEnv, n int) (streamRound, error)
 	store := dynamostore.New(app.NewDynamoDB(cfg, dynamodb.WithAPIOptions(counter.AddTo)),
 		dynamostore.Options{Table: table, Shards: cfg.Shards, Retention: cfg.Retention})
 	box, log := &outboxStandIn{}, &eventLogStandIn{}
-	proc := &stream.Processor{Store: store, Keys: keys, Publisher: log, Logger: env.logger,
+	proc := &stream.Processor{Store: store, Decoder: store, Keys: keys, Publisher: log, Logger: env.logger,
 		Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
 	reader, err := localstream.New(ctx, env.client, localengine.NewStreamsClient(env.endpoint), table, env.logger)
 	if err != nil {

@@ -19,10 +19,10 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/idadmin/api/internal/localengine"
+	"github.com/idadmin/api/internal/samtemplate"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/identification"
-	"github.com/idadmin/api/shared/samtemplate"
 	"github.com/idadmin/api/shared/sweep"
 )
 

@@ -26,12 +26,12 @@ import (
 	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/internal/localstream"
+	"github.com/idadmin/api/internal/samtemplate"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
-	"github.com/idadmin/api/shared/samtemplate"
 	"github.com/idadmin/api/shared/stream"
 	"github.com/idadmin/api/shared/sweep"
 )
@@ -165,7 +165,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	proc := &stream.Processor{Store: deps.Dynamo, Keys: keys, Publisher: events, Evidence: objects, Logger: logger,
+	proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: events, Evidence: objects, Logger: logger,
 		Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
 	go reader.Run(ctx, proc, *streamEvery)
 	health := &readiness{

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/idadmin/api/internal/localengine"
+	"github.com/idadmin/api/internal/samtemplate"
 	"github.com/idadmin/api/shared/app"
-	"github.com/idadmin/api/shared/samtemplate"
 	"github.com/idadmin/api/shared/sweep"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/idadmin/api/internal/localengine"
-	"github.com/idadmin/api/shared/samtemplate"
+	"github.com/idadmin/api/internal/samtemplate"
 )
 
 // TableLogicalID is the template.yaml resource NewTable creates tables from.

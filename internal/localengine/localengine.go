@@ -30,25 +30,40 @@ const (
 	npmMarkerRel = "tools/node_modules/.package-lock.json"
 )
 
+// RepoModule is the module path of the repository's root go.mod.
+const RepoModule = "github.com/idadmin/api"
+
 // RepoRoot returns the nearest directory, starting at the working directory
-// and walking up, that holds a go.mod file.
+// and walking up, whose go.mod declares RepoModule: a nested module's go.mod
+// (cmd/bench's) is walked past.
 func RepoRoot() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find repo root: %w", err)
 	}
 	for dir := wd; ; {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		raw, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && modulePath(raw) == RepoModule {
 			return dir, nil
-		} else if !errors.Is(err, os.ErrNotExist) {
+		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("find repo root: %w", err)
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("find repo root: no go.mod in %s or any parent", wd)
+			return "", fmt.Errorf("find repo root: no go.mod of module %s in %s or any parent", RepoModule, wd)
 		}
 		dir = parent
 	}
+}
+
+// modulePath is the path the module directive of a go.mod names.
+func modulePath(gomod []byte) string {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
 }
 
 // DynoxidePath returns the path of the dynoxide binary under root.

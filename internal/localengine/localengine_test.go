@@ -54,6 +54,31 @@ func TestRepoRoot(t *testing.T) {
 	}
 }
 
+// TestRepoRootWalksPastANestedModule: from inside a nested module (as
+// cmd/bench is), RepoRoot is still the repository's root, not the nested
+// module's directory.
+func TestRepoRootWalksPastANestedModule(t *testing.T) {
+	root := t.TempDir()
+	nested := filepath.Join(root, "cmd", "tool")
+	if err := os.MkdirAll(nested, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module "+RepoModule+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nested, "go.mod"), []byte("module "+RepoModule+"/cmd/tool\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(nested)
+	got, err := RepoRoot()
+	if err != nil {
+		t.Fatalf("RepoRoot() error = %v", err)
+	}
+	if want, _ := filepath.EvalSymlinks(root); got != root && got != want {
+		t.Errorf("RepoRoot() from %s = %s, want %s", nested, got, root)
+	}
+}
+
 func TestTailBuffer(t *testing.T) {
 	tests := []struct {
 		name   string

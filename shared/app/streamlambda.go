@@ -82,7 +82,7 @@ func streamFromEnv(logs io.Writer, wire func(ctx context.Context, cfg Config) (S
 	}
 	logger := NewLambdaLogger(logs, cfg.LogLevel)
 	deps := NewDeps(cfg, NewDynamoDB(cfg), logger)
-	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: w.Publisher, Evidence: w.Evidence, Logger: logger}), nil
+	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: w.Publisher, Evidence: w.Evidence, Logger: logger}), nil
 }
 
 // FromLambdaImage turns a stream image as Lambda delivers it into the

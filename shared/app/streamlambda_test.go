@@ -93,7 +93,7 @@ func TestStreamHandlerOnLambdaEvents(t *testing.T) {
 			Change: events.DynamoDBStreamRecord{SequenceNumber: "100", NewImage: image}}}}
 
 		sender := &recordingSender{}
-		p := &stream.Processor{Store: store, Keys: fixture.CodeKeys(), Senders: map[string]identification.Sender{"SMS": sender},
+		p := &stream.Processor{Store: store, Decoder: store, Keys: fixture.CodeKeys(), Senders: map[string]identification.Sender{"SMS": sender},
 			Now: func() time.Time { return now }}
 		resp, err := NewStreamHandler(p)(t.Context(), ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
@@ -165,7 +165,10 @@ func TestStreamSampleEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	store, sender, pub := &sampleStore{}, &recordingSender{}, &samplePublisher{}
-	p := &stream.Processor{Store: store, Keys: keys, Senders: map[string]identification.Sender{"SMS": sender}, Publisher: pub,
+	// The image is decoded as the stream function decodes it, by the
+	// DynamoDB store's decoder (which reads no table).
+	decoder := dynamostore.New(nil, dynamostore.Options{Table: "sample"})
+	p := &stream.Processor{Store: store, Decoder: decoder, Keys: keys, Senders: map[string]identification.Sender{"SMS": sender}, Publisher: pub,
 		Now: func() time.Time { return time.Date(2026, 11, 21, 10, 1, 0, 0, time.UTC) }}
 	resp, err := NewStreamHandler(p)(t.Context(), ev)
 	if err != nil || len(resp.BatchItemFailures) != 0 {

@@ -29,26 +29,17 @@ const (
 	ClaimTimeout = 2 * time.Minute
 )
 
-// Decoded is one item of the table as the stream processor reads it.
-type Decoded struct {
-	Ref       identification.Ref
-	Kind      string
-	Process   *identification.Identification
-	Code      *identification.CodeMaterial
-	Published int64
-	// Sending reports a delivery claimed and not yet finished.
-	Sending bool
-}
-
-// Decode reads an item of the table (a stream record's image): the one
-// decoder the store and the stream processor share.
-func Decode(av map[string]types.AttributeValue) (Decoded, error) {
+// DecodeItem reads an item of the table (a stream record's image) into the
+// domain's terms, with the decoder the store itself reads items with: the
+// stream processor's decoder (stream.Decoder). It reads nothing of s, so
+// a nil *Store decodes too.
+func (s *Store) DecodeItem(av map[string]types.AttributeValue) (identification.StoredItem, error) {
 	it, err := decodeItem(av)
 	if err != nil {
-		return Decoded{}, err
+		return identification.StoredItem{}, err
 	}
-	d := Decoded{Ref: identification.Ref{Org: it.Org, Type: identification.Type(it.Type), ID: it.ID}, Kind: it.Kind,
-		Published: it.PublishedVersion, Sending: it.DeliveryStatus == deliverySending}
+	d := identification.StoredItem{Ref: identification.Ref{Org: it.Org, Type: identification.Type(it.Type), ID: it.ID},
+		Sending: it.DeliveryStatus == deliverySending}
 	if it.Kind == kindProcess {
 		d.Process, d.Code = fromItem(it)
 	}

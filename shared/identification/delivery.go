@@ -38,6 +38,22 @@ type Sender interface {
 	Send(ctx context.Context, m Message) (messageID string, err error)
 }
 
+// StoredItem is an item of the table as a stream record's image shows it,
+// in the domain's terms: what the stream processor reads of a change. A
+// store's decoder makes it (dynamostore.Store.DecodeItem), so that the
+// processor never reads the table's attributes itself.
+type StoredItem struct {
+	// Ref is the process the item belongs to.
+	Ref Ref
+	// Process is the process the item holds: nil for any other item (the
+	// tombstone a deletion leaves, an idempotency record).
+	Process *Identification
+	// Code is the process's current code (nil when it has none).
+	Code *CodeMaterial
+	// Sending reports a code's delivery claimed and not yet finished.
+	Sending bool
+}
+
 // Event is a change published to the organisation (EventBridge detail): never
 // actor data.
 type Event struct {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -24,6 +23,13 @@ import (
 type Record struct {
 	EventName string
 	Old, New  map[string]types.AttributeValue
+}
+
+// Decoder reads a record's image of an item of the table into the domain's
+// terms (dynamostore.Store implements it): the processor depends on no
+// store's layout of the table.
+type Decoder interface {
+	DecodeItem(image map[string]types.AttributeValue) (identification.StoredItem, error)
 }
 
 // Store is what the processor needs of the table (dynamostore.Store).
@@ -36,7 +42,9 @@ type Store interface {
 
 // Processor handles records in order.
 type Processor struct {
-	Store     Store
+	Store Store
+	// Decoder reads the records' images (required; usually the Store).
+	Decoder   Decoder
 	Keys      *identification.CodeKeys
 	Senders   map[string]identification.Sender // by channel type
 	Publisher identification.Publisher
@@ -81,11 +89,14 @@ func (p *Processor) log() *slog.Logger {
 	return p.Logger
 }
 
-func decode(av map[string]types.AttributeValue) (*dynamostore.Decoded, error) {
+func (p *Processor) decode(av map[string]types.AttributeValue) (*identification.StoredItem, error) {
 	if len(av) == 0 {
 		return nil, nil
 	}
-	d, err := dynamostore.Decode(av)
+	if p.Decoder == nil {
+		return nil, errors.New("no decoder configured")
+	}
+	d, err := p.Decoder.DecodeItem(av)
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +104,11 @@ func decode(av map[string]types.AttributeValue) (*dynamostore.Decoded, error) {
 }
 
 func (p *Processor) handle(ctx context.Context, r Record) error {
-	newer, err := decode(r.New)
+	newer, err := p.decode(r.New)
 	if err != nil {
 		return fmt.Errorf("stream: new image: %w", err)
 	}
-	older, err := decode(r.Old)
+	older, err := p.decode(r.Old)
 	if err != nil {
 		return fmt.Errorf("stream: old image: %w", err)
 	}
@@ -127,7 +138,7 @@ func (p *Processor) handle(ctx context.Context, r Record) error {
 // publish publishes the events of the change old → d, once: a version
 // whose events were published already is skipped, so a replayed record
 // publishes nothing twice.
-func (p *Processor) publish(ctx context.Context, d *dynamostore.Decoded, old *identification.Identification) error {
+func (p *Processor) publish(ctx context.Context, d *identification.StoredItem, old *identification.Identification) error {
 	i := d.Process
 	evs := Events(old, i)
 	if len(evs) == 0 || p.Publisher == nil {
@@ -216,7 +227,7 @@ func Events(old, i *identification.Identification) []identification.Event {
 
 // deliver sends the code just issued, when the system delivers it: once,
 // by the processor that claims it.
-func (p *Processor) deliver(ctx context.Context, d *dynamostore.Decoded) error {
+func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem) error {
 	i, code := d.Process, d.Code
 	if code == nil || code.Nonce == "" || i.OTP == nil || i.OTP.Delivery.Status != identification.DeliveryPending || d.Sending {
 		return nil

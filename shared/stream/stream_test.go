@@ -92,7 +92,7 @@ func newRig(t *testing.T, e enginetest.Engine) *rig {
 	r := &rig{store: dynamostore.New(client, dynamostore.Options{Table: table}), box: &outbox{}, log: &eventLog{}, now: start}
 	clock := func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
 	r.svc = identification.NewService(r.store, identification.WithClock(clock), identification.WithCodeKeys(fixture.CodeKeys()))
-	r.proc = &stream.Processor{Store: r.store, Keys: fixture.CodeKeys(), Publisher: r.log, Now: clock,
+	r.proc = &stream.Processor{Store: r.store, Decoder: r.store, Keys: fixture.CodeKeys(), Publisher: r.log, Now: clock,
 		Senders: map[string]identification.Sender{"SMS": r.box, "EMAIL": r.box, "WHATSAPP": r.box},
 		Sleep:   func(_ context.Context, d time.Duration) { r.waits = append(r.waits, d) }}
 	reader, err := localstream.New(t.Context(), client, localengine.NewStreamsClient(e.Endpoint), table, nil)
