@@ -1,0 +1,59 @@
+// Handlers of the chain's own routes:
+//
+//	create-chain           POST .../chain
+//	validate-chain         POST .../chain/{id}/validate (the chain's start)
+//	validate-chain-agent   POST .../chain/{id}/agent/validate
+
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
+	body, err := readBody(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	in, err := identification.ParseCreateChain(body)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if c.once != nil {
+		var rec identification.Idempotency
+		_, replay, err := h.svc.CreateChainOnce(r.Context(), c.org, in, c.by, func(cr identification.Created) identification.Idempotency {
+			rec = c.record(http.StatusCreated, viewOf(cr.Identification), cr.ID)
+			return rec
+		})
+		h.answerOnce(w, r, c, rec, replay, err)
+		return
+	}
+	i, err := h.svc.CreateChain(r.Context(), c.org, in, c.by)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.created(w, r, i, viewOf(i))
+}
+
+func (h *Handler) startChain(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := emptyBody(r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.StartChain(r.Context(), c.ref, c.by); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) completeAgent(w http.ResponseWriter, r *http.Request, c *call) {
+	if in, ok := decoded(h, w, r, identification.ParseAgentResult); ok {
+		h.noContent(w, r, h.svc.CompleteAgent(r.Context(), c.ref, in, c.by))
+	}
+}

@@ -1,0 +1,48 @@
+// Handlers of the evidence routes:
+//
+//	request-otp-evidence-uploads, request-chain-evidence-uploads   POST .../{id}/evidence/uploads
+//	confirm-otp-evidence, confirm-chain-evidence                   PUT  .../{id}/evidence
+//	get-otp-evidence, get-chain-evidence                           GET  .../{id}/evidence
+//	decide-chain-document                                          POST .../chain/{id}/document/decision
+
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call) {
+	in, ok := decoded(h, w, r, identification.ParseUploadRequest)
+	if !ok {
+		return
+	}
+	ups, err := h.svc.RequestUploads(r.Context(), c.ref, in, c.by)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, uploadsViewOf(ups))
+}
+
+func (h *Handler) confirmEvidence(w http.ResponseWriter, r *http.Request, c *call) {
+	if in, ok := decoded(h, w, r, identification.ParseEvidenceConfirm); ok {
+		h.noContent(w, r, h.svc.ConfirmEvidence(r.Context(), c.ref, in, c.by))
+	}
+}
+
+func (h *Handler) evidenceLinks(w http.ResponseWriter, r *http.Request, c *call) {
+	links, err := h.svc.EvidenceLinks(r.Context(), c.ref)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, evidenceListViewOf(links))
+}
+
+func (h *Handler) decideDocument(w http.ResponseWriter, r *http.Request, c *call) {
+	if in, ok := decoded(h, w, r, identification.ParseDecision); ok {
+		h.noContent(w, r, h.svc.DecideDocument(r.Context(), c.ref, in, c.by))
+	}
+}
