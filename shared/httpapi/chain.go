@@ -13,14 +13,8 @@ import (
 )
 
 func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	in, err := identification.ParseCreateChain(body)
-	if err != nil {
-		h.writeError(w, r, err)
+	in, ok := decoded(h, w, r, identification.ParseCreateChain)
+	if !ok {
 		return
 	}
 	if c.once != nil {
@@ -45,15 +39,11 @@ func (h *Handler) startChain(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
-	if err := h.svc.StartChain(r.Context(), c.ref, c.by); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	h.noContent(w, r, nil, h.svc.StartChain(r.Context(), c.ref, c.by))
 }
 
 func (h *Handler) completeAgent(w http.ResponseWriter, r *http.Request, c *call) {
 	if in, ok := decoded(h, w, r, identification.ParseAgentResult); ok {
-		h.noContent(w, r, h.svc.CompleteAgent(r.Context(), c.ref, in, c.by))
+		h.noContent(w, r, nil, h.svc.CompleteAgent(r.Context(), c.ref, in, c.by))
 	}
 }

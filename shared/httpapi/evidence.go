@@ -28,7 +28,7 @@ func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call
 
 func (h *Handler) confirmEvidence(w http.ResponseWriter, r *http.Request, c *call) {
 	if in, ok := decoded(h, w, r, identification.ParseEvidenceConfirm); ok {
-		h.noContent(w, r, h.svc.ConfirmEvidence(r.Context(), c.ref, in, c.by))
+		h.noContent(w, r, nil, h.svc.ConfirmEvidence(r.Context(), c.ref, in, c.by))
 	}
 }
 
@@ -43,6 +43,6 @@ func (h *Handler) evidenceLinks(w http.ResponseWriter, r *http.Request, c *call)
 
 func (h *Handler) decideDocument(w http.ResponseWriter, r *http.Request, c *call) {
 	if in, ok := decoded(h, w, r, identification.ParseDecision); ok {
-		h.noContent(w, r, h.svc.DecideDocument(r.Context(), c.ref, in, c.by))
+		h.noContent(w, r, nil, h.svc.DecideDocument(r.Context(), c.ref, in, c.by))
 	}
 }

@@ -21,14 +21,8 @@ import (
 )
 
 func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	in, err := identification.ParseCreateOTP(body)
-	if err != nil {
-		h.writeError(w, r, err)
+	in, ok := decoded(h, w, r, identification.ParseCreateOTP)
+	if !ok {
 		return
 	}
 	view := func(cr identification.Created, code string) processView {
@@ -80,14 +74,10 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	reason, err := identification.ParseCancel(body, c.ref.Type == identification.TypeOTP)
-	if err != nil {
-		h.writeError(w, r, err)
+	reason, ok := decoded(h, w, r, func(body []byte) (string, error) {
+		return identification.ParseCancel(body, c.ref.Type == identification.TypeOTP)
+	})
+	if !ok {
 		return
 	}
 	if c.once != nil {
@@ -97,11 +87,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	i, err := h.svc.Cancel(r.Context(), c.ref, reason, c.by)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	noContent(w, i)
+	h.noContent(w, r, i, err)
 }
 
 func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
@@ -112,11 +98,7 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	i, err := h.svc.Close(r.Context(), c.ref, c.by)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	noContent(w, i)
+	h.noContent(w, r, i, err)
 }
 
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
@@ -139,29 +121,13 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, identification.Errorf(identification.KindForbidden, "force=true needs the %s scope", auth.ScopeForceDelete))
 		return
 	}
-	if err := h.svc.Delete(r.Context(), c.ref, force, c.by); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	h.noContent(w, r, nil, h.svc.Delete(r.Context(), c.ref, force, c.by))
 }
 
 func (h *Handler) validate(w http.ResponseWriter, r *http.Request, c *call) {
-	body, err := readBody(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+	if in, ok := decoded(h, w, r, identification.ParseValidation); ok {
+		h.noContent(w, r, nil, h.svc.Validate(r.Context(), c.ref, in, c.by))
 	}
-	in, err := identification.ParseValidation(body)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := h.svc.Validate(r.Context(), c.ref, in, c.by); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // resendView is a resend's answer when the organisation delivers the code.

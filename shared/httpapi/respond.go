@@ -15,19 +15,16 @@ import (
 // says which version it saw.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
-// noContent answers 204 with the ETag of the version written.
-func noContent(w http.ResponseWriter, i *identification.Identification) {
-	if i != nil {
-		w.Header().Set("ETag", etag(i.Version))
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // noContent answers 204 after an action that returned err, or the error.
-func (h *Handler) noContent(w http.ResponseWriter, r *http.Request, err error) {
+// The 204 carries the ETag of i, the version written, when the action
+// returns one (i is nil otherwise).
+func (h *Handler) noContent(w http.ResponseWriter, r *http.Request, i *identification.Identification, err error) {
 	if err != nil {
 		h.writeError(w, r, err)
 		return
+	}
+	if i != nil {
+		w.Header().Set("ETag", etag(i.Version))
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
