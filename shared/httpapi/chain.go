@@ -12,6 +12,7 @@ import (
 	"github.com/idadmin/api/shared/identification"
 )
 
+// createChain serves create-chain.
 func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
 	in, ok := decoded(h, w, r, identification.ParseCreateChain)
 	if !ok {
@@ -34,6 +35,7 @@ func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
 	h.created(w, r, i, viewOf(i))
 }
 
+// startChain serves validate-chain, the chain's start.
 func (h *Handler) startChain(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := emptyBody(r); err != nil {
 		h.writeError(w, r, err)
@@ -42,6 +44,7 @@ func (h *Handler) startChain(w http.ResponseWriter, r *http.Request, c *call) {
 	h.noContent(w, r, nil, h.svc.StartChain(r.Context(), c.ref, c.by))
 }
 
+// completeAgent serves validate-chain-agent.
 func (h *Handler) completeAgent(w http.ResponseWriter, r *http.Request, c *call) {
 	if in, ok := decoded(h, w, r, identification.ParseAgentResult); ok {
 		h.noContent(w, r, nil, h.svc.CompleteAgent(r.Context(), c.ref, in, c.by))

@@ -13,6 +13,8 @@ import (
 	"github.com/idadmin/api/shared/identification"
 )
 
+// requestUploads serves request-otp-evidence-uploads and
+// request-chain-evidence-uploads.
 func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call) {
 	in, ok := decoded(h, w, r, identification.ParseUploadRequest)
 	if !ok {
@@ -26,12 +28,14 @@ func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call
 	writeJSON(w, http.StatusOK, uploadsViewOf(ups))
 }
 
+// confirmEvidence serves confirm-otp-evidence and confirm-chain-evidence.
 func (h *Handler) confirmEvidence(w http.ResponseWriter, r *http.Request, c *call) {
 	if in, ok := decoded(h, w, r, identification.ParseEvidenceConfirm); ok {
 		h.noContent(w, r, nil, h.svc.ConfirmEvidence(r.Context(), c.ref, in, c.by))
 	}
 }
 
+// evidenceLinks serves get-otp-evidence and get-chain-evidence.
 func (h *Handler) evidenceLinks(w http.ResponseWriter, r *http.Request, c *call) {
 	links, err := h.svc.EvidenceLinks(r.Context(), c.ref)
 	if err != nil {
@@ -41,6 +45,7 @@ func (h *Handler) evidenceLinks(w http.ResponseWriter, r *http.Request, c *call)
 	writeJSON(w, http.StatusOK, evidenceListViewOf(links))
 }
 
+// decideDocument serves decide-chain-document.
 func (h *Handler) decideDocument(w http.ResponseWriter, r *http.Request, c *call) {
 	if in, ok := decoded(h, w, r, identification.ParseDecision); ok {
 		h.noContent(w, r, nil, h.svc.DecideDocument(r.Context(), c.ref, in, c.by))

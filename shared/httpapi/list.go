@@ -11,6 +11,7 @@ import (
 	"github.com/idadmin/api/shared/identification"
 )
 
+// list serves list-otp and list-chain.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call) {
 	// r.URL.Query drops pairs it cannot decode ("email=%zz"), which would
 	// widen the listing to processes the filter was meant to leave out.

@@ -20,6 +20,7 @@ import (
 	"github.com/idadmin/api/shared/identification"
 )
 
+// createOTP serves create-otp.
 func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
 	in, ok := decoded(h, w, r, identification.ParseCreateOTP)
 	if !ok {
@@ -54,6 +55,7 @@ func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
 	h.created(w, r, created.Identification, view(created, created.Code))
 }
 
+// get serves get-otp and get-chain.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, c *call) {
 	i, err := h.svc.Get(r.Context(), c.ref)
 	if err != nil {
@@ -64,6 +66,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, viewOf(i))
 }
 
+// history serves get-otp-history and get-chain-history.
 func (h *Handler) history(w http.ResponseWriter, r *http.Request, c *call) {
 	i, err := h.svc.History(r.Context(), c.ref)
 	if err != nil {
@@ -73,6 +76,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, historyViewOf(i))
 }
 
+// cancel serves cancel-otp and cancel-chain.
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 	reason, ok := decoded(h, w, r, func(body []byte) (string, error) {
 		return identification.ParseCancel(body, c.ref.Type == identification.TypeOTP)
@@ -90,6 +94,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 	h.noContent(w, r, i, err)
 }
 
+// close serves close-otp and close-chain.
 func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
 	if c.once != nil {
 		rec := c.record(http.StatusNoContent, nil, c.ref.ID)
@@ -101,6 +106,7 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
 	h.noContent(w, r, i, err)
 }
 
+// delete serves delete-otp.
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
 	// r.URL.Query drops pairs it cannot decode ("force=tr%ue"), which would
 	// turn a malformed force into an absent one.
@@ -124,6 +130,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
 	h.noContent(w, r, nil, h.svc.Delete(r.Context(), c.ref, force, c.by))
 }
 
+// validate serves validate-otp and validate-chain-otp.
 func (h *Handler) validate(w http.ResponseWriter, r *http.Request, c *call) {
 	if in, ok := decoded(h, w, r, identification.ParseValidation); ok {
 		h.noContent(w, r, nil, h.svc.Validate(r.Context(), c.ref, in, c.by))
@@ -136,6 +143,7 @@ type resendView struct {
 	CodeExpiresAt time.Time `json:"code_expires_at"`
 }
 
+// resend serves resend-otp and resend-chain-otp.
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := emptyBody(r); err != nil {
 		h.writeError(w, r, err)
