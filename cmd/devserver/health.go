@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/identification"
 )
 
 const (
@@ -46,8 +47,7 @@ func newRouter(api, health, spec, dev http.Handler, docsURL string) http.Handler
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeErrors(w, http.StatusMethodNotAllowed, docsURL, "MDOC_001", "PARAMETER_ERROR", "method "+r.Method+" is not allowed on this path")
+			httpapi.WriteMethodNotAllowed(w, docsURL, r.Method, "GET, HEAD")
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -120,8 +120,8 @@ func (h *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if down := h.ready(r.Context()); len(down) > 0 {
 		w.Header().Set("Retry-After", healthRetryAfter)
-		writeErrors(w, http.StatusServiceUnavailable, h.docsURL, "MDOC_000", "INTERNAL_SERVER_ERROR",
-			"the service is temporarily unavailable ("+strings.Join(down, ", ")+" not answering); retry after "+healthRetryAfter+" seconds")
+		httpapi.WriteError(w, h.docsURL, identification.Errorf(identification.KindUnavailable,
+			"the service is temporarily unavailable (%s not answering); retry after %s seconds", strings.Join(down, ", "), healthRetryAfter))
 		return
 	}
 	checks := make(map[string]string, len(h.checks))
@@ -132,16 +132,5 @@ func (h *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(body)
-}
-
-// writeErrors writes an ErrorsResponse of one error, as the handler tree does.
-func writeErrors(w http.ResponseWriter, status int, docsURL, code, title, details string) {
-	body, _ := json.Marshal(httpapi.ErrorsResponse{Errors: []httpapi.ErrorItem{
-		{Code: code, Title: title, Ref: docsURL + "#" + code, Details: details},
-	}})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -97,18 +98,17 @@ func devRoutes(authn func(*http.Request) (auth.Principal, error), box *outbox, l
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/dev/orgs/"), "/")
 		if len(parts) != 2 || (parts[1] != "outbox" && parts[1] != "events") || parts[0] == "" {
-			writeErrors(w, http.StatusNotFound, docsURL, "MDOC_004", "RESOURCE_NOT_FOUND", "no such route")
+			httpapi.WriteError(w, docsURL, identification.Errorf(identification.KindNotFound, "no such route"))
 			return
 		}
 		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", "GET")
-			writeErrors(w, http.StatusMethodNotAllowed, docsURL, "MDOC_001", "PARAMETER_ERROR", "only GET is allowed on this path")
+			httpapi.WriteMethodNotAllowed(w, docsURL, r.Method, "GET")
 			return
 		}
 		org := parts[0]
 		p, err := authn(r)
 		if err != nil || !p.HasOrg(org) || !p.HasScope(auth.ScopeAdmin) {
-			writeErrors(w, http.StatusUnauthorized, docsURL, "MDOC_003", "UNAUTHORIZED", "an admin token of the organisation in the path is required")
+			httpapi.WriteError(w, docsURL, identification.Errorf(identification.KindUnauthorized, "an admin token of the organisation in the path is required"))
 			return
 		}
 		var body any = log.of(org)

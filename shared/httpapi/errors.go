@@ -83,6 +83,37 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	writeJSON(w, class.Status, resp)
 }
 
+// WriteError writes the domain error err as the ErrorsResponse its kind
+// takes in the one error table (docs/errors.md), for the few answers made
+// outside the handler tree (the dev server's own routes); details are
+// err's client-safe message. A kind not in the table is a 500.
+func WriteError(w http.ResponseWriter, docsURL string, err *identification.Error) {
+	class, ok := errorTable[err.Kind]
+	if !ok {
+		class = errInternal
+	}
+	if err.Kind == identification.KindUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	writeJSON(w, class.Status, ErrorsResponse{Errors: []ErrorItem{itemOf(class, docsURL, err.Message)}})
+}
+
+// WriteMethodNotAllowed writes the 405 of a path that answers only allow.
+func WriteMethodNotAllowed(w http.ResponseWriter, docsURL, method string, allow ...string) {
+	for _, m := range allow {
+		w.Header().Add("Allow", m)
+	}
+	writeJSON(w, http.StatusMethodNotAllowed, ErrorsResponse{Errors: []ErrorItem{
+		itemOf(errMethod, docsURL, "method "+method+" is not allowed on this path")}})
+}
+
+// errMethod is the class of a 405: a parameter error, the method.
+var errMethod = errorClass{http.StatusMethodNotAllowed, "MDOC_001", "PARAMETER_ERROR"}
+
+func itemOf(c errorClass, docsURL, details string) ErrorItem {
+	return ErrorItem{Code: c.Code, Title: c.Title, Ref: docsURL + "#" + c.Code, Details: details}
+}
+
 func (h *Handler) item(c errorClass, details string) ErrorItem {
 	return ErrorItem{Code: c.Code, Title: c.Title, Ref: h.docsURL + "#" + c.Code, Details: details}
 }

@@ -307,12 +307,7 @@ func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allow) > 0 {
-		for _, m := range allow {
-			w.Header().Add("Allow", m)
-		}
-		writeJSON(w, http.StatusMethodNotAllowed, ErrorsResponse{Errors: []ErrorItem{
-			h.item(errorClass{http.StatusMethodNotAllowed, "MDOC_001", "PARAMETER_ERROR"}, "method "+r.Method+" is not allowed on this path"),
-		}})
+		WriteMethodNotAllowed(w, h.docsURL, r.Method, allow...)
 		return
 	}
 	h.writeError(w, r, identification.Errorf(identification.KindNotFound, "no such route: nothing answers this method on this path"))
