@@ -92,9 +92,6 @@ func (s *Service) Validate(ctx context.Context, ref Ref, in Validation, by Calle
 			done.Awaiting = !i.hasDocument()
 		}
 		res, err := s.apply(ctx, ref, done)
-		if KindOf(err) == KindConflict && settledBy(res.Old, step) {
-			return nil // a read settled this right guess first
-		}
 		if err != nil || !done.Awaiting {
 			return err
 		}
@@ -141,6 +138,11 @@ func SettlementOf(i *Identification, code *CodeMaterial) *Settlement {
 	return nil
 }
 
+// SettleGrace is how long after a right guess was counted a read leaves
+// its completion to the validate that counted it; a failure of spent
+// attempts is written at once (whoever writes it, the outcome is one).
+const SettleGrace = 30 * time.Second
+
 // settle writes what i is owed (see Settlement) and returns the process as
 // it then is: i itself when nothing is owed or the write was refused
 // because another caller settled it first (then a read follows).
@@ -148,8 +150,13 @@ func (s *Service) settle(ctx context.Context, ref Ref, i *Identification) (*Iden
 	if i == nil || i.Unsettled == nil {
 		return i, nil
 	}
-	ctx = context.WithoutCancel(ctx)
 	now := s.Now()
+	if i.Unsettled.Action == ActionCompleteCode && now.Sub(i.UpdatedAt) < SettleGrace {
+		// The validate that counted the right guess may still be on its
+		// way to completing it: its own write decides who answered 204.
+		return i, nil
+	}
+	ctx = context.WithoutCancel(ctx)
 	cmd := Command{Action: i.Unsettled.Action, At: now, By: Caller{Kind: CallerSystem}, CodeHash: i.Unsettled.CodeHash}
 	if i.Type == TypeChain {
 		cmd.Step, cmd.Last = i.CurrentStep, i.CurrentStep == len(i.Sequence)
@@ -187,20 +194,6 @@ func (s *Service) settleRefused(ctx context.Context, ref Ref, res Result, err er
 	return err
 }
 
-// settledBy reports whether old, as a refused completion found it, was
-// completed (or its code validated, or its OTP step done) by a settlement.
-func settledBy(old *Identification, step int) bool {
-	switch {
-	case old == nil:
-		return false
-	case old.Status == StatusCompleted:
-		return true
-	case step > 0:
-		return old.CurrentStep > step
-	default:
-		return old.OTP != nil && old.OTP.Validated
-	}
-}
 
 // GuessOf is guessOf, for the stores' contract tests.
 func GuessOf(codeHash, twoFactor string) string { return guessOf(codeHash, twoFactor) }
