@@ -105,7 +105,6 @@ func (s *Store) effectArgs(ref identification.Ref, e identification.Effect, toke
 	a[paramStep] = number(int64(e.StepGuard))
 	a[paramNextStep] = number(int64(e.Step + 1))
 	a[paramSpacingBefore] = number(at.Add(-e.Spacing).Unix())
-	a[paramSpacingBeforeMs] = number(at.Add(-e.Spacing).UnixMilli())
 	if ic := e.Code; ic != nil {
 		a[paramNewHash] = str(ic.Hash)
 		a[paramNewKey] = str(ic.KeyID)

@@ -28,9 +28,7 @@ type call struct {
 
 // ValidOrg reports whether s is an organisation name of docs/api.md: 1 to 64
 // of A-Z a-z 0-9 _ . -, starting with a letter or digit.
-func ValidOrg(s string) bool { return validOrg(s) }
-
-func validOrg(s string) bool {
+func ValidOrg(s string) bool {
 	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
 		return false
 	}
@@ -74,7 +72,7 @@ func isAlnum(c byte) bool {
 func (h *Handler) endpoint(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org := r.PathValue("org_id")
-		if !validOrg(org) {
+		if !ValidOrg(org) {
 			h.writeError(w, r, paramError("org_id: must be 1 to 64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit"))
 			return
 		}

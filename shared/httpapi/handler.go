@@ -246,7 +246,7 @@ func (h *Handler) logRequest(r *http.Request, status int, start time.Time) {
 		slog.String("method", r.Method),
 		slog.String("route", r.Pattern))
 	switch org := r.PathValue("org_id"); {
-	case validOrg(org):
+	case ValidOrg(org):
 		attrs = append(attrs, slog.String("org", org))
 	case org != "":
 		attrs = append(attrs, slog.String("org", "invalid"), slog.Int("org_length", len(org)))

@@ -65,9 +65,9 @@ func (s *Service) Validate(ctx context.Context, ref Ref, in Validation, by Calle
 	// The type of second factor is not known before the write, so the
 	// guess is recorded as both kinds would compare it.
 	cmd.Guesses = []string{
-		guessOf(codeHash, NormalisedTwoFactor("DOCUMENT_NUMBER", in.TwoFactor)),
-		guessOf(codeHash, NormalisedTwoFactor("EMAIL", in.TwoFactor)),
-		guessOf(codeHash, ""),
+		GuessOf(codeHash, NormalisedTwoFactor("DOCUMENT_NUMBER", in.TwoFactor)),
+		GuessOf(codeHash, NormalisedTwoFactor("EMAIL", in.TwoFactor)),
+		GuessOf(codeHash, ""),
 	}
 	cmd.NoTwoFactor = strings.TrimSpace(in.TwoFactor) == ""
 	res, err := s.apply(ctx, ref, cmd)
@@ -78,7 +78,7 @@ func (s *Service) Validate(ctx context.Context, ref Ref, in Validation, by Calle
 	// Write the rest even if the caller goes away: the attempt is counted.
 	ctx = context.WithoutCancel(ctx)
 	tf, _ := secondFactor(i)
-	mine := guessOf(rehash(s.keys, code, ref, in.Code, codeHash), NormalisedTwoFactor(tf, in.TwoFactor))
+	mine := GuessOf(rehash(s.keys, code, ref, in.Code, codeHash), NormalisedTwoFactor(tf, in.TwoFactor))
 	right := code != nil && hmac.Equal([]byte(mine), []byte(rightGuess(i, code)))
 	step, last := 0, false
 	if ref.Type == TypeChain {
@@ -194,13 +194,9 @@ func (s *Service) settleRefused(ctx context.Context, ref Ref, res Result, err er
 	return err
 }
 
-
-// GuessOf is guessOf, for the stores' contract tests.
-func GuessOf(codeHash, twoFactor string) string { return guessOf(codeHash, twoFactor) }
-
-// guessOf is what an attempt records: a hash of the code's hash and the
+// GuessOf is what an attempt records: a hash of the code's hash and the
 // second factor as compared.
-func guessOf(codeHash, twoFactor string) string {
+func GuessOf(codeHash, twoFactor string) string {
 	m := sha256.New()
 	m.Write([]byte(codeHash))
 	m.Write([]byte{0})
@@ -257,7 +253,7 @@ func NormalisedTwoFactor(tf, v string) string {
 // rightGuess is the guess the right code and second factor make.
 func rightGuess(i *Identification, code *CodeMaterial) string {
 	_, want := secondFactor(i)
-	return guessOf(code.Hash, want)
+	return GuessOf(code.Hash, want)
 }
 
 // anyRight reports whether one of the counted guesses was right: its
