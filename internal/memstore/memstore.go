@@ -24,6 +24,13 @@ type Store struct {
 	items map[identification.Ref]*entry
 }
 
+// DefaultRetention is how long a process is kept after it ended (its
+// Keeping's Until): the DynamoDB store's default.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// Retention is how long a process is kept after it ended.
+func (s *Store) Retention() time.Duration { return DefaultRetention }
+
 // entry is one stored process, its code material, or its tombstone.
 type entry struct {
 	i         *identification.Identification
@@ -37,6 +44,39 @@ var _ identification.Store = (*Store)(nil)
 // New returns an empty Store.
 func New() *Store {
 	return &Store{items: map[identification.Ref]*entry{}}
+}
+
+// Shards is the number of partitions of the open index Due reads: one.
+func (s *Store) Shards() int { return 1 }
+
+// Due returns the open processes whose Keeping puts them in the open index
+// at or before now, as the DynamoDB store's index query does; one page.
+func (s *Store) Due(_ context.Context, _ int, now time.Time, _ int32, _ any) ([]identification.Ref, any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []identification.Ref
+	for ref, e := range s.items {
+		if e.i == nil {
+			continue
+		}
+		if k := identification.KeepingOf(e.i, DefaultRetention); k.Open && !k.OpenUntil.After(now) {
+			out = append(out, ref)
+		}
+	}
+	slices.SortFunc(out, func(a, b identification.Ref) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil, nil
+}
+
+// Keeping is the bookkeeping of the process under ref: the one rule
+// (identification.KeepingOf) applied to it as stored.
+func (s *Store) Keeping(_ context.Context, ref identification.Ref) (identification.Keeping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.items[ref]
+	if !ok || e.i == nil {
+		return identification.Keeping{}, notFound(ref)
+	}
+	return identification.KeepingOf(e.i, DefaultRetention), nil
 }
 
 // Create stores a copy of i unless one with its key exists (KindConflict).

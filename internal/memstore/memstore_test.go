@@ -16,6 +16,12 @@ func TestFlowContract(t *testing.T) {
 	storetest.RunFlow(t, func(*testing.T) identification.Store { return memstore.New() })
 }
 
+// TestKeepingContract: the open index and TTL follow every change, and an
+// extend moves them.
+func TestKeepingContract(t *testing.T) {
+	storetest.RunKeeping(t, func(*testing.T) storetest.Keeper { return memstore.New() })
+}
+
 // TestOraclesCoverTheLifecycle fails when the lifecycle has an action the
 // hand-written oracles of storetest lack.
 func TestOraclesCoverTheLifecycle(t *testing.T) {

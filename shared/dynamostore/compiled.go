@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -14,55 +15,26 @@ import (
 // which operation it is for; only some values change from call to call.
 // Building it with the SDK's builder costs tens of microseconds and hundreds
 // of allocations, so each shape is built once, with the builder, and every
-// call only fills in its values.
-
-// param names a value filled in per call.
-type param int
-
-const (
-	paramNow param = iota
-	paramTTL
-	paramReason
-	paramUserAgent
-	paramToken
-	paramKind
-	paramTombstone
-	paramSub
-	paramEmptyList
-	paramEmptyString
-	paramGuesses
-	paramCodeHash
-	paramStep
-	paramNextStep
-	paramSpacingBefore
-	paramSpacingBeforeMs
-	paramCodeIssuedMs
-	paramNewHash
-	paramNewKey
-	paramNewNonce
-	paramCodeExpires
-	paramDelivery
-	paramDeviceInstallation
-	paramDeviceFingerprint
-	paramDevice
-	paramCallerDevice
-	paramAgent
-	paramListStatus
-	paramEvidence
-	paramTwoFactor
-	paramDecision
-	paramHistory
-	numParams
-)
+// call only fills in its values, by position.
 
 // sentinelPrefix marks the placeholder values a shape is built with; no
 // real value of ours starts with a NUL byte.
-const sentinelPrefix = "\x00param:"
+const sentinelPrefix = "\x00slot:"
 
-// slot is a value of a built shape, given per call.
-func slot(p param) expression.ValueBuilder {
-	return expression.Value(fmt.Sprintf("%s%d", sentinelPrefix, p))
-}
+// maxSlots bounds the values of one shape (an effect has about twenty).
+const maxSlots = 64
+
+// slots are the placeholder values, made once: a call that only collects
+// its values hands them out without formatting anything.
+var slots = func() (s [maxSlots]expression.ValueBuilder) {
+	for n := range s {
+		s[n] = expression.Value(sentinelPrefix + strconv.Itoa(n))
+	}
+	return s
+}()
+
+// slot is the nth value of a built shape, given per call.
+func slot(n int) expression.ValueBuilder { return slots[n] }
 
 // compiled is an expression built once, with the slots it needs per call.
 type compiled struct {
@@ -70,14 +42,14 @@ type compiled struct {
 	update    *string
 	names     map[string]string
 	fixed     map[string]types.AttributeValue
-	// slots are the placeholders filled per call; one param may have
+	// slots are the placeholders filled per call; one value may have
 	// several (the builder gives every use of a value its own).
 	slots []slotRef
 }
 
 type slotRef struct {
 	placeholder string
-	param       param
+	n           int
 }
 
 func compile(b expression.Builder) (*compiled, error) {
@@ -92,48 +64,66 @@ func compile(b expression.Builder) (*compiled, error) {
 			c.fixed[placeholder] = v
 			continue
 		}
-		var p param
-		if _, err := fmt.Sscanf(strings.TrimPrefix(s.Value, sentinelPrefix), "%d", &p); err != nil || p < 0 || p >= numParams {
+		n, err := strconv.Atoi(strings.TrimPrefix(s.Value, sentinelPrefix))
+		if err != nil || n < 0 || n >= maxSlots {
 			return nil, fmt.Errorf("compile expression: bad slot %q", s.Value)
 		}
-		c.slots = append(c.slots, slotRef{placeholder, p})
+		c.slots = append(c.slots, slotRef{placeholder, n})
 	}
 	return c, nil
 }
 
-// values returns the expression's values with args in their slots; args
-// are indexed by param. It is nil when the expression has no values.
-func (c *compiled) values(args *[numParams]types.AttributeValue) map[string]types.AttributeValue {
+// values returns the expression's values with args in their slots (args[n]
+// fills slot n). It is nil when the expression has no values.
+func (c *compiled) values(args []types.AttributeValue) map[string]types.AttributeValue {
 	if len(c.fixed)+len(c.slots) == 0 {
 		return nil // DynamoDB refuses an empty map
 	}
 	out := make(map[string]types.AttributeValue, len(c.fixed)+len(c.slots))
 	maps.Copy(out, c.fixed)
 	for _, s := range c.slots {
-		out[s.placeholder] = args[s.param]
+		out[s.placeholder] = args[s.n]
 	}
 	return out
 }
 
-// shapes caches compiled expressions by a comparable key.
+// shapes caches compiled expressions by key.
 type shapes struct {
-	mu sync.Mutex
-	m  map[any]*compiled
+	mu sync.RWMutex
+	m  map[string]*compiled
+}
+
+// lookup returns the shape of key, if built (the conversion in the index
+// expression does not copy key).
+func (s *shapes) lookup(key []byte) *compiled {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.m[string(key)]
 }
 
 // get returns the shape of key, building it with build on first use.
-func (s *shapes) get(key any, build func() expression.Builder) (*compiled, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.m[key]; ok {
+func (s *shapes) get(key string, build func() (expression.Builder, error)) (*compiled, error) {
+	s.mu.RLock()
+	c := s.m[key]
+	s.mu.RUnlock()
+	if c != nil {
 		return c, nil
 	}
-	c, err := compile(build())
+	b, err := build()
 	if err != nil {
 		return nil, err
 	}
+	c, err = compile(b)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if have, ok := s.m[key]; ok {
+		return have, nil
+	}
 	if s.m == nil {
-		s.m = map[any]*compiled{}
+		s.m = map[string]*compiled{}
 	}
 	s.m[key] = c
 	return c, nil

@@ -31,3 +31,14 @@ func TestFlowContract(t *testing.T) {
 		})
 	})
 }
+
+// TestKeepingContract: on each engine, the open index and the TTL follow
+// every change, and an extend moves them.
+func TestKeepingContract(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		storetest.RunKeeping(t, func(t *testing.T) storetest.Keeper {
+			client, table, _ := enginetest.NewTable(t, e)
+			return dynamostore.New(client, dynamostore.Options{Table: table})
+		})
+	})
+}

@@ -109,7 +109,7 @@ func (s *Store) ApplyOnce(ctx context.Context, ref identification.Ref, e identif
 		ConditionExpression:                 expr.condition,
 		UpdateExpression:                    expr.update,
 		ExpressionAttributeNames:            expr.names,
-		ExpressionAttributeValues:           expr.values(&args),
+		ExpressionAttributeValues:           expr.values(args),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}
 	idem, err := s.putIdempotency(ref.Org, rec)

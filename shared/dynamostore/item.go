@@ -36,6 +36,7 @@ const (
 	attrKind            = "kind"
 	attrStatus          = "status"
 	attrExpiresAt       = "expires_at"
+	attrCreatedAt       = "created_at"
 	attrUpdatedAt       = "updated_at"
 	attrEndedAt         = "ended_at"
 	attrCompletedAt     = "completed_at"
@@ -354,17 +355,11 @@ func toItem(i *identification.Identification, code *identification.CodeMaterial,
 	if ch := identification.OTPChannel(i); ch != nil && ch.External {
 		it.CodeExternal = true
 	}
-	end := i.ExpiresAt
-	switch {
-	case i.EndedAt != nil:
-		end = *i.EndedAt
-	case i.CompletedAt != nil:
-		end = *i.CompletedAt
-	}
-	it.TTL = end.Add(retention).Unix()
-	if i.Status.Open() {
+	keep := identification.KeepingOf(i, retention)
+	it.TTL = keep.Until.Unix()
+	if keep.Open {
 		it.OpenShard = shardOf(i.ID, shards)
-		it.OpenExpiresAt = it.ExpiresAt
+		it.OpenExpiresAt = keep.OpenUntil.Unix()
 	}
 	if d := i.Actor.IdentityDocument; d != nil {
 		it.Actor.IdentityDocument = &identityDocItem{DocumentNumber: d.DocumentNumber, DocumentType: d.DocumentType, Country: d.Country}

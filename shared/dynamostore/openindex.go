@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -68,4 +69,39 @@ func parseKey(pk string) (identification.Ref, error) {
 		return identification.Ref{}, fmt.Errorf("malformed key %q", pk)
 	}
 	return identification.Ref{Org: parts[1], Type: identification.Type(parts[2]), ID: parts[3]}, nil
+}
+
+// Retention is how long a record is kept after it ended.
+func (s *Store) Retention() time.Duration { return s.retention }
+
+// Keeping reads the bookkeeping the item under ref carries (its place in
+// the open index and its TTL), strongly consistent; KindNotFound when
+// there is no process under ref. Operators and the contract tests use it
+// to see that the open index and the TTL follow the process.
+func (s *Store) Keeping(ctx context.Context, ref identification.Ref) (identification.Keeping, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.table, Key: keyAttr(ref), ConsistentRead: aws.Bool(true),
+		ProjectionExpression:     aws.String("#k, #s, #o, #t"),
+		ExpressionAttributeNames: map[string]string{"#k": attrKind, "#s": attrOpenShard, "#o": attrOpenExpiresAt, "#t": attrTTL},
+	})
+	if err != nil {
+		return identification.Keeping{}, classify("get item", err)
+	}
+	var it struct {
+		Kind          string `dynamodbav:"kind"`
+		OpenShard     string `dynamodbav:"open_shard"`
+		OpenExpiresAt int64  `dynamodbav:"open_expires_at"`
+		TTL           int64  `dynamodbav:"ttl"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return identification.Keeping{}, fmt.Errorf("unmarshal keeping: %w", err)
+	}
+	if it.Kind != kindProcess {
+		return identification.Keeping{}, notFound(ref)
+	}
+	k := identification.Keeping{Open: it.OpenShard != "", Until: time.Unix(it.TTL, 0).UTC()}
+	if it.OpenExpiresAt != 0 {
+		k.OpenUntil = time.Unix(it.OpenExpiresAt, 0).UTC()
+	}
+	return k, nil
 }

@@ -97,8 +97,8 @@ func (s *Store) Create(ctx context.Context, i *identification.Identification, co
 	if err != nil {
 		return err
 	}
-	expr, err := s.shapes.get(createShape{}, func() expression.Builder {
-		return expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK)))
+	expr, err := s.shapes.get("create", func() (expression.Builder, error) {
+		return expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(attrPK))), nil
 	})
 	if err != nil {
 		return fmt.Errorf("build create condition: %w", err)
@@ -159,7 +159,7 @@ func (s *Store) Apply(ctx context.Context, ref identification.Ref, e identificat
 		ConditionExpression:                 expr.condition,
 		UpdateExpression:                    expr.update,
 		ExpressionAttributeNames:            expr.names,
-		ExpressionAttributeValues:           expr.values(&args),
+		ExpressionAttributeValues:           expr.values(args),
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -175,18 +175,6 @@ func (s *Store) Apply(ctx context.Context, ref identification.Ref, e identificat
 		return identification.Result{}, err
 	}
 	return identification.Result{New: i, Code: code}, nil
-}
-
-// effect is e's compiled expression (built once per shape), the values of
-// this call and its token: what Apply and ApplyOnce send.
-func (s *Store) effect(ref identification.Ref, e identification.Effect) (*compiled, [numParams]types.AttributeValue, string, error) {
-	shape := shapeOf(e)
-	expr, err := s.shapes.get(shape, func() expression.Builder { return s.effectExpression(shape) })
-	if err != nil {
-		return nil, [numParams]types.AttributeValue{}, "", fmt.Errorf("build %s expression: %w", e.Action, err)
-	}
-	token := newToken()
-	return expr, s.effectArgs(ref, e, token), token, nil
 }
 
 // refused classifies a refused write from the item as it was.
@@ -221,7 +209,7 @@ func (s *Store) refused(ref identification.Ref, e identification.Effect, av map[
 // tombstone in one transaction with the erasure of the key's record, which
 // kept the create's answer: nothing of the actor outlives the delete.
 func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, by identification.Caller, now time.Time) error {
-	expr, err := s.shapes.get(deleteShape{force}, func() expression.Builder { return deleteExpression(force) })
+	expr, err := s.shapes.get(deleteShapes[force], func() (expression.Builder, error) { return deleteExpression(force), nil })
 	if err != nil {
 		return fmt.Errorf("build delete expression: %w", err)
 	}
@@ -233,20 +221,20 @@ func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, 
 		key = v.Value
 	}
 	token := newToken()
-	var args [numParams]types.AttributeValue
-	args[paramNow] = number(now.Unix())
-	args[paramTTL] = number(now.Add(s.retention).Unix())
-	args[paramToken] = str(token)
-	args[paramSub] = str(orUnknown(by.Sub))
-	args[paramKind] = str(kindProcess)
-	args[paramTombstone] = str(kindTombstone)
+	args := make([]types.AttributeValue, numDelete)
+	args[delNow] = number(now.Unix())
+	args[delTTL] = number(now.Add(s.retention).Unix())
+	args[delToken] = str(token)
+	args[delSub] = str(orUnknown(by.Sub))
+	args[delKind] = str(kindProcess)
+	args[delTombstone] = str(kindTombstone)
 	update := &dynamodb.UpdateItemInput{
 		TableName:                           s.table,
 		Key:                                 keyAttr(ref),
 		ConditionExpression:                 expr.condition,
 		UpdateExpression:                    expr.update,
 		ExpressionAttributeNames:            expr.names,
-		ExpressionAttributeValues:           expr.values(&args),
+		ExpressionAttributeValues:           expr.values(args),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
 	var refusedItem map[string]types.AttributeValue
@@ -302,10 +290,18 @@ func (s *Store) Delete(ctx context.Context, ref identification.Ref, force bool, 
 	return identification.DeleteRefusal(old.Status, old.ExpiresAt, now)
 }
 
-// Shapes of the expressions the store builds once besides effects'.
-type (
-	createShape struct{}
-	deleteShape struct{ force bool }
+// The keys of a delete's shapes, and the slots of its values. (An
+// effect's key is its kinds (translate.go), which never start with "d".)
+var deleteShapes = map[bool]string{false: "delete", true: "delete force"}
+
+const (
+	delNow = iota
+	delTTL
+	delToken
+	delSub
+	delKind
+	delTombstone
+	numDelete
 )
 
 func orUnknown(s string) string {
@@ -319,32 +315,27 @@ func orUnknown(s string) string {
 // process and, without force, CREATED and not expired; it becomes a
 // tombstone.
 func deleteExpression(force bool) expression.Builder {
-	cond := expression.Name(attrKind).Equal(slot(paramKind))
+	cond := expression.Name(attrKind).Equal(slot(delKind))
 	if !force {
 		cond = cond.And(
 			expression.Name(attrStatus).Equal(expression.Value(string(identification.StatusCreated))),
-			expression.Name(attrExpiresAt).GreaterThan(slot(paramNow)),
+			expression.Name(attrExpiresAt).GreaterThan(slot(delNow)),
 		)
 	}
-	cond = cond.And(tokenGuard())
+	cond = cond.And(expression.AttributeNotExists(expression.Name(attrLastWrite)).
+		Or(expression.Name(attrLastWrite).NotEqual(slot(delToken))))
 	update := expression.
-		Set(expression.Name(attrKind), slot(paramTombstone)).
-		Set(expression.Name(attrDeletedAt), slot(paramNow)).
-		Set(expression.Name(attrDeletedBy), slot(paramSub)).
-		Set(expression.Name(attrUpdatedAt), slot(paramNow)).
-		Set(expression.Name(attrTTL), slot(paramTTL)).
-		Set(expression.Name(attrLastWrite), slot(paramToken)).
+		Set(expression.Name(attrKind), slot(delTombstone)).
+		Set(expression.Name(attrDeletedAt), slot(delNow)).
+		Set(expression.Name(attrDeletedBy), slot(delSub)).
+		Set(expression.Name(attrUpdatedAt), slot(delNow)).
+		Set(expression.Name(attrTTL), slot(delTTL)).
+		Set(expression.Name(attrLastWrite), slot(delToken)).
 		Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1)))
 	for _, name := range tombstoneRemoves {
 		update = update.Remove(expression.Name(name))
 	}
 	return expression.NewBuilder().WithCondition(cond).WithUpdate(update)
-}
-
-// tokenGuard admits a write unless this call's own earlier attempt landed.
-func tokenGuard() expression.ConditionBuilder {
-	return expression.AttributeNotExists(expression.Name(attrLastWrite)).
-		Or(expression.Name(attrLastWrite).NotEqual(slot(paramToken)))
 }
 
 func notFound(ref identification.Ref) error {

@@ -214,35 +214,19 @@ type CodeMaterial struct {
 	Previous string
 }
 
-// Effect is a planned change: the guards a stored process must pass and
-// what the change does to it. Plan makes it; each store compiles it (the
-// DynamoDB store into one condition and update) or applies it (Apply), and
-// classifies a refusal with Check from the process as it was.
+// Effect is a planned change: the guards a stored process must pass and the
+// changes it then makes, as values (guards.go, changes.go). Plan makes it;
+// memstore runs Check and Apply; the DynamoDB store translates each guard
+// and change into one conditional update, and classifies a refusal with
+// Check from the process as it was.
 type Effect struct {
 	Command
-	Rule Rule
-	// Guards beyond the rule's statuses and expiry.
-	StepGuard       int    // the chain's current step must be this position
-	StepTypeGuard   string // or of this type
-	Device          *Device
-	BindDevice      bool // start: the chain takes the caller's device
-	AttemptsBelow   int  // attempts < n
-	AttemptsAtLeast int  // attempts >= n
-	CodeLive        bool // a code exists and has not expired
-	CodesBelow      int  // codes_sent < n
-	Spacing         time.Duration
-	// NotExternal: the code is one the system delivers. An actor may not
-	// have a new code issued for a process whose organisation delivers its
-	// codes itself: the answer would hand the actor the code.
-	NotExternal bool
-	// TwoFactorGuard: an OTP identification's two_factor_type is this.
-	TwoFactorGuard string
-	// CodeValidated: the code has been validated (complete_evidence).
-	CodeValidated bool
-	// DocumentIn: both sides of the document are recorded.
-	DocumentIn bool
-	// Undecided: the document has no decision yet.
-	Undecided bool
+	// Rule is the action's row of the lifecycle, with To and Ends as this
+	// command takes them (a completion completes the process only when it
+	// is the last thing left).
+	Rule    Rule
+	Guards  []Guard
+	Changes []Change
 }
 
 // Plan turns a command into the effect every store applies. It fails only
@@ -256,68 +240,142 @@ func Plan(cmd Command) (Effect, error) {
 		return Effect{}, fmt.Errorf("plan: %s may not %s", cmd.By.Kind, cmd.Action)
 	}
 	e := Effect{Command: cmd, Rule: rule}
-	chainActor := cmd.By.Kind == CallerActor && cmd.By.Device != nil
+	guard := func(g ...Guard) { e.Guards = append(e.Guards, g...) }
+	change := func(c ...Change) { e.Changes = append(e.Changes, c...) }
+	completes := func() { e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted }
+	guard(StatusIn{Action: cmd.Action, From: rule.From, Due: rule.Expiry == ExpiryDue})
+	actor := cmd.By.Kind == CallerActor
+	chainActor := actor && cmd.By.Device != nil && cmd.StepType != ""
 	switch cmd.Action {
 	case ActionStart:
-		e.BindDevice = true
-		e.Device = cmd.By.Device
+		change(BindDevice{Device: cmd.By.Device})
 	case ActionIssueCode:
+		if chainActor {
+			guard(OnDevice{Device: cmd.By.Device})
+		}
+		if cmd.StepType != "" {
+			guard(AtStepType{Type: cmd.StepType})
+		}
 		// A process whose attempts are spent takes no new code: it is
 		// failed (or owed its failure), not rescued.
-		e.AttemptsBelow = MaxAttempts
-		e.CodesBelow = MaxCodes
-		e.Spacing = CodeSpacing
-		e.StepTypeGuard = cmd.StepType
-		e.NotExternal = cmd.By.Kind == CallerActor
-		if chainActor && cmd.StepType != "" {
-			e.Device = cmd.By.Device
+		guard(AttemptsBelow{N: MaxAttempts})
+		if actor {
+			guard(DeliveredBySystem{})
+		}
+		spaced := Spaced{Spacing: CodeSpacing}
+		if cmd.Code != nil {
+			spaced.IssuedAt = cmd.Code.IssuedAt
+		}
+		guard(CodesBelow{N: MaxCodes}, spaced)
+		if cmd.Code != nil {
+			change(IssueCode{Code: cmd.Code})
 		}
 	case ActionAttempt:
-		e.AttemptsBelow = MaxAttempts
-		e.CodeLive = true
-		e.StepTypeGuard = cmd.StepType
-		if chainActor && cmd.StepType != "" {
-			e.Device = cmd.By.Device
+		if chainActor {
+			guard(OnDevice{Device: cmd.By.Device})
 		}
+		if cmd.StepType != "" {
+			guard(AtStepType{Type: cmd.StepType})
+		}
+		if cmd.NoTwoFactor {
+			guard(NoSecondFactor{})
+		}
+		guard(AttemptsBelow{N: MaxAttempts}, CodeLive{})
+		change(CountAttempt{Guesses: cmd.Guesses})
 	case ActionCompleteCode:
-		e.StepGuard = cmd.Step
-		if cmd.Step > 0 && cmd.Last {
-			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
+		if cmd.Step > 0 {
+			guard(AtStep{N: cmd.Step})
 		}
-		if cmd.Step == 0 && !cmd.Awaiting {
-			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
+		if cmd.CodeHash != "" {
+			guard(CodeIs{Hash: cmd.CodeHash})
+		}
+		if cmd.Step > 0 && cmd.Last || cmd.Step == 0 && !cmd.Awaiting {
+			completes()
+		}
+		if cmd.Awaiting {
+			change(MarkValidated{})
+		}
+		if cmd.By.Device != nil {
+			change(RecordCompletedDevice{Device: cmd.By.Device})
+		}
+		if cmd.Step > 0 {
+			change(Advance{To: cmd.Step + 1})
 		}
 	case ActionFailAttempts:
-		e.StepGuard = cmd.Step
-		e.AttemptsAtLeast = MaxAttempts
+		if cmd.Step > 0 {
+			guard(AtStep{N: cmd.Step})
+		}
+		if cmd.CodeHash != "" {
+			guard(CodeIs{Hash: cmd.CodeHash})
+		}
+		guard(AttemptsAtLeast{N: MaxAttempts})
+		change(SetFailure{Reason: FailureMaxAttempts})
 	case ActionCompleteAgent:
-		e.StepGuard = cmd.Step
+		if cmd.Step > 0 {
+			guard(AtStep{N: cmd.Step})
+			change(Advance{To: cmd.Step + 1})
+		}
 		if cmd.Last {
-			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
+			completes()
+		}
+		if cmd.Agent != nil {
+			change(RecordAgent{Agent: cmd.Agent})
 		}
 	case ActionAddEvidence:
 		if cmd.Step > 0 {
 			// A chain: its current step takes the image; the actor's
 			// device is the chain's; a decided document takes no more.
-			e.StepGuard = cmd.Step
-			if cmd.By.Kind == CallerActor {
-				e.Device = cmd.By.Device
-				e.Undecided = true
+			if actor && cmd.By.Device != nil {
+				guard(OnDevice{Device: cmd.By.Device})
+			}
+			guard(AtStep{N: cmd.Step})
+			if actor {
+				guard(Undecided{})
 			}
 		} else {
-			e.TwoFactorGuard = "PERSONAL_DOCUMENT_IMAGE"
+			guard(TwoFactorIs{Type: "PERSONAL_DOCUMENT_IMAGE"})
+		}
+		if cmd.Evidence != nil {
+			change(RecordEvidence{Evidence: cmd.Evidence})
 		}
 	case ActionCompleteEvidence:
-		e.TwoFactorGuard = "PERSONAL_DOCUMENT_IMAGE"
-		e.CodeValidated = true
-		e.DocumentIn = true
+		guard(TwoFactorIs{Type: "PERSONAL_DOCUMENT_IMAGE"}, DocumentIn{}, CodeValidated{})
 	case ActionApproveDocument, ActionRejectDocument:
-		e.StepGuard = cmd.Step
-		e.DocumentIn = true
-		e.Undecided = true
-		if cmd.Action == ActionApproveDocument && cmd.Last {
-			e.Rule.To, e.Rule.Ends = StatusCompleted, EndCompleted
+		if cmd.Step > 0 {
+			guard(AtStep{N: cmd.Step})
 		}
+		guard(Undecided{}, DocumentIn{})
+		if cmd.Decision != nil {
+			change(RecordDecision{Decision: cmd.Decision})
+		}
+		if cmd.Action == ActionApproveDocument {
+			if cmd.Last {
+				completes()
+			}
+			if cmd.Step > 0 {
+				change(Advance{To: cmd.Step + 1})
+			}
+		} else {
+			change(SetFailure{Reason: FailureStepRejected})
+		}
+	case ActionCancel:
+		if cmd.Reason != "" {
+			change(SetCancelReason{Reason: cmd.Reason})
+		}
+	}
+	if e.Rule.To != "" {
+		change(SetStatus{To: e.Rule.To})
+	}
+	if e.Rule.Ends != EndNone {
+		end := End{Clock: e.Rule.Ends}
+		if e.Rule.Ends == EndNow {
+			end.UserAgent = cmd.By.UserAgent
+		}
+		change(end)
+	}
+	if e.Rule.Ends != EndNone || cmd.Action == ActionCompleteCode || cmd.Action == ActionFailAttempts {
+		// A used code, and any code of an ended process, is gone.
+		change(DropCode{})
 	}
 	return e, nil
 }
@@ -330,119 +388,20 @@ func (e Effect) To(old Status) Status {
 	return e.Rule.To
 }
 
-// Check returns why the effect cannot apply to old (nil: it can). It is
-// how memstore decides and how the DynamoDB store classifies a refused
-// write from the item it returned, without a second read. code is the
-// stored code material (nil when there is none).
+// Check returns why the effect cannot apply to old (nil: it can): the
+// first of its guards that refuses. It is how memstore decides and how
+// the DynamoDB store classifies a refused write from the item it
+// returned, without a second read. code is the stored code material (nil
+// when there is none).
 func (e Effect) Check(old *Identification, code *CodeMaterial) *Error {
 	if old == nil {
 		return nil // the caller reports not found: only it knows the ref
 	}
-	if err := e.checkStatus(old.Status, old.ExpiresAt, old.FailureReason); err != nil || e.Rule.Expiry == ExpiryDue {
-		return err
-	}
-	at := e.At
-	if e.Device != nil && old.Device != nil && !old.Device.SameAs(e.Device) {
-		return Errorf(KindConflict, "the chain is bound to another device")
-	}
-	if e.Device != nil && old.Device == nil && old.Type == TypeChain && !e.BindDevice {
-		return Errorf(KindConflict, "the chain has not been started; validate the chain first")
-	}
-	if e.StepGuard > 0 && old.CurrentStep != e.StepGuard {
-		return stepConflict(old)
-	}
-	if e.StepTypeGuard != "" && old.CurrentStepType() != e.StepTypeGuard {
-		return stepConflict(old)
-	}
-	otp := old.OTP
-	if otp == nil {
-		otp = &OTPState{}
-	}
-	if e.NoTwoFactor {
-		if tf := TwoFactorTypeOf(old); tf == "DOCUMENT_NUMBER" || tf == "EMAIL" {
-			return &Error{Kind: KindInvalid, Message: "the request body is invalid",
-				Fields: []FieldError{{Path: "two_factor", Message: "is required when two_factor_type is " + tf}}}
-		}
-	}
-	if e.AttemptsBelow > 0 && otp.Attempts >= e.AttemptsBelow {
-		return Errorf(KindExpired, "no attempts are left")
-	}
-	if e.CodeLive {
-		if code == nil || code.Hash == "" {
-			if otp.Validated {
-				return Errorf(KindConflict, "the code has already been validated")
-			}
-			return Errorf(KindConflict, "no code is valid; ask for a new one")
-		}
-		if !at.Before(otp.CodeExpiresAt) {
-			return Errorf(KindExpired, "the code expired at %s; ask for a new one", otp.CodeExpiresAt.UTC().Format(time.RFC3339))
-		}
-	}
-	if e.CodeHash != "" && (code == nil || code.Hash != e.CodeHash && code.Previous != e.CodeHash) {
-		return Errorf(KindConflict, "the code has been replaced or already used")
-	}
-	if e.AttemptsAtLeast > 0 && otp.Attempts < e.AttemptsAtLeast {
-		return Errorf(KindConflict, "attempts are not exhausted")
-	}
-	if e.NotExternal {
-		if ch := OTPChannel(old); ch != nil && ch.External {
-			return Errorf(KindConflict, "the organisation delivers this code itself; a new one is asked for by the organisation")
-		}
-	}
-	if e.TwoFactorGuard != "" && old.TwoFactorType != e.TwoFactorGuard {
-		return Errorf(KindConflict, "this identification takes no document images (its two_factor_type is not %s)", e.TwoFactorGuard)
-	}
-	if e.Undecided && old.Decision != nil {
-		return Errorf(KindConflict, "the document has been decided on")
-	}
-	if e.DocumentIn {
-		for _, k := range DocumentSides {
-			if old.EvidenceOf(k) == nil {
-				return Errorf(KindConflict, "the %s image is not in yet", k)
-			}
-		}
-	}
-	if e.CodeValidated && (old.OTP == nil || !old.OTP.Validated) {
-		return Errorf(KindConflict, "the code has not been validated yet")
-	}
-	if e.CodesBelow > 0 && otp.CodesSent >= e.CodesBelow {
-		return Errorf(KindConflict, "all %d codes have been issued", e.CodesBelow)
-	}
-	if e.Spacing > 0 && otp.CodesSent > 0 {
-		if e.Code != nil && !e.Code.IssuedAt.IsZero() {
-			at = e.Code.IssuedAt
-		}
-		if next := otp.LastCodeAt.Add(e.Spacing); at.Before(next) {
-			err := Errorf(KindTooSoon, "a new code can be asked for %d seconds after the last one", int(e.Spacing.Seconds()))
-			err.RetryAfter = next.Sub(at)
+	s := Stored{I: old, Code: code}
+	for _, g := range e.Guards {
+		if err := g.Check(s, e.At); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// checkStatus is the rule's own part of Check: the status and the expiry.
-func (e Effect) checkStatus(status Status, expiresAt time.Time, failure string) *Error {
-	expired := status.Open() && !e.At.Before(expiresAt)
-	if e.Rule.Expiry == ExpiryDue {
-		if !expired || !contains(e.Rule.From, status) {
-			return Errorf(KindConflict, "identification is %s and not due; expire is allowed from %s once expired", status, joinStatuses(e.Rule.From))
-		}
-		return nil
-	}
-	if status == StatusExpired || expired {
-		return Errorf(KindExpired, "identification expired at %s; %s is no longer possible",
-			expiresAt.UTC().Format(time.RFC3339), e.Action)
-	}
-	if status == StatusFailed {
-		if failure == "" {
-			return Errorf(KindExpired, "identification failed; %s is no longer possible", e.Action)
-		}
-		return Errorf(KindExpired, "identification failed (%s); %s is no longer possible", failure, e.Action)
-	}
-	if !contains(e.Rule.From, status) {
-		return Errorf(KindConflict, "identification is %s; %s is allowed from %s",
-			status, e.Action, joinStatuses(e.Rule.From))
 	}
 	return nil
 }
@@ -451,11 +410,12 @@ func (e Effect) checkStatus(status Status, expiresAt time.Time, failure string) 
 // from with expiry expiresAt at now (nil: the rule allows it): the status
 // and expiry part of Check, which is what the lifecycle table says.
 func (a Action) Refusal(from Status, expiresAt, now time.Time) *Error {
-	e, err := Plan(Command{Action: a, At: now})
-	if err != nil {
+	rule, ok := Lifecycle[a]
+	if !ok {
 		return Errorf(KindConflict, "%s is not an action of the lifecycle", a)
 	}
-	return e.checkStatus(from, expiresAt, "")
+	g := StatusIn{Action: a, From: rule.From, Due: rule.Expiry == ExpiryDue}
+	return g.Check(Stored{I: &Identification{Status: from, ExpiresAt: expiresAt}}, now)
 }
 
 // Allows reports whether the action's rule allows it on a process in
@@ -476,106 +436,17 @@ func stepConflict(old *Identification) *Error {
 
 // Apply returns the process old becomes under the effect, and the code
 // material it then holds; it does not check (Check does). memstore uses
-// it; the DynamoDB store's compiled update does the same in one write.
+// it; the DynamoDB store's translated update does the same in one write.
 func (e Effect) Apply(old *Identification, code *CodeMaterial) (*Identification, *CodeMaterial) {
-	i := Clone(old)
-	c := CloneCode(code)
-	at := e.At
-	i.Status = e.To(old.Status)
-	i.UpdatedAt = at
-	i.Version++
-	switch e.Rule.Ends {
-	case EndNow:
-		t := at
-		i.EndedAt = &t
-	case EndAtExpiry:
-		t := old.ExpiresAt
-		i.EndedAt = &t
-	case EndCompleted:
-		t := at
-		i.CompletedAt = &t
+	c := &Changing{I: Clone(old), Code: CloneCode(code), Old: old, At: e.At, By: e.By}
+	c.I.UpdatedAt = e.At
+	c.I.Version++
+	for _, ch := range e.Changes {
+		ch.Apply(c)
 	}
-	if e.Reason != "" && e.Action == ActionCancel {
-		i.CancelReason = e.Reason
-	}
-	if e.Rule.Ends == EndNow && e.By.UserAgent != "" {
-		i.EndedUserAgent = e.By.UserAgent
-	}
-	ensureOTP := func() *OTPState {
-		if i.OTP == nil {
-			i.OTP = &OTPState{}
-		}
-		return i.OTP
-	}
-	if e.BindDevice {
-		d := *e.By.Device
-		i.Device = &d
-		i.CurrentStep = 1
-	}
-	if ic := e.Code; ic != nil {
-		o := ensureOTP()
-		o.CodesSent++
-		o.CodeExpiresAt = ic.ExpiresAt
-		o.LastCodeAt = at
-		if !ic.IssuedAt.IsZero() {
-			o.LastCodeAt = ic.IssuedAt
-		}
-		o.Delivery = Delivery{Status: ic.Delivery}
-		prev := ""
-		if c != nil {
-			prev = c.Hash
-		}
-		c = &CodeMaterial{Hash: ic.Hash, KeyID: ic.KeyID, Nonce: ic.Nonce, Previous: prev}
-	}
-	switch e.Action {
-	case ActionAttempt:
-		ensureOTP().Attempts++
-		if c != nil {
-			c.Guesses = append(c.Guesses, e.Guesses...)
-		}
-	case ActionCompleteCode:
-		if e.By.Device != nil {
-			d := *e.By.Device
-			i.CompletedDevice = &d
-		}
-		c = nil
-		if e.Awaiting {
-			ensureOTP().Validated = true
-		}
-		if e.Step > 0 {
-			i.CurrentStep = e.Step + 1
-		}
-	case ActionCompleteAgent:
-		if e.Agent != nil {
-			a := *e.Agent
-			i.Agent = &a
-		}
-		i.CurrentStep = e.Step + 1
-	case ActionFailAttempts:
-		i.FailureReason = FailureMaxAttempts
-		c = nil
-	case ActionAddEvidence:
-		ev := *e.Evidence
-		if have := i.EvidenceOf(ev.Kind); have != nil {
-			*have = ev
-		} else {
-			i.Evidence = append(i.Evidence, ev)
-		}
-	case ActionApproveDocument, ActionRejectDocument:
-		d := *e.Decision
-		i.Decision = &d
-		if e.Action == ActionApproveDocument {
-			i.CurrentStep = e.Step + 1
-		} else {
-			i.FailureReason = FailureStepRejected
-		}
-	}
-	if e.Rule.Ends != EndNone {
-		c = nil // an ended process keeps no code material
-	}
-	i.History = append(i.History, e.HistoryEntry())
-	i.SyncSteps()
-	return i, c
+	c.I.History = append(c.I.History, e.HistoryEntry())
+	c.I.SyncSteps()
+	return c.I, c.Code
 }
 
 // HistoryEntry is the entry the effect adds to the process's history.
