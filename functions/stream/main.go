@@ -9,8 +9,6 @@ package main
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/eventbridge"
@@ -48,7 +46,7 @@ func main() {
 				"EMAIL": sesv2.New(sesv2.NewClient(cfg.Region, "", creds), cfg.SenderEmail),
 				"WHATSAPP": socialmessaging.New(socialmessaging.Config{Region: cfg.Region,
 					OriginationPhoneNumberID: cfg.WhatsAppPhoneNumberID, TemplateName: cfg.WhatsAppTemplateName,
-					Credentials: func() aws.Credentials { return aws.Credentials(cfg.Credentials) }}),
+					Credentials: creds}),
 			},
 			Publisher: eventbridge.New(eventbridge.NewClient(cfg.Region, "", creds), cfg.EventBusName),
 			Evidence:  evidence,

@@ -15,20 +15,19 @@
 // Its start-up is that of the functions, done by hand: the DynamoDB client
 // built as app.NewDynamoDB builds it (aws.Config by hand, static
 // credentials, the same HTTP transport), and, when CODE_KEY_SECRET_ARN is
-// set, one signed Secrets Manager GetSecretValue, as codekey does.
+// set, one Secrets Manager GetSecretValue through shared/sigv4, as codekey
+// makes it.
 package benchbaseline
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -37,11 +36,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/idadmin/api/shared/sigv4"
 )
 
 // PlanEnv holds the plan, as JSON.
@@ -194,39 +194,24 @@ func newClient() *dynamodb.Client {
 	})
 }
 
-// readSecret is Secrets Manager's GetSecretValue, signed with the SDK's
-// SigV4 signer as codekey.FromSecretsManager makes it.
+// readSecret is Secrets Manager's GetSecretValue, made through shared/sigv4
+// as codekey.FromSecretsManager makes it, with the environment's
+// credentials.
 func readSecret(ctx context.Context, arn string) error {
 	region := os.Getenv("AWS_REGION")
 	endpoint := os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
 	if endpoint == "" {
 		endpoint = "https://secretsmanager." + region + ".amazonaws.com"
 	}
-	body, _ := json.Marshal(map[string]string{"SecretId": arn})
+	client := &sigv4.Client{Service: "secretsmanager", Region: region, Credentials: credentials.NewStaticCredentialsProvider(
+		os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "secretsmanager.GetSecretValue")
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: os.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "secretsmanager", region, time.Now()); err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	var out struct{ SecretString string }
+	if err := client.CallJSON(ctx, endpoint, "secretsmanager.GetSecretValue", map[string]string{"SecretId": arn}, &out); err != nil {
 		return fmt.Errorf("secret: %w", err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("secret: HTTP %d %v", resp.StatusCode, err)
-	}
-	var out struct{ SecretString string }
-	if err := json.Unmarshal(raw, &out); err != nil || out.SecretString == "" {
+	if out.SecretString == "" {
 		return errors.New("secret: no SecretString in the answer")
 	}
 	return nil

@@ -94,3 +94,37 @@ func TestReplay(t *testing.T) {
 		t.Error("New with a request member the baseline does not know: no error")
 	}
 }
+
+// TestReadSecret makes the start-up's GetSecretValue as codekey does: the
+// JSON 1.1 action, signed for secretsmanager with the environment's
+// credentials; a refusal fails the start.
+func TestReadSecret(t *testing.T) {
+	var target, auth string
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target, auth = r.Header.Get("X-Amz-Target"), r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+			w.Write([]byte(`{"__type":"ResourceNotFoundException","message":"no such secret"}`))
+			return
+		}
+		w.Write([]byte(`{"SecretString":"{\"id\":\"k1\",\"key\":\"0123456789abcdef0123456789abcdef\"}"}`))
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIABENCH")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "bench")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	if err := readSecret(context.Background(), "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench"); err != nil {
+		t.Fatal(err)
+	}
+	if target != "secretsmanager.GetSecretValue" || !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIABENCH/") || !strings.Contains(auth, "/us-east-1/secretsmanager/aws4_request") {
+		t.Errorf("X-Amz-Target %q, Authorization %q", target, auth)
+	}
+	status = http.StatusBadRequest
+	if err := readSecret(context.Background(), "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing"); err == nil {
+		t.Error("a refused read: no error")
+	}
+}

@@ -7,8 +7,6 @@ package s3local
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"image"
 	"image/color"
@@ -26,10 +24,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/idadmin/api/shared/s3evidence"
+	"github.com/idadmin/api/shared/sigv4"
 )
 
 // Credentials are placeholder credentials a local engine accepts, with a
@@ -69,25 +67,24 @@ func PutObject(tb testing.TB, endpoint, region, bucket, key, contentType string,
 	}
 }
 
-// do sends one request signed with Credentials and returns the status and
-// the answer's body.
+// do sends one request signed with Credentials (sigv4.Client.Do, as
+// s3evidence signs) and returns the status and the answer's body.
 func do(tb testing.TB, method, url, region, contentType string, body []byte) (int, string) {
 	tb.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		tb.Fatalf("s3local: %v", err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
-	req.Header.Set("X-Amz-Content-Sha256", hash)
-	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
-	if err := signer.SignHTTP(context.Background(), Credentials, req, hash, "s3", region, time.Now()); err != nil {
-		tb.Fatalf("s3local: sign: %v", err)
+	s3 := &sigv4.Client{Service: "s3", Region: region, HTTPClient: client,
+		Credentials: credentials.StaticCredentialsProvider{Value: Credentials}}
+	resp, err := s3.Do(req, body)
+	if err != nil {
+		tb.Fatalf("s3local: %s: %v", method, err)
 	}
-	return send(tb, req)
+	return answer(resp)
 }
 
 // Upload posts a presigned form as a browser posts a FormData:
@@ -148,9 +145,14 @@ func send(tb testing.TB, req *http.Request) (int, string) {
 	if err != nil {
 		tb.Fatalf("s3local: %s: %v", req.Method, err)
 	}
+	return answer(resp)
+}
+
+// answer is resp's status and body, which it closes.
+func answer(resp *http.Response) (int, string) {
 	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, strings.TrimSpace(string(answer))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, strings.TrimSpace(string(body))
 }
 
 // PNG is a small real PNG image.

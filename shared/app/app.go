@@ -100,7 +100,7 @@ func (c Config) CodeKeySecret() (codekey.SecretsManager, error) {
 		return codekey.SecretsManager{}, errors.New("code key: " + CodeKeySecretEnv + " is not set")
 	}
 	return codekey.SecretsManager{SecretARN: c.CodeKeySecretARN, Region: c.Region, Endpoint: c.SecretsManagerEndpoint,
-		Credentials: aws.Credentials(c.Credentials)}, nil
+		Credentials: c.CredentialsFor(c.SecretsManagerEndpoint)}, nil
 }
 
 // Evidence is the function's evidence bucket: EVIDENCE_BUCKET in its

@@ -38,9 +38,10 @@ func TestConfigFromEnvReadsTheAdaptersSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	secretCreds, err := secret.Credentials.Retrieve(context.Background())
 	if secret.SecretARN != "arn:aws:secretsmanager:eu-west-1:123456789012:secret:code-key-AbCdEf" || secret.Region != "eu-west-1" ||
-		secret.Endpoint != "http://127.0.0.1:5000" || secret.Credentials.AccessKeyID != "AKIDENV" || secret.Credentials.SessionToken != "envsession" {
-		t.Errorf("code key secret %+v", secret)
+		secret.Endpoint != "http://127.0.0.1:5000" || err != nil || secretCreds.AccessKeyID != "AKIDENV" || secretCreds.SessionToken != "envsession" {
+		t.Errorf("code key secret %+v, credentials %q, %v", secret, secretCreds.AccessKeyID, err)
 	}
 	bucket, err := c.Evidence()
 	if err != nil {

@@ -1,7 +1,9 @@
 // Package awserr classifies the errors of AWS services for their adapters
-// (shared/sns, shared/sesv2, shared/s3evidence): an error is told by its
-// code, HTTP status and request id, never by the service's message, which
-// may quote a destination.
+// (shared/sns, shared/sesv2, shared/s3evidence, shared/codekey): an error
+// is told by its code, HTTP status and request id, never by the service's
+// message, which may quote a destination. The SDK clients' errors and
+// those of the calls made through shared/sigv4 (sigv4.ResponseError, in
+// the same shape) are classified alike.
 package awserr
 
 import (

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/sigv4"
 )
 
 var ref = identification.Ref{Org: "acme", Type: identification.TypeOTP, ID: "0193a000-0000-7000-8000-000000000001"}
@@ -78,8 +79,10 @@ func TestGetSecretValueIsSignedAsDocumented(t *testing.T) {
 		fmt.Fprint(w, `{"SecretString":"{\"id\":\"k1\",\"key\":\"0123456789abcdef0123456789abcdef\"}"}`)
 	}))
 	defer srv.Close()
-	creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret", SessionToken: "session"}
-	text, err := getSecretValue(context.Background(), srv.Client(), srv.URL, "eu-west-1", creds, "arn:aws:secretsmanager:eu-west-1:123:secret:code", time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	client := &sigv4.Client{Service: "secretsmanager", Region: "eu-west-1", HTTPClient: srv.Client(),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "session"),
+		Now:         func() time.Time { return time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC) }}
+	text, err := getSecretValue(context.Background(), client, srv.URL, "arn:aws:secretsmanager:eu-west-1:123:secret:code")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +114,7 @@ func TestFromSecretsManagerOnMoto(t *testing.T) {
 	secret := `{"id":"k7","key":"` + strings.Repeat("m", 48) + `"}`
 	arn := createSecret(t, endpoint, "code-key-test", secret)
 	sm := SecretsManager{SecretARN: arn, Region: "us-east-1", Endpoint: endpoint,
-		Credentials: aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing"}}
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")}
 	k, err := FromSecretsManager(context.Background(), sm)
 	if err != nil {
 		t.Fatal(err)

@@ -1,21 +1,17 @@
 package codekey
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/idadmin/api/shared/awserr"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/sigv4"
 )
 
 // SecretsManager says where the code keys' secret is and how to read it.
@@ -29,8 +25,9 @@ type SecretsManager struct {
 	// Endpoint replaces https://secretsmanager.<Region>.amazonaws.com (a
 	// local emulator in tests).
 	Endpoint string
-	// Credentials sign the request: the function's own.
-	Credentials aws.Credentials
+	// Credentials sign the request: the function's own
+	// (app.Config.CredentialsFor).
+	Credentials aws.CredentialsProvider
 	// HTTPClient sends the request; http.DefaultClient when nil.
 	HTTPClient *http.Client
 }
@@ -40,10 +37,10 @@ type SecretsManager struct {
 // app.WithCodeKeys when its route issues or checks codes; no other
 // function links it.
 //
-// It makes the one GetSecretValue call itself, signed with the SDK's own
-// SigV4 signer and the function's credentials, rather than through the
-// Secrets Manager client, which would add about 260 KB to each of these
-// functions for one call at cold start.
+// It makes the one GetSecretValue call itself, through shared/sigv4
+// (signed with the SDK's own SigV4 signer and the function's credentials),
+// rather than through the Secrets Manager client, which would add about
+// 260 KB to each of these functions for one call at cold start.
 func FromSecretsManager(ctx context.Context, sm SecretsManager) (*identification.CodeKeys, error) {
 	if sm.SecretARN == "" {
 		return nil, errors.New("code key: the secret's ARN is not set")
@@ -55,54 +52,25 @@ func FromSecretsManager(ctx context.Context, sm SecretsManager) (*identification
 	if endpoint == "" {
 		endpoint = "https://secretsmanager." + sm.Region + ".amazonaws.com"
 	}
-	client := sm.HTTPClient
-	if client == nil {
-		client = http.DefaultClient
-	}
-	text, err := getSecretValue(ctx, client, endpoint, sm.Region, sm.Credentials, sm.SecretARN, time.Now())
+	client := &sigv4.Client{Service: "secretsmanager", Region: sm.Region, Credentials: sm.Credentials, HTTPClient: sm.HTTPClient}
+	text, err := getSecretValue(ctx, client, endpoint, sm.SecretARN)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(text)
 }
 
-// getSecretValue is Secrets Manager's GetSecretValue: a JSON POST with the
-// action in X-Amz-Target, signed for service "secretsmanager".
-func getSecretValue(ctx context.Context, client *http.Client, endpoint, region string, creds aws.Credentials, secretID string, now time.Time) ([]byte, error) {
-	body, _ := json.Marshal(map[string]string{"SecretId": secretID})
+// getSecretValue is Secrets Manager's GetSecretValue, a JSON 1.1 call.
+func getSecretValue(ctx context.Context, client *sigv4.Client, endpoint, secretID string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("code key: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "secretsmanager.GetSecretValue")
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "secretsmanager", region, now); err != nil {
-		return nil, fmt.Errorf("code key: sign the request: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("code key: read the secret: %w", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("code key: read the secret: %w", err)
-	}
 	var out struct {
 		SecretString *string `json:"SecretString"`
-		Type         string  `json:"__type"`
-		Message      string  `json:"message"`
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("code key: read the secret: status %d, not JSON", resp.StatusCode)
-	}
-	if resp.StatusCode != http.StatusOK {
+	if err := client.CallJSON(ctx, endpoint, "secretsmanager.GetSecretValue", map[string]string{"SecretId": secretID}, &out); err != nil {
 		// The error names the kind (AccessDeniedException,
 		// ResourceNotFoundException), never the secret.
-		return nil, fmt.Errorf("code key: read the secret: status %d %s", resp.StatusCode, out.Type)
+		return nil, fmt.Errorf("code key: read the secret: %w", awserr.Classify("GetSecretValue", err, nil))
 	}
 	if out.SecretString == nil {
 		return nil, errors.New("code key: the secret has no string value")

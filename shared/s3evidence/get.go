@@ -30,10 +30,6 @@ func (b *Bucket) PresignGet(ctx context.Context, key, versionID string, ttl time
 	if ttl < time.Second || ttl > MaxGetTTL || ttl%time.Second != 0 {
 		return "", fmt.Errorf("s3evidence presign get: the validity must be a whole number of seconds from 1 s to %v", MaxGetTTL)
 	}
-	creds, err := b.credentials(ctx)
-	if err != nil {
-		return "", fmt.Errorf("s3evidence presign get: %w", err)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.objectURL(key), nil)
 	if err != nil {
 		return "", fmt.Errorf("s3evidence presign get: %w", err)
@@ -43,9 +39,9 @@ func (b *Bucket) PresignGet(ctx context.Context, key, versionID string, ttl time
 		q.Set("versionId", versionID)
 	}
 	req.URL.RawQuery = q.Encode()
-	signed, _, err := b.signer.PresignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", service, b.region, now)
+	signed, err := b.s3.Presign(req, now)
 	if err != nil {
-		return "", fmt.Errorf("s3evidence presign get: sign: %w", err)
+		return "", fmt.Errorf("s3evidence presign get: %w", err)
 	}
 	return signed, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/idadmin/api/shared/awserr"
+	"github.com/idadmin/api/shared/sigv4"
 )
 
 // Errors for what Inspect found. Each is wrapped with the operation.
@@ -60,9 +61,6 @@ var magic = []struct {
 
 // sniffLen is how many first bytes Inspect reads: more than any magic.
 const sniffLen = 16
-
-// emptySHA256 is the hex SHA-256 of an empty payload, a GET's.
-const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // Inspect checks the object under key, uploaded as want (JPEG or PNG), with
 // one signed ranged GET of its first 16 bytes: it must exist
@@ -124,24 +122,11 @@ func sniff(head []byte) string {
 // readHead GETs the object's first sniffLen bytes and returns them with
 // its size and stored content type.
 func (b *Bucket) readHead(ctx context.Context, key string) (Object, []byte, error) {
-	creds, err := b.credentials(ctx)
-	if err != nil {
-		return Object{}, nil, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.objectURL(key), nil)
+	resp, err := b.send(ctx, http.MethodGet, b.objectURL(key), nil, map[string]string{"Range": "bytes=0-" + strconv.Itoa(sniffLen-1)})
 	if err != nil {
-		return Object{}, nil, err
-	}
-	req.Header.Set("Range", "bytes=0-"+strconv.Itoa(sniffLen-1))
-	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
-	if err := b.signer.SignHTTP(ctx, creds, req, emptySHA256, service, b.region, time.Now()); err != nil {
-		return Object{}, nil, fmt.Errorf("sign the request: %w", err)
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return Object{}, nil, fmt.Errorf("get the object: %w", &UnreachableError{Err: err})
+		return Object{}, nil, fmt.Errorf("get the object: %w", err)
 	}
 	defer resp.Body.Close()
 	obj := Object{StoredContentType: resp.Header.Get("Content-Type"), VersionID: versionHeader(resp)}
@@ -160,12 +145,12 @@ func (b *Bucket) readHead(ctx context.Context, key string) (Object, []byte, erro
 	case http.StatusRequestedRangeNotSatisfiable: // S3's answer for an empty object
 		return Object{}, nil, ErrEmpty
 	case http.StatusNotFound:
-		if code := errorCode(resp.Body); code != "" && code != "NoSuchKey" {
+		if code := errorCode(resp); code != "" && code != "NoSuchKey" {
 			return Object{}, nil, providerError(resp, code, "s3 get object")
 		}
 		return Object{}, nil, ErrNotUploaded
 	default:
-		return Object{}, nil, providerError(resp, errorCode(resp.Body), "s3 get object")
+		return Object{}, nil, providerError(resp, errorCode(resp), "s3 get object")
 	}
 	if obj.Size == 0 {
 		// Nothing to read: an engine may still promise a byte it never
@@ -199,35 +184,18 @@ func contentRangeTotal(v string) (int64, error) {
 	return n, nil
 }
 
-// errorCode is the Code of an S3 error document, or "" for a body with
-// none. S3's codes are letters and digits only, so the code is read as
-// such (without encoding/xml, which would otherwise enter the binary) and
-// anything else is ignored.
-func errorCode(body io.Reader) string {
-	raw, _ := io.ReadAll(io.LimitReader(body, 16<<10))
-	_, rest, ok := bytes.Cut(raw, []byte("<Code>"))
-	code, _, ok2 := bytes.Cut(rest, []byte("</Code>"))
-	if !ok || !ok2 || len(code) == 0 || len(code) > 64 {
-		return ""
-	}
-	for _, c := range code {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return ""
-		}
-	}
-	return string(code)
+// errorCode is the Code of the S3 error document resp holds (it reads the
+// body), or "" for a body with none (sigv4.ErrorCode: a name, or nothing).
+func errorCode(resp *http.Response) string {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	return sigv4.ErrorCode(resp.Header, raw)
 }
 
-// providerError is S3's answer as an error told by its code, status and
-// request id, never by its message.
+// providerError is S3's answer as an *awserr.ProviderError, told by its
+// code (the status's text when empty), status and request id, never by
+// its message.
 func providerError(resp *http.Response, code, op string) error {
-	if code == "" {
-		code = http.StatusText(resp.StatusCode)
-	}
-	return &awserr.ProviderError{
-		Op: op, Code: code, StatusCode: resp.StatusCode,
-		RequestID: resp.Header.Get("X-Amz-Request-Id"),
-	}
+	return awserr.Classify(op, sigv4.ResponseError(resp, code), nil)
 }
 
 // truncate keeps an echoed header value short.

@@ -1,10 +1,7 @@
 package s3evidence
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -100,31 +97,17 @@ func (b *Bucket) CreateLocal(ctx context.Context) error {
 	if b.endpoint == "" {
 		return errors.New("s3evidence: CreateLocal is for a local engine; in AWS the template creates the bucket")
 	}
-	creds, err := b.credentials(ctx)
-	if err != nil {
-		return err
-	}
 	var body []byte
 	if b.region != "us-east-1" {
 		body = []byte(`<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>` +
 			b.region + `</LocationConstraint></CreateBucketConfiguration>`)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, b.bucketURL(), bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(body)
-	payload := hex.EncodeToString(sum[:])
-	req.Header.Set("X-Amz-Content-Sha256", payload)
-	if err := b.signer.SignHTTP(ctx, creds, req, payload, service, b.region, time.Now()); err != nil {
-		return fmt.Errorf("sign the request: %w", err)
-	}
-	resp, err := b.client.Do(req)
+	resp, err := b.send(ctx, http.MethodPut, b.bucketURL(), body, nil)
 	if err != nil {
 		return fmt.Errorf("create the bucket: %w", err)
 	}
 	defer resp.Body.Close()
-	if code := errorCode(resp.Body); resp.StatusCode != http.StatusOK && code != "BucketAlreadyOwnedByYou" {
+	if code := errorCode(resp); resp.StatusCode != http.StatusOK && code != "BucketAlreadyOwnedByYou" {
 		return providerError(resp, code, "s3 create bucket")
 	}
 	return b.EnableVersioning(ctx)

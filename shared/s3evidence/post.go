@@ -47,7 +47,7 @@ func (b *Bucket) PresignPost(ctx context.Context, key, contentType string, now t
 	if err := checkContentType(contentType); err != nil {
 		return PostForm{}, fmt.Errorf("s3evidence presign post: %w", err)
 	}
-	creds, err := b.credentials(ctx)
+	creds, err := b.s3.Retrieve(ctx)
 	if err != nil {
 		return PostForm{}, fmt.Errorf("s3evidence presign post: %w", err)
 	}

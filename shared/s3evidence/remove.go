@@ -1,19 +1,16 @@
 package s3evidence
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/idadmin/api/shared/awserr"
+	"github.com/idadmin/api/shared/sigv4"
 )
 
 // ErrInvalidVersion: a version id that cannot be one of S3's.
@@ -24,11 +21,9 @@ var ErrInvalidVersion = errors.New("the object version id is not valid")
 const MaxVersions = 100
 
 // UnreachableError is a request that got no answer from S3 at all: the
-// connection was refused or reset, or it timed out.
-type UnreachableError struct{ Err error }
-
-func (e *UnreachableError) Error() string { return "s3 unreachable: " + e.Err.Error() }
-func (e *UnreachableError) Unwrap() error { return e.Err }
+// connection was refused or reset, or it timed out (sigv4.Client.Do's
+// error, with Service "s3").
+type UnreachableError = sigv4.UnreachableError
 
 // Unavailable reports whether err is S3 being unavailable rather than
 // refusing the request: no answer (UnreachableError, a deadline), or an
@@ -116,7 +111,7 @@ func (b *Bucket) currentVersion(ctx context.Context, key string) (string, bool, 
 	case resp.StatusCode == http.StatusNotFound && resp.Header.Get("X-Amz-Delete-Marker") == "true" && v != "":
 		return v, true, nil
 	}
-	code := errorCode(resp.Body)
+	code := errorCode(resp)
 	if resp.StatusCode == http.StatusNotFound && (code == "" || code == "NoSuchKey") ||
 		// A reader that may not list the bucket is told 403 for a key that
 		// holds nothing.
@@ -138,7 +133,7 @@ func (b *Bucket) deleteVersion(ctx context.Context, key, versionID string) error
 	case http.StatusNoContent, http.StatusOK:
 		return nil
 	}
-	code := errorCode(resp.Body)
+	code := errorCode(resp)
 	if resp.StatusCode == http.StatusNotFound && (code == "NoSuchKey" || code == "NoSuchVersion") {
 		return nil // gone already
 	}
@@ -157,38 +152,22 @@ func (b *Bucket) EnableVersioning(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return providerError(resp, errorCode(resp.Body), "s3 put bucket versioning")
+		return providerError(resp, errorCode(resp), "s3 put bucket versioning")
 	}
 	return nil
 }
 
-// send makes one request signed with the bucket's credentials, with a 10 s
-// deadline on the whole exchange but the body, which the caller reads and
-// closes. A request that gets no answer is an *UnreachableError.
+// send makes one request with body and headers, signed with the bucket's
+// credentials (sigv4.Client.Do), within the HTTP client's timeout (10 s
+// by default); the caller reads and closes the answer's body. A request
+// that gets no answer is an *UnreachableError.
 func (b *Bucket) send(ctx context.Context, method, u string, body []byte, headers map[string]string) (*http.Response, error) {
-	creds, err := b.credentials(ctx)
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if body == nil {
-		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	sum := sha256.Sum256(body)
-	payload := hex.EncodeToString(sum[:])
-	req.Header.Set("X-Amz-Content-Sha256", payload)
-	if err := b.signer.SignHTTP(ctx, creds, req, payload, service, b.region, time.Now()); err != nil {
-		return nil, fmt.Errorf("sign the request: %w", err)
-	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return nil, &UnreachableError{Err: err}
-	}
-	return resp, nil
+	return b.s3.Do(req, body)
 }

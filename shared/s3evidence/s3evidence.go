@@ -3,11 +3,11 @@
 // a document straight to the evidence bucket, the check of what was
 // uploaded (Inspect), and presigned GET links for the organisation's admins.
 //
-// Like shared/codekey, it signs its few REST calls itself with the core
-// SDK's SigV4 signer (github.com/aws/aws-sdk-go-v2/aws/signer/v4) instead of
-// linking the S3 client, which would add megabytes to each function that
-// needs one of them. The POST policy is signed by hand, with the SigV4
-// signing key derived as AWS describes for browser-based uploads.
+// Like shared/codekey, it makes its few REST calls itself through
+// shared/sigv4 (the core SDK's SigV4 signer) instead of linking the S3
+// client, which would add megabytes to each function that needs one of
+// them. The POST policy is signed by hand, with the SigV4 signing key
+// derived as AWS describes for browser-based uploads.
 //
 // An upload is one object of 1 byte to 5 MiB (MaxSize), a JPEG or a PNG,
 // under a key the API chose. The policy asks S3 to enforce all of that, but
@@ -20,17 +20,16 @@
 package s3evidence
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/idadmin/api/shared/sigv4"
 )
 
 // MaxSize is the largest object accepted, in bytes: 5 MiB.
@@ -67,11 +66,12 @@ type Config struct {
 	// addressed path-style, BaseEndpoint/bucket/key. Empty, they are
 	// addressed virtual-hosted style at https://bucket.s3.region.amazonaws.com.
 	BaseEndpoint string
-	// Credentials sign every request and form: the function's own. Nil:
-	// placeholder ones for a local engine (BaseEndpoint set), none for AWS
-	// (every request then fails, saying so).
+	// Credentials sign every request and form: the function's own
+	// (app.Config.CredentialsFor). Nil: placeholder ones for a local engine
+	// (BaseEndpoint set), none for AWS (every request then fails, saying
+	// so).
 	Credentials aws.CredentialsProvider
-	// HTTPClient makes Inspect's request. Nil: a client with a 10 s timeout.
+	// HTTPClient makes the requests. Nil: a client with a 10 s timeout.
 	HTTPClient *http.Client
 }
 
@@ -81,9 +81,7 @@ type Bucket struct {
 	name     string
 	region   string
 	endpoint string // BaseEndpoint without a trailing "/", or "" for AWS
-	creds    aws.CredentialsProvider
-	client   *http.Client
-	signer   *v4.Signer
+	s3       *sigv4.Client
 }
 
 // New returns the Bucket cfg describes, or an error naming what in cfg is
@@ -99,25 +97,23 @@ func New(cfg Config) (*Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bucket{
+	creds := cfg.Credentials
+	if creds == nil {
+		creds = credentials.StaticCredentialsProvider{}
+		if cfg.BaseEndpoint != "" {
+			creds = credentials.NewStaticCredentialsProvider("local", "local", "")
+		}
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &Bucket{
 		name:     cfg.Bucket,
 		region:   cfg.Region,
 		endpoint: endpoint,
-		creds:    cfg.Credentials,
-		client:   cfg.HTTPClient,
-		// S3 takes the path as sent: it must not be escaped a second time.
-		signer: v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
-	}
-	if b.creds == nil {
-		b.creds = credentials.StaticCredentialsProvider{}
-		if cfg.BaseEndpoint != "" {
-			b.creds = credentials.NewStaticCredentialsProvider("local", "local", "")
-		}
-	}
-	if b.client == nil {
-		b.client = &http.Client{Timeout: 10 * time.Second}
-	}
-	return b, nil
+		s3:       &sigv4.Client{Service: service, Region: cfg.Region, Credentials: creds, HTTPClient: client},
+	}, nil
 }
 
 // Name is the bucket's name.
@@ -173,18 +169,6 @@ func (b *Bucket) objectURL(key string) string {
 		return b.endpoint + "/" + b.name + "/" + key
 	}
 	return "https://" + b.name + ".s3." + b.region + ".amazonaws.com/" + key
-}
-
-// credentials are the credentials to sign with now.
-func (b *Bucket) credentials(ctx context.Context) (aws.Credentials, error) {
-	creds, err := b.creds.Retrieve(ctx)
-	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("retrieve credentials: %w", err)
-	}
-	if creds.AccessKeyID == "" || creds.SecretAccessKey == "" {
-		return aws.Credentials{}, errors.New("no credentials: the access key id or the secret access key is empty")
-	}
-	return creds, nil
 }
 
 func validBucketName(s string) bool {

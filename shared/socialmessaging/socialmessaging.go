@@ -2,10 +2,11 @@
 // Messaging Social's SendWhatsAppMessage.
 //
 // The SDK has a client for that service, but it is not a dependency of this
-// module: like the Secrets Manager read in package codekey, the one call is
-// made by hand, a REST-JSON POST signed with the SDK's own SigV4 signer and
-// the function's credentials. The shape of the call comes from the service
-// model (socialmessaging 2024-01-01):
+// module (it would be linked into the stream function for one call): like
+// the Secrets Manager read in package codekey, the one call is made by
+// hand, a REST-JSON POST signed and sent by shared/sigv4 (the SDK's own
+// SigV4 signer) with the function's credentials. The shape of the call
+// comes from the service model (socialmessaging 2024-01-01):
 //
 //   - endpoint https://social-messaging.<region>.amazonaws.com (endpoint
 //     prefix "social-messaging");
@@ -26,10 +27,7 @@
 package socialmessaging
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,9 +37,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/sigv4"
 )
 
 // SigningName is the service name SendWhatsAppMessage is signed for; it is
@@ -118,20 +116,19 @@ type Config struct {
 	MetaAPIVersion string
 	// HTTPClient sends the request; http.DefaultClient when nil.
 	HTTPClient *http.Client
-	// Credentials returns the credentials each request is signed with: the
-	// function's own, which the composition root (shared/app) read from
-	// its configuration. When nil, requests are signed with none (and
-	// refused).
-	Credentials func() aws.Credentials
+	// Credentials sign each request, retrieved at each send: the
+	// function's own, which the composition root (shared/app) provides
+	// (app.Config.CredentialsFor). When nil, or empty, nothing is sent:
+	// Send fails saying so.
+	Credentials aws.CredentialsProvider
 }
 
 // Sender sends WHATSAPP messages (identification.Sender).
 type Sender struct {
 	cfg      Config
 	endpoint string
-	region   string
+	client   *sigv4.Client
 	langs    map[string]string
-	now      func() time.Time
 }
 
 var _ identification.Sender = (*Sender)(nil)
@@ -144,12 +141,6 @@ func New(cfg Config) *Sender {
 	if cfg.Category == "" {
 		cfg.Category = Authentication
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
-	}
-	if cfg.Credentials == nil {
-		cfg.Credentials = func() aws.Credentials { return aws.Credentials{} }
-	}
 	endpoint := strings.TrimRight(cfg.Endpoint, "/")
 	if endpoint == "" {
 		endpoint = "https://" + SigningName + "." + cfg.Region + ".amazonaws.com"
@@ -161,7 +152,8 @@ func New(cfg Config) *Sender {
 	for k, v := range cfg.Languages {
 		langs[k] = v
 	}
-	return &Sender{cfg: cfg, endpoint: endpoint, region: cfg.Region, langs: langs, now: time.Now}
+	client := &sigv4.Client{Service: SigningName, Region: cfg.Region, Credentials: cfg.Credentials, HTTPClient: cfg.HTTPClient}
+	return &Sender{cfg: cfg, endpoint: endpoint, client: client, langs: langs}
 }
 
 // Error is a refusal of SendWhatsAppMessage: the HTTP status and the error's
@@ -211,7 +203,7 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 	if m.Channel != "" && m.Channel != "WHATSAPP" {
 		return "", fmt.Errorf("whatsapp: channel %q is not WHATSAPP: %w", m.Channel, identification.ErrUndeliverable)
 	}
-	if s.cfg.OriginationPhoneNumberID == "" || s.cfg.TemplateName == "" || s.region == "" {
+	if s.cfg.OriginationPhoneNumberID == "" || s.cfg.TemplateName == "" || s.client.Region == "" {
 		return "", errors.New("whatsapp: the origination phone number id, the template name and the region must be set")
 	}
 	if !strings.HasPrefix(m.To, "+") || len(m.To) < 2 {
@@ -232,16 +224,12 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint+"/v1/whatsapp/send", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint+"/v1/whatsapp/send", nil)
 	if err != nil {
 		return "", fmt.Errorf("whatsapp: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, s.cfg.Credentials(), req, hex.EncodeToString(sum[:]), SigningName, s.region, s.now()); err != nil {
-		return "", fmt.Errorf("whatsapp: sign the request: %w", err)
-	}
-	resp, err := s.cfg.HTTPClient.Do(req)
+	resp, err := s.client.Do(req, body)
 	if err != nil {
 		// The error names the endpoint and the path, nothing of the body.
 		return "", fmt.Errorf("whatsapp: SendWhatsAppMessage: %w", err)
@@ -252,7 +240,7 @@ func (s *Sender) Send(ctx context.Context, m identification.Message) (string, er
 		return "", fmt.Errorf("whatsapp: SendWhatsAppMessage: read the answer: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return "", &Error{Status: resp.StatusCode, Kind: errorKind(resp.Header, raw)}
+		return "", &Error{Status: resp.StatusCode, Kind: sigv4.ErrorCode(resp.Header, raw)}
 	}
 	var out struct {
 		MessageID string `json:"messageId"`
@@ -335,39 +323,4 @@ func (s *Sender) language(lang string) string {
 		return code
 	}
 	return s.langs["EN"]
-}
-
-// errorKind is the error's kind from a REST-JSON error answer: the
-// X-Amzn-ErrorType header, else the body's __type or code, without the
-// namespace ("aws.protocols#…") or the trailing ":<url>".
-func errorKind(h http.Header, body []byte) string {
-	kind := h.Get("X-Amzn-ErrorType")
-	if kind == "" {
-		var out struct {
-			Type string `json:"__type"`
-			Code string `json:"code"`
-		}
-		if json.Unmarshal(body, &out) == nil {
-			kind = out.Type
-			if kind == "" {
-				kind = out.Code
-			}
-		}
-	}
-	if i := strings.IndexByte(kind, ':'); i >= 0 {
-		kind = kind[:i]
-	}
-	if i := strings.LastIndexByte(kind, '#'); i >= 0 {
-		kind = kind[i+1:]
-	}
-	// Only a name: an answer that is not an AWS error cannot put text here.
-	for _, r := range kind {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.') {
-			return ""
-		}
-	}
-	if len(kind) > 64 {
-		return ""
-	}
-	return kind
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/idadmin/api/shared/identification"
 )
@@ -72,9 +73,11 @@ func newTestSender(t *testing.T, rec *recorder, cfg Config) *Sender {
 	if cfg.TemplateName == "" {
 		cfg.TemplateName = "idadmin_code"
 	}
-	cfg.Credentials = func() aws.Credentials { return testCreds }
+	if cfg.Credentials == nil {
+		cfg.Credentials = credentials.StaticCredentialsProvider{Value: testCreds}
+	}
 	s := New(cfg)
-	s.now = func() time.Time { return testNow }
+	s.client.Now = func() time.Time { return testNow }
 	return s
 }
 
@@ -328,6 +331,17 @@ func TestRefusedBeforeSending(t *testing.T) {
 	if _, err := unset.Send(context.Background(), testMessage()); err == nil || errors.Is(err, identification.ErrUndeliverable) {
 		t.Errorf("no phone number id or template: %v", err)
 	}
+	for name, creds := range map[string]aws.CredentialsProvider{
+		"no credentials":    nil,
+		"empty credentials": credentials.StaticCredentialsProvider{},
+	} {
+		unsigned := New(Config{Region: "eu-west-1", Endpoint: s.endpoint, HTTPClient: s.cfg.HTTPClient,
+			OriginationPhoneNumberID: "p", TemplateName: "t", Credentials: creds})
+		if _, err := unsigned.Send(context.Background(), testMessage()); err == nil || errors.Is(err, identification.ErrUndeliverable) ||
+			!strings.Contains(err.Error(), "credentials") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	if len(rec.reqs) != 0 {
 		t.Errorf("%d requests sent for refused messages", len(rec.reqs))
 	}
@@ -341,7 +355,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 	url := srv.URL
 	srv.Close()
 	down := New(Config{Region: "eu-west-1", Endpoint: url, OriginationPhoneNumberID: "p", TemplateName: "t",
-		Credentials: func() aws.Credentials { return testCreds }})
+		Credentials: credentials.StaticCredentialsProvider{Value: testCreds}})
 	_, err := down.Send(context.Background(), testMessage())
 	if err == nil || errors.Is(err, identification.ErrUndeliverable) || strings.Contains(err.Error(), "34600111222") || strings.Contains(err.Error(), "k4khb9") {
 		t.Errorf("a service that cannot be reached: %v", err)
@@ -352,8 +366,8 @@ func TestRefusedBeforeSending(t *testing.T) {
 // at each send.
 func TestDefaults(t *testing.T) {
 	s := New(Config{Region: "eu-central-1"})
-	if s.endpoint != "https://social-messaging.eu-central-1.amazonaws.com" || s.region != "eu-central-1" {
-		t.Errorf("endpoint %q region %q", s.endpoint, s.region)
+	if s.endpoint != "https://social-messaging.eu-central-1.amazonaws.com" || s.client.Region != "eu-central-1" || s.client.Service != "social-messaging" {
+		t.Errorf("endpoint %q region %q service %q", s.endpoint, s.client.Region, s.client.Service)
 	}
 	if s.cfg.MetaAPIVersion != "v20.0" || s.cfg.Category != Authentication {
 		t.Errorf("version %q category %q", s.cfg.MetaAPIVersion, s.cfg.Category)
@@ -363,9 +377,9 @@ func TestDefaults(t *testing.T) {
 	defer srv.Close()
 	token := "envsession"
 	s = New(Config{Region: "eu-central-1", Endpoint: srv.URL + "/", OriginationPhoneNumberID: "p", TemplateName: "t",
-		Credentials: func() aws.Credentials {
-			return aws.Credentials{AccessKeyID: "AKIDENV", SecretAccessKey: "envsecret", SessionToken: token}
-		}})
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIDENV", SecretAccessKey: "envsecret", SessionToken: token}, nil
+		})})
 	token = "rotated"
 	if _, err := s.Send(context.Background(), testMessage()); err != nil {
 		t.Fatal(err)
