@@ -21,6 +21,32 @@ func RunFlow(t *testing.T, newStore func(t *testing.T) identification.Store) {
 	t.Run("an ended process keeps no code", func(t *testing.T) { testEndingDropsCode(t, newStore(t)) })
 	t.Run("a code counted before its replacement completes", func(t *testing.T) { testReplacedCode(t, newStore(t)) })
 	t.Run("a read tells what an attempt left owed", func(t *testing.T) { testUnsettled(t, newStore(t)) })
+	t.Run("a start with a code issues it", func(t *testing.T) { testStartIssuesCode(t, newStore(t)) })
+}
+
+// testStartIssuesCode: a chain whose first step the system delivers gets
+// its code in the start's write: bound, at step 1, one code counted, the
+// code material stored.
+func testStartIssuesCode(t *testing.T, s identification.Store) {
+	i := Chain(t, "acme", identification.StatusCreated, Now.Add(time.Hour))
+	mustCreate(t, s, i)
+	code := &identification.IssuedCode{Hash: "hash-1", KeyID: "k1", Nonce: "n1", ExpiresAt: Now.Add(10 * time.Minute), Delivery: identification.DeliveryPending, IssuedAt: Now}
+	e, err := identification.Plan(identification.Command{Action: identification.ActionStart, At: Now, By: actor, Code: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Apply(t.Context(), i.Ref(), e)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	got := mustGet(t, s, i.Ref())
+	if got.Status != identification.StatusInProgress || got.CurrentStep != 1 || got.Device == nil ||
+		got.OTP == nil || got.OTP.CodesSent != 1 || !got.OTP.CodeExpiresAt.Equal(code.ExpiresAt) || got.OTP.Delivery.Status != identification.DeliveryPending {
+		t.Errorf("after a start with a code: %s step %d device %v otp %+v", got.Status, got.CurrentStep, got.Device, got.OTP)
+	}
+	if res.Code == nil || res.Code.Hash != "hash-1" || res.Code.Nonce != "n1" {
+		t.Errorf("the start stored code material %+v, want the issued code's", res.Code)
+	}
 }
 
 // testEndingDropsCode: every action that ends a process with a code takes

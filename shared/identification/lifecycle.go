@@ -249,6 +249,10 @@ func Plan(cmd Command) (Effect, error) {
 	switch cmd.Action {
 	case ActionStart:
 		change(BindDevice{Device: cmd.By.Device})
+		if cmd.Code != nil {
+			// A first step the system delivers gets its code at the start.
+			change(IssueCode{Code: cmd.Code})
+		}
 	case ActionIssueCode:
 		if chainActor {
 			guard(OnDevice{Device: cmd.By.Device})
