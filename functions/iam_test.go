@@ -33,10 +33,11 @@ import (
 // client, in every state of routeStates its type has, by each caller its
 // scopes admit, with each of its example queries, and, for a route that
 // takes an Idempotency-Key, once without one and once with a new one,
-// then again with the same one (its replay). So the derived set is the union over the route's
-// success, its refusals, its idempotent transaction and replay, the
-// settlements a read or an attempt writes, and a delete's erasure of a
-// create's key record. What a function needs is then:
+// then again with the same one (its replay). So the derived set is the
+// union over the route's success, its refusals, its idempotent
+// transaction and replay, the settlements a read or an attempt writes,
+// and a delete's erasure of a create's key record. What a function needs
+// is then:
 //
 //   - each DynamoDB action a call needed (enginetest.NeedsOf: a
 //     transaction's item actions, a Query's on its index), on the table or
