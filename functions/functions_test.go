@@ -1,6 +1,7 @@
 package functions_test
 
 import (
+	"go/ast"
 	"go/build"
 	"go/parser"
 	"go/token"
@@ -329,35 +330,13 @@ const codeKeySecret = "CodeKeySecret"
 // resource S3 actions may be granted on (never the bucket itself).
 const evidenceObjects = "EvidenceBucket.Arn/orgs/*"
 
-// neededGrants are what a route's function may do, from the route's
-// metadata: its DynamoDB actions on the table, its S3 actions on the
-// evidence bucket's objects under orgs/, and reading the code key secret
-// when its route issues or checks codes.
-func neededGrants(rt httpapi.Route) []string {
-	var out []string
-	for _, a := range rt.DynamoDB {
-		if a == "dynamodb:Query" {
-			// A listing queries its indexes, and nothing else.
-			for _, index := range slices.Sorted(maps.Keys(dynamostore.ListIndexes)) {
-				out = append(out, a+" on "+tableARN+"/index/"+index)
-			}
-			continue
-		}
-		out = append(out, a+" on "+tableARN)
-	}
-	for _, a := range rt.S3 {
-		out = append(out, a+" on "+evidenceObjects)
-	}
-	if slices.Contains(rt.Needs, httpapi.NeedCodeKeys) {
-		out = append(out, "secretsmanager:GetSecretValue on "+codeKeySecret)
-	}
-	slices.Sort(out)
-	return out
-}
-
+// TestTemplatePoliciesAreLeastPrivilege holds every function's policy to
+// the rules no derivation needs: inline statements only, no wildcard
+// action, nothing granted on every resource. What a route's function is
+// granted is derived from what its route does and held to exactly that by
+// TestTemplatePoliciesGrantWhatRoutesCall (iam_test.go).
 func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 	tmpl := mustWiredTemplate(t)
-	routes := routesByName()
 	for _, f := range mustFunctions(t, tmpl) {
 		t.Run(f.Name, func(t *testing.T) {
 			granted, _ := mustPolicy(t, f)
@@ -373,15 +352,6 @@ func TestTemplatePoliciesAreLeastPrivilege(t *testing.T) {
 				if strings.HasSuffix(g, " on *") && !(f.Name == app.StreamName && g == "sns:Publish on *") {
 					t.Errorf("function %s grants %s: on every resource", f.LogicalID, g)
 				}
-			}
-			rt, ok := routes[f.Name]
-			if !ok {
-				// No route, no derivable need (the expiry sweep also queries
-				// an index): only the rules above apply.
-				return
-			}
-			if got, want := mustGrants(t, f), neededGrants(rt); !slices.Equal(got, want) {
-				t.Errorf("function %s grants %v, want exactly %v (the route's DynamoDB actions and needs)", f.LogicalID, got, want)
 			}
 		})
 	}
@@ -621,6 +591,7 @@ func keys[M ~map[string]V, V any](m M) []string {
 // the code key loader exactly when its route needs code keys.
 func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 	fset := token.NewFileSet()
+	literals := routeLiterals(t)
 	for _, rt := range httpapi.Routes() {
 		path := filepath.Join(repoRoot(t), "functions", rt.Name, "main.go")
 		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
@@ -643,22 +614,70 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var literal string
-		for name, r := range map[string]httpapi.Route{"CreateOTP": httpapi.CreateOTP, "CancelOTP": httpapi.CancelOTP, "CloseOTP": httpapi.CloseOTP,
-			"DeleteOTP": httpapi.DeleteOTP, "CreateChain": httpapi.CreateChain, "CancelChain": httpapi.CancelChain, "CloseChain": httpapi.CloseChain,
-			"GetOTP": httpapi.GetOTP, "GetChain": httpapi.GetChain, "ValidateOTP": httpapi.ValidateOTP, "ResendOTP": httpapi.ResendOTP,
-			"ValidateChain": httpapi.ValidateChain, "ValidateChainOTP": httpapi.ValidateChainOTP, "ResendChainOTP": httpapi.ResendChainOTP,
-			"ValidateChainAgent": httpapi.ValidateChainAgent, "GetOTPHistory": httpapi.GetOTPHistory, "GetChainHistory": httpapi.GetChainHistory,
-			"ListOTP": httpapi.ListOTP, "ListChain": httpapi.ListChain, "RequestOTPEvidenceUploads": httpapi.RequestOTPEvidenceUploads,
-			"ConfirmOTPEvidence": httpapi.ConfirmOTPEvidence, "GetOTPEvidence": httpapi.GetOTPEvidence,
-			"RequestChainEvidenceUploads": httpapi.RequestChainEvidenceUploads, "ConfirmChainEvidence": httpapi.ConfirmChainEvidence,
-			"GetChainEvidence": httpapi.GetChainEvidence, "DecideChainDocument": httpapi.DecideChainDocument} {
-			if r.Name == rt.Name {
-				literal = name
-			}
-		}
+		literal := literals[rt.Name]
 		if literal == "" || !strings.Contains(string(src), "app.Lambda(httpapi."+literal) {
 			t.Errorf("%s: main does not serve httpapi.%s", rt.Name, literal)
 		}
 	}
+}
+
+// routeLiterals reads shared/httpapi's source for its package-level
+// Route literals and returns each one's identifier by the route's Name:
+// "create-otp" is CreateOTP.
+func routeLiterals(t *testing.T) map[string]string {
+	t.Helper()
+	fset := token.NewFileSet()
+	dir := filepath.Join(repoRoot(t), "shared", "httpapi")
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for n, v := range vs.Values {
+					lit, ok := v.(*ast.CompositeLit)
+					if !ok {
+						continue
+					}
+					if typ, ok := lit.Type.(*ast.Ident); !ok || typ.Name != "Route" {
+						continue
+					}
+					for _, elt := range lit.Elts {
+						kv, ok := elt.(*ast.KeyValueExpr)
+						if !ok {
+							continue
+						}
+						if key, ok := kv.Key.(*ast.Ident); !ok || key.Name != "Name" {
+							continue
+						}
+						if bl, ok := kv.Value.(*ast.BasicLit); ok && bl.Kind == token.STRING {
+							name := strings.Trim(bl.Value, `"`)
+							if prev, dup := out[name]; dup {
+								t.Errorf("route %s is both httpapi.%s and httpapi.%s", name, prev, vs.Names[n].Name)
+							}
+							out[name] = vs.Names[n].Name
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no Route literals in %s", dir)
+	}
+	return out
 }

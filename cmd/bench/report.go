@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idadmin/api/internal/routefacts"
 	"github.com/idadmin/api/shared/httpapi"
 )
 
@@ -54,7 +55,7 @@ func rows(res *results, functions []string) []row {
 	var out []row
 	routes := httpapi.Routes()
 	for _, rt := range routes {
-		limit := float64(rt.StoreCalls())
+		limit := float64(routefacts.MaxSuccessCalls(rt))
 		text := "= 1"
 		if limit > 1 {
 			text = fmt.Sprintf("≤ %.0f", limit)

@@ -118,6 +118,9 @@ type Options struct {
 	// Empty, the evidence routes are served but their bucket cannot be
 	// reached.
 	S3Endpoint string
+	// S3HTTPClient, when set, is the client the evidence bucket makes its
+	// requests with (a recording one, say).
+	S3HTTPClient *http.Client
 	// Start is the clock's first time (zero: Start). Evidence tests start
 	// at the real time: S3 engines stamp objects with it.
 	Start time.Time
@@ -147,7 +150,7 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 		Verifier: &auth.Verifier{Secret: []byte("apitest-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience},
 	}
 	cfg := app.Config{TableName: table, Region: "us-east-1", DocsURL: httpapi.DefaultDocsURL, Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
-	env.Bucket = evidenceBucket(t, o.S3Endpoint)
+	env.Bucket = evidenceBucket(t, o.S3Endpoint, o.S3HTTPClient)
 	evidence := identification.WithEvidence(s3evidence.Objects{Bucket: env.Bucket})
 	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
 	env.Store = deps.Store.(*dynamostore.Store)
@@ -174,12 +177,12 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	return env
 }
 
-func evidenceBucket(t testing.TB, endpoint string) *s3evidence.Bucket {
+func evidenceBucket(t testing.TB, endpoint string, client *http.Client) *s3evidence.Bucket {
 	t.Helper()
 	if endpoint == "" {
 		return fixture.UnreachableBucket()
 	}
-	return s3local.NewBucket(t, endpoint, "us-east-1")
+	return s3local.NewBucketWithClient(t, endpoint, "us-east-1", client)
 }
 
 // Token mints a valid token for orgs (space-separated) with scopes.

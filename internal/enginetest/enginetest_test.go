@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -110,9 +111,27 @@ func TestConditionalWritesAreCounted(t *testing.T) {
 		if got, want := counter.Count("UpdateItem"), 2; got != want {
 			t.Errorf(`counter.Count("UpdateItem") = %d, want %d`, got, want)
 		}
+		if got, want := counter.Ops(), []string{"PutItem", "UpdateItem", "UpdateItem", "DescribeTimeToLive"}; !slices.Equal(got, want) {
+			t.Errorf("counter.Ops() = %v, want %v", got, want)
+		}
+
+		// A transaction is recorded with the item actions of its parts.
 		counter.Reset()
-		if got := counter.Total(); got != 0 {
-			t.Errorf("counter.Total() after Reset = %d, want 0", got)
+		other := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "id-2"}, "sk": key["sk"]}
+		_, err = client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{ConditionCheck: &types.ConditionCheck{TableName: aws.String(table), Key: key, ConditionExpression: aws.String("attribute_exists(pk)")}},
+			{Put: &types.Put{TableName: aws.String(table), Item: other}},
+		}})
+		if err != nil {
+			t.Fatalf("TransactWriteItems error = %v", err)
+		}
+		want := []enginetest.Call{{Op: "TransactWriteItems", Needs: []enginetest.Need{{Action: "dynamodb:ConditionCheckItem"}, {Action: "dynamodb:PutItem"}}}}
+		if got := counter.Calls(); !reflect.DeepEqual(got, want) {
+			t.Errorf("counter.Calls() = %+v, want %+v", got, want)
+		}
+		counter.Reset()
+		if got := counter.Total(); got != 0 || len(counter.Calls()) != 0 {
+			t.Errorf("counter.Total() after Reset = %d, Calls %v, want none", got, counter.Calls())
 		}
 	})
 }

@@ -5,6 +5,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 func TestTableName(t *testing.T) {
@@ -61,6 +65,31 @@ func TestParseEndpoints(t *testing.T) {
 		}
 		if err != nil || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("parseEndpoints(%q) = %v, %v; want %v, nil", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestNeedsOf(t *testing.T) {
+	table := aws.String("t")
+	tests := []struct {
+		op     string
+		params any
+		want   []Need
+	}{
+		{"GetItem", &dynamodb.GetItemInput{TableName: table}, []Need{{Action: "dynamodb:GetItem"}}},
+		{"UpdateItem", &dynamodb.UpdateItemInput{TableName: table}, []Need{{Action: "dynamodb:UpdateItem"}}},
+		{"TransactWriteItems", &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{TableName: table}}, {Put: &types.Put{TableName: table}}, {Update: &types.Update{TableName: table}},
+			{Delete: &types.Delete{TableName: table}}, {ConditionCheck: &types.ConditionCheck{TableName: table}},
+		}}, []Need{{Action: "dynamodb:UpdateItem"}, {Action: "dynamodb:PutItem"}, {Action: "dynamodb:DeleteItem"}, {Action: "dynamodb:ConditionCheckItem"}}},
+		{"TransactGetItems", &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{{Get: &types.Get{TableName: table}}}}, []Need{{Action: "dynamodb:GetItem"}}},
+		{"Query", &dynamodb.QueryInput{TableName: table, IndexName: aws.String("list-by-month")}, []Need{{Action: "dynamodb:Query", Index: "list-by-month"}}},
+		{"Query", &dynamodb.QueryInput{TableName: table}, []Need{{Action: "dynamodb:Query"}}},
+		{"Scan", &dynamodb.ScanInput{TableName: table}, []Need{{Action: "dynamodb:Scan"}}},
+	}
+	for _, tt := range tests {
+		if got := NeedsOf(tt.op, tt.params); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("NeedsOf(%s, %T) = %v, want %v", tt.op, tt.params, got, tt.want)
 		}
 	}
 }

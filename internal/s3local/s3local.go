@@ -194,10 +194,17 @@ var bucketSeq atomic.Int64
 // Credentials.
 func NewBucket(tb testing.TB, endpoint, region string) *s3evidence.Bucket {
 	tb.Helper()
+	return NewBucketWithClient(tb, endpoint, region, nil)
+}
+
+// NewBucketWithClient is NewBucket with the Bucket making its requests
+// (Inspect's) through client (nil: its default), a recording one, say.
+func NewBucketWithClient(tb testing.TB, endpoint, region string, client *http.Client) *s3evidence.Bucket {
+	tb.Helper()
 	name := fmt.Sprintf("evidence-%d-%d", os.Getpid(), bucketSeq.Add(1))
 	CreateBucket(tb, endpoint, region, name)
 	b, err := s3evidence.New(s3evidence.Config{Bucket: name, Region: region, BaseEndpoint: endpoint,
-		Credentials: credentials.StaticCredentialsProvider{Value: Credentials}})
+		Credentials: credentials.StaticCredentialsProvider{Value: Credentials}, HTTPClient: client})
 	if err != nil {
 		tb.Fatalf("s3local: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/memstore"
+	"github.com/idadmin/api/internal/routefacts"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
@@ -174,7 +175,7 @@ func fbRun(b *testing.B, rt httpapi.Route, mode string) {
 		Code      string `json:"code"`
 		TwoFactor string `json:"two_factor"`
 	}
-	if json.Unmarshal([]byte(rt.Example), &ex) == nil {
+	if json.Unmarshal([]byte(routefacts.Example(rt.Name)), &ex) == nil {
 		if ex.Code != "" {
 			r.code = ex.Code
 		}
@@ -263,11 +264,12 @@ func (r *fbRoute) prepare(b *testing.B, state fbState, n int) (http.Handler, []*
 
 func (r *fbRoute) request(path, key string) *http.Request {
 	var body io.Reader
-	if r.rt.Example != "" {
-		body = strings.NewReader(r.rt.Example)
+	example := routefacts.Example(r.rt.Name)
+	if example != "" {
+		body = strings.NewReader(example)
 	}
 	req := httptest.NewRequest(r.rt.Method, path, body)
-	if r.rt.Example != "" {
+	if example != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", "acme-app/5.2.0 (Android 14; Pixel 8)")

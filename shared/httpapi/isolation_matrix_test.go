@@ -8,6 +8,7 @@ import (
 
 	"github.com/idadmin/api/internal/apitest"
 	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/internal/routefacts"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
@@ -108,10 +109,10 @@ func matrixPath(typ identification.Type, org, id string) string {
 // deletes are forced.
 func matrixRequest(rt httpapi.Route, org, id, token string) apitest.Request {
 	path := strings.NewReplacer("{org_id}", org, "{"+rt.IDParam()+"}", id).Replace(rt.Path)
-	if rt.Query != "" {
-		path += "?" + rt.Query
+	if q := routefacts.Query(rt.Name); q != "" {
+		path += "?" + q
 	}
-	req := apitest.Request{Method: rt.Method, Path: path, Token: token, Body: rt.Example,
+	req := apitest.Request{Method: rt.Method, Path: path, Token: token, Body: routefacts.Example(rt.Name),
 		Header: http.Header{"X-Installation_id": {"matrix-install"}, "X-Fingerprint": {"matrix-fp"}}}
 	if rt.Method == http.MethodDelete {
 		req.Path += "?force=true"

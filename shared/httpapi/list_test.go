@@ -11,6 +11,7 @@ import (
 
 	"github.com/idadmin/api/internal/apitest"
 	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/internal/routefacts"
 	"github.com/idadmin/api/shared/httpapi"
 )
 
@@ -112,7 +113,7 @@ func TestListingOverHTTP(t *testing.T) {
 
 // otpBody is the example create body: example@email.com, +346123456789,
 // document 12345678A.
-var otpBody = httpapi.CreateOTP.Example
+var otpBody = routefacts.Example(httpapi.CreateOTP.Name)
 
 func createOTP(t *testing.T, env *apitest.Env, token string) string {
 	t.Helper()

@@ -10,7 +10,9 @@ import (
 // Route is one row of the route table (docs/api.md). Name is the Lambda
 // function that serves it; template.yaml and events/*.json must agree with
 // this table, and tests read every fact of a route from here, never from
-// its name.
+// its name. What only tests and tools need (example bodies and queries)
+// is in internal/routefacts; a function's IAM grants and the DynamoDB
+// calls a success makes are measured by the tests, never declared here.
 type Route struct {
 	Name   string
 	Method string
@@ -24,27 +26,11 @@ type Route struct {
 	UserAgent bool
 	// Device: an actor's calls carry the device headers (docs/api.md).
 	Device bool
-	// DynamoDB are the IAM actions the route's store calls need.
-	DynamoDB []string
-	// S3 are the IAM actions the route needs on the evidence bucket's
-	// objects (the presigned forms and links are signed with the
-	// function's own credentials, so they need the action they allow).
-	S3 []string
-	// Calls is how many DynamoDB calls its success takes when more than
-	// one: two for a validate (the attempt counted, then the outcome
-	// written; or the read that says which step comes next, then the
-	// write). StoreCalls reads it.
-	Calls int
 	// Needs are what the route's service must be wired with.
 	Needs []Need
 	// Idempotent: an Idempotency-Key header makes a retry of the request
 	// replay its first answer (docs/api.md, "Idempotency-Key").
 	Idempotent bool
-	// Example is a request body the route accepts ("" when it takes none).
-	Example string
-	// Query is an example query string the route accepts ("" when it
-	// reads none).
-	Query string
 
 	typ     identification.Type
 	idParam string
@@ -80,108 +66,74 @@ var (
 	decider    = []string{auth.ScopeReview, auth.ScopeProvider}
 	keysAndS3  = []Need{NeedCodeKeys, NeedEvidence}
 	evidenceS3 = []Need{NeedEvidence}
-	s3Put      = []string{"s3:PutObject"}
-	s3Get      = []string{"s3:GetObject"}
 	codeKeys   = []Need{NeedCodeKeys}
-	getItem    = []string{"dynamodb:GetItem"}
-	putItem    = []string{"dynamodb:PutItem"}
-	updateItem = []string{"dynamodb:UpdateItem"}
-	readUpdate = []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}
-	// readSettle: a read that writes what a counted attempt left owed
-	// (identification.Settlement) when it finds it.
-	readSettle = readUpdate
-	// updateOnce: the update, and with an Idempotency-Key the key's record,
-	// put in the same transaction.
-	updateOnce = []string{"dynamodb:PutItem", "dynamodb:UpdateItem"}
-	// resendOnce: with an Idempotency-Key, the transaction, then a read.
-	resendOnce = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-	// query: a page of a listing, one Query on one of the listing indexes.
-	query = []string{"dynamodb:Query"}
 )
-
-// s3GetVersion: a download link is to the version a confirm checked.
-var s3GetVersion = []string{"s3:GetObjectVersion"}
-
-const exampleOTP = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"NIF"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"P7D","two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":"true"}}`
-
-const exampleChain = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"IDENTITY_CARD","country":"ES"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"PT15M","sequence":[{"identification_type":"OTP","otp_step":{"two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":false}}},{"identification_type":"AGENT"},{"identification_type":"IDENTITY_DOCUMENT","identity_document_step":{"provider_type":"INTERNAL"}}]}`
 
 // The routes, one exported literal each.
 var (
 	CreateOTP = Route{Idempotent: true, Name: "create-otp", Method: http.MethodPost, Path: otpPath, Success: http.StatusCreated, Scopes: admin,
-		DynamoDB: putItem, Needs: codeKeys, Example: exampleOTP, typ: identification.TypeOTP, serve: (*Handler).createOTP}
+		Needs: codeKeys, typ: identification.TypeOTP, serve: (*Handler).createOTP}
 	CancelOTP = Route{Idempotent: true, Name: "cancel-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/cancel", Success: http.StatusNoContent, Scopes: admin,
-		DynamoDB: updateOnce, Example: `{"reason":"customer asked"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).cancel}
+		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).cancel}
 	CloseOTP = Route{Idempotent: true, Name: "close-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/close", Success: http.StatusNoContent, Scopes: admin,
-		DynamoDB: updateOnce, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).close}
+		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).close}
 	DeleteOTP = Route{Name: "delete-otp", Method: http.MethodDelete, Path: otpPath + "/{" + otpID + "}", Success: http.StatusNoContent, Scopes: admin,
-		Calls: 2, DynamoDB: readUpdate, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete}
+		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete}
 	CreateChain = Route{Idempotent: true, Name: "create-chain", Method: http.MethodPost, Path: chainPath, Success: http.StatusCreated, Scopes: admin, UserAgent: true,
-		DynamoDB: putItem, Needs: codeKeys, Example: exampleChain, typ: identification.TypeChain, serve: (*Handler).createChain}
+		Needs: codeKeys, typ: identification.TypeChain, serve: (*Handler).createChain}
 	CancelChain = Route{Idempotent: true, Name: "cancel-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/cancel", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
-		DynamoDB: updateOnce, Example: `{"reason":"customer asked"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).cancel}
+		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).cancel}
 	CloseChain = Route{Idempotent: true, Name: "close-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/close", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
-		DynamoDB: updateOnce, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).close}
+		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).close}
 	GetOTP = Route{Name: "get-otp", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}", Success: http.StatusOK, Scopes: admin,
-		DynamoDB: readSettle, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get}
+		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get}
 	GetChain = Route{Name: "get-chain", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}", Success: http.StatusOK, Scopes: admin, UserAgent: true,
-		DynamoDB: readSettle, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).get}
+		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).get}
 	GetOTPHistory = Route{Name: "get-otp-history", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}/history", Success: http.StatusOK, Scopes: admin,
-		DynamoDB: readSettle, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).history}
+		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).history}
 	GetChainHistory = Route{Name: "get-chain-history", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}/history", Success: http.StatusOK, Scopes: admin, UserAgent: true,
-		DynamoDB: readSettle, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).history}
+		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).history}
 	ValidateOTP = Route{Name: "validate-otp", Method: http.MethodPut, Path: otpPath + "/{" + otpID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
-		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).validate}
+		Needs: codeKeys, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).validate}
 	ResendOTP = Route{Idempotent: true, Name: "resend-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
-		DynamoDB: resendOnce, Needs: codeKeys, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).resend}
+		Needs: codeKeys, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).resend}
 	ValidateChain = Route{Name: "validate-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
-		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).startChain}
+		Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).startChain}
 	ValidateChainOTP = Route{Name: "validate-chain-otp", Method: http.MethodPut, Path: chainPath + "/{" + chainID + "}/otp/validate", Success: http.StatusNoContent, Scopes: actor, UserAgent: true, Device: true,
-		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"code":"k4khb9","two_factor":"12345678A"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).validate}
+		Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).validate}
 	ResendChainOTP = Route{Idempotent: true, Name: "resend-chain-otp", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/otp/resend", Success: http.StatusNoContent, Scopes: actorAdmin, UserAgent: true, Device: true,
-		DynamoDB: resendOnce, Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).resend}
+		Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).resend}
 	ValidateChainAgent = Route{Name: "validate-chain-agent", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/agent/validate", Success: http.StatusNoContent, Scopes: agent, UserAgent: true,
-		Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"agent":"Agent Smith","evidence_metadata":"{\"call_id\":\"c-1\"}"}`, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).completeAgent}
+		Needs: codeKeys, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).completeAgent}
 	RequestOTPEvidenceUploads = Route{Name: "request-otp-evidence-uploads", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/evidence/uploads", Success: http.StatusOK,
-		Scopes: actor, UserAgent: true, Device: true, DynamoDB: getItem, S3: s3Put, Needs: keysAndS3, Example: exampleUploads,
+		Scopes: actor, UserAgent: true, Device: true, Needs: keysAndS3,
 		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).requestUploads}
 	ConfirmOTPEvidence = Route{Name: "confirm-otp-evidence", Method: http.MethodPut, Path: otpPath + "/{" + otpID + "}/evidence", Success: http.StatusNoContent,
-		Scopes: actor, UserAgent: true, Device: true, Calls: 2, DynamoDB: readUpdate, S3: s3Get, Needs: keysAndS3, Example: exampleConfirm,
+		Scopes: actor, UserAgent: true, Device: true, Needs: keysAndS3,
 		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).confirmEvidence}
 	GetOTPEvidence = Route{Name: "get-otp-evidence", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}/evidence", Success: http.StatusOK,
-		Scopes: admin, DynamoDB: getItem, S3: s3GetVersion, Needs: evidenceS3, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).evidenceLinks}
+		Scopes: admin, Needs: evidenceS3, typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).evidenceLinks}
 	RequestChainEvidenceUploads = Route{Name: "request-chain-evidence-uploads", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/evidence/uploads", Success: http.StatusOK,
-		Scopes: actorAgent, UserAgent: true, Device: true, DynamoDB: getItem, S3: s3Put, Needs: keysAndS3, Example: exampleUploads,
+		Scopes: actorAgent, UserAgent: true, Device: true, Needs: keysAndS3,
 		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).requestUploads}
 	ConfirmChainEvidence = Route{Name: "confirm-chain-evidence", Method: http.MethodPut, Path: chainPath + "/{" + chainID + "}/evidence", Success: http.StatusNoContent,
-		Scopes: actorAgent, UserAgent: true, Device: true, Calls: 2, DynamoDB: readUpdate, S3: s3Get, Needs: keysAndS3, Example: exampleConfirm,
+		Scopes: actorAgent, UserAgent: true, Device: true, Needs: keysAndS3,
 		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).confirmEvidence}
 	GetChainEvidence = Route{Name: "get-chain-evidence", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}/evidence", Success: http.StatusOK,
-		Scopes: admin, UserAgent: true, DynamoDB: getItem, S3: s3GetVersion, Needs: evidenceS3, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).evidenceLinks}
+		Scopes: admin, UserAgent: true, Needs: evidenceS3, typ: identification.TypeChain, idParam: chainID, serve: (*Handler).evidenceLinks}
 	DecideChainDocument = Route{Name: "decide-chain-document", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/document/decision", Success: http.StatusNoContent,
-		Scopes: decider, UserAgent: true, Calls: 2, DynamoDB: readUpdate, Needs: codeKeys, Example: `{"decision":"APPROVED"}`,
+		Scopes: decider, UserAgent: true, Needs: codeKeys,
 		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).decideDocument}
 	ListOTP = Route{Name: "list-otp", Method: http.MethodGet, Path: otpPath, Success: http.StatusOK, Scopes: admin,
-		DynamoDB: query, Needs: codeKeys, Query: listQuery, typ: identification.TypeOTP, serve: (*Handler).list}
+		Needs: codeKeys, typ: identification.TypeOTP, serve: (*Handler).list}
 	ListChain = Route{Name: "list-chain", Method: http.MethodGet, Path: chainPath, Success: http.StatusOK, Scopes: admin, UserAgent: true,
-		DynamoDB: query, Needs: codeKeys, Query: listQuery, typ: identification.TypeChain, serve: (*Handler).list}
+		Needs: codeKeys, typ: identification.TypeChain, serve: (*Handler).list}
 )
-
-const (
-	exampleUploads = `{"files":[{"kind":"DOCUMENT_FRONT","content_type":"image/jpeg"},{"kind":"DOCUMENT_BACK","content_type":"image/png"}]}`
-	exampleConfirm = `{"kind":"DOCUMENT_FRONT","key":"orgs/acme/otp/0196f3b2-8c4d-7a1e-9b2f-3c4d5e6f7a81/DOCUMENT_FRONT/0c4d-example.jpg"}`
-)
-
-// listQuery is an example query of the listings.
-const listQuery = "status=CREATED,IN_PROGRESS&email=example@email.com&limit=2"
 
 var routes = []Route{CreateOTP, CancelOTP, CloseOTP, DeleteOTP, CreateChain, CancelChain, CloseChain, GetOTP, GetChain,
 	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent, GetOTPHistory, GetChainHistory,
 	ListOTP, ListChain, RequestOTPEvidenceUploads, ConfirmOTPEvidence, GetOTPEvidence,
 	RequestChainEvidenceUploads, ConfirmChainEvidence, GetChainEvidence, DecideChainDocument}
-
-// StoreCalls is how many DynamoDB calls the route's success takes.
-func (r Route) StoreCalls() int { return max(r.Calls, 1) }
 
 // Type is the type of process the route acts on.
 func (r Route) Type() identification.Type { return r.typ }

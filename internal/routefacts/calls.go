@@ -1,0 +1,74 @@
+package routefacts
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/idadmin/api/shared/httpapi"
+)
+
+// reads and writes are the DynamoDB operations as CheckSuccess counts
+// them.
+var (
+	reads  = map[string]bool{"GetItem": true, "Query": true, "BatchGetItem": true, "TransactGetItems": true, "Scan": true}
+	writes = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteItem": true, "TransactWriteItems": true, "BatchWriteItem": true}
+)
+
+// CheckSuccess reports where ops, the DynamoDB operations one successful
+// request of rt made in the order they started (without an
+// Idempotency-Key, on a process that owed no settlement), break the rules
+// every route keeps. Every change is one conditional write or one
+// transaction (docs/architecture.md), so:
+//
+//   - a request reads at most once, before it writes (a listing's page is
+//     one read, however many Query calls its filter makes it read ahead);
+//   - a GET reads once and writes nothing;
+//   - an idempotent route's action is one write and nothing else (with a
+//     key, the key's record joins that write in one transaction);
+//   - any other route writes at most once, after its read; but for a
+//     validate, which counts the attempt and then writes the outcome: two
+//     UpdateItem, and no read.
+//
+// The counts are measured (enginetest.CallCounter), never declared per
+// route.
+func CheckSuccess(rt httpapi.Route, ops []string) error {
+	var nReads, nWrites int
+	for n, op := range ops {
+		switch {
+		case op == "Query" && n > 0 && ops[n-1] == "Query":
+			// The same listing page reading ahead.
+		case reads[op]:
+			if nWrites > 0 || nReads > 0 {
+				return fmt.Errorf("%s: calls %v: a read after a read or a write (%s, call %d)", rt.Name, ops, op, n+1)
+			}
+			nReads++
+		case writes[op]:
+			nWrites++
+		default:
+			return fmt.Errorf("%s: calls %v: %s is neither a read nor a write a request makes", rt.Name, ops, op)
+		}
+	}
+	validate := len(ops) == 2 && ops[0] == "UpdateItem" && ops[1] == "UpdateItem"
+	switch {
+	case len(ops) == 0:
+		return fmt.Errorf("%s: no DynamoDB call", rt.Name)
+	case rt.Method == http.MethodGet && (nReads != 1 || nWrites != 0):
+		return fmt.Errorf("%s: calls %v, want one read and no write (a GET)", rt.Name, ops)
+	case rt.Idempotent && (nWrites != 1 || nReads != 0):
+		return fmt.Errorf("%s: calls %v, want one write and no read (an idempotent action: one write, or with its key one transaction)", rt.Name, ops)
+	case nWrites > 1 && !validate:
+		return fmt.Errorf("%s: calls %v, want at most one write (two UpdateItem only for a validate's count and outcome)", rt.Name, ops)
+	}
+	return nil
+}
+
+// MaxSuccessCalls is the most DynamoDB calls one success of rt makes on a
+// table that holds only the process it acts on (where a listing's page
+// has nothing to read ahead for), as CheckSuccess's rules allow: one for
+// a GET and an idempotent action, two for the others.
+func MaxSuccessCalls(rt httpapi.Route) int {
+	if rt.Method == http.MethodGet || rt.Idempotent {
+		return 1
+	}
+	return 2
+}
