@@ -1,0 +1,117 @@
+package stream_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/stream"
+)
+
+// itemWrites tallies the records of a table's stream by the item they are
+// of: the process item's changes (its version moved), the writes to the
+// process item that changed no version (bookkeeping written on it), and
+// the records of other items.
+type itemWrites struct {
+	processChanges, processBookkeeping int
+	other                              map[string]int // by sort key
+}
+
+func (w *itemWrites) add(r stream.Record) {
+	sk, version := attrS(r.New, "sk"), attrN(r.New, "version")
+	if sk == "" {
+		sk = attrS(r.Old, "sk")
+	}
+	switch {
+	case sk != "P":
+		if w.other == nil {
+			w.other = map[string]int{}
+		}
+		w.other[sk]++
+	case r.Old != nil && r.New != nil && attrN(r.Old, "version") == version:
+		w.processBookkeeping++
+	default:
+		w.processChanges++
+	}
+}
+
+func (w itemWrites) String() string {
+	return fmt.Sprintf("process item: %d changes + %d bookkeeping writes; other items: %v", w.processChanges, w.processBookkeeping, w.other)
+}
+
+func attrS(m map[string]types.AttributeValue, name string) string {
+	if v, ok := m[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func attrN(m map[string]types.AttributeValue, name string) string {
+	if v, ok := m[name].(*types.AttributeValueMemberN); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// TestWritesOfOneVerification counts, on each engine, the records the
+// table's stream holds after one OTP verification whose code the service
+// sends by SMS: the create, the stream processor delivering the code and
+// publishing every change, one wrong attempt and one right one. Each
+// record is a write to its item, and each record of the process item is
+// one the stream function is woken for.
+func TestWritesOfOneVerification(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		r := newRig(t, e)
+		var w itemWrites
+		drain := func() {
+			for round := 0; round < 20; round++ {
+				recs := r.poll(t)
+				if len(recs) == 0 {
+					return
+				}
+				for _, rec := range recs {
+					w.add(rec)
+				}
+				if n, err := r.proc.Process(t.Context(), recs); err != nil {
+					t.Fatalf("process: %d of %d: %v", n, len(recs), err)
+				}
+			}
+			t.Fatal("the stream did not run dry")
+		}
+		i := r.createOTP(t, "SMS", "EN", false)
+		drain()
+		msgs := r.box.messages()
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages, want 1", len(msgs))
+		}
+		wrong := "zzzzzz"
+		if msgs[0].Code == wrong {
+			wrong = "yyyyyy"
+		}
+		if err := r.svc.Validate(t.Context(), i.Ref(), identification.Validation{Code: wrong}, actor); err == nil {
+			t.Fatal("a wrong code validated")
+		}
+		if err := r.svc.Validate(t.Context(), i.Ref(), identification.Validation{Code: msgs[0].Code}, actor); err != nil {
+			t.Fatalf("the right code: %v", err)
+		}
+		drain()
+		got, err := r.svc.Get(t.Context(), i.Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != identification.StatusCompleted {
+			t.Fatalf("status %s, want COMPLETED", got.Status)
+		}
+		t.Logf("one SMS verification: %s", w)
+		// create, the delivery's outcome, the wrong attempt, the right
+		// one counted, the completion: 5 changes. On the process item
+		// too, today: the delivery's claim and 4 published marks (v1
+		// created, v2 code sent, v3 in progress, v5 completed).
+		if w.processChanges != 5 || w.processBookkeeping != 5 || len(w.other) != 0 {
+			t.Errorf("%s; want 5 changes + 5 bookkeeping writes on the process item, nothing else", w)
+		}
+	})
+}
