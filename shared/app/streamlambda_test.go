@@ -61,8 +61,8 @@ func (s *recordingSender) Send(_ context.Context, m identification.Message) (str
 
 type failingStore struct{ stream.Store }
 
-func (failingStore) ClaimDelivery(context.Context, identification.Ref, string, time.Time) (bool, error) {
-	return false, errors.New("store unavailable")
+func (failingStore) ClaimDelivery(context.Context, *identification.Identification, string, time.Time) (identification.Delivery, bool, error) {
+	return identification.Delivery{}, false, errors.New("store unavailable")
 }
 
 // TestStreamHandlerOnLambdaEvents feeds the stream function's handler the
@@ -124,18 +124,18 @@ func TestStreamHandlerOnLambdaEvents(t *testing.T) {
 // is granted, every write-back recorded.
 type sampleStore struct{ finished []string }
 
-func (*sampleStore) ClaimDelivery(context.Context, identification.Ref, string, time.Time) (bool, error) {
-	return true, nil
+func (*sampleStore) ClaimDelivery(_ context.Context, _ *identification.Identification, _ string, at time.Time) (identification.Delivery, bool, error) {
+	return identification.Delivery{Status: identification.DeliveryPending, Attempts: 1, LastTried: at}, true, nil
 }
 
-func (s *sampleStore) FinishDelivery(_ context.Context, ref identification.Ref, _ string, sent bool, _ string, _ time.Time) (*identification.Identification, error) {
-	if sent {
+func (s *sampleStore) FinishDelivery(_ context.Context, ref identification.Ref, _ string, outcome identification.Delivery, _ time.Time) (*identification.Identification, error) {
+	if outcome.Status == identification.DeliverySent {
 		s.finished = append(s.finished, ref.ID)
 	}
 	return nil, nil
 }
 
-func (*sampleStore) MarkPublished(context.Context, identification.Ref, int64) (bool, error) {
+func (*sampleStore) MarkPublished(context.Context, *identification.Identification) (bool, error) {
 	return true, nil
 }
 func (*sampleStore) Published(context.Context, identification.Ref) (int64, error) { return 0, nil }

@@ -18,7 +18,8 @@ import (
 //
 //	pk = ORG#<org>#<TYPE>#<id>   sk = P         the process (kind process), or its tombstone (kind tombstone)
 //	                             sk = H#<ver>   its history, one item per change
-//	                             sk = D#<seq>   its delivery records
+//	                             sk = D#<seq>   the delivery claim of its <seq>-th code (kind delivery; bookkeeping.go)
+//	                             sk = B#pub     the last version whose events were published (kind published; bookkeeping.go)
 //	pk = ORG#<org>#IDEM#<hash>   sk = I         an idempotency record
 //
 // The table's key cannot change once deployed, so every kind of item the
@@ -131,7 +132,9 @@ type item struct {
 	DeliveryLastTried int64  `dynamodbav:"delivery_last_tried,omitempty"`
 	DeliveryMessageID string `dynamodbav:"delivery_message_id,omitempty"`
 	// DeliveryClaimedAt and PublishedVersion are the stream processor's
-	// bookkeeping (delivery.go): never part of the process.
+	// bookkeeping as an earlier version of the store wrote it on the
+	// process item: read, never written (it is in items of its own now,
+	// bookkeeping.go); never part of the process.
 	DeliveryClaimedAt int64    `dynamodbav:"delivery_claimed_at,omitempty"`
 	PublishedVersion  int64    `dynamodbav:"published_version,omitempty"`
 	CodeHash          string   `dynamodbav:"code_hash,omitempty"`

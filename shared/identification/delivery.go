@@ -50,7 +50,10 @@ type StoredItem struct {
 	Process *Identification
 	// Code is the process's current code (nil when it has none).
 	Code *CodeMaterial
-	// Sending reports a code's delivery claimed and not yet finished.
+	// Sending reports a code's delivery claimed on the process item and
+	// not yet finished, as an earlier version of the store claimed it (a
+	// claim is now an item of its own, which no record of the process
+	// shows).
 	Sending bool
 }
 

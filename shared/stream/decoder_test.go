@@ -30,16 +30,16 @@ func (d *mapDecoder) DecodeItem(av map[string]types.AttributeValue) (identificat
 // is marked published.
 type bookkeeping struct{ marked []int64 }
 
-func (*bookkeeping) ClaimDelivery(context.Context, identification.Ref, string, time.Time) (bool, error) {
-	return false, nil
+func (*bookkeeping) ClaimDelivery(context.Context, *identification.Identification, string, time.Time) (identification.Delivery, bool, error) {
+	return identification.Delivery{}, false, nil
 }
 
-func (*bookkeeping) FinishDelivery(context.Context, identification.Ref, string, bool, string, time.Time) (*identification.Identification, error) {
+func (*bookkeeping) FinishDelivery(context.Context, identification.Ref, string, identification.Delivery, time.Time) (*identification.Identification, error) {
 	return nil, nil
 }
 
-func (b *bookkeeping) MarkPublished(_ context.Context, _ identification.Ref, v int64) (bool, error) {
-	b.marked = append(b.marked, v)
+func (b *bookkeeping) MarkPublished(_ context.Context, i *identification.Identification) (bool, error) {
+	b.marked = append(b.marked, i.Version)
 	return true, nil
 }
 

@@ -32,11 +32,23 @@ type Decoder interface {
 	DecodeItem(image map[string]types.AttributeValue) (identification.StoredItem, error)
 }
 
-// Store is what the processor needs of the table (dynamostore.Store).
+// Store is what the processor needs of the table (dynamostore.Store). Its
+// bookkeeping (a claim, a published mark) is no change of the process: a
+// store keeps it apart from the process, so that writing it makes no
+// record the processor is fed (docs/delivery-and-events.md).
 type Store interface {
-	ClaimDelivery(ctx context.Context, ref identification.Ref, nonce string, at time.Time) (bool, error)
-	FinishDelivery(ctx context.Context, ref identification.Ref, nonce string, sent bool, messageID string, at time.Time) (*identification.Identification, error)
-	MarkPublished(ctx context.Context, ref identification.Ref, version int64) (bool, error)
+	// ClaimDelivery claims the delivery of i's current code (nonce) at at,
+	// i as the record shows it: true for the one caller that may send it.
+	// It returns the delivery as claimed (its tries, this one included,
+	// and when it was tried).
+	ClaimDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time) (identification.Delivery, bool, error)
+	// FinishDelivery writes the claimed delivery's outcome (SENT or
+	// FAILED, with the claim's tries): a change of the process.
+	FinishDelivery(ctx context.Context, ref identification.Ref, nonce string, outcome identification.Delivery, at time.Time) (*identification.Identification, error)
+	// MarkPublished records that i's events up to its version were
+	// published (false when that version or a later one already was).
+	MarkPublished(ctx context.Context, i *identification.Identification) (bool, error)
+	// Published is the last version whose events were published.
 	Published(ctx context.Context, ref identification.Ref) (int64, error)
 }
 
@@ -127,7 +139,9 @@ func (p *Processor) handle(ctx context.Context, r Record) error {
 		return nil
 	}
 	if old != nil && old.Version == newer.Process.Version {
-		return nil // bookkeeping (a claim, a published mark): no change
+		// A write that changed no version: a claim or a published mark as
+		// an earlier version of the store wrote them on the process item.
+		return nil
 	}
 	if err := p.publish(ctx, newer, old); err != nil {
 		return err
@@ -154,7 +168,7 @@ func (p *Processor) publish(ctx context.Context, d *identification.StoredItem, o
 	if err := p.Publisher.Publish(ctx, evs); err != nil {
 		return fmt.Errorf("stream: publish events of %s v%d: %w", i.ID, i.Version, err)
 	}
-	if _, err := p.Store.MarkPublished(ctx, d.Ref, i.Version); err != nil {
+	if _, err := p.Store.MarkPublished(ctx, i); err != nil {
 		return fmt.Errorf("stream: mark %s v%d published: %w", i.ID, i.Version, err)
 	}
 	return nil
@@ -241,7 +255,7 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem) e
 		return fmt.Errorf("stream: no sender for channel %s", ch.Type)
 	}
 	at := p.now()
-	claimed, err := p.Store.ClaimDelivery(ctx, d.Ref, code.Nonce, at)
+	claim, claimed, err := p.Store.ClaimDelivery(ctx, i, code.Nonce, at)
 	if err != nil {
 		return fmt.Errorf("stream: claim the delivery of %s: %w", i.ID, err)
 	}
@@ -263,7 +277,12 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem) e
 		p.log().WarnContext(ctx, "delivery failed", slog.String("org", i.OrgID), slog.String("identification_id", i.ID),
 			slog.String("channel", ch.Type), slog.String("error", sendErr.Error()))
 	}
-	if _, err := p.Store.FinishDelivery(ctx, d.Ref, code.Nonce, sendErr == nil, id, p.now()); err != nil && identification.KindOf(err) != identification.KindConflict {
+	outcome := claim
+	outcome.Status, outcome.MessageID = identification.DeliveryFailed, ""
+	if sendErr == nil {
+		outcome.Status, outcome.MessageID = identification.DeliverySent, id
+	}
+	if _, err := p.Store.FinishDelivery(ctx, d.Ref, code.Nonce, outcome, p.now()); err != nil && identification.KindOf(err) != identification.KindConflict {
 		return fmt.Errorf("stream: record the delivery of %s: %w", i.ID, err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/localengine"
@@ -75,6 +77,8 @@ func (l *eventLog) of(id string) []identification.Event {
 // rig is a table, its store and service, the processor and the reader of
 // the table's stream on one engine.
 type rig struct {
+	client *dynamodb.Client
+	table  string
 	store  *dynamostore.Store
 	svc    *identification.Service
 	proc   *stream.Processor
@@ -89,7 +93,7 @@ type rig struct {
 func newRig(t *testing.T, e enginetest.Engine) *rig {
 	t.Helper()
 	client, table, _ := enginetest.NewTable(t, e)
-	r := &rig{store: dynamostore.New(client, dynamostore.Options{Table: table}), box: &outbox{}, log: &eventLog{}, now: start}
+	r := &rig{client: client, table: table, store: dynamostore.New(client, dynamostore.Options{Table: table}), box: &outbox{}, log: &eventLog{}, now: start}
 	clock := func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
 	r.svc = identification.NewService(r.store, identification.WithClock(clock), identification.WithCodeKeys(fixture.CodeKeys()))
 	r.proc = &stream.Processor{Store: r.store, Decoder: r.store, Keys: fixture.CodeKeys(), Publisher: r.log, Now: clock,
@@ -197,7 +201,7 @@ func TestAReplayedBatchSendsOnceAndPublishesOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r.drain(t) // the write-back's own record, and the claim's
+		r.drain(t) // the write-back's own record, and the claim item's
 		if n := len(r.box.messages()); n != 1 {
 			t.Errorf("%d messages after a replay, want 1", n)
 		}
@@ -223,12 +227,12 @@ type crashingStore struct {
 	crashed bool
 }
 
-func (s *crashingStore) FinishDelivery(ctx context.Context, ref identification.Ref, nonce string, sent bool, id string, at time.Time) (*identification.Identification, error) {
+func (s *crashingStore) FinishDelivery(ctx context.Context, ref identification.Ref, nonce string, outcome identification.Delivery, at time.Time) (*identification.Identification, error) {
 	if !s.crashed {
 		s.crashed = true
 		return nil, errors.New("crash")
 	}
-	return s.Store.FinishDelivery(ctx, ref, nonce, sent, id, at)
+	return s.Store.FinishDelivery(ctx, ref, nonce, outcome, at)
 }
 
 func TestACrashBetweenSendAndWriteBackSendsOnce(t *testing.T) {

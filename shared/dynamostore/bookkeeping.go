@@ -1,0 +1,61 @@
+package dynamostore
+
+import (
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// The stream processor's bookkeeping (which code's delivery is claimed and
+// how often it was tried, which version's events were published) is no
+// change of the process: it lives in small items of its own under the
+// process's partition key, never on the process item.
+//
+//	pk = ORG#<org>#<TYPE>#<id>   sk = D#<seq>   the delivery claim of the process's <seq>-th code (kind delivery)
+//	                             sk = B#pub     the last version whose events were published (kind published)
+//
+// So a claim or a published mark rewrites no process (its 1-2 KiB, its
+// index copies), and its stream record is of an item the processor reads
+// as no process: nothing to deliver or publish. Each item holds no actor data and carries the TTL its process
+// had when it was written (identification.KeepingOf), so it goes when its
+// process does; it is in no index (it has none of their keys).
+const (
+	skClaimPrefix = "D#"
+	skPublished   = "B#pub"
+	kindDelivery  = "delivery"
+	kindPublished = "published"
+
+	attrClaimedAt = "claimed_at"
+	attrTries     = "tries"
+)
+
+// claimItem is the delivery claim of one code: when it was last claimed
+// (the last try, as the read shows it once the outcome is written) and how
+// often. A claim younger than ClaimTimeout holds.
+type claimItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Kind      string `dynamodbav:"kind"`
+	ClaimedAt int64  `dynamodbav:"claimed_at"`
+	Tries     int64  `dynamodbav:"tries"`
+	TTL       int64  `dynamodbav:"ttl"`
+}
+
+// publishedItem is the published mark of one process.
+type publishedItem struct {
+	PK      string `dynamodbav:"pk"`
+	SK      string `dynamodbav:"sk"`
+	Kind    string `dynamodbav:"kind"`
+	Version int64  `dynamodbav:"published_version"`
+	TTL     int64  `dynamodbav:"ttl"`
+}
+
+// claimSK is the sort key of the claim of a process's seq-th code (its
+// codes_sent when it was issued: codes are counted, never recounted).
+func claimSK(seq int) string { return skClaimPrefix + strconv.Itoa(seq) }
+
+func bookkeepingKey(ref identification.Ref, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str(partitionKey(ref)), attrSK: str(sk)}
+}
