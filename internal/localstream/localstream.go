@@ -1,7 +1,8 @@
 // Package localstream reads a local engine's DynamoDB stream (dynoxide and
 // DynamoDB Local both keep one) and feeds its records to the stream
-// processor, as the stream Lambda does in AWS: the dev server's and the
-// tests' entry point to package stream.
+// processor, as the stream function's event source mapping does in AWS,
+// through the same event filter (dynamostore.StreamFilterPattern): the dev
+// server's and the tests' entry point to package stream.
 package localstream
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/stream"
 )
 
@@ -26,10 +29,25 @@ type Reader struct {
 	streamARN string
 	iterators map[string]*string // by shard id; nil once a shard is closed and drained
 	logger    *slog.Logger
+	filter    *Filter
+	mu        sync.Mutex
+	dropped   int
 }
 
-// New opens the stream of table. streams is a client on the engine's
-// endpoint; db reads the table's stream ARN.
+// StreamFilter is the filter of the stream function's event source mapping
+// (dynamostore.StreamFilterPattern), which New applies.
+func StreamFilter() *Filter {
+	f, err := ParseFilter(dynamostore.StreamFilterPattern)
+	if err != nil {
+		panic(err) // TestStreamFilterParses
+	}
+	return f
+}
+
+// New opens the stream of table, filtered as the stream function's event
+// source mapping filters it (StreamFilter): only the records of process
+// items, never those of the stream processor's bookkeeping. streams is a
+// client on the engine's endpoint; db reads the table's stream ARN.
 func New(ctx context.Context, db *dynamodb.Client, streams *dynamodbstreams.Client, table string, logger *slog.Logger) (*Reader, error) {
 	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
@@ -41,11 +59,37 @@ func New(ctx context.Context, db *dynamodb.Client, streams *dynamodbstreams.Clie
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reader{client: streams, streamARN: *out.Table.LatestStreamArn, iterators: map[string]*string{}, logger: logger}, nil
+	return &Reader{client: streams, streamARN: *out.Table.LatestStreamArn, iterators: map[string]*string{}, logger: logger,
+		filter: StreamFilter()}, nil
+}
+
+// SetFilter makes r hand over only the records f admits; nil hands over
+// every record the stream holds (to count what the table's stream holds).
+func (r *Reader) SetFilter(f *Filter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.filter = f
+}
+
+// Dropped is how many records the filter has kept from the processor.
+func (r *Reader) Dropped() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropped
+}
+
+func (r *Reader) admits(rec types.Record) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.filter == nil || r.filter.Admits(rec) {
+		return true
+	}
+	r.dropped++
+	return false
 }
 
 // Poll reads every record that arrived since the last poll, in order per
-// shard.
+// shard, and returns those its filter admits.
 func (r *Reader) Poll(ctx context.Context) ([]stream.Record, error) {
 	desc, err := r.client.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(r.streamARN)})
 	if err != nil {
@@ -72,7 +116,9 @@ func (r *Reader) Poll(ctx context.Context) ([]stream.Record, error) {
 				return nil, fmt.Errorf("localstream: get records: %w", err)
 			}
 			for _, rec := range recs.Records {
-				out = append(out, convertRecord(rec))
+				if r.admits(rec) {
+					out = append(out, convertRecord(rec))
+				}
 			}
 			next := recs.NextShardIterator
 			if len(recs.Records) == 0 || next == nil {
@@ -86,10 +132,17 @@ func (r *Reader) Poll(ctx context.Context) ([]stream.Record, error) {
 	return out, nil
 }
 
-// Run polls every interval and hands what it read to p, until ctx ends. A
-// batch p fails on is handed again, from the record that failed, at the
-// next poll, as Lambda retries a batch.
-func (r *Reader) Run(ctx context.Context, p *stream.Processor, every time.Duration) {
+// Processor is what Run hands records to (a *stream.Processor).
+type Processor interface {
+	Process(ctx context.Context, records []stream.Record) (int, error)
+}
+
+// Run polls every interval and hands what it read to p, until ctx ends: one
+// call of p per poll that read a record the filter admits, as Lambda
+// invokes the function only for a batch that holds one. A batch p fails on
+// is handed again, from the record that failed, at the next poll, as
+// Lambda retries a batch.
+func (r *Reader) Run(ctx context.Context, p Processor, every time.Duration) {
 	var pending []stream.Record
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -1,7 +1,9 @@
 package samtemplate
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/cloudwatch"
 	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"github.com/idadmin/api/shared/dynamostore"
 )
 
 // The operational safety template.yaml promises a platform team: these
@@ -214,7 +218,8 @@ func toFloat(v any) float64 {
 // TestTemplateStreamProcessing: the stream function is fed by the table's
 // stream as docs/delivery-and-events.md says: new and old images, partial
 // batch responses, bisection, bounded retries, the dead-letter queue, a
-// filter for process items; and the queue is alarmed.
+// filter for process items (dynamostore.StreamFilterPattern, the dev
+// server's too); and the queue is alarmed.
 func TestTemplateStreamProcessing(t *testing.T) {
 	getAtt := func(_ string, input, _ any) any {
 		if l, ok := input.([]any); ok && len(l) == 2 {
@@ -257,8 +262,21 @@ func TestTemplateStreamProcessing(t *testing.T) {
 	case m.DestinationConfig == nil || m.DestinationConfig.OnFailure == nil || m.DestinationConfig.OnFailure.Destination == nil ||
 		*m.DestinationConfig.OnFailure.Destination != "StreamDeadLetterQueue.Arn":
 		t.Error("no on-failure destination on the dead-letter queue")
-	case m.FilterCriteria == nil || len(m.FilterCriteria.Filters) != 1 || !strings.Contains(*m.FilterCriteria.Filters[0].Pattern, `"process"`):
-		t.Errorf("filter %+v, want process items only", m.FilterCriteria)
+	case m.FilterCriteria == nil || len(m.FilterCriteria.Filters) != 1 || m.FilterCriteria.Filters[0].Pattern == nil:
+		t.Errorf("filter %+v, want one pattern", m.FilterCriteria)
+	default:
+		// The one filter of the table's stream: the dev server's reader
+		// applies dynamostore.StreamFilterPattern, so the two must be one.
+		var got, want any
+		if err := json.Unmarshal([]byte(*m.FilterCriteria.Filters[0].Pattern), &got); err != nil {
+			t.Errorf("filter pattern: %v", err)
+		}
+		if err := json.Unmarshal([]byte(dynamostore.StreamFilterPattern), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("filter pattern %s, want dynamostore.StreamFilterPattern %s", *m.FilterCriteria.Filters[0].Pattern, dynamostore.StreamFilterPattern)
+		}
 	}
 	alarm, err := tmpl.GetCloudWatchAlarmWithName("StreamDeadLetterAlarm")
 	if err != nil || alarm.Namespace == nil || *alarm.Namespace != "AWS/SQS" || alarm.MetricName == nil || *alarm.MetricName != "ApproximateNumberOfMessagesVisible" {

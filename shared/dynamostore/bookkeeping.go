@@ -17,8 +17,9 @@ import (
 //	                             sk = B#pub     the last version whose events were published (kind published)
 //
 // So a claim or a published mark rewrites no process (its 1-2 KiB, its
-// index copies), and its stream record is of an item the processor reads
-// as no process: nothing to deliver or publish. Each item holds no actor data and carries the TTL its process
+// index copies), and, since the stream function's event source lets only
+// the records of process items through (StreamFilterPattern), it wakes
+// nothing. Each item holds no actor data and carries the TTL its process
 // had when it was written (identification.KeepingOf), so it goes when its
 // process does; it is in no index (it has none of their keys).
 const (
@@ -30,6 +31,17 @@ const (
 	attrClaimedAt = "claimed_at"
 	attrTries     = "tries"
 )
+
+// StreamFilterPattern is the one event filter of the table's stream (Lambda's
+// filter rule syntax): it admits a record only when its item is a process
+// item (sort key P) and it has a new image that is a process or a
+// tombstone, so a change of a process and its deletion reach the stream
+// processor; a bookkeeping item, an idempotency record and a removal by
+// TTL do not. template.yaml's StreamEventSourceMapping filters with it
+// (internal/samtemplate's TestTemplateStreamProcessing compares the two),
+// and the dev server's reader of a local engine's stream applies it
+// (internal/localstream).
+const StreamFilterPattern = `{"dynamodb": {"Keys": {"sk": {"S": ["` + skProcess + `"]}}, "NewImage": {"kind": {"S": ["` + kindProcess + `", "` + kindTombstone + `"]}}}}`
 
 // claimItem is the delivery claim of one code: when it was last claimed
 // (the last try, as the read shows it once the outcome is written) and how

@@ -201,7 +201,7 @@ func TestAReplayedBatchSendsOnceAndPublishesOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r.drain(t) // the write-back's own record, and the claim item's
+		r.drain(t) // the write-back's own record (the claim's is filtered out)
 		if n := len(r.box.messages()); n != 1 {
 			t.Errorf("%d messages after a replay, want 1", n)
 		}
