@@ -11,9 +11,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"github.com/idadmin/api/shared/auth"
@@ -43,6 +45,12 @@ func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 		tr.MaxIdleConnsPerHost = 64
 	})
 	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
+		// A write that meets a transaction on its item (the stream
+		// processor's claim checks the process item in one) is refused
+		// with TransactionConflictException and changed nothing: it is
+		// tried again, as a throttled one is, instead of failing the
+		// request.
+		o.Retryer = retry.AddWithErrorCodes(o.Retryer, (&types.TransactionConflictException{}).ErrorCode())
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 			// DynamoDB Local answers errors without a valid CRC32 header.
