@@ -357,7 +357,9 @@ func deleted(ref identification.Ref, it item) error {
 
 // Purge removes the item under ref outright, tombstone and all, with no
 // condition. It is for tools and benchmarks that reuse ids; no request path
-// calls it.
+// calls it. The stream processor's bookkeeping items of ref (bookkeeping.go)
+// stay until their TTL: a tool that runs the processor on a reused id
+// starts from a fresh table instead.
 func (s *Store) Purge(ctx context.Context, ref identification.Ref) error {
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: s.table, Key: keyAttr(ref)})
 	if err != nil {
