@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strconv"
 	"sync"
@@ -26,14 +27,16 @@ type deliveries struct {
 	client *dynamodb.Client
 	table  string
 	svc    *identification.Service
-	mu     sync.Mutex
-	now    time.Time
+	// counter counts the store's calls (and the test's raw reads).
+	counter *enginetest.CallCounter
+	mu      sync.Mutex
+	now     time.Time
 }
 
 func newDeliveries(t *testing.T, e enginetest.Engine) *deliveries {
 	t.Helper()
-	s, client, table, _ := newStore(t, e)
-	d := &deliveries{store: s, client: client, table: table, now: now}
+	s, client, table, counter := newStore(t, e)
+	d := &deliveries{store: s, client: client, table: table, now: now, counter: counter}
 	d.svc = identification.NewService(s, identification.WithCodeKeys(fixture.CodeKeys()),
 		identification.WithClock(func() time.Time { d.mu.Lock(); defer d.mu.Unlock(); return d.now }))
 	return d
@@ -127,8 +130,14 @@ func TestAClaimIsAnItemOfItsOwn(t *testing.T) {
 			}
 		}
 
+		d.counter.Reset()
 		if _, ok := d.claim(t, it, t0.Add(dynamostore.ClaimTimeout-time.Second)); ok {
 			t.Error("a claim younger than ClaimTimeout was taken again")
+		}
+		// A claim that holds costs the one transaction it cancels (which
+		// returns the claim item it met).
+		if ops := d.counter.Ops(); len(ops) != 1 || ops[0] != "TransactWriteItems" {
+			t.Errorf("a held claim called %v, want one TransactWriteItems", ops)
 		}
 		t1 := t0.Add(dynamostore.ClaimTimeout)
 		got, ok = d.claim(t, it, t1)
@@ -331,6 +340,44 @@ func TestAClaimThatMeetsAnotherTransactionIsRetried(t *testing.T) {
 		}
 		if _, ok := d.claim(t, it, d.at()); !ok {
 			t.Error("the retry did not claim")
+		}
+	})
+}
+
+// TestAClaimReadsTheClaimItemItWasNotGiven: a cancelled claim learns the
+// claim item it met from the cancellation; where an answer lacks it, the
+// claim reads it, and decides the same.
+func TestAClaimReadsTheClaimItemItWasNotGiven(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		d := newDeliveries(t, e)
+		it := d.create(t)
+		t0 := d.at()
+		if _, ok := d.claim(t, it, t0); !ok {
+			t.Fatal("first claim refused")
+		}
+		stripped, counter := enginetest.NewClientWithCounter(e, dynamodb.WithAPIOptions(func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("strip",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					out, md, err := next.HandleInitialize(ctx, in)
+					var tce *types.TransactionCanceledException
+					if errors.As(err, &tce) {
+						for n := range tce.CancellationReasons {
+							tce.CancellationReasons[n].Item = nil
+						}
+					}
+					return out, md, err
+				}), middleware.Before)
+		}))
+		store := dynamostore.New(stripped, dynamostore.Options{Table: d.table, Shards: 16, Retention: retention})
+		if _, ok, err := store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, t0.Add(time.Minute)); ok || err != nil {
+			t.Errorf("a held claim = %v, %v; want refused", ok, err)
+		}
+		if got := counter.ByOperation(); got["GetItem"] != 1 || got["TransactWriteItems"] != 1 {
+			t.Errorf("calls %v, want the transaction and one read of the claim item", got)
+		}
+		got, ok, err := store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, t0.Add(dynamostore.ClaimTimeout))
+		if !ok || err != nil || got.Attempts != 2 {
+			t.Errorf("a stale claim = %+v, %v, %v; want taken, 2 tries", got, ok, err)
 		}
 	})
 }

@@ -61,49 +61,23 @@ func (s *Store) DecodeItem(av map[string]types.AttributeValue) (identification.S
 // ClaimTimeout. It returns the delivery as claimed: the tries so far, this
 // one included, and when it was tried (at).
 //
-// The claim is written in the code's claim item, never on the process: a
-// consistent read of the claim item (a claim that holds ends it there,
-// with no write: a replayed record costs that read), then one
+// The claim is written in the code's claim item, never on the process: one
 // TransactWriteItems of a ConditionCheck of the process item and the claim
-// item's Put, conditioned on the claim item being as read. Two claimers
-// that read the same claim item cannot both write it; a claimer cannot
-// claim a code the process no longer holds. A TransactionConflict (another
-// transaction on either item at that moment) is an error of kind
-// unavailable, so the record is retried, never taken for a refusal.
+// item's Put, on the condition that the code has no claim item yet. When
+// it has one, the cancelled transaction returns it: a claim that holds
+// ends the claim there; a stale one is taken over by a second transaction,
+// on the condition that the claim item is still that claim. Two claimers
+// cannot both write the claim item; a claimer cannot claim a code the
+// process no longer holds. A TransactionConflict (another transaction on
+// either item at that moment) is an error of kind unavailable, so the
+// record is retried, never taken for a refusal.
 func (s *Store) ClaimDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time) (identification.Delivery, bool, error) {
 	if i == nil || i.OTP == nil || i.OTP.CodesSent == 0 || nonce == "" {
 		return identification.Delivery{}, false, nil
 	}
 	ref, seq := i.Ref(), i.OTP.CodesSent
-	key := bookkeepingKey(ref, claimSK(seq))
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: key, ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return identification.Delivery{}, false, classify("get item", err)
-	}
-	var was claimItem
-	if len(out.Item) > 0 {
-		if err := attributevalue.UnmarshalMap(out.Item, &was); err != nil {
-			return identification.Delivery{}, false, fmt.Errorf("claim: unmarshal claim item: %w", err)
-		}
-		if was.ClaimedAt > at.Add(-ClaimTimeout).Unix() {
-			return identification.Delivery{}, false, nil // held
-		}
-	}
-	claim := claimItem{PK: partitionKey(ref), SK: claimSK(seq), Kind: kindDelivery, ClaimedAt: at.Unix(), Tries: was.Tries + 1,
+	claim := claimItem{PK: partitionKey(ref), SK: claimSK(seq), Kind: kindDelivery, ClaimedAt: at.Unix(), Tries: 1,
 		TTL: identification.KeepingOf(i, s.retention).Until.Unix()}
-	av, err := attributevalue.MarshalMap(claim)
-	if err != nil {
-		return identification.Delivery{}, false, fmt.Errorf("claim: marshal claim item: %w", err)
-	}
-	put := &types.Put{TableName: s.table, Item: av}
-	if len(out.Item) == 0 {
-		put.ConditionExpression = aws.String("attribute_not_exists(#pk)")
-		put.ExpressionAttributeNames = map[string]string{"#pk": attrPK}
-	} else {
-		put.ConditionExpression = aws.String("#claimed = :was")
-		put.ExpressionAttributeNames = map[string]string{"#claimed": attrClaimedAt}
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":was": number(was.ClaimedAt)}
-	}
 	check := &types.ConditionCheck{
 		TableName: s.table,
 		Key:       keyAttr(ref),
@@ -117,31 +91,80 @@ func (s *Store) ClaimDelivery(ctx context.Context, i *identification.Identificat
 			":now": number(at.Unix()),
 		},
 	}
+	claimed, held, err := s.putClaim(ctx, check, claim, nil)
+	if err != nil || held == nil || held.ClaimedAt > at.Add(-ClaimTimeout).Unix() {
+		// Claimed; or not the process's to deliver; or claimed by another
+		// processor within ClaimTimeout.
+		return delivered(claim, claimed), claimed, err
+	}
+	claim.Tries = held.Tries + 1
+	claimed, _, err = s.putClaim(ctx, check, claim, held)
+	return delivered(claim, claimed), claimed, err
+}
+
+// delivered is the delivery as claim claimed it (nothing when it did not).
+func delivered(claim claimItem, claimed bool) identification.Delivery {
+	if !claimed {
+		return identification.Delivery{}
+	}
+	return identification.Delivery{Status: identification.DeliveryPending, Attempts: int(claim.Tries), LastTried: fromUnix(claim.ClaimedAt)}
+}
+
+// putClaim writes claim with check, on the condition that the claim item
+// is was (nil: there is none). It returns whether it wrote it; when the
+// process check passed but the claim item was not was, the claim item as
+// it is.
+func (s *Store) putClaim(ctx context.Context, check *types.ConditionCheck, claim claimItem, was *claimItem) (bool, *claimItem, error) {
+	av, err := attributevalue.MarshalMap(claim)
+	if err != nil {
+		return false, nil, fmt.Errorf("claim: marshal claim item: %w", err)
+	}
+	put := &types.Put{TableName: s.table, Item: av, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
+	if was == nil {
+		put.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		put.ExpressionAttributeNames = map[string]string{"#pk": attrPK}
+	} else {
+		put.ConditionExpression = aws.String("#claimed = :was")
+		put.ExpressionAttributeNames = map[string]string{"#claimed": attrClaimedAt}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":was": number(was.ClaimedAt)}
+	}
 	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{{ConditionCheck: check}, {Put: put}}})
 	var tce *types.TransactionCanceledException
 	switch {
 	case err == nil:
-		return identification.Delivery{Status: identification.DeliveryPending, Attempts: int(claim.Tries), LastTried: fromUnix(claim.ClaimedAt)}, true, nil
-	case !errors.As(err, &tce):
-		return identification.Delivery{}, false, classify("transact write items", err)
+		return true, nil, nil
+	case !errors.As(err, &tce) || len(tce.CancellationReasons) != 2:
+		return false, nil, classify("transact write items", err)
 	}
-	conflict := false
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case "ConditionalCheckFailed":
-			// The code is no longer the process's to deliver, or another
-			// processor claimed it since the read.
-			return identification.Delivery{}, false, nil
-		case "TransactionConflict":
-			conflict = true
+	code := func(n int) string { return aws.ToString(tce.CancellationReasons[n].Code) }
+	switch {
+	case code(0) == "ConditionalCheckFailed":
+		return false, nil, nil // the code is no longer the process's to deliver
+	case code(1) == "ConditionalCheckFailed":
+		item := tce.CancellationReasons[1].Item
+		if len(item) == 0 {
+			// An engine that does not return the item: read it.
+			out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, ConsistentRead: aws.Bool(true),
+				Key: map[string]types.AttributeValue{attrPK: str(claim.PK), attrSK: str(claim.SK)}})
+			if err != nil {
+				return false, nil, classify("get item", err)
+			}
+			if item = out.Item; len(item) == 0 {
+				return false, nil, &identification.Error{Kind: identification.KindUnavailable,
+					Message: "the claim item changed under the claim; retry"}
+			}
 		}
-	}
-	if conflict {
-		return identification.Delivery{}, false, &identification.Error{Kind: identification.KindUnavailable,
+		var held claimItem
+		if err := attributevalue.UnmarshalMap(item, &held); err != nil {
+			return false, nil, fmt.Errorf("claim: unmarshal claim item: %w", err)
+		}
+		return false, &held, nil
+	case code(0) == "TransactionConflict" || code(1) == "TransactionConflict":
+		return false, nil, &identification.Error{Kind: identification.KindUnavailable,
 			Message: "the claim met another write on the process or the claim; retry", Err: err}
 	}
-	return identification.Delivery{}, false, classify("transact write items", err)
+	return false, nil, classify("transact write items", err)
 }
 
 // FinishDelivery writes how the claimed send of the code nonce went
