@@ -45,11 +45,11 @@ func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 		tr.MaxIdleConnsPerHost = 64
 	})
 	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
-		// A write that meets a transaction on its item (the stream
-		// processor's claim checks the process item in one) is refused
-		// with TransactionConflictException and changed nothing: it is
-		// tried again, as a throttled one is, instead of failing the
-		// request.
+		// A write that meets a transaction on its item (an action with
+		// an Idempotency-Key, a delete with the erasure of the create
+		// key's answer) is refused with TransactionConflictException and
+		// changed nothing: it is tried again, as a throttled one is,
+		// instead of failing the request.
 		o.Retryer = retry.AddWithErrorCodes(o.Retryer, (&types.TransactionConflictException{}).ErrorCode())
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)

@@ -12,10 +12,10 @@ import (
 )
 
 // TestAWriteThatMeetsATransactionIsTriedAgain: DynamoDB refuses a write
-// to an item a transaction holds (the stream processor's claim checks the
-// process item in one) with TransactionConflictException; the write
-// changed nothing, and the functions' client tries it again rather than
-// failing the request.
+// to an item a transaction holds (an action with an Idempotency-Key, a
+// delete with its key's erasure) with TransactionConflictException; the
+// write changed nothing, and the functions' client tries it again rather
+// than failing the request.
 func TestAWriteThatMeetsATransactionIsTriedAgain(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0

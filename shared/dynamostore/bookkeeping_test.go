@@ -1,8 +1,6 @@
 package dynamostore_test
 
 import (
-	"context"
-	"errors"
 	"reflect"
 	"strconv"
 	"sync"
@@ -12,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/fixture"
@@ -134,10 +131,10 @@ func TestAClaimIsAnItemOfItsOwn(t *testing.T) {
 		if _, ok := d.claim(t, it, t0.Add(dynamostore.ClaimTimeout-time.Second)); ok {
 			t.Error("a claim younger than ClaimTimeout was taken again")
 		}
-		// A claim that holds costs the one transaction it cancels (which
-		// returns the claim item it met).
-		if ops := d.counter.Ops(); len(ops) != 1 || ops[0] != "TransactWriteItems" {
-			t.Errorf("a held claim called %v, want one TransactWriteItems", ops)
+		// A claim reads the process and writes the claim item: never a
+		// write of the process item, nor a transaction.
+		if ops := d.counter.Ops(); len(ops) != 2 || ops[0] != "GetItem" || ops[1] != "UpdateItem" {
+			t.Errorf("a held claim called %v, want the process's GetItem and the claim item's UpdateItem", ops)
 		}
 		t1 := t0.Add(dynamostore.ClaimTimeout)
 		got, ok = d.claim(t, it, t1)
@@ -179,8 +176,7 @@ func TestAClaimIsAnItemOfItsOwn(t *testing.T) {
 
 // TestManyClaimersOfOneCodeOneWins: processors claiming one code at once
 // (a replayed batch handled twice, two pollers) get one claim between
-// them. A claimer that met another's transaction is told to retry, and
-// its retry finds the code claimed.
+// them, and none an error.
 func TestManyClaimersOfOneCodeOneWins(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		d := newDeliveries(t, e)
@@ -194,22 +190,15 @@ func TestManyClaimersOfOneCodeOneWins(t *testing.T) {
 			wg.Go(func() { _, won[k], errs[k] = d.store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, at) })
 		}
 		wg.Wait()
-		wins, retried := 0, 0
+		wins := 0
 		for k := range claimers {
 			if won[k] {
 				wins++
 			}
 			if errs[k] != nil {
-				if identification.KindOf(errs[k]) != identification.KindUnavailable {
-					t.Errorf("claimer %d: %v, want a refusal or a retry", k, errs[k])
-				}
-				retried++
-				if _, ok := d.claim(t, it, at); ok {
-					wins++
-				}
+				t.Errorf("claimer %d: %v", k, errs[k])
 			}
 		}
-		t.Logf("%d claimers at once: %d told to retry", claimers, retried)
 		if wins != 1 {
 			t.Errorf("%d claimers of one code won, want 1", wins)
 		}
@@ -308,76 +297,4 @@ func n(av types.AttributeValue) string {
 		return v.Value
 	}
 	return ""
-}
-
-// TestAClaimThatMeetsAnotherTransactionIsRetried: DynamoDB cancels a
-// transaction that meets another one on its items (TransactionConflict;
-// the local engines serialise them, so the answer is injected here). The
-// claim is then neither taken nor refused: an error of kind unavailable,
-// so the stream retries the record, and the retry claims.
-func TestAClaimThatMeetsAnotherTransactionIsRetried(t *testing.T) {
-	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
-		d := newDeliveries(t, e)
-		it := d.create(t)
-		conflicted, _ := enginetest.NewClientWithCounter(e, dynamodb.WithAPIOptions(func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("conflict",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					if middleware.GetOperationName(ctx) == "TransactWriteItems" {
-						return middleware.InitializeOutput{}, middleware.Metadata{}, &types.TransactionCanceledException{
-							Message:             aws.String("Transaction cancelled"),
-							CancellationReasons: []types.CancellationReason{{Code: aws.String("None")}, {Code: aws.String("TransactionConflict")}}}
-					}
-					return next.HandleInitialize(ctx, in)
-				}), middleware.Before)
-		}))
-		store := dynamostore.New(conflicted, dynamostore.Options{Table: d.table, Shards: 16, Retention: retention})
-		_, ok, err := store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, d.at())
-		if ok || identification.KindOf(err) != identification.KindUnavailable {
-			t.Errorf("claim through a conflict = %v, %v; want no claim and an error of kind unavailable", ok, err)
-		}
-		if len(d.raw(t, it.Ref, "D#1")) != 0 {
-			t.Error("a cancelled claim left a claim item")
-		}
-		if _, ok := d.claim(t, it, d.at()); !ok {
-			t.Error("the retry did not claim")
-		}
-	})
-}
-
-// TestAClaimReadsTheClaimItemItWasNotGiven: a cancelled claim learns the
-// claim item it met from the cancellation; where an answer lacks it, the
-// claim reads it, and decides the same.
-func TestAClaimReadsTheClaimItemItWasNotGiven(t *testing.T) {
-	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
-		d := newDeliveries(t, e)
-		it := d.create(t)
-		t0 := d.at()
-		if _, ok := d.claim(t, it, t0); !ok {
-			t.Fatal("first claim refused")
-		}
-		stripped, counter := enginetest.NewClientWithCounter(e, dynamodb.WithAPIOptions(func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("strip",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					out, md, err := next.HandleInitialize(ctx, in)
-					var tce *types.TransactionCanceledException
-					if errors.As(err, &tce) {
-						for n := range tce.CancellationReasons {
-							tce.CancellationReasons[n].Item = nil
-						}
-					}
-					return out, md, err
-				}), middleware.Before)
-		}))
-		store := dynamostore.New(stripped, dynamostore.Options{Table: d.table, Shards: 16, Retention: retention})
-		if _, ok, err := store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, t0.Add(time.Minute)); ok || err != nil {
-			t.Errorf("a held claim = %v, %v; want refused", ok, err)
-		}
-		if got := counter.ByOperation(); got["GetItem"] != 1 || got["TransactWriteItems"] != 1 {
-			t.Errorf("calls %v, want the transaction and one read of the claim item", got)
-		}
-		got, ok, err := store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, t0.Add(dynamostore.ClaimTimeout))
-		if !ok || err != nil || got.Attempts != 2 {
-			t.Errorf("a stale claim = %+v, %v, %v; want taken, 2 tries", got, ok, err)
-		}
-	})
 }

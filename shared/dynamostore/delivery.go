@@ -61,110 +61,78 @@ func (s *Store) DecodeItem(av map[string]types.AttributeValue) (identification.S
 // ClaimTimeout. It returns the delivery as claimed: the tries so far, this
 // one included, and when it was tried (at).
 //
-// The claim is written in the code's claim item, never on the process: one
-// TransactWriteItems of a ConditionCheck of the process item and the claim
-// item's Put, on the condition that the code has no claim item yet. When
-// it has one, the cancelled transaction returns it: a claim that holds
-// ends the claim there; a stale one is taken over by a second transaction,
-// on the condition that the claim item is still that claim. Two claimers
-// cannot both write the claim item; a claimer cannot claim a code the
-// process no longer holds. A TransactionConflict (another transaction on
-// either item at that moment) is an error of kind unavailable, so the
-// record is retried, never taken for a refusal.
+// Two calls, neither a write of the process item:
+//
+//   - a strongly consistent read of the process item, which must still owe
+//     this code's delivery (a replay of a delivered, replaced or ended
+//     code's record ends there);
+//   - the claim: one conditional UpdateItem of the code's claim item (no
+//     claim yet, or one older than ClaimTimeout), which counts the try.
+//     Two claimers cannot both write it: whoever claims sends.
+//
+// A change of the process between the two (a resend, an end) is seen no
+// later than when one lands between a claim and its send, which no claim
+// can prevent: the code sent then is the one the process just replaced or
+// ended, never another. A transaction that checked the process with the
+// claim would cost a transactional write of the process item's size on
+// every delivery, for that window of milliseconds.
 func (s *Store) ClaimDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time) (identification.Delivery, bool, error) {
 	if i == nil || i.OTP == nil || i.OTP.CodesSent == 0 || nonce == "" {
 		return identification.Delivery{}, false, nil
 	}
 	ref, seq := i.Ref(), i.OTP.CodesSent
-	claim := claimItem{PK: partitionKey(ref), SK: claimSK(seq), Kind: kindDelivery, ClaimedAt: at.Unix(), Tries: 1,
-		TTL: identification.KeepingOf(i, s.retention).Until.Unix()}
-	check := &types.ConditionCheck{
-		TableName: s.table,
-		Key:       keyAttr(ref),
-		ConditionExpression: aws.String("#kind = :process AND #sent = :seq AND #nonce = :nonce AND #ds = :pending AND " +
-			"#status IN (:created, :inprogress) AND #expires > :now"),
+	owed, err := s.owesDelivery(ctx, ref, seq, nonce, at)
+	if err != nil || !owed {
+		return identification.Delivery{}, false, err
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           s.table,
+		Key:                 bookkeepingKey(ref, claimSK(seq)),
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #claimed <= :stale"),
+		UpdateExpression:    aws.String("SET #kind = :kind, #claimed = :now, #ttl = :ttl ADD #tries :one"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#kind": attrKind, "#claimed": attrClaimedAt,
+			"#ttl": attrTTL, "#tries": attrTries},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":kind": str(kindDelivery), ":now": number(at.Unix()), ":stale": number(at.Add(-ClaimTimeout).Unix()),
+			":ttl": number(identification.KeepingOf(i, s.retention).Until.Unix()), ":one": number(1),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return identification.Delivery{}, false, nil // held by another processor
+	}
+	if err != nil {
+		return identification.Delivery{}, false, classify("update item", err)
+	}
+	var claim claimItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &claim); err != nil {
+		return identification.Delivery{}, false, fmt.Errorf("claim: unmarshal claim item: %w", err)
+	}
+	return identification.Delivery{Status: identification.DeliveryPending, Attempts: int(claim.Tries), LastTried: fromUnix(claim.ClaimedAt)}, true, nil
+}
+
+// owesDelivery reads the process item of ref (strongly consistent, the
+// attributes the answer needs) and says whether it still owes the delivery
+// of its seq-th code, whose nonce is nonce, at at: that code current and
+// PENDING, the process open and not expired.
+func (s *Store) owesDelivery(ctx context.Context, ref identification.Ref, seq int, nonce string, at time.Time) (bool, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.table, Key: keyAttr(ref), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#kind, #sent, #nonce, #ds, #status, #expires"),
 		ExpressionAttributeNames: map[string]string{"#kind": attrKind, "#sent": attrCodesSent, "#nonce": attrCodeNonce,
 			"#ds": attrDeliveryStatus, "#status": attrStatus, "#expires": attrExpiresAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":process": str(kindProcess), ":seq": number(int64(seq)), ":nonce": str(nonce), ":pending": str(identification.DeliveryPending),
-			":created": str(string(identification.StatusCreated)), ":inprogress": str(string(identification.StatusInProgress)),
-			":now": number(at.Unix()),
-		},
-	}
-	claimed, held, err := s.putClaim(ctx, check, claim, nil)
-	if err != nil || held == nil || held.ClaimedAt > at.Add(-ClaimTimeout).Unix() {
-		// Claimed; or not the process's to deliver; or claimed by another
-		// processor within ClaimTimeout.
-		return delivered(claim, claimed), claimed, err
-	}
-	claim.Tries = held.Tries + 1
-	claimed, _, err = s.putClaim(ctx, check, claim, held)
-	return delivered(claim, claimed), claimed, err
-}
-
-// delivered is the delivery as claim claimed it (nothing when it did not).
-func delivered(claim claimItem, claimed bool) identification.Delivery {
-	if !claimed {
-		return identification.Delivery{}
-	}
-	return identification.Delivery{Status: identification.DeliveryPending, Attempts: int(claim.Tries), LastTried: fromUnix(claim.ClaimedAt)}
-}
-
-// putClaim writes claim with check, on the condition that the claim item
-// is was (nil: there is none). It returns whether it wrote it; when the
-// process check passed but the claim item was not was, the claim item as
-// it is.
-func (s *Store) putClaim(ctx context.Context, check *types.ConditionCheck, claim claimItem, was *claimItem) (bool, *claimItem, error) {
-	av, err := attributevalue.MarshalMap(claim)
+	})
 	if err != nil {
-		return false, nil, fmt.Errorf("claim: marshal claim item: %w", err)
+		return false, classify("get item", err)
 	}
-	put := &types.Put{TableName: s.table, Item: av, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
-	if was == nil {
-		put.ConditionExpression = aws.String("attribute_not_exists(#pk)")
-		put.ExpressionAttributeNames = map[string]string{"#pk": attrPK}
-	} else {
-		put.ConditionExpression = aws.String("#claimed = :was")
-		put.ExpressionAttributeNames = map[string]string{"#claimed": attrClaimedAt}
-		put.ExpressionAttributeValues = map[string]types.AttributeValue{":was": number(was.ClaimedAt)}
+	it, err := decodeItem(out.Item)
+	if err != nil {
+		return false, fmt.Errorf("claim: %w", err)
 	}
-	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{{ConditionCheck: check}, {Put: put}}})
-	var tce *types.TransactionCanceledException
-	switch {
-	case err == nil:
-		return true, nil, nil
-	case !errors.As(err, &tce) || len(tce.CancellationReasons) != 2:
-		return false, nil, classify("transact write items", err)
-	}
-	code := func(n int) string { return aws.ToString(tce.CancellationReasons[n].Code) }
-	switch {
-	case code(0) == "ConditionalCheckFailed":
-		return false, nil, nil // the code is no longer the process's to deliver
-	case code(1) == "ConditionalCheckFailed":
-		item := tce.CancellationReasons[1].Item
-		if len(item) == 0 {
-			// An engine that does not return the item: read it.
-			out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, ConsistentRead: aws.Bool(true),
-				Key: map[string]types.AttributeValue{attrPK: str(claim.PK), attrSK: str(claim.SK)}})
-			if err != nil {
-				return false, nil, classify("get item", err)
-			}
-			if item = out.Item; len(item) == 0 {
-				return false, nil, &identification.Error{Kind: identification.KindUnavailable,
-					Message: "the claim item changed under the claim; retry"}
-			}
-		}
-		var held claimItem
-		if err := attributevalue.UnmarshalMap(item, &held); err != nil {
-			return false, nil, fmt.Errorf("claim: unmarshal claim item: %w", err)
-		}
-		return false, &held, nil
-	case code(0) == "TransactionConflict" || code(1) == "TransactionConflict":
-		return false, nil, &identification.Error{Kind: identification.KindUnavailable,
-			Message: "the claim met another write on the process or the claim; retry", Err: err}
-	}
-	return false, nil, classify("transact write items", err)
+	status := identification.Status(it.Status)
+	return it.Kind == kindProcess && it.CodesSent == int64(seq) && it.CodeNonce == nonce && it.DeliveryStatus == identification.DeliveryPending &&
+		(status == identification.StatusCreated || status == identification.StatusInProgress) && it.ExpiresAt > at.Unix(), nil
 }
 
 // FinishDelivery writes how the claimed send of the code nonce went
@@ -218,28 +186,24 @@ func (s *Store) FinishDelivery(ctx context.Context, ref identification.Ref, nonc
 
 // MarkPublished records that the events of i up to its version were
 // published, unless that version or a later one already was (false then).
-// The mark is the process's published item, written forward only by one
-// conditional PutItem: the process item is not written.
+// The mark is the process's published item, moved forward only by one
+// conditional UpdateItem: the process item is not written.
 func (s *Store) MarkPublished(ctx context.Context, i *identification.Identification) (bool, error) {
-	ref := i.Ref()
-	av, err := attributevalue.MarshalMap(publishedItem{PK: partitionKey(ref), SK: skPublished, Kind: kindPublished, Version: i.Version,
-		TTL: identification.KeepingOf(i, s.retention).Until.Unix()})
-	if err != nil {
-		return false, fmt.Errorf("mark published: %w", err)
-	}
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 s.table,
-		Item:                      av,
-		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #pub < :v"),
-		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#pub": attrPublished},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": number(i.Version)},
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                s.table,
+		Key:                      bookkeepingKey(i.Ref(), skPublished),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR #pub < :v"),
+		UpdateExpression:         aws.String("SET #kind = :kind, #pub = :v, #ttl = :ttl"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#kind": attrKind, "#pub": attrPublished, "#ttl": attrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":kind": str(kindPublished), ":v": number(i.Version),
+			":ttl": number(identification.KeepingOf(i, s.retention).Until.Unix())},
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return false, nil
 	}
 	if err != nil {
-		return false, classify("put item", err)
+		return false, classify("update item", err)
 	}
 	return true, nil
 }
