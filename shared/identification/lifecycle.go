@@ -319,6 +319,10 @@ func Plan(cmd Command) (Effect, error) {
 			guard(AtStep{N: cmd.Step})
 			change(Advance{To: cmd.Step + 1})
 		}
+		if cmd.Code != nil {
+			// The next step is an OTP step the system delivers: its code.
+			change(IssueCode{Code: cmd.Code})
+		}
 		if cmd.Last {
 			completes()
 		}
@@ -358,6 +362,10 @@ func Plan(cmd Command) (Effect, error) {
 			}
 			if cmd.Step > 0 {
 				change(Advance{To: cmd.Step + 1})
+			}
+			if cmd.Code != nil {
+				// The next step is an OTP step the system delivers.
+				change(IssueCode{Code: cmd.Code})
 			}
 		} else {
 			change(SetFailure{Reason: FailureStepRejected})
