@@ -5,6 +5,7 @@
 //	get-otp-history, get-chain-history   GET    .../{id}/history
 //	cancel-otp, cancel-chain             POST   .../{id}/cancel
 //	close-otp, close-chain               POST   .../{id}/close
+//	extend-otp, extend-chain             POST   .../{id}/extend
 //	delete-otp                           DELETE .../otp/{id}
 //	validate-otp, validate-chain-otp     PUT    .../otp/{id}/validate, .../chain/{id}/otp/validate
 //	resend-otp, resend-chain-otp         POST   .../otp/{id}/resend, .../chain/{id}/otp/resend
@@ -103,6 +104,22 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	i, err := h.svc.Close(r.Context(), c.ref, c.by)
+	h.noContent(w, r, i, err)
+}
+
+// extend serves extend-otp and extend-chain.
+func (h *Handler) extend(w http.ResponseWriter, r *http.Request, c *call) {
+	in, ok := decoded(h, w, r, identification.ParseExtension)
+	if !ok {
+		return
+	}
+	if c.once != nil {
+		rec := c.record(http.StatusNoContent, nil, c.ref.ID)
+		replay, err := h.svc.ExtendOnce(r.Context(), c.ref, in, c.by, rec)
+		h.answerOnce(w, r, c, rec, replay, err)
+		return
+	}
+	i, err := h.svc.Extend(r.Context(), c.ref, in, c.by)
 	h.noContent(w, r, i, err)
 }
 

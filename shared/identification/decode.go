@@ -449,6 +449,24 @@ func decodeSequence(p *problems, v any) ([]Step, int) {
 	return steps, len(list)
 }
 
+// ParseExtension decodes an extend body: {"expires_in": "<duration>"}.
+func ParseExtension(body []byte) (Extension, error) {
+	p := &problems{}
+	v, err := parseBody(body, p)
+	if err != nil {
+		return Extension{}, err
+	}
+	m, ok := object(p, "", v, "expires_in")
+	if !ok {
+		return Extension{}, p.err()
+	}
+	in := Extension{ExpiresIn: str(p, m, "", "expires_in")}
+	if err := p.err(); err != nil {
+		return in, err
+	}
+	return in, in.Validate()
+}
+
 // ParseCancel decodes a cancel body. For an OTP identification the body and
 // its reason are required (1..500 characters); for a chain both are
 // optional. The reason is returned in its NFC form.

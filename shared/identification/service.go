@@ -354,6 +354,55 @@ func (s *Service) CloseOnce(ctx context.Context, ref Ref, by Caller, rec Idempot
 	return s.applyOnce(ctx, ref, Command{Action: ActionClose, At: s.Now(), By: by}, rec)
 }
 
+// Extension is an extend's input: the new expiry, as an ISO-8601 duration
+// from now (expires_in, as at creation).
+type Extension struct {
+	ExpiresIn string
+}
+
+// Validate checks expires_in: required, a duration a create accepts.
+func (x Extension) Validate() error {
+	p := &problems{}
+	if x.ExpiresIn == "" {
+		p.add("expires_in", "is required (an ISO-8601 duration such as PT2H, from now)")
+	} else if _, err := ParseExpiresIn(x.ExpiresIn); err != nil {
+		p.add("expires_in", "%s", err.Error())
+	}
+	return p.err()
+}
+
+// extension is the command of an extend: the process expires expires_in
+// from now, never more than MaxExpiresIn after its creation, and only
+// later than it does (the store's guards).
+func (s *Service) extension(in Extension, by Caller) (Command, error) {
+	if err := in.Validate(); err != nil {
+		return Command{}, err
+	}
+	d, _ := ParseExpiresIn(in.ExpiresIn)
+	now := s.Now()
+	return Command{Action: ActionExtend, At: now, By: by, ExpiresAt: now.Add(d).Truncate(time.Second)}, nil
+}
+
+// Extend moves the identification's expiry to expires_in from now (its
+// open index and TTL with it, in the same write).
+func (s *Service) Extend(ctx context.Context, ref Ref, in Extension, by Caller) (*Identification, error) {
+	cmd, err := s.extension(in, by)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.apply(ctx, ref, cmd)
+	return res.New, err
+}
+
+// ExtendOnce is Extend with an Idempotency-Key, as CancelOnce.
+func (s *Service) ExtendOnce(ctx context.Context, ref Ref, in Extension, by Caller, rec Idempotency) (*Idempotency, error) {
+	cmd, err := s.extension(in, by)
+	if err != nil {
+		return nil, err
+	}
+	return s.applyOnce(ctx, ref, cmd, rec)
+}
+
 func (s *Service) applyOnce(ctx context.Context, ref Ref, cmd Command, rec Idempotency) (*Idempotency, error) {
 	o, err := s.onceStore()
 	if err != nil {

@@ -389,3 +389,24 @@ func detailTypes(evs []identification.Event) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// TestAnExtendPublishesExtended: a change that moves an open process's
+// expiry, and nothing else, publishes identification.extended, once; a
+// change of status that also dates the end publishes only the status.
+func TestAnExtendPublishesExtended(t *testing.T) {
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	old := &identification.Identification{ID: "x", OrgID: "acme", Type: identification.TypeOTP, Status: identification.StatusInProgress, ExpiresAt: at, Version: 2}
+	extended := identification.Clone(old)
+	extended.ExpiresAt, extended.Version = at.Add(time.Hour), 3
+	if got := detailTypes(stream.Events(old, extended)); got != "identification.extended@3" {
+		t.Errorf("extend: events %s", got)
+	}
+	if got := detailTypes(stream.Events(extended, extended)); got != "" {
+		t.Errorf("no change: events %s", got)
+	}
+	cancelled := identification.Clone(extended)
+	cancelled.Status, cancelled.Version = identification.StatusCancelled, 4
+	if got := detailTypes(stream.Events(extended, cancelled)); got != "identification.cancelled@4" {
+		t.Errorf("cancel: events %s", got)
+	}
+}
