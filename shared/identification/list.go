@@ -263,6 +263,11 @@ type ListFilter struct {
 type ListPage struct {
 	Items []*Identification
 	More  bool
+	// Next, when More, is the position the next page starts below, if not
+	// the last item's: a store that finds a process gone after choosing
+	// the page (deleted, or moved out of the asked statuses) answers the
+	// page without it, and goes on below the last one it chose.
+	Next string
 }
 
 // Lister is a store that lists.
@@ -329,8 +334,12 @@ func (s *Service) List(ctx context.Context, org string, t Type, q ListQuery) (Pa
 	for n, i := range p.Items {
 		out.Items[n] = i.AsSeenAt(now)
 	}
-	if p.More && len(p.Items) > 0 {
-		out.NextCursor = s.keys.sealCursor(Position(p.Items[len(p.Items)-1]), digest)
+	next := p.Next
+	if next == "" && len(p.Items) > 0 {
+		next = Position(p.Items[len(p.Items)-1])
+	}
+	if p.More && next != "" {
+		out.NextCursor = s.keys.sealCursor(next, digest)
 	}
 	return out, nil
 }
