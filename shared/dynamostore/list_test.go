@@ -251,11 +251,12 @@ func expected(all []listed, org string, typ identification.Type, q identificatio
 // exactly the matching processes, newest first, pages of the asked size, no
 // duplicate and no gap while new processes are created between pages; each
 // page only Queries (no Scan), at most one per partition and shard of its
-// facet, then reads its processes with one BatchGetItem.
+// facet, then reads its processes with one BatchGetItem. Then no index
+// holds an actor value.
 func TestListingReturnsExactlyTheMatchingProcesses(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		t.Parallel()
-		s, _, _, counter := newStore(t, e)
+		s, client, table, counter := newStore(t, e)
 		keys := listKeys(t)
 		svc := identification.NewService(s, identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
 		rng := rand.New(rand.NewPCG(7, 11))
@@ -343,6 +344,7 @@ func TestListingReturnsExactlyTheMatchingProcesses(t *testing.T) {
 				}
 			}
 		}
+		checkIndexesHoldNoActorValue(t, client, table, all)
 	})
 }
 
@@ -358,6 +360,104 @@ func partitions(q identification.ListQuery) int {
 		return len(q.Statuses) * dynamostore.ListShards
 	}
 	return dynamostore.ListShards
+}
+
+// checkIndexesHoldNoActorValue scans every index of the table, whole, and
+// fails on any actor value of all (name, last name, e-mail address or its
+// local part, phone in any of its forms, document number) in any attribute
+// of any entry, key or projected. The same check of the table itself must
+// find them (the process holds its actor): the check can see what it looks
+// for.
+func checkIndexesHoldNoActorValue(t *testing.T, client *dynamodb.Client, table string, all []listed) {
+	t.Helper()
+	values := []string{strings.ToLower(listedName), strings.ToLower(listedLastName)}
+	for _, l := range all {
+		for _, v := range []string{l.email, l.phone, strings.TrimPrefix(l.phone, "+"), strings.TrimPrefix(l.phone, "+34"), l.doc} {
+			if v != "" {
+				values = append(values, strings.ToLower(v))
+			}
+		}
+		if l.email != "" {
+			values = append(values, strings.ToLower(strings.Split(l.email, "@")[0]))
+		}
+	}
+	slices.Sort(values)
+	values = slices.Compact(values)
+	desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := func(index *string) (entries, found int, where string) {
+		in := &dynamodb.ScanInput{TableName: aws.String(table), IndexName: index}
+		for {
+			out, err := client.Scan(context.Background(), in)
+			if err != nil {
+				t.Fatalf("scan %s: %v", aws.ToString(index), err)
+			}
+			for _, it := range out.Items {
+				entries++
+				for attr, av := range it {
+					for _, s := range strings_(av) {
+						s = strings.ToLower(s)
+						for _, v := range values {
+							if strings.Contains(s, v) {
+								found++
+								where = attr
+							}
+						}
+					}
+				}
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				return entries, found, where
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	if n, found, _ := scan(nil); n < len(all) || found < len(all) {
+		t.Fatalf("the table's %d items hold %d actor values, want at least %d: the check sees nothing", n, found, len(all))
+	}
+	if len(desc.Table.GlobalSecondaryIndexes) != len(dynamostore.ListIndexes)+1 {
+		t.Fatalf("%d indexes, want the %d listing indexes and the open one", len(desc.Table.GlobalSecondaryIndexes), len(dynamostore.ListIndexes))
+	}
+	for _, gsi := range desc.Table.GlobalSecondaryIndexes {
+		n, found, where := scan(gsi.IndexName)
+		if n == 0 {
+			t.Errorf("index %s is empty: the check inspects nothing", aws.ToString(gsi.IndexName))
+		}
+		if found > 0 {
+			t.Errorf("index %s holds %d actor values in its %d entries (one in %s)", aws.ToString(gsi.IndexName), found, n, where)
+		}
+	}
+}
+
+// strings_ are the strings and numbers av holds, at any depth.
+func strings_(av types.AttributeValue) []string {
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		return []string{v.Value}
+	case *types.AttributeValueMemberN:
+		return []string{v.Value}
+	case *types.AttributeValueMemberSS:
+		return v.Value
+	case *types.AttributeValueMemberNS:
+		return v.Value
+	case *types.AttributeValueMemberB:
+		return []string{string(v.Value)}
+	case *types.AttributeValueMemberL:
+		var out []string
+		for _, e := range v.Value {
+			out = append(out, strings_(e)...)
+		}
+		return out
+	case *types.AttributeValueMemberM:
+		var out []string
+		for k, e := range v.Value {
+			out = append(append(out, k), strings_(e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 func firstDifference(a, b []string) int {
