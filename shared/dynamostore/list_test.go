@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/google/uuid"
 
 	"github.com/idadmin/api/internal/enginetest"
@@ -557,6 +558,200 @@ func TestIndexesHoldNoActorValue(t *testing.T) {
 		}
 		if seen < len(all)*3 {
 			t.Fatalf("only %d index attributes in %d items: the test inspects nothing", seen, len(all))
+		}
+	})
+}
+
+// unprocessed makes DynamoDB's answer to the first fail BatchGetItem calls
+// leave half of their keys (all of them, for a call of one key)
+// unprocessed, as DynamoDB does when it throttles.
+type unprocessed struct {
+	mu   sync.Mutex
+	fail int
+}
+
+func (u *unprocessed) addTo(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("unprocessed",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			got, ok := out.Result.(*dynamodb.BatchGetItemOutput)
+			if err != nil || !ok {
+				return out, md, err
+			}
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			if u.fail == 0 {
+				return out, md, err
+			}
+			u.fail--
+			req := in.Parameters.(*dynamodb.BatchGetItemInput)
+			for table, items := range got.Responses {
+				keep := len(items) / 2
+				var left []map[string]types.AttributeValue
+				for _, it := range items[keep:] {
+					left = append(left, map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]})
+				}
+				got.Responses[table] = items[:keep]
+				if got.UnprocessedKeys == nil {
+					got.UnprocessedKeys = map[string]types.KeysAndAttributes{}
+				}
+				ka := req.RequestItems[table]
+				ka.Keys = left
+				got.UnprocessedKeys[table] = ka
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
+// TestAPageAsksAgainForUnprocessedKeys: the keys a BatchGetItem leaves
+// unprocessed are asked again, until none is left (the page whole) or
+// four calls were made (then the store is unavailable, a 503).
+func TestAPageAsksAgainForUnprocessedKeys(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		clean, table, _ := enginetest.NewTable(t, e)
+		u := &unprocessed{}
+		faulty, counter := enginetest.NewClientWithCounter(e, dynamodb.WithAPIOptions(u.addTo))
+		keys := listKeys(t)
+		seed := dynamostore.New(clean, dynamostore.Options{Table: table, Retention: retention})
+		var all []listed
+		for n := range 12 {
+			l := listed{org: "acme", typ: identification.TypeOTP, created: now.Add(-time.Duration(n) * time.Minute), expires: now.Add(time.Hour),
+				status: identification.StatusCreated, id: uuid.Must(uuid.NewV7()).String()}
+			if err := seed.Create(context.Background(), l.identification(keys), nil); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, l)
+		}
+		svc := identification.NewService(dynamostore.New(faulty, dynamostore.Options{Table: table, Retention: retention}),
+			identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
+
+		u.fail = 2
+		counter.Reset()
+		p, err := svc.List(context.Background(), "acme", identification.TypeOTP, identification.ListQuery{Limit: 10})
+		if err != nil {
+			t.Fatalf("list with keys left unprocessed twice: %v", err)
+		}
+		want := expected(all, "acme", identification.TypeOTP, identification.ListQuery{})[:10]
+		var got []string
+		for _, i := range p.Items {
+			got = append(got, i.ID)
+		}
+		if !slices.Equal(got, want) || p.NextCursor == "" {
+			t.Fatalf("page = %v (next %q), want %v and a next page", got, p.NextCursor, want)
+		}
+		if n := counter.Count("BatchGetItem"); n != 3 {
+			t.Errorf("%d BatchGetItem calls, want 3 (two answered in part)", n)
+		}
+
+		u.fail = 100
+		counter.Reset()
+		_, err = svc.List(context.Background(), "acme", identification.TypeOTP, identification.ListQuery{Limit: 10})
+		if identification.KindOf(err) != identification.KindUnavailable {
+			t.Fatalf("list with keys always left unprocessed: error %v, want KindUnavailable", err)
+		}
+		if n := counter.Count("BatchGetItem"); n != 4 {
+			t.Errorf("%d BatchGetItem calls, want 4", n)
+		}
+	})
+}
+
+// beforeBatchGet runs do before each BatchGetItem call, with its keys'
+// partition keys.
+type beforeBatchGet struct {
+	do func(pks []string)
+}
+
+func (b *beforeBatchGet) addTo(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("beforeBatchGet",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if req, ok := in.Parameters.(*dynamodb.BatchGetItemInput); ok && b.do != nil {
+				var pks []string
+				for _, ka := range req.RequestItems {
+					for _, k := range ka.Keys {
+						pks = append(pks, k["pk"].(*types.AttributeValueMemberS).Value)
+					}
+				}
+				b.do(pks)
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+// TestAProcessGoneBeforeItsPageIsReadIsLeftOut: a process deleted, or
+// moved out of the asked status, after the index answered and before the
+// page reads it is in no page, and the listing goes on below it: a page of
+// one whose one process went answers no item and a cursor, never a last
+// page that ends the listing early.
+func TestAProcessGoneBeforeItsPageIsReadIsLeftOut(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		clean, table, _ := enginetest.NewTable(t, e)
+		hook := &beforeBatchGet{}
+		client, _ := enginetest.NewClientWithCounter(e, dynamodb.WithAPIOptions(hook.addTo))
+		keys := listKeys(t)
+		cleanStore := dynamostore.New(clean, dynamostore.Options{Table: table, Retention: retention})
+		cleanSvc := identification.NewService(cleanStore, identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
+		svc := identification.NewService(dynamostore.New(client, dynamostore.Options{Table: table, Retention: retention}),
+			identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
+		var all []listed
+		for n := range 6 {
+			l := listed{org: "acme", typ: identification.TypeOTP, created: now.Add(-time.Duration(n) * time.Minute), expires: now.Add(time.Hour),
+				status: identification.StatusCreated, id: uuid.Must(uuid.NewV7()).String()}
+			if err := cleanStore.Create(context.Background(), l.identification(keys), nil); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, l) // newest first
+		}
+		ref := func(l listed) identification.Ref { return identification.Ref{Org: l.org, Type: l.typ, ID: l.id} }
+		admin := identification.Caller{Kind: identification.CallerAdmin, Sub: "t"}
+		// all[1] is deleted, all[3] cancelled, each just before the
+		// page that holds it reads it.
+		gone := map[string]func(){
+			all[1].id: func() {
+				if err := cleanStore.Delete(context.Background(), ref(all[1]), true, admin, now); err != nil {
+					t.Error(err)
+				}
+			},
+			all[3].id: func() {
+				if _, err := cleanSvc.Cancel(context.Background(), ref(all[3]), "gone", admin); err != nil {
+					t.Error(err)
+				}
+			},
+		}
+		hook.do = func(pks []string) {
+			for _, pk := range pks {
+				for id, do := range gone {
+					if strings.HasSuffix(pk, id) {
+						do()
+						delete(gone, id)
+					}
+				}
+			}
+		}
+		q := identification.ListQuery{Statuses: []identification.Status{identification.StatusCreated}, Limit: 1}
+		var got []string
+		var sizes []int
+		for pages := 0; pages < 20; pages++ {
+			p, err := svc.List(context.Background(), "acme", identification.TypeOTP, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, len(p.Items))
+			for _, i := range p.Items {
+				got = append(got, i.ID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			q.Cursor = p.NextCursor
+		}
+		want := []string{all[0].id, all[2].id, all[4].id, all[5].id}
+		if !slices.Equal(got, want) {
+			t.Fatalf("listed %v (page sizes %v), want %v", got, sizes, want)
+		}
+		if !slices.Equal(sizes, []int{1, 0, 1, 0, 1, 1}) {
+			t.Errorf("page sizes %v, want [1 0 1 0 1 1]: each gone process leaves its page empty, with a cursor", sizes)
 		}
 	})
 }
