@@ -312,3 +312,74 @@ func Local(ctx context.Context, endpoint, table, org string, model costmodel.Mod
 	}
 	return f, nil
 }
+
+// The product spec's targets (scale section), per SMS-delivered OTP
+// verification of the flow above. TestVerificationCost holds the layout
+// to them (checkSpecTargets) and cmd/bench reports against them.
+const (
+	// SpecMaxWCU bounds the write units of one verification, table and
+	// indexes together.
+	SpecMaxWCU = 20
+	// SpecMaxHottestKeyWCU bounds the write units the hottest partition
+	// key value (the table's or any index's) takes per verification of
+	// one organisation.
+	SpecMaxHottestKeyWCU = 1
+)
+
+// Measurement is what n verifications of one organisation cost.
+type Measurement struct {
+	// Each is each verification's cost, Calls its recorded calls and
+	// Results what it did; Total is their sum.
+	Each    []costmodel.Cost
+	Calls   [][]costmodel.Call
+	Results []Result
+	Total   costmodel.Cost
+}
+
+// N is the number of verifications measured.
+func (m Measurement) N() int { return len(m.Each) }
+
+// Per is x per verification.
+func (m Measurement) Per(x float64) float64 { return x / float64(m.N()) }
+
+// MaxWCU is the most write units one verification took.
+func (m Measurement) MaxWCU() float64 {
+	most := 0.0
+	for _, c := range m.Each {
+		most = max(most, c.WCU)
+	}
+	return most
+}
+
+// Hottest are the partition key values that took the most write units
+// over all the verifications, and their units per verification.
+func (m Measurement) Hottest() ([]costmodel.PartitionKey, float64) {
+	keys, units := m.Total.Hottest()
+	return keys, m.Per(units)
+}
+
+// Measure runs n verifications on f, whose DynamoDB client rec records,
+// and prices each with f.Model.
+func Measure(ctx context.Context, f *Flow, rec *costmodel.Recorder, n int) (Measurement, error) {
+	var m Measurement
+	for i := range n {
+		from := rec.Len()
+		res, err := f.Verify(ctx)
+		if err != nil {
+			return m, fmt.Errorf("verification %d: %w", i+1, err)
+		}
+		if err := rec.Err(); err != nil {
+			return m, err
+		}
+		calls := rec.Calls()[from:]
+		cost, err := f.Model.Cost(calls)
+		if err != nil {
+			return m, err
+		}
+		m.Each = append(m.Each, cost)
+		m.Calls = append(m.Calls, calls)
+		m.Results = append(m.Results, res)
+		m.Total.Add(cost)
+	}
+	return m, nil
+}
