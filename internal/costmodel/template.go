@@ -34,6 +34,8 @@ type Template struct {
 	MemoryMB map[string]int
 	// FunctionIDs are the functions' logical ids by the same names.
 	FunctionIDs map[string]string
+	// Defaults are the parameters' default values, as text.
+	Defaults map[string]string
 }
 
 // Model is the cost model of the template's table and stream filters.
@@ -56,7 +58,13 @@ func LoadTemplate(templatePath, tableID string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Template{Table: table, MemoryMB: map[string]int{}, FunctionIDs: map[string]string{}}
+	t := &Template{Table: table, MemoryMB: map[string]int{}, FunctionIDs: map[string]string{}, Defaults: map[string]string{}}
+	params, _ := doc["Parameters"].(map[string]any)
+	for name, p := range params {
+		if d, ok := dig(p, "Default"); ok {
+			t.Defaults[name] = fmt.Sprint(d)
+		}
+	}
 
 	globalMemory := 128 // Lambda's default
 	if g, ok := dig(doc, "Globals", "Function", "MemorySize"); ok {

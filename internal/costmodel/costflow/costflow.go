@@ -64,6 +64,10 @@ func Body(n int) (body, secondFactor string) {
 	return r.Replace(CreateBody), doc
 }
 
+// Requests are the HTTP requests one verification makes, by route (in AWS
+// each route is a function of its own): the create and the two attempts.
+var Requests = map[string]int{"create-otp": 1, "validate-otp": 2}
+
 // Device is the actor's device, sent with each attempt.
 var Device = http.Header{"X-Installation_id": {"install-7f3a9c21"}, "X-Fingerprint": {"fp-9d8e7c6b5a"}}
 
@@ -271,15 +275,26 @@ func NewProcessor(store *dynamostore.Store, outbox *Outbox, events *Events, now 
 
 // Local builds a Flow for organisation org on table of the local engine
 // at endpoint, outside a test (cmd/bench): the handler tree the dev
-// server builds (app.Deps.DevHandler, HS256 tokens), its DynamoDB client
-// recorded by rec.
+// server builds (app.Deps.DevHandler, HS256 tokens) with the routes of
+// Requests, its DynamoDB client recorded by rec.
 func Local(ctx context.Context, endpoint, table, org string, model costmodel.Model, rec *costmodel.Recorder) (*Flow, error) {
 	client := localengine.NewClient(endpoint, rec.Install)
 	cfg := app.Config{TableName: table, Region: localengine.Region, DocsURL: httpapi.DefaultDocsURL,
 		Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
 	deps := app.NewDeps(cfg, client, slog.New(slog.DiscardHandler), identification.WithCodeKeys(fixture.CodeKeys()))
 	verifier := &auth.Verifier{Secret: []byte("costflow-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience}
-	h, err := deps.DevHandler(verifier)
+	// The routes a verification calls, as each of their functions serves
+	// only its own.
+	var routes []httpapi.Route
+	for _, rt := range httpapi.Routes() {
+		if Requests[rt.Name] > 0 {
+			routes = append(routes, rt)
+		}
+	}
+	if len(routes) != len(Requests) {
+		return nil, fmt.Errorf("costflow: the routes %v are not all httpapi's", Requests)
+	}
+	h, err := deps.DevHandler(verifier, routes...)
 	if err != nil {
 		return nil, err
 	}
@@ -313,17 +328,17 @@ func Local(ctx context.Context, endpoint, table, org string, model costmodel.Mod
 	return f, nil
 }
 
-// The product spec's targets (scale section), per SMS-delivered OTP
-// verification of the flow above. TestVerificationCost holds the layout
-// to them (checkSpecTargets) and cmd/bench reports against them.
+// The scale targets, per SMS-delivered OTP verification of the flow
+// above (docs/deployment.md, "Limits"). TestVerificationCost holds the
+// layout to them (checkTargets) and cmd/bench reports against them.
 const (
-	// SpecMaxWCU bounds the write units of one verification, table and
+	// TargetWCU bounds the write units of one verification, table and
 	// indexes together.
-	SpecMaxWCU = 20
-	// SpecMaxHottestKeyWCU bounds the write units the hottest partition
+	TargetWCU = 20
+	// TargetHottestKeyWCU bounds the write units the hottest partition
 	// key value (the table's or any index's) takes per verification of
 	// one organisation.
-	SpecMaxHottestKeyWCU = 1
+	TargetHottestKeyWCU = 1
 )
 
 // Measurement is what n verifications of one organisation cost.
