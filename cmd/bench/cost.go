@@ -100,8 +100,8 @@ func verificationCost(ctx context.Context, env *engineEnv, res *results) error {
 		requests += r.Requests
 	}
 	in := costInputs{
-		wcu: m.Per(m.Total.WCU), rcu: m.Per(m.Total.RCU), invocations: m.Per(float64(m.Total.StreamInvocations)),
-		events: m.Per(float64(events)), requests: costflow.Requests, memoryMB: tmpl.MemoryMB, ms: map[string]float64{},
+		wcu: m.Per(m.Total.WCU), rcu: m.Per(m.Total.RCU), events: m.Per(float64(events)),
+		requests: costflow.Requests, invocations: map[string]float64{}, memoryMB: tmpl.MemoryMB, ms: map[string]float64{},
 	}
 	var durations []string
 	for _, fn := range slices.Sorted(maps.Keys(costflow.Requests)) {
@@ -112,11 +112,17 @@ func verificationCost(ctx context.Context, env *engineEnv, res *results) error {
 		in.ms[fn] = ms
 		durations = append(durations, fmt.Sprintf("%s %.1f ms (%s) × %d at %d MB", fn, ms, how, costflow.Requests[fn], tmpl.MemoryMB[fn]))
 	}
-	in.ms["stream"], in.stream = assumedStreamMs, "assumed"
-	if rate, ok := res.get("stream_records_per_s"); ok && rate > 0 {
-		in.ms["stream"], in.stream = 1e3/rate, "measured, per record"
+	for _, fn := range slices.Sorted(maps.Keys(m.Total.Invocations)) {
+		in.invocations[fn] = m.Per(float64(m.Total.Invocations[fn]))
+		ms, how := assumedStreamMs*1.0, "assumed"
+		// The stream processor's time per record, at concurrency 1.
+		if rate, ok := res.get("stream_records_per_s"); ok && rate > 0 && fn == "stream" {
+			ms, how = 1e3/rate, "measured, per record"
+		}
+		in.ms[fn] = ms
+		durations = append(durations, fmt.Sprintf("%s %.1f ms (%s) × %.1f at %d MB", fn, ms, how, in.invocations[fn], tmpl.MemoryMB[fn]))
 	}
-	durations = append(durations, fmt.Sprintf("stream %.1f ms (%s) × %.0f at %d MB", in.ms["stream"], in.stream, in.invocations, tmpl.MemoryMB["stream"]))
+	invocations := m.Per(float64(m.Total.StreamInvocations))
 	p := price(in)
 
 	var indexes []string
@@ -129,34 +135,38 @@ func verificationCost(ctx context.Context, env *engineEnv, res *results) error {
 	res.set("hottest_key_wcu_per_verification", hot)
 	res.note("hottest_key_wcu_per_verification", fmt.Sprintf("%v over %d verifications of one organisation", hottest, m.N()))
 	res.set("rcu_per_verification", in.rcu)
-	res.set("stream_invocations_per_verification", in.invocations)
-	res.note("stream_invocations_per_verification", fmt.Sprintf("of %.1f stream records; those the stream function's filter in template.yaml lets through, one invocation each at a verification's pace (batch size %d)",
-		m.Per(float64(m.Total.StreamRecords)), tmpl.StreamBatchSize))
+	res.set("stream_invocations_per_verification", invocations)
+	var batches []string
+	for _, src := range tmpl.StreamSources {
+		batches = append(batches, fmt.Sprintf("%s: batch size %d, %d filter(s)", src.Name, src.BatchSize, len(src.Filters)))
+	}
+	res.note("stream_invocations_per_verification", fmt.Sprintf("of %.1f stream records; the records the event sources' filters in template.yaml let through, one invocation each at a verification's pace (%s)",
+		m.Per(float64(m.Total.StreamRecords)), strings.Join(batches, "; ")))
 	res.set("usd_per_million_verifications", p.total)
 	for k, v := range p.parts {
 		res.set("usd_per_million_verifications."+k, v)
 	}
 	res.set("events_per_verification", in.events)
-	res.note("usd_per_million_verifications", fmt.Sprintf("DynamoDB $%.2f (%.1f WRU at $%.3f/M, %.1f RRU at $%.3f/M), Lambda $%.2f (%d requests at $%.2f/M; %s; $%.10f/GB-s arm64), "+
+	res.note("usd_per_million_verifications", fmt.Sprintf("DynamoDB $%.2f (%.1f WRU at $%.3f/M, %.1f RRU at $%.3f/M), Lambda $%.2f (%.1f requests at $%.2f/M; %s; $%.10f/GB-s arm64), "+
 		"API Gateway $%.2f (%d HTTP API requests at $%.2f/M), EventBridge $%.2f (%.1f events at $%.2f/M); messages excluded; us-east-1 prices of 2026-12-06 (cmd/bench/cost.go)",
 		p.parts["dynamodb"], in.wcu, dynamoDBUSDPerMillionWRU, in.rcu, dynamoDBUSDPerMillionRRU,
-		p.parts["lambda"], requests/m.N()+int(in.invocations), lambdaUSDPerMillionRequests, strings.Join(durations, ", "), lambdaArmUSDPerGBSecond,
+		p.parts["lambda"], float64(requests)/float64(m.N())+invocations, lambdaUSDPerMillionRequests, strings.Join(durations, ", "), lambdaArmUSDPerGBSecond,
 		p.parts["apigateway"], requests/m.N(), httpAPIUSDPerMillionRequests, p.parts["eventbridge"], in.events, eventBridgeUSDPerMillionEvents))
 	step("  %.1f WCU, %.1f RCU, hottest key %.2f WCU (%v), %.1f stream invocations, $%.2f per million verifications",
-		in.wcu, in.rcu, hot, hottest, in.invocations, p.total)
+		in.wcu, in.rcu, hot, hottest, invocations, p.total)
 	return nil
 }
 
 // costInputs are what one verification uses.
 type costInputs struct {
-	wcu, rcu, invocations, events float64
-	// requests are the HTTP requests by route (function), memoryMB each
-	// function's memory by name ("stream" the stream function), ms each
-	// one's duration per invocation.
-	requests map[string]int
-	memoryMB map[string]int
-	ms       map[string]float64
-	stream   string
+	wcu, rcu, events float64
+	// requests are the HTTP requests by route (function), invocations
+	// the stream-fed functions' invocations by name, memoryMB each
+	// function's memory by name, ms each one's duration per invocation.
+	requests    map[string]int
+	invocations map[string]float64
+	memoryMB    map[string]int
+	ms          map[string]float64
 }
 
 // priced is what a million verifications cost, in all and by service.
@@ -171,14 +181,15 @@ func price(in costInputs) priced {
 	gbSeconds := func(fn string, invocations float64) float64 {
 		return invocations * math.Ceil(in.ms[fn]) / 1e3 * float64(in.memoryMB[fn]) / 1024
 	}
-	requests, gbs := in.invocations, gbSeconds("stream", in.invocations)
+	requests, gbs, apiRequests := 0.0, 0.0, 0.0
 	for fn, n := range in.requests {
 		requests += float64(n)
+		apiRequests += float64(n)
 		gbs += gbSeconds(fn, float64(n))
 	}
-	apiRequests := 0.0
-	for _, n := range in.requests {
-		apiRequests += float64(n)
+	for fn, n := range in.invocations {
+		requests += n
+		gbs += gbSeconds(fn, n)
 	}
 	p := priced{parts: map[string]float64{
 		"dynamodb":    in.wcu*dynamoDBUSDPerMillionWRU + in.rcu*dynamoDBUSDPerMillionRRU,

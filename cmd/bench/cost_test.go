@@ -9,7 +9,7 @@ import (
 // API requests of 10 ms at 1024 MB and 1.2 ms at 512 MB (billed as 2 ms),
 // 3 stream invocations of 100 ms at 2048 MB, 4 events.
 func TestPrice(t *testing.T) {
-	p := price(costInputs{wcu: 10, rcu: 4, invocations: 3, events: 4,
+	p := price(costInputs{wcu: 10, rcu: 4, events: 4, invocations: map[string]float64{"stream": 3},
 		requests: map[string]int{"a": 1, "b": 1}, memoryMB: map[string]int{"a": 1024, "b": 512, "stream": 2048},
 		ms: map[string]float64{"a": 10, "b": 1.2, "stream": 100}})
 	gbs := 0.010*1 + 0.002*0.5 + 3*0.100*2

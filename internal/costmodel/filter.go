@@ -215,13 +215,29 @@ func matchNumeric(arg, got any) (bool, error) {
 	return true, nil
 }
 
-// Passes reports whether the stream function is invoked for record: it
-// passes one of the model's filters, or the model has none.
-func (m Model) Passes(record map[string]any) (bool, error) {
-	if len(m.Filters) == 0 {
+// Invoked are the functions (StreamSource.Name) record invokes: those
+// whose source has a filter it passes, or none.
+func (m Model) Invoked(record map[string]any) ([]string, error) {
+	var out []string
+	for _, src := range m.Sources {
+		pass, err := src.Passes(record)
+		if err != nil {
+			return nil, fmt.Errorf("the event source of %s: %w", src.Function, err)
+		}
+		if pass {
+			out = append(out, src.Name)
+		}
+	}
+	return out, nil
+}
+
+// Passes reports whether the source invokes its function for record: it
+// passes one of the source's filters, or the source has none.
+func (s StreamSource) Passes(record map[string]any) (bool, error) {
+	if len(s.Filters) == 0 {
 		return true, nil
 	}
-	for _, p := range m.Filters {
+	for _, p := range s.Filters {
 		ok, err := p.Match(record)
 		if err != nil || ok {
 			return ok, err

@@ -132,11 +132,14 @@ type Cost struct {
 	// ByKey are the write units each partition key value took.
 	ByKey map[PartitionKey]float64
 	// StreamRecords are the records the writes put on the table's
-	// stream; StreamInvocations those the stream function's filter lets
-	// through (all of them when it has none): one invocation each when
-	// they come one at a time.
+	// stream; StreamInvocations the invocations of the functions the
+	// stream feeds, for the records their event sources' filters let
+	// through (all of them for a source without one): one invocation a
+	// record when they come one at a time. Invocations are by function
+	// (StreamSource.Name).
 	StreamRecords     int
 	StreamInvocations int
+	Invocations       map[string]int
 	// Calls, Writes and Reads count what was priced.
 	Calls, Writes, Reads int
 }
@@ -160,6 +163,12 @@ func (c *Cost) Add(o Cost) {
 	}
 	c.StreamRecords += o.StreamRecords
 	c.StreamInvocations += o.StreamInvocations
+	if c.Invocations == nil {
+		c.Invocations = map[string]int{}
+	}
+	for k, v := range o.Invocations {
+		c.Invocations[k] += v
+	}
 	c.Calls += o.Calls
 	c.Writes += o.Writes
 	c.Reads += o.Reads
@@ -186,14 +195,27 @@ func (c Cost) Hottest() ([]PartitionKey, float64) {
 // Model prices calls on one table.
 type Model struct {
 	Table Table
-	// Filters are the stream function's event filter patterns (any one
-	// passing lets a record through); none lets every record through.
+	// Sources are the event sources that feed the table's stream to
+	// functions.
+	Sources []StreamSource
+}
+
+// StreamSource is an event source mapping of the table's stream to a
+// function.
+type StreamSource struct {
+	// Function is the function's logical id, Name the last element of
+	// its CodeUri ("stream").
+	Function, Name string
+	// Filters are its event filter patterns: a record any one of them
+	// matches invokes the function; none lets every record through.
 	Filters []Pattern
+	// BatchSize is the most records one invocation gets (0 when unset).
+	BatchSize int
 }
 
 // Cost prices calls.
 func (m Model) Cost(calls []Call) (Cost, error) {
-	total := Cost{IndexWCU: map[string]float64{}, ByKey: map[PartitionKey]float64{}}
+	total := Cost{IndexWCU: map[string]float64{}, ByKey: map[PartitionKey]float64{}, Invocations: map[string]int{}}
 	for _, c := range calls {
 		cc, err := m.Call(c)
 		if err != nil {
@@ -206,7 +228,7 @@ func (m Model) Cost(calls []Call) (Cost, error) {
 
 // Call prices one call.
 func (m Model) Call(c Call) (Cost, error) {
-	cost := Cost{IndexWCU: map[string]float64{}, ByKey: map[PartitionKey]float64{}, Calls: 1}
+	cost := Cost{IndexWCU: map[string]float64{}, ByKey: map[PartitionKey]float64{}, Invocations: map[string]int{}, Calls: 1}
 	for _, w := range c.Writes {
 		if err := m.write(&cost, w); err != nil {
 			return Cost{}, fmt.Errorf("%s: %w", c.Op, err)
@@ -281,12 +303,13 @@ func (m Model) write(cost *Cost, w Write) error {
 	// The stream record.
 	if m.Table.StreamViewType != "" {
 		cost.StreamRecords++
-		pass, err := m.Passes(m.Table.StreamRecord(w.Key, w.Before, w.After))
+		invoked, err := m.Invoked(m.Table.StreamRecord(w.Key, w.Before, w.After))
 		if err != nil {
 			return err
 		}
-		if pass {
+		for _, name := range invoked {
 			cost.StreamInvocations++
+			cost.Invocations[name]++
 		}
 	}
 	return nil

@@ -228,7 +228,7 @@ func sorted(l []string) []string {
 // TestHottestKey: the units of every write land on the table's partition
 // key value and on each index's.
 func TestHottestKey(t *testing.T) {
-	model := costmodel.Model{Table: gameScores}
+	model := costmodel.Model{Table: gameScores, Sources: []costmodel.StreamSource{{Function: "F", Name: "f"}}}
 	var calls []costmodel.Call
 	for _, user := range []string{"1", "2", "3"} {
 		calls = append(calls, costmodel.Call{Op: "PutItem", Writes: []costmodel.Write{{Op: "PutItem", Key: score(user, "Comet Quest", nil),
@@ -245,7 +245,7 @@ func TestHottestKey(t *testing.T) {
 	if cost.ByKey[costmodel.PartitionKey{Value: "2"}] != 1 {
 		t.Errorf("the table's key 2 took %v units, want 1", cost.ByKey[costmodel.PartitionKey{Value: "2"}])
 	}
-	if cost.StreamRecords != 3 || cost.StreamInvocations != 3 {
-		t.Errorf("%d stream records, %d invocations; want 3 and 3 (no filter)", cost.StreamRecords, cost.StreamInvocations)
+	if cost.StreamRecords != 3 || cost.StreamInvocations != 3 || cost.Invocations["f"] != 3 {
+		t.Errorf("%d stream records, %d invocations (%v); want 3 and 3 of f (no filter)", cost.StreamRecords, cost.StreamInvocations, cost.Invocations)
 	}
 }

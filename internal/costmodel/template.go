@@ -21,13 +21,10 @@ import (
 // function's memory.
 type Template struct {
 	Table Table
-	// StreamFunction is the logical id of the function the table's stream
-	// feeds ("" when none), and StreamFilters its event source's filter
-	// patterns (none: every record invokes it).
-	StreamFunction string
-	StreamFilters  []Pattern
-	// StreamBatchSize is the event source's BatchSize (0 when unset).
-	StreamBatchSize int
+	// StreamSources are the event sources that feed the table's stream to
+	// a function: AWS::Lambda::EventSourceMapping resources and SAM
+	// events of type DynamoDB.
+	StreamSources []StreamSource
 	// MemoryMB is each function's MemorySize (its own, or the Globals'),
 	// by the last element of its CodeUri: "create-otp" for
 	// functions/create-otp, "stream" for functions/stream.
@@ -38,9 +35,9 @@ type Template struct {
 	Defaults map[string]string
 }
 
-// Model is the cost model of the template's table and stream filters.
+// Model is the cost model of the template's table and stream sources.
 func (t *Template) Model() Model {
-	return Model{Table: t.Table, Filters: t.StreamFilters}
+	return Model{Table: t.Table, Sources: t.StreamSources}
 }
 
 // LoadTemplate reads the template at path, whose table is the resource
@@ -74,7 +71,7 @@ func LoadTemplate(templatePath, tableID string) (*Template, error) {
 	}
 	resources, _ := doc["Resources"].(map[string]any)
 	streamArn := tableID + ".StreamArn"
-	var sources []string
+	var mappings []map[string]any
 	for _, id := range slices.Sorted(maps.Keys(resources)) {
 		res, _ := resources[id].(map[string]any)
 		props, _ := res["Properties"].(map[string]any)
@@ -103,38 +100,51 @@ func LoadTemplate(templatePath, tableID string) (*Template, error) {
 				if ev["Type"] != "DynamoDB" || evProps["Stream"] != streamArn {
 					continue
 				}
-				if err := t.setStreamSource(id, evProps); err != nil {
+				src, err := streamSource(id, name, evProps)
+				if err != nil {
 					return nil, fmt.Errorf("%s: %s.Events.%s: %w", templatePath, id, evName, err)
 				}
-				sources = append(sources, id+"."+evName)
+				t.StreamSources = append(t.StreamSources, src)
 			}
 		case "AWS::Lambda::EventSourceMapping":
 			if props["EventSourceArn"] != streamArn {
 				continue
 			}
-			fn, _ := props["FunctionName"].(string)
-			if err := t.setStreamSource(fn, props); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", templatePath, id, err)
-			}
-			sources = append(sources, id)
+			props["_id"] = id
+			mappings = append(mappings, props)
 		}
 	}
-	if len(sources) > 1 {
-		return nil, fmt.Errorf("%s: the table's stream feeds %d event sources (%v); the model prices one", templatePath, len(sources), sources)
+	// A mapping names its function, whose name is known once every
+	// function is read.
+	names := map[string]string{}
+	for name, id := range t.FunctionIDs {
+		names[id] = name
+	}
+	for _, props := range mappings {
+		fn, _ := props["FunctionName"].(string)
+		name, ok := names[fn]
+		if !ok {
+			return nil, fmt.Errorf("%s: %s feeds the table's stream to %q, not a function of the template", templatePath, props["_id"], fn)
+		}
+		src, err := streamSource(fn, name, props)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", templatePath, props["_id"], err)
+		}
+		t.StreamSources = append(t.StreamSources, src)
 	}
 	return t, nil
 }
 
-// setStreamSource records the function fn an event source feeds and the
-// source's filters and batch size.
-func (t *Template) setStreamSource(fn string, props map[string]any) error {
-	t.StreamFunction = fn
+// streamSource reads an event source of function fn (its logical id;
+// name its CodeUri's last element): its filters and batch size.
+func streamSource(fn, name string, props map[string]any) (StreamSource, error) {
+	src := StreamSource{Function: fn, Name: name}
 	if b, ok := props["BatchSize"]; ok {
 		n, err := intOf(b)
 		if err != nil {
-			return fmt.Errorf("BatchSize: %w", err)
+			return src, fmt.Errorf("BatchSize: %w", err)
 		}
-		t.StreamBatchSize = n
+		src.BatchSize = n
 	}
 	filters, _ := dig(props, "FilterCriteria", "Filters")
 	list, _ := filters.([]any)
@@ -142,15 +152,15 @@ func (t *Template) setStreamSource(fn string, props map[string]any) error {
 		m, _ := f.(map[string]any)
 		text, ok := m["Pattern"].(string)
 		if !ok {
-			return fmt.Errorf("a filter without a Pattern string: %v", f)
+			return src, fmt.Errorf("a filter without a Pattern string: %v", f)
 		}
 		p, err := ParsePattern(text)
 		if err != nil {
-			return err
+			return src, err
 		}
-		t.StreamFilters = append(t.StreamFilters, p)
+		src.Filters = append(src.Filters, p)
 	}
-	return nil
+	return src, nil
 }
 
 // resolved is the template as JSON with its intrinsic functions resolved

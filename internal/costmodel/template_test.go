@@ -34,7 +34,7 @@ func TestTheRepositorysTemplate(t *testing.T) {
 	if len(tmpl.Table.Indexes) != len(in.GlobalSecondaryIndexes) || tmpl.Table.StreamViewType == "" {
 		t.Errorf("table %+v, want the template's %d indexes and its stream", tmpl.Table, len(in.GlobalSecondaryIndexes))
 	}
-	if tmpl.StreamFunction == "" {
+	if len(tmpl.StreamSources) == 0 {
 		t.Error("no function is fed the table's stream")
 	}
 	for _, fn := range []string{"stream", "create-otp", "validate-otp"} {
@@ -42,8 +42,10 @@ func TestTheRepositorysTemplate(t *testing.T) {
 			t.Errorf("function %s: memory %d MB", fn, tmpl.MemoryMB[fn])
 		}
 	}
-	if tmpl.FunctionIDs["stream"] != tmpl.StreamFunction {
-		t.Errorf("the stream is fed to %s, the stream function is %s", tmpl.StreamFunction, tmpl.FunctionIDs["stream"])
+	for _, src := range tmpl.StreamSources {
+		if tmpl.FunctionIDs[src.Name] != src.Function {
+			t.Errorf("the stream is fed to %s (%s), whose id is %s", src.Function, src.Name, tmpl.FunctionIDs[src.Name])
+		}
 	}
 }
 
@@ -106,8 +108,11 @@ Resources:
 	if tmpl.MemoryMB["small"] != 128 || tmpl.MemoryMB["reader"] != 512 {
 		t.Errorf("memory %v, want small 128 and reader 512 (Globals)", tmpl.MemoryMB)
 	}
-	if tmpl.StreamFunction != "Reader" || len(tmpl.StreamFilters) != 2 || tmpl.StreamBatchSize != 10 {
-		t.Errorf("stream source %s, %d filters, batch %d", tmpl.StreamFunction, len(tmpl.StreamFilters), tmpl.StreamBatchSize)
+	if len(tmpl.StreamSources) != 1 {
+		t.Fatalf("stream sources %+v, want one", tmpl.StreamSources)
+	}
+	if src := tmpl.StreamSources[0]; src.Function != "Reader" || src.Name != "reader" || len(src.Filters) != 2 || src.BatchSize != 10 {
+		t.Errorf("stream source %+v", src)
 	}
 	idx := tmpl.Table.Indexes[0]
 	if idx.Projection != types.ProjectionTypeInclude || strings.Join(idx.NonKey, ",") != "a,b" || tmpl.Table.StreamViewType != types.StreamViewTypeNewImage {
@@ -128,12 +133,12 @@ Resources:
 		{"a change of a process passes neither", item("process"), item("process"), false},
 		{"a removal has no new image: neither", item("delivery"), nil, false},
 	} {
-		got, err := m.Passes(m.Table.StreamRecord(key, c.before, c.after))
+		invoked, err := m.Invoked(m.Table.StreamRecord(key, c.before, c.after))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != c.want {
-			t.Errorf("%s: passes %v, want %v", c.what, got, c.want)
+		if got := len(invoked) == 1; got != c.want {
+			t.Errorf("%s: invokes %v, want it to: %v", c.what, invoked, c.want)
 		}
 	}
 }

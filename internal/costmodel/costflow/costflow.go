@@ -85,8 +85,8 @@ type Flow struct {
 	Events    *Events
 	// Stream reads the table's stream.
 	Stream *localstream.Reader
-	// Model is the table and the stream function's filter: records it
-	// does not let through are not handed to the processor.
+	// Model is the table and the stream's event sources: records their
+	// filters do not let through are not handed to the processor.
 	Model costmodel.Model
 	// verified counts the verifications run (Body's n).
 	verified int
@@ -98,7 +98,8 @@ type Result struct {
 	// Requests are the HTTP requests the verification made.
 	Requests int
 	// StreamRecords are the records the engine put on the stream for it,
-	// Invocations those the filter let through to the processor.
+	// Invocations those the event sources' filters let through to the
+	// processor.
 	StreamRecords, Invocations int
 	// Events are the events published, Messages the codes sent.
 	Events, Messages int
@@ -173,15 +174,15 @@ func (f *Flow) drain(ctx context.Context, res *Result) error {
 		var pass []stream.Record
 		for _, r := range recs {
 			res.StreamRecords++
-			ok, err := f.Passes(r)
+			n, err := f.Invocations(r)
 			if err != nil {
 				return err
 			}
-			if ok {
+			res.Invocations += n
+			if n > 0 {
 				pass = append(pass, r)
 			}
 		}
-		res.Invocations += len(pass)
 		// One record at a time: at a verification's pace each record is
 		// an invocation of its own.
 		for _, r := range pass {
@@ -193,13 +194,16 @@ func (f *Flow) drain(ctx context.Context, res *Result) error {
 	return fmt.Errorf("the stream did not run dry")
 }
 
-// Passes reports whether the stream function's filter lets r through.
-func (f *Flow) Passes(r stream.Record) (bool, error) {
+// Invocations are the invocations the template's event sources make for
+// r: one for each function whose source's filter lets r through (the
+// stream processor stands for every function the stream feeds).
+func (f *Flow) Invocations(r stream.Record) (int, error) {
 	img := r.New
 	if img == nil {
 		img = r.Old
 	}
-	return f.Model.Passes(f.Model.Table.StreamRecord(f.Model.Table.KeyOf(img), r.Old, r.New))
+	invoked, err := f.Model.Invoked(f.Model.Table.StreamRecord(f.Model.Table.KeyOf(img), r.Old, r.New))
+	return len(invoked), err
 }
 
 // Wrong is a code that is not code.
