@@ -133,7 +133,7 @@ func verificationCost(ctx context.Context, env *engineEnv, res *results) error {
 	res.note("wcu_per_verification", fmt.Sprintf("table %.1f; %s; the most costly of %d verifications %.0f; create, the code delivered by the stream processor, a wrong and a right attempt, and the stream's work after them",
 		m.Per(m.Total.TableWCU), strings.Join(indexes, ", "), m.N(), m.MaxWCU()))
 	res.set("hottest_key_wcu_per_verification", hot)
-	res.note("hottest_key_wcu_per_verification", fmt.Sprintf("%v over %d verifications of one organisation", hottest, m.N()))
+	res.note("hottest_key_wcu_per_verification", fmt.Sprintf("%s, over %d verifications of one organisation", costmodel.Describe(hottest), m.N()))
 	res.set("rcu_per_verification", in.rcu)
 	res.set("stream_invocations_per_verification", invocations)
 	var batches []string
@@ -152,8 +152,8 @@ func verificationCost(ctx context.Context, env *engineEnv, res *results) error {
 		p.parts["dynamodb"], in.wcu, dynamoDBUSDPerMillionWRU, in.rcu, dynamoDBUSDPerMillionRRU,
 		p.parts["lambda"], float64(requests)/float64(m.N())+invocations, lambdaUSDPerMillionRequests, strings.Join(durations, ", "), lambdaArmUSDPerGBSecond,
 		p.parts["apigateway"], requests/m.N(), httpAPIUSDPerMillionRequests, p.parts["eventbridge"], in.events, eventBridgeUSDPerMillionEvents))
-	step("  %.1f WCU, %.1f RCU, hottest key %.2f WCU (%v), %.1f stream invocations, $%.2f per million verifications",
-		in.wcu, in.rcu, hot, hottest, invocations, p.total)
+	step("  %.1f WCU, %.1f RCU, hottest key %.2f WCU (%s), %.1f stream invocations, $%.2f per million verifications",
+		in.wcu, in.rcu, hot, costmodel.Describe(hottest), invocations, p.total)
 	return nil
 }
 

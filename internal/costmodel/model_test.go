@@ -172,10 +172,12 @@ func TestWriteCosts(t *testing.T) {
 			[]costmodel.Write{{Op: "PutItem", Transactional: true, Key: key, After: padded(score("101", "A", nil), 500)},
 				{Op: "PutItem", Transactional: true, Key: score("102", "A", nil), After: padded(score("102", "A", nil), 500)},
 				{Op: "PutItem", Transactional: true, Key: score("103", "A", nil), After: padded(score("103", "A", nil), 500)}}, 6, 0, 6},
-		{"a transaction's write to an index is charged twice too, as DynamoDB Local reports",
+		{"a transaction's write to an index is charged twice too (TransactionIndexFactor)",
 			[]costmodel.Write{{Op: "PutItem", Transactional: true, Key: key, After: score("101", "Comet Quest", top("1"))}}, 2, 2, 4},
-		{"a transaction's ConditionCheck is two units whatever the item's size, as DynamoDB Local reports",
-			[]costmodel.Write{{Op: "ConditionCheck", Transactional: true, Key: key, Before: padded(score("101", "A", nil), 4*kb), After: padded(score("101", "A", nil), 4*kb)}}, 2, 0, 2},
+		{"a transaction's ConditionCheck of a small item is two units",
+			[]costmodel.Write{{Op: "ConditionCheck", Transactional: true, Key: key, Before: padded(score("101", "A", nil), 500), After: padded(score("101", "A", nil), 500)}}, 2, 0, 2},
+		{"and of a 4 KB item, twice a write of it: 8 units",
+			[]costmodel.Write{{Op: "ConditionCheck", Transactional: true, Key: key, Before: padded(score("101", "A", nil), 4*kb), After: padded(score("101", "A", nil), 4*kb)}}, 8, 0, 8},
 	} {
 		cost, err := model.Call(costmodel.Call{Op: "test", Writes: c.writes})
 		if err != nil {
@@ -241,6 +243,10 @@ func TestHottestKey(t *testing.T) {
 	keys, units := cost.Hottest()
 	if len(keys) != 1 || keys[0] != (costmodel.PartitionKey{Index: "GameTitleIndex", Value: "Comet Quest"}) || units != 3 {
 		t.Errorf("hottest %v with %v units, want the index's Comet Quest with 3", keys, units)
+	}
+	tied, _ := costmodel.Cost{ByKey: map[costmodel.PartitionKey]float64{{Value: "1"}: 1, {Value: "2"}: 1, {Value: "3"}: 1}}.Hottest()
+	if got := costmodel.Describe(tied); got != "table 1; table 2; and 1 more alike" {
+		t.Errorf("three tied keys described as %q", got)
 	}
 	if cost.ByKey[costmodel.PartitionKey{Value: "2"}] != 1 {
 		t.Errorf("the table's key 2 took %v units, want 1", cost.ByKey[costmodel.PartitionKey{Value: "2"}])
