@@ -41,43 +41,63 @@ type Limit struct {
 // from what the model measured and the template's settings.
 func Limits(m Measurement, tmpl *costmodel.Template) []Limit {
 	var out []Limit
-	// Each partition key value: the write units of the verifications that
-	// wrote to it, per verification; the busiest of the table and of each
-	// index.
+	// Each partition key value: its write units over all the
+	// verifications, and over those that wrote to it.
 	touched := map[costmodel.PartitionKey]int{}
 	for _, c := range m.Each {
 		for k := range c.ByKey {
 			touched[k]++
 		}
 	}
-	type busiest struct {
-		key       costmodel.PartitionKey
-		per       float64
-		shared    bool
-		verifiers int
+	type index struct {
+		values int
+		// org is the key value that took the most over all the
+		// verifications, part the most per verification that wrote to it.
+		org, part costmodel.PartitionKey
 	}
-	byIndex := map[string]busiest{}
+	indexes := map[string]*index{}
 	for k, units := range m.Total.ByKey {
-		b := busiest{key: k, per: units / float64(touched[k]), shared: touched[k] == m.N(), verifiers: touched[k]}
-		cur, ok := byIndex[k.Index]
-		if !ok || b.per > cur.per || (b.per == cur.per && b.shared && !cur.shared) {
-			byIndex[k.Index] = b
+		ix := indexes[k.Index]
+		if ix == nil {
+			ix = &index{org: k, part: k}
+			indexes[k.Index] = ix
+		}
+		ix.values++
+		if units > m.Total.ByKey[ix.org] {
+			ix.org = k
+		}
+		if units/float64(touched[k]) > m.Total.ByKey[ix.part]/float64(touched[ix.part]) {
+			ix.part = k
 		}
 	}
-	for _, index := range slices.SortedFunc(maps.Keys(byIndex), func(a, b string) int { return cmp.Compare(a, b) }) {
-		b := byIndex[index]
-		where := "the table: one key value per process"
-		scope := "per process"
-		switch {
-		case index == "" && b.shared:
-			where, scope = "the table: one key value for every verification of an organisation", "per organisation"
-		case index != "" && b.shared:
-			where, scope = fmt.Sprintf("`%s`: one key value for every verification of an organisation (`%s`)", index, b.key.Value), "per organisation"
-		case index != "":
-			where, scope = fmt.Sprintf("`%s`: its busiest key value, which only some verifications write (a person's, a shard's)", index), "per index partition"
+	wcuLimit := fmt.Sprintf("%s WCU/s per partition key value", thousands(PartitionWCUPerSecond))
+	for _, name := range slices.SortedFunc(maps.Keys(indexes), func(a, b string) int { return cmp.Compare(a, b) }) {
+		ix := indexes[name]
+		label := "the table"
+		if name != "" {
+			label = "`" + name + "`"
 		}
-		out = append(out, Limit{Scope: scope, What: where, PerVerification: fmt.Sprintf("%.1f WCU", b.per),
-			Limit: fmt.Sprintf("%s WCU/s per partition key value", thousands(PartitionWCUPerSecond)), PerSecond: PartitionWCUPerSecond / b.per})
+		// An organisation's rate: the key value that took the most over
+		// its verifications (the table's keys, one per process, bound no
+		// organisation).
+		org := m.Per(m.Total.ByKey[ix.org])
+		switch {
+		case touched[ix.org] == m.N():
+			out = append(out, Limit{Scope: "per organisation", What: fmt.Sprintf("%s: one key value for every verification of an organisation (`%s`)", label, ix.org.Value),
+				PerVerification: fmt.Sprintf("%.2f WCU", org), Limit: wcuLimit, PerSecond: PartitionWCUPerSecond / org})
+		case name != "":
+			out = append(out, Limit{Scope: "per organisation", What: fmt.Sprintf("%s: an organisation's writes spread over %d key values in %d verifications (each of a different person); the busiest took this share", label, ix.values, m.N()),
+				PerVerification: fmt.Sprintf("%.2f WCU", org), Limit: wcuLimit, PerSecond: PartitionWCUPerSecond / org})
+		}
+		// One key value: the most it took per verification that wrote to it.
+		if touched[ix.part] < m.N() {
+			part := m.Total.ByKey[ix.part] / float64(touched[ix.part])
+			scope, what := "per index partition", fmt.Sprintf("%s: its busiest key value, per verification that writes it (a person's, a shard's)", label)
+			if name == "" {
+				scope, what = "per process", "the table: one key value per process"
+			}
+			out = append(out, Limit{Scope: scope, What: what, PerVerification: fmt.Sprintf("%.1f WCU", part), Limit: wcuLimit, PerSecond: PartitionWCUPerSecond / part})
+		}
 	}
 	// The API's throttling, per route and for every organisation together.
 	if rate, err := strconv.ParseFloat(tmpl.Defaults["ApiThrottlingRateLimit"], 64); err == nil {
