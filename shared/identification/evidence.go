@@ -2,15 +2,9 @@ package identification
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -354,61 +348,8 @@ func (s *Service) RequestUploads(ctx context.Context, ref Ref, in UploadRequest,
 	return out, nil
 }
 
-// evidenceKey is a new object key for an image of kind of ref, issued at
-// now: orgs/<org>/<otp|chain>/<id>/<KIND>/<unix time>.<nonce>-<mac>.<jpg|png>,
-// the MAC over everything but itself under the current code key.
-func (k *CodeKeys) evidenceKey(ref Ref, kind EvidenceKind, contentType string, now time.Time) (string, error) {
-	var nonce [12]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return "", fmt.Errorf("evidence key: %w", err)
-	}
-	prefix := evidencePrefix(ref, kind)
-	body := strconv.FormatInt(now.Unix(), 10) + "_" + hex.EncodeToString(nonce[:])
-	ext := evidenceTypes[contentType]
-	return prefix + body + "-" + k.evidenceMAC(k.keys[k.current], prefix+body+"."+ext) + "." + ext, nil
-}
-
 func evidencePrefix(ref Ref, kind EvidenceKind) string {
 	return "orgs/" + ref.Org + "/" + strings.ToLower(string(ref.Type)) + "/" + ref.ID + "/" + string(kind) + "/"
-}
-
-func (k *CodeKeys) evidenceMAC(key []byte, name string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("evidence\x00" + name))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
-}
-
-// checkEvidenceKey reports the content type of key and when its form was
-// issued, when it is a key the service handed out for ref and kind (under
-// any of its keys).
-func (k *CodeKeys) checkEvidenceKey(ref Ref, kind EvidenceKind, key string) (string, time.Time, bool) {
-	prefix := evidencePrefix(ref, kind)
-	rest, ok := strings.CutPrefix(key, prefix)
-	if !ok {
-		return "", time.Time{}, false
-	}
-	name, ext, ok := strings.Cut(rest, ".")
-	body, mac, ok2 := strings.Cut(name, "-")
-	stamp, nonce, ok3 := strings.Cut(body, "_")
-	issued, err := strconv.ParseInt(stamp, 10, 64)
-	if !ok || !ok2 || !ok3 || err != nil || len(nonce) != 24 {
-		return "", time.Time{}, false
-	}
-	var ct string
-	for t, e := range evidenceTypes {
-		if e == ext {
-			ct = t
-		}
-	}
-	if ct == "" {
-		return "", time.Time{}, false
-	}
-	for _, id := range k.keyIDs() {
-		if hmac.Equal([]byte(k.evidenceMAC(k.keys[id], prefix+body+"."+ext)), []byte(mac)) {
-			return ct, time.Unix(issued, 0).UTC(), true
-		}
-	}
-	return "", time.Time{}, false
 }
 
 // ConfirmEvidence records the image uploaded with a form: the key must be

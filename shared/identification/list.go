@@ -2,9 +2,6 @@ package identification
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -190,52 +187,6 @@ func actorValue(kind, v string) string {
 	return v
 }
 
-// ActorKey is the keyed hash of one actor value of org under key id (""
-// for the current key; ok is false for an unknown one). It is bound to the
-// organisation, so the same person in two organisations hashes apart.
-func (k *CodeKeys) ActorKey(keyID, org, kind, value string) (string, bool) {
-	if keyID == "" {
-		keyID = k.current
-	}
-	key, ok := k.keys[keyID]
-	if !ok {
-		return "", false
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("actor\x00" + org + "\x00" + kind + "\x00" + actorValue(kind, value)))
-	sum := m.Sum(nil)
-	return keyID + ":" + base64.RawURLEncoding.EncodeToString(sum[:18]), true
-}
-
-// keyIDs lists the keys: the current first, then the previous ones by id.
-func (k *CodeKeys) keyIDs() []string {
-	ids := []string{k.current}
-	var prev []string
-	for id := range k.keys {
-		if id != k.current {
-			prev = append(prev, id)
-		}
-	}
-	slices.Sort(prev)
-	return append(ids, prev...)
-}
-
-// actorKeysOf are i's actor keys under the current key.
-func (k *CodeKeys) actorKeysOf(i *Identification) ActorKeys {
-	var out ActorKeys
-	a := i.Actor
-	if a.Email != "" {
-		out.Email, _ = k.ActorKey("", i.OrgID, ActorEmail, a.Email)
-	}
-	if a.MSISDN != nil {
-		out.Phone, _ = k.ActorKey("", i.OrgID, ActorPhone, E164(a.MSISDN))
-	}
-	if d := a.IdentityDocument; d != nil && d.DocumentNumber != "" {
-		out.Document, _ = k.ActorKey("", i.OrgID, ActorDocument, d.DocumentNumber)
-	}
-	return out
-}
-
 // ListFilter is a listing as the store runs it: the actor values as their
 // keyed hashes (one per key a process may have been written under), the
 // page's upper bound as a position, and the moment the statuses are read
@@ -360,37 +311,4 @@ func queryDigest(org string, t Type, q ListQuery) string {
 	}
 	return strings.Join([]string{"list", org, string(t), strings.Join(st, ","), stamp(q.CreatedFrom), stamp(q.CreatedTo),
 		actorValue(ActorEmail, q.Email), q.Phone, actorValue(ActorDocument, q.DocumentNumber)}, "\x00")
-}
-
-// A cursor is the position the next page starts below and a MAC binding it
-// to the query: <position> NUL <key id> NUL <mac>, base64url as a whole. A changed
-// byte, another query's or another organisation's cursor fails the MAC.
-func (k *CodeKeys) sealCursor(pos, digest string) string {
-	raw := pos + "\x00" + k.current + "\x00" + k.cursorMAC(k.keys[k.current], pos, digest)
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
-}
-
-func (k *CodeKeys) openCursor(c, digest string) (string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return "", false
-	}
-	parts := strings.Split(string(raw), "\x00")
-	if len(parts) != 3 {
-		return "", false
-	}
-	key, ok := k.keys[parts[1]]
-	if !ok {
-		return "", false
-	}
-	if !hmac.Equal([]byte(k.cursorMAC(key, parts[0], digest)), []byte(parts[2])) {
-		return "", false
-	}
-	return parts[0], true
-}
-
-func (k *CodeKeys) cursorMAC(key []byte, pos, digest string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("cursor\x00" + digest + "\x00" + pos))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
