@@ -12,59 +12,6 @@ import (
 	"unicode/utf8"
 )
 
-// maxFieldErrors bounds the errors one response reports, so a hostile body
-// cannot make the answer larger than the question.
-const maxFieldErrors = 50
-
-// problems collects field errors. Paths marked bad (wrong type, unknown)
-// suppress the rule checks on and below them, so each field is reported once.
-type problems struct {
-	list []FieldError
-	bad  map[string]bool
-}
-
-func (p *problems) add(path, format string, args ...any) {
-	if p.isBad(path) {
-		return
-	}
-	if len(p.list) < maxFieldErrors {
-		p.list = append(p.list, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-	}
-}
-
-// fail records a decoding problem and marks the path bad.
-func (p *problems) fail(path, format string, args ...any) {
-	p.add(path, format, args...)
-	if p.bad == nil {
-		p.bad = map[string]bool{}
-	}
-	p.bad[path] = true
-}
-
-// isBad reports whether path or one of its parents failed to decode.
-func (p *problems) isBad(path string) bool {
-	if len(p.bad) == 0 {
-		return false
-	}
-	for {
-		if p.bad[path] {
-			return true
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			return false
-		}
-		path = path[:i]
-	}
-}
-
-func (p *problems) err() error {
-	if len(p.list) == 0 {
-		return nil
-	}
-	return Invalid(p.list)
-}
-
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -75,7 +22,7 @@ func join(path, key string) string {
 // parseBody decodes a JSON document into generic values, numbers kept exact,
 // and records in p what encoding/json would let through silently
 // (checkEncoding); the parsers add their problems after those.
-func parseBody(body []byte, p *problems) (any, error) {
+func parseBody(body []byte, p *Problems) (any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, Invalid([]FieldError{{Path: "body", Message: "is required and must be a JSON object"}})
 	}
@@ -145,10 +92,10 @@ func syntaxProblem(msg string) string {
 }
 
 // object checks that v is a JSON object holding only the allowed keys.
-func object(p *problems, path string, v any, allowed ...string) (map[string]any, bool) {
+func object(p *Problems, path string, v any, allowed ...string) (map[string]any, bool) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		p.fail(pathOr(path, "body"), "must be a JSON object, got %s", jsonKind(v))
+		p.Fail(pathOr(path, "body"), "must be a JSON object, got %s", jsonKind(v))
 		return nil, false
 	}
 	var unknown []string
@@ -159,7 +106,7 @@ func object(p *problems, path string, v any, allowed ...string) (map[string]any,
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		p.fail(unknownPath(path, k), "unknown field")
+		p.Fail(unknownPath(path, k), "unknown field")
 	}
 	return m, true
 }
@@ -204,22 +151,22 @@ func pathOr(path, def string) string {
 // present returns the value at key of the object at path, treating JSON
 // null as absent, and so a value already reported (sent twice, or not
 // readable as sent): its rules are not checked, nor those depending on it.
-func (p *problems) present(m map[string]any, path, key string) (any, bool) {
+func (p *Problems) present(m map[string]any, path, key string) (any, bool) {
 	v, ok := m[key]
-	if !ok || v == nil || len(p.bad) > 0 && p.isBad(join(path, key)) {
+	if !ok || v == nil || len(p.bad) > 0 && p.Bad(join(path, key)) {
 		return nil, false
 	}
 	return v, true
 }
 
-func str(p *problems, m map[string]any, path, key string) string {
+func str(p *Problems, m map[string]any, path, key string) string {
 	v, ok := p.present(m, path, key)
 	if !ok {
 		return ""
 	}
 	s, isStr := v.(string)
 	if !isStr {
-		p.fail(join(path, key), "must be a string, got %s", jsonKind(v))
+		p.Fail(join(path, key), "must be a string, got %s", jsonKind(v))
 		return ""
 	}
 	return s
@@ -227,7 +174,7 @@ func str(p *problems, m map[string]any, path, key string) string {
 
 // boolish accepts true, false and the strings "true" and "false", as the
 // published examples send them.
-func boolish(p *problems, m map[string]any, path, key string) bool {
+func boolish(p *Problems, m map[string]any, path, key string) bool {
 	v, ok := p.present(m, path, key)
 	if !ok {
 		return false
@@ -243,12 +190,12 @@ func boolish(p *problems, m map[string]any, path, key string) bool {
 			return false
 		}
 	}
-	p.fail(join(path, key), `must be a boolean (true, false, "true" or "false"), got %s`, jsonKind(v))
+	p.Fail(join(path, key), `must be a boolean (true, false, "true" or "false"), got %s`, jsonKind(v))
 	return false
 }
 
 // digits accepts a JSON integer or a string of digits.
-func digits(p *problems, m map[string]any, path, key string) string {
+func digits(p *Problems, m map[string]any, path, key string) string {
 	v, ok := p.present(m, path, key)
 	if !ok {
 		return ""
@@ -257,18 +204,18 @@ func digits(p *problems, m map[string]any, path, key string) string {
 	case json.Number:
 		s := string(x)
 		if !isDigits(s) {
-			p.fail(join(path, key), "must be a whole number of digits: no sign, fraction or exponent")
+			p.Fail(join(path, key), "must be a whole number of digits: no sign, fraction or exponent")
 			return ""
 		}
 		return s
 	case string:
 		if !isDigits(x) {
-			p.fail(join(path, key), "must be a number or a string of digits")
+			p.Fail(join(path, key), "must be a number or a string of digits")
 			return ""
 		}
 		return x
 	}
-	p.fail(join(path, key), "must be a number or a string of digits, got %s", jsonKind(v))
+	p.Fail(join(path, key), "must be a number or a string of digits, got %s", jsonKind(v))
 	return ""
 }
 
@@ -299,14 +246,14 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-func decodeActor(p *problems, path string, v any) *Actor {
+func decodeActor(p *Problems, path string, v any) *Actor {
 	m, ok := object(p, path, v, "name", "last_name", "identity_document", "email", "msisdn", "language")
 	if !ok {
 		return nil
 	}
 	a := &Actor{
-		Name:     nfc(str(p, m, path, "name")),
-		LastName: nfc(str(p, m, path, "last_name")),
+		Name:     str(p, m, path, "name"),
+		LastName: str(p, m, path, "last_name"),
 		Email:    str(p, m, path, "email"),
 		Language: str(p, m, path, "language"),
 	}
@@ -334,7 +281,7 @@ func decodeActor(p *problems, path string, v any) *Actor {
 
 // countryCode accepts a string (or, leniently, a number) of 1 to 3 digits
 // with an optional leading "+", which is dropped.
-func countryCode(p *problems, m map[string]any, path string) string {
+func countryCode(p *Problems, m map[string]any, path string) string {
 	v, ok := p.present(m, path, "country_code")
 	if !ok {
 		return ""
@@ -347,11 +294,11 @@ func countryCode(p *problems, m map[string]any, path string) string {
 			return string(x)
 		}
 	}
-	p.fail(join(path, "country_code"), "must be a string of 1 to 3 digits, got %s", jsonKind(v))
+	p.Fail(join(path, "country_code"), "must be a string of 1 to 3 digits, got %s", jsonKind(v))
 	return ""
 }
 
-func decodeChannel(p *problems, path string, v any) *Channel {
+func decodeChannel(p *Problems, path string, v any) *Channel {
 	m, ok := object(p, path, v, "type", "external")
 	if !ok {
 		return nil
@@ -363,14 +310,14 @@ func decodeChannel(p *problems, path string, v any) *Channel {
 // identification". It reports every problem at once as a KindInvalid error.
 func ParseCreateOTP(body []byte) (CreateOTP, error) {
 	var in CreateOTP
-	p := &problems{}
+	p := &Problems{}
 	v, err := parseBody(body, p)
 	if err != nil {
 		return in, err
 	}
 	m, ok := object(p, "", v, "actor", "expires_in", "two_factor_type", "channel")
 	if !ok {
-		return in, p.err()
+		return in, p.Err()
 	}
 	if a, ok := p.present(m, "", "actor"); ok {
 		in.Actor = decodeActor(p, "actor", a)
@@ -380,47 +327,47 @@ func ParseCreateOTP(body []byte) (CreateOTP, error) {
 	if c, ok := p.present(m, "", "channel"); ok {
 		in.Channel = decodeChannel(p, "channel", c)
 	}
-	in.validate(p)
-	in.validated = len(p.list) == 0
-	return in, p.err()
+	in.Check(p)
+	return in, p.Err()
 }
 
 // ParseCreateChain decodes and validates the body of "create chain
 // identification". It reports every problem at once as a KindInvalid error.
 func ParseCreateChain(body []byte) (CreateChain, error) {
 	var in CreateChain
-	p := &problems{}
+	p := &Problems{}
 	v, err := parseBody(body, p)
 	if err != nil {
 		return in, err
 	}
 	m, ok := object(p, "", v, "actor", "expires_in", "sequence")
 	if !ok {
-		return in, p.err()
+		return in, p.Err()
 	}
 	if a, ok := p.present(m, "", "actor"); ok {
 		in.Actor = decodeActor(p, "actor", a)
 	}
 	in.ExpiresIn = str(p, m, "", "expires_in")
 	if s, ok := p.present(m, "", "sequence"); ok {
-		in.Sequence, in.sequenceLen = decodeSequence(p, s)
+		in.Sequence, in.SentSteps = decodeSequence(p, s)
 	}
-	in.validate(p)
-	in.validated = len(p.list) == 0
-	return in, p.err()
+	in.Check(p)
+	return in, p.Err()
 }
 
-func decodeSequence(p *problems, v any) ([]Step, int) {
+// decodeSequence decodes the steps of a sequence; one too long to take is
+// left undecoded, and its length returned instead.
+func decodeSequence(p *Problems, v any) (steps []Step, undecoded int) {
 	list, ok := v.([]any)
 	if !ok {
-		p.fail("sequence", "must be an array, got %s", jsonKind(v))
+		p.Fail("sequence", "must be an array, got %s", jsonKind(v))
 		return nil, 0
 	}
 	if len(list) > maxSteps {
 		// Not walked: a hostile sequence must not cost one error per step.
 		return nil, len(list)
 	}
-	steps := make([]Step, 0, len(list))
+	steps = make([]Step, 0, len(list))
 	for i, sv := range list {
 		path := "sequence[" + strconv.Itoa(i) + "]"
 		m, ok := object(p, path, sv, "identification_type", "otp_step", "identity_document_step")
@@ -446,25 +393,26 @@ func decodeSequence(p *problems, v any) ([]Step, int) {
 		}
 		steps = append(steps, st)
 	}
-	return steps, len(list)
+	return steps, 0
 }
 
 // ParseExtension decodes an extend body: {"expires_in": "<duration>"}.
 func ParseExtension(body []byte) (Extension, error) {
-	p := &problems{}
+	p := &Problems{}
 	v, err := parseBody(body, p)
 	if err != nil {
 		return Extension{}, err
 	}
 	m, ok := object(p, "", v, "expires_in")
 	if !ok {
-		return Extension{}, p.err()
+		return Extension{}, p.Err()
 	}
 	in := Extension{ExpiresIn: str(p, m, "", "expires_in")}
-	if err := p.err(); err != nil {
-		return in, err
+	if err := p.Err(); err != nil {
+		return in, err // the rule is checked on a body read without a problem
 	}
-	return in, in.Validate()
+	in.Check(p)
+	return in, p.Err()
 }
 
 // ParseCancel decodes a cancel body. For an OTP identification the body and
@@ -474,20 +422,16 @@ func ParseCancel(body []byte, required bool) (reason string, err error) {
 	if !required && len(bytes.TrimSpace(body)) == 0 {
 		return "", nil
 	}
-	p := &problems{}
+	p := &Problems{}
 	v, err := parseBody(body, p)
 	if err != nil {
 		return "", err
 	}
 	m, ok := object(p, "", v, "reason")
 	if !ok {
-		return "", p.err()
+		return "", p.Err()
 	}
-	reason = nfc(str(p, m, "", "reason"))
-	if !p.isBad("reason") {
-		if msg := checkReason(reason, required); msg != "" {
-			p.add("reason", "%s", msg)
-		}
-	}
-	return reason, p.err()
+	in := Cancellation{Reason: str(p, m, "", "reason")}
+	in.Check(p, required)
+	return in.Reason, p.Err()
 }

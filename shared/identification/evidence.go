@@ -142,45 +142,71 @@ type Upload struct {
 	Form UploadForm
 }
 
+// CheckFileCount records in p the rule a list of n files breaks, if any: an
+// uploads request lists 1 to len(EvidenceKinds) files. It reports whether
+// n keeps it.
+func CheckFileCount(p *Problems, n int) bool {
+	if n == 0 || n > len(EvidenceKinds) {
+		p.Add("files", "is required: a list of 1 to %d files", len(EvidenceKinds))
+		return false
+	}
+	return true
+}
+
+// AddFile appends f, the file at index n of the request's list, and records
+// in p the rules it breaks: a kind of EvidenceKinds that no file before it
+// has, a content type of image/jpeg or image/png.
+func (r *UploadRequest) AddFile(p *Problems, n int, f UploadFile) {
+	path := fmt.Sprintf("files[%d]", n)
+	switch {
+	case !slices.Contains(EvidenceKinds, f.Kind):
+		p.Add(path+".kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
+	case slices.ContainsFunc(r.Files, func(o UploadFile) bool { return o.Kind == f.Kind }):
+		p.Add(path+".kind", "must not repeat a kind listed before")
+	}
+	if _, ok := evidenceTypes[f.ContentType]; !ok && !p.Bad(path+".content_type") {
+		p.Add(path+".content_type", "must be image/jpeg or image/png")
+	}
+	r.Files = append(r.Files, f)
+}
+
+// Validate returns every rule the request breaks, each with its field path.
+func (r UploadRequest) Validate() []FieldError {
+	p := &Problems{}
+	if CheckFileCount(p, len(r.Files)) {
+		var checked UploadRequest
+		for n, f := range r.Files {
+			checked.AddFile(p, n, f)
+		}
+	}
+	return p.list
+}
+
 // ParseUploadRequest decodes and checks an uploads request.
 func ParseUploadRequest(body []byte) (UploadRequest, error) {
-	p := &problems{}
+	p := &Problems{}
 	v, err := parseBody(body, p)
 	if err != nil {
 		return UploadRequest{}, err
 	}
 	m, ok := object(p, "", v, "files")
 	if !ok {
-		return UploadRequest{}, p.err()
+		return UploadRequest{}, p.Err()
 	}
-	list, isList := m["files"].([]any)
-	if !isList || len(list) == 0 || len(list) > len(EvidenceKinds) {
-		p.add("files", "is required: a list of 1 to %d files", len(EvidenceKinds))
-		return UploadRequest{}, p.err()
+	list, _ := m["files"].([]any)
+	if !CheckFileCount(p, len(list)) {
+		return UploadRequest{}, p.Err()
 	}
 	var in UploadRequest
-	seen := map[EvidenceKind]bool{}
 	for n, item := range list {
 		path := fmt.Sprintf("files[%d]", n)
 		f, ok := object(p, path, item, "kind", "content_type")
 		if !ok {
 			continue
 		}
-		kind := EvidenceKind(str(p, f, path, "kind"))
-		ct := str(p, f, path, "content_type")
-		switch {
-		case !slices.Contains(EvidenceKinds, kind):
-			p.add(path+".kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
-		case seen[kind]:
-			p.add(path+".kind", "must not repeat a kind listed before")
-		}
-		seen[kind] = true
-		if _, ok := evidenceTypes[ct]; !ok && !p.isBad(path+".content_type") {
-			p.add(path+".content_type", "must be image/jpeg or image/png")
-		}
-		in.Files = append(in.Files, UploadFile{Kind: kind, ContentType: ct})
+		in.AddFile(p, n, UploadFile{Kind: EvidenceKind(str(p, f, path, "kind")), ContentType: str(p, f, path, "content_type")})
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return UploadRequest{}, err
 	}
 	return in, nil
@@ -193,25 +219,38 @@ type EvidenceConfirm struct {
 	Key  string
 }
 
+// Check records the rules the confirm breaks in p: a kind of EvidenceKinds,
+// a key of 1 to 1024 characters.
+func (c *EvidenceConfirm) Check(p *Problems) {
+	if !slices.Contains(EvidenceKinds, c.Kind) && !p.Bad("kind") {
+		p.Add("kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
+	}
+	if (c.Key == "" || len(c.Key) > 1024) && !p.Bad("key") {
+		p.Add("key", "is required: the key of the upload form, 1 to 1024 characters")
+	}
+}
+
+// Validate returns every rule the confirm breaks, each with its field path.
+func (c EvidenceConfirm) Validate() []FieldError {
+	p := &Problems{}
+	c.Check(p)
+	return p.list
+}
+
 // ParseEvidenceConfirm decodes and checks a confirm.
 func ParseEvidenceConfirm(body []byte) (EvidenceConfirm, error) {
-	p := &problems{}
+	p := &Problems{}
 	v, err := parseBody(body, p)
 	if err != nil {
 		return EvidenceConfirm{}, err
 	}
 	m, ok := object(p, "", v, "kind", "key")
 	if !ok {
-		return EvidenceConfirm{}, p.err()
+		return EvidenceConfirm{}, p.Err()
 	}
 	in := EvidenceConfirm{Kind: EvidenceKind(str(p, m, "", "kind")), Key: str(p, m, "", "key")}
-	if !slices.Contains(EvidenceKinds, in.Kind) && !p.isBad("kind") {
-		p.add("kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
-	}
-	if (in.Key == "" || len(in.Key) > 1024) && !p.isBad("key") {
-		p.add("key", "is required: the key of the upload form, 1 to 1024 characters")
-	}
-	if err := p.err(); err != nil {
+	in.Check(p)
+	if err := p.Err(); err != nil {
 		return EvidenceConfirm{}, err
 	}
 	return in, nil
@@ -223,31 +262,45 @@ type DecisionInput struct {
 	Reason   string
 }
 
-// ParseDecision decodes and checks a document decision: a rejection needs
-// its reason (1 to 500 characters), an approval may carry one.
+// Check records the rules the decision breaks in p: APPROVED or REJECTED,
+// and a reason (1 to 500 characters) that a rejection needs and an
+// approval may carry. The reason is kept in NFC, trimmed.
+func (d *DecisionInput) Check(p *Problems) {
+	d.Reason = nfc(d.Reason)
+	if d.Decision != DecisionApproved && d.Decision != DecisionRejected && !p.Bad("decision") {
+		p.Add("decision", "is required: APPROVED or REJECTED")
+	}
+	if !p.Bad("reason") {
+		if msg := checkReason(d.Reason, d.Decision == DecisionRejected); msg != "" {
+			p.Add("reason", "%s", msg)
+		}
+	}
+	d.Reason = strings.TrimSpace(d.Reason)
+}
+
+// Validate returns every rule the decision breaks, each with its field path.
+func (d DecisionInput) Validate() []FieldError {
+	p := &Problems{}
+	d.Check(p)
+	return p.list
+}
+
+// ParseDecision decodes and checks a document decision.
 func ParseDecision(body []byte) (DecisionInput, error) {
-	p := &problems{}
+	p := &Problems{}
 	v, err := parseBody(body, p)
 	if err != nil {
 		return DecisionInput{}, err
 	}
 	m, ok := object(p, "", v, "decision", "reason")
 	if !ok {
-		return DecisionInput{}, p.err()
+		return DecisionInput{}, p.Err()
 	}
-	in := DecisionInput{Decision: str(p, m, "", "decision"), Reason: nfc(str(p, m, "", "reason"))}
-	if in.Decision != DecisionApproved && in.Decision != DecisionRejected && !p.isBad("decision") {
-		p.add("decision", "is required: APPROVED or REJECTED")
-	}
-	if !p.isBad("reason") {
-		if msg := checkReason(in.Reason, in.Decision == DecisionRejected); msg != "" {
-			p.add("reason", "%s", msg)
-		}
-	}
-	if err := p.err(); err != nil {
+	in := DecisionInput{Decision: str(p, m, "", "decision"), Reason: str(p, m, "", "reason")}
+	in.Check(p)
+	if err := p.Err(); err != nil {
 		return DecisionInput{}, err
 	}
-	in.Reason = strings.TrimSpace(in.Reason)
 	return in, nil
 }
 
