@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/idadmin/api/shared/wirejson"
 )
 
 // EvidenceKind is what an evidence image shows.
@@ -185,11 +187,11 @@ func (r UploadRequest) Validate() []FieldError {
 // ParseUploadRequest decodes and checks an uploads request.
 func ParseUploadRequest(body []byte) (UploadRequest, error) {
 	p := &Problems{}
-	v, err := parseBody(body, p)
-	if err != nil {
-		return UploadRequest{}, err
+	v, ok := wirejson.Parse(body, p)
+	if !ok {
+		return UploadRequest{}, p.Err()
 	}
-	m, ok := object(p, "", v, "files")
+	m, ok := wirejson.Object(p, "", v, "files")
 	if !ok {
 		return UploadRequest{}, p.Err()
 	}
@@ -200,11 +202,11 @@ func ParseUploadRequest(body []byte) (UploadRequest, error) {
 	var in UploadRequest
 	for n, item := range list {
 		path := fmt.Sprintf("files[%d]", n)
-		f, ok := object(p, path, item, "kind", "content_type")
+		f, ok := wirejson.Object(p, path, item, "kind", "content_type")
 		if !ok {
 			continue
 		}
-		in.AddFile(p, n, UploadFile{Kind: EvidenceKind(str(p, f, path, "kind")), ContentType: str(p, f, path, "content_type")})
+		in.AddFile(p, n, UploadFile{Kind: EvidenceKind(wirejson.String(p, f, path, "kind")), ContentType: wirejson.String(p, f, path, "content_type")})
 	}
 	if err := p.Err(); err != nil {
 		return UploadRequest{}, err
@@ -240,15 +242,15 @@ func (c EvidenceConfirm) Validate() []FieldError {
 // ParseEvidenceConfirm decodes and checks a confirm.
 func ParseEvidenceConfirm(body []byte) (EvidenceConfirm, error) {
 	p := &Problems{}
-	v, err := parseBody(body, p)
-	if err != nil {
-		return EvidenceConfirm{}, err
-	}
-	m, ok := object(p, "", v, "kind", "key")
+	v, ok := wirejson.Parse(body, p)
 	if !ok {
 		return EvidenceConfirm{}, p.Err()
 	}
-	in := EvidenceConfirm{Kind: EvidenceKind(str(p, m, "", "kind")), Key: str(p, m, "", "key")}
+	m, ok := wirejson.Object(p, "", v, "kind", "key")
+	if !ok {
+		return EvidenceConfirm{}, p.Err()
+	}
+	in := EvidenceConfirm{Kind: EvidenceKind(wirejson.String(p, m, "", "kind")), Key: wirejson.String(p, m, "", "key")}
 	in.Check(p)
 	if err := p.Err(); err != nil {
 		return EvidenceConfirm{}, err
@@ -288,15 +290,15 @@ func (d DecisionInput) Validate() []FieldError {
 // ParseDecision decodes and checks a document decision.
 func ParseDecision(body []byte) (DecisionInput, error) {
 	p := &Problems{}
-	v, err := parseBody(body, p)
-	if err != nil {
-		return DecisionInput{}, err
-	}
-	m, ok := object(p, "", v, "decision", "reason")
+	v, ok := wirejson.Parse(body, p)
 	if !ok {
 		return DecisionInput{}, p.Err()
 	}
-	in := DecisionInput{Decision: str(p, m, "", "decision"), Reason: str(p, m, "", "reason")}
+	m, ok := wirejson.Object(p, "", v, "decision", "reason")
+	if !ok {
+		return DecisionInput{}, p.Err()
+	}
+	in := DecisionInput{Decision: wirejson.String(p, m, "", "decision"), Reason: wirejson.String(p, m, "", "reason")}
 	in.Check(p)
 	if err := p.Err(); err != nil {
 		return DecisionInput{}, err

@@ -1,22 +1,22 @@
 package identification
 
-import ()
+import "github.com/idadmin/api/shared/wirejson"
 
 // ParseValidation decodes a validate body: the code is required.
 func ParseValidation(body []byte) (Validation, error) {
 	var in Validation
 	p := &Problems{}
-	v, err := parseBody(body, p)
-	if err != nil {
-		return in, err
-	}
-	m, ok := object(p, "", v, "code", "two_factor")
+	v, ok := wirejson.Parse(body, p)
 	if !ok {
 		return in, p.Err()
 	}
-	in.Code = str(p, m, "", "code")
-	in.TwoFactor = str(p, m, "", "two_factor")
-	if _, ok := p.present(m, "", "code"); !ok && !p.Bad("code") {
+	m, ok := wirejson.Object(p, "", v, "code", "two_factor")
+	if !ok {
+		return in, p.Err()
+	}
+	in.Code = wirejson.String(p, m, "", "code")
+	in.TwoFactor = wirejson.String(p, m, "", "two_factor")
+	if _, ok := wirejson.Present(p, m, "", "code"); !ok && !p.Bad("code") {
 		p.Fail("code", "is required")
 	}
 	in.Check(p)
@@ -28,16 +28,16 @@ func ParseValidation(body []byte) (Validation, error) {
 func ParseAgentResult(body []byte) (AgentResult, error) {
 	var in AgentResult
 	p := &Problems{}
-	v, err := parseBody(body, p)
-	if err != nil {
-		return in, err
-	}
-	m, ok := object(p, "", v, "agent", "evidence_metadata")
+	v, ok := wirejson.Parse(body, p)
 	if !ok {
 		return in, p.Err()
 	}
-	in.Agent = str(p, m, "", "agent")
-	in.EvidenceMetadata = str(p, m, "", "evidence_metadata")
+	m, ok := wirejson.Object(p, "", v, "agent", "evidence_metadata")
+	if !ok {
+		return in, p.Err()
+	}
+	in.Agent = wirejson.String(p, m, "", "agent")
+	in.EvidenceMetadata = wirejson.String(p, m, "", "evidence_metadata")
 	in.Check(p)
 	return in, p.Err()
 }

@@ -59,6 +59,9 @@ func (p *Problems) Bad(path string) bool {
 	}
 }
 
+// AnyBad reports whether any path failed to decode.
+func (p *Problems) AnyBad() bool { return len(p.bad) > 0 }
+
 // Full reports whether no further problem will be kept.
 func (p *Problems) Full() bool { return len(p.list) >= maxFieldErrors }
 

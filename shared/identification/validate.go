@@ -2,6 +2,7 @@ package identification
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -142,7 +143,7 @@ func (c CreateChain) validate(p *Problems) {
 		switch {
 		case st.IdentificationType == "":
 			p.Add(tp, "is required: one of %s", enumList(StepTypes))
-		case !containsString(StepTypes, st.IdentificationType):
+		case !slices.Contains(StepTypes, st.IdentificationType):
 			p.Add(tp, "must be one of %s", enumList(StepTypes))
 		default:
 			if j, dup := seen[st.IdentificationType]; dup {
@@ -179,7 +180,7 @@ func (c CreateChain) validate(p *Problems) {
 			}
 		case "IDENTITY_DOCUMENT":
 			if st.IdentityDocumentStep != nil && st.IdentityDocumentStep.ProviderType != "" &&
-				!containsString(ProviderTypes, st.IdentityDocumentStep.ProviderType) {
+				!slices.Contains(ProviderTypes, st.IdentityDocumentStep.ProviderType) {
 				p.Add(path+".identity_document_step.provider_type", "must be one of %s", enumList(ProviderTypes))
 			}
 		}
@@ -207,7 +208,7 @@ func validateActor(p *Problems, a *Actor) {
 		switch {
 		case d.DocumentType == "":
 			p.Add("actor.identity_document.document_type", "is required with identity_document: one of %s", enumList(DocumentTypes))
-		case !containsString(DocumentTypes, d.DocumentType):
+		case !slices.Contains(DocumentTypes, d.DocumentType):
 			p.Add("actor.identity_document.document_type", "must be one of %s", enumList(DocumentTypes))
 		}
 		if d.Country != "" && !isCountry(d.Country) {
@@ -233,7 +234,7 @@ func validateActor(p *Problems, a *Actor) {
 			p.Add("actor.msisdn.country_code", "must be 1 to %d digits, optionally after a '+'", maxCountryCodeLen)
 		}
 	}
-	if a.Language != "" && !containsString(Languages, a.Language) {
+	if a.Language != "" && !slices.Contains(Languages, a.Language) {
 		p.Add("actor.language", "must be one of %s", enumList(Languages))
 	}
 }
@@ -242,7 +243,7 @@ func validateTwoFactor(p *Problems, path, tf string, a *Actor) {
 	if tf == "" {
 		return
 	}
-	if !containsString(TwoFactorTypes, tf) {
+	if !slices.Contains(TwoFactorTypes, tf) {
 		p.Add(path, "must be one of %s", enumList(TwoFactorTypes))
 		return
 	}
@@ -267,7 +268,7 @@ func validateChannel(p *Problems, path string, c *Channel, a *Actor) {
 	case c.Type == "":
 		p.Add(tp, "is required: one of %s", enumList(ChannelTypes))
 		return
-	case !containsString(ChannelTypes, c.Type):
+	case !slices.Contains(ChannelTypes, c.Type):
 		p.Add(tp, "must be one of %s", enumList(ChannelTypes))
 		return
 	}
