@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/idadmin/api/shared/wirejson"
 )
 
 // EvidenceKind is what an evidence image shows.
@@ -184,36 +182,6 @@ func (r UploadRequest) Validate() []FieldError {
 	return p.list
 }
 
-// ParseUploadRequest decodes and checks an uploads request.
-func ParseUploadRequest(body []byte) (UploadRequest, error) {
-	p := &Problems{}
-	v, ok := wirejson.Parse(body, p)
-	if !ok {
-		return UploadRequest{}, p.Err()
-	}
-	m, ok := wirejson.Object(p, "", v, "files")
-	if !ok {
-		return UploadRequest{}, p.Err()
-	}
-	list, _ := m["files"].([]any)
-	if !CheckFileCount(p, len(list)) {
-		return UploadRequest{}, p.Err()
-	}
-	var in UploadRequest
-	for n, item := range list {
-		path := fmt.Sprintf("files[%d]", n)
-		f, ok := wirejson.Object(p, path, item, "kind", "content_type")
-		if !ok {
-			continue
-		}
-		in.AddFile(p, n, UploadFile{Kind: EvidenceKind(wirejson.String(p, f, path, "kind")), ContentType: wirejson.String(p, f, path, "content_type")})
-	}
-	if err := p.Err(); err != nil {
-		return UploadRequest{}, err
-	}
-	return in, nil
-}
-
 // EvidenceConfirm is the body of a confirm: the kind and the key of the
 // form it was uploaded with.
 type EvidenceConfirm struct {
@@ -237,25 +205,6 @@ func (c EvidenceConfirm) Validate() []FieldError {
 	p := &Problems{}
 	c.Check(p)
 	return p.list
-}
-
-// ParseEvidenceConfirm decodes and checks a confirm.
-func ParseEvidenceConfirm(body []byte) (EvidenceConfirm, error) {
-	p := &Problems{}
-	v, ok := wirejson.Parse(body, p)
-	if !ok {
-		return EvidenceConfirm{}, p.Err()
-	}
-	m, ok := wirejson.Object(p, "", v, "kind", "key")
-	if !ok {
-		return EvidenceConfirm{}, p.Err()
-	}
-	in := EvidenceConfirm{Kind: EvidenceKind(wirejson.String(p, m, "", "kind")), Key: wirejson.String(p, m, "", "key")}
-	in.Check(p)
-	if err := p.Err(); err != nil {
-		return EvidenceConfirm{}, err
-	}
-	return in, nil
 }
 
 // DecisionInput is the body of a document decision.
@@ -285,25 +234,6 @@ func (d DecisionInput) Validate() []FieldError {
 	p := &Problems{}
 	d.Check(p)
 	return p.list
-}
-
-// ParseDecision decodes and checks a document decision.
-func ParseDecision(body []byte) (DecisionInput, error) {
-	p := &Problems{}
-	v, ok := wirejson.Parse(body, p)
-	if !ok {
-		return DecisionInput{}, p.Err()
-	}
-	m, ok := wirejson.Object(p, "", v, "decision", "reason")
-	if !ok {
-		return DecisionInput{}, p.Err()
-	}
-	in := DecisionInput{Decision: wirejson.String(p, m, "", "decision"), Reason: wirejson.String(p, m, "", "reason")}
-	in.Check(p)
-	if err := p.Err(); err != nil {
-		return DecisionInput{}, err
-	}
-	return in, nil
 }
 
 // kindsFor are the kinds a caller may upload for i now, or why none.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,56 +137,6 @@ func (q ListQuery) Validate() []FieldError {
 		out = append(out, FieldError{Path: "created_to", Message: "must not be before created_from"})
 	}
 	return out
-}
-
-// ParseListQuery reads a listing's query string. Every bad parameter is a
-// KindParameter error naming it and its rule; an unknown one too, so that
-// a misspelt filter is not silently ignored.
-func ParseListQuery(q url.Values) (ListQuery, error) {
-	out := ListQuery{Limit: DefaultListLimit}
-	var bad []string
-	for name, vals := range q {
-		if len(vals) != 1 {
-			bad = append(bad, safeParam(name)+": must be given at most once")
-			continue
-		}
-		v := vals[0]
-		if name == "phone" && strings.HasPrefix(v, " ") {
-			// A "+" sent unencoded arrives as a space (form encoding).
-			v = "+" + v[1:]
-		}
-		rule, known := out.Set(name, v)
-		switch {
-		case !known:
-			bad = append(bad, safeParam(name)+": is not a parameter of this endpoint (status, created_from, created_to, email, phone, document_number, limit, cursor)")
-		case rule != "":
-			bad = append(bad, name+": "+rule)
-		}
-	}
-	for _, f := range out.Validate() {
-		bad = append(bad, f.String())
-	}
-	if len(bad) > 0 {
-		slices.Sort(bad)
-		return ListQuery{}, Errorf(KindParameter, "%s", strings.Join(bad, "; "))
-	}
-	return out, nil
-}
-
-// safeParam is a parameter's name fit to repeat in an error: a name is
-// chosen by the client, so anything but a short run of letters, digits and
-// underscores is not echoed.
-func safeParam(name string) string {
-	if len(name) == 0 || len(name) > 32 {
-		return "a parameter"
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return "a parameter"
-		}
-	}
-	return name
 }
 
 func parseStatuses(v string) ([]Status, bool) {

@@ -17,7 +17,7 @@ var (
 	StepTypes         = []string{"OTP", "AGENT", "IDENTITY_DOCUMENT"}
 	ProviderTypes     = []string{"INTERNAL", "EXTERNAL"}
 	DefaultProvider   = "INTERNAL"
-	maxSteps          = 3
+	MaxSteps          = 3 // the most steps a chain's sequence holds
 	maxReason         = 500
 	maxNameLength     = 100
 	maxEmailLength    = 254
@@ -129,9 +129,9 @@ func (c CreateChain) validate(p *Problems) {
 	}
 	switch {
 	case n == 0 && !p.Bad("sequence"):
-		p.Add("sequence", "is required and must hold 1 to %d steps", maxSteps)
-	case n > maxSteps:
-		p.Add("sequence", "must hold 1 to %d steps, got %d", maxSteps, n)
+		p.Add("sequence", "is required and must hold 1 to %d steps", MaxSteps)
+	case n > MaxSteps:
+		p.Add("sequence", "must hold 1 to %d steps, got %d", MaxSteps, n)
 	}
 	seen := map[string]int{}
 	for i, st := range c.Sequence {
