@@ -65,12 +65,25 @@ func countryCode(p *identification.Problems, m map[string]any, path string) stri
 	case string:
 		return strings.TrimPrefix(x, "+")
 	case json.Number:
-		if wirejson.IsDigits(string(x)) {
+		if isDigits(string(x)) {
 			return string(x)
 		}
 	}
 	p.Fail(wirejson.Join(path, "country_code"), "must be a string of 1 to 3 digits, got %s", wirejson.Kind(v))
 	return ""
+}
+
+// isDigits reports whether s is one or more of 0-9.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeChannel(p *identification.Problems, path string, v any) *identification.Channel {

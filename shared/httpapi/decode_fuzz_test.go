@@ -426,9 +426,11 @@ func checkActorText(t *testing.T, a *identification.Actor) {
 	}
 }
 
-// otpWire renders an accepted input as a request body.
+// otpWire renders an accepted input as a request body, with the API's own
+// rendering of an actor and a channel (views.go): what the API writes, it
+// reads back unchanged.
 func otpWire(in identification.CreateOTP) map[string]any {
-	m := map[string]any{"actor": in.Actor, "channel": in.Channel}
+	m := map[string]any{"actor": actorViewOf(*in.Actor), "channel": channelViewOf(in.Channel)}
 	if in.ExpiresIn != "" {
 		m["expires_in"] = in.ExpiresIn
 	}
@@ -438,14 +440,14 @@ func otpWire(in identification.CreateOTP) map[string]any {
 	return m
 }
 
-// chainWire renders an accepted input as a request body (a Step's own JSON
-// carries its status, which a request must not).
+// chainWire renders an accepted input as a request body, as otpWire does
+// (a step's view carries its status, which a request must not).
 func chainWire(in identification.CreateChain) map[string]any {
 	steps := make([]map[string]any, len(in.Sequence))
 	for i, st := range in.Sequence {
 		s := map[string]any{"identification_type": st.IdentificationType}
 		if st.OTPStep != nil {
-			s["otp_step"] = st.OTPStep
+			s["otp_step"] = otpStepView{TwoFactorType: st.OTPStep.TwoFactorType, Channel: channelViewOf(st.OTPStep.Channel)}
 		}
 		if st.IdentityDocumentStep != nil {
 			d := map[string]any{}
@@ -456,7 +458,7 @@ func chainWire(in identification.CreateChain) map[string]any {
 		}
 		steps[i] = s
 	}
-	return map[string]any{"actor": in.Actor, "expires_in": in.ExpiresIn, "sequence": steps}
+	return map[string]any{"actor": actorViewOf(*in.Actor), "expires_in": in.ExpiresIn, "sequence": steps}
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -492,7 +494,7 @@ func checkCreated(t *testing.T, i *identification.Identification, expiresIn stri
 	if name := strings.TrimSpace(i.Actor.Name); name == "" || name != i.Actor.Name {
 		t.Errorf("actor name %q is not trimmed and non-empty", i.Actor.Name)
 	}
-	if b, err := json.Marshal(i); err != nil || !json.Valid(b) {
+	if b, err := json.Marshal(viewOf(i)); err != nil || !json.Valid(b) {
 		t.Errorf("the identification does not render as JSON: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package identification
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -17,18 +16,6 @@ func fieldsOf(t *testing.T, err error) []string {
 		out = append(out, f.Path)
 	}
 	return out
-}
-
-func TestMSISDNMarshalsPhoneAsNumber(t *testing.T) {
-	b, err := json.Marshal(MSISDN{PhoneNumber: "6123456789", CountryCode: "34"})
-	if err != nil || string(b) != `{"phone_number":6123456789,"country_code":"34"}` {
-		t.Errorf("got %s, %v", b, err)
-	}
-	// Never invalid JSON, even for a value the rules would refuse.
-	b, err = json.Marshal(MSISDN{PhoneNumber: "0612", CountryCode: "34"})
-	if err != nil || !json.Valid(b) {
-		t.Errorf("leading zero: got %s, %v", b, err)
-	}
 }
 
 func TestCountryList(t *testing.T) {

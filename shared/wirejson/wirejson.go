@@ -236,13 +236,13 @@ func Digits(p Problems, m map[string]any, path, key string) string {
 	switch x := v.(type) {
 	case json.Number:
 		s := string(x)
-		if !IsDigits(s) {
+		if !isDigits(s) {
 			p.Fail(Join(path, key), "must be a whole number of digits: no sign, fraction or exponent")
 			return ""
 		}
 		return s
 	case string:
-		if !IsDigits(x) {
+		if !isDigits(x) {
 			p.Fail(Join(path, key), "must be a number or a string of digits")
 			return ""
 		}
@@ -252,8 +252,8 @@ func Digits(p Problems, m map[string]any, path, key string) string {
 	return ""
 }
 
-// IsDigits reports whether s is one or more of 0-9.
-func IsDigits(s string) bool {
+// isDigits reports whether s is one or more of 0-9.
+func isDigits(s string) bool {
 	if s == "" {
 		return false
 	}
