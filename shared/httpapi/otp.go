@@ -23,7 +23,7 @@ import (
 
 // createOTP serves create-otp.
 func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
-	in, ok := decoded(h, w, r, identification.ParseCreateOTP)
+	in, ok := decoded(h, w, r, parseCreateOTP)
 	if !ok {
 		return
 	}
@@ -80,7 +80,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request, c *call) {
 // cancel serves cancel-otp and cancel-chain.
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 	reason, ok := decoded(h, w, r, func(body []byte) (string, error) {
-		return identification.ParseCancel(body, c.ref.Type == identification.TypeOTP)
+		return parseCancel(body, c.ref.Type == identification.TypeOTP)
 	})
 	if !ok {
 		return
@@ -109,7 +109,7 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
 
 // extend serves extend-otp and extend-chain.
 func (h *Handler) extend(w http.ResponseWriter, r *http.Request, c *call) {
-	in, ok := decoded(h, w, r, identification.ParseExtension)
+	in, ok := decoded(h, w, r, parseExtension)
 	if !ok {
 		return
 	}
@@ -149,7 +149,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
 
 // validate serves validate-otp and validate-chain-otp.
 func (h *Handler) validate(w http.ResponseWriter, r *http.Request, c *call) {
-	if in, ok := decoded(h, w, r, identification.ParseValidation); ok {
+	if in, ok := decoded(h, w, r, parseValidation); ok {
 		h.noContent(w, r, nil, h.svc.Validate(r.Context(), c.ref, in, c.by))
 	}
 }

@@ -90,7 +90,7 @@ type Created struct {
 }
 
 // CreateOTP creates an OTP identification for org and issues its first
-// code. An input that did not come from ParseCreateOTP is validated first.
+// code. An input that did not pass its Check is validated first.
 func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, by Caller) (Created, error) {
 	c, _, err := s.CreateOTPOnce(ctx, org, in, by, nil)
 	return c, err
@@ -207,7 +207,7 @@ func (s *Service) issue(ref Ref, now, processExpiry time.Time, external bool) (s
 }
 
 // CreateChain creates a chain identification for org. An input that did
-// not come from ParseCreateChain is validated first.
+// not pass its Check is validated first.
 func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, by Caller) (*Identification, error) {
 	i, _, err := s.CreateChainOnce(ctx, org, in, by, nil)
 	return i, err
@@ -360,15 +360,21 @@ type Extension struct {
 	ExpiresIn string
 }
 
-// Validate checks expires_in: required, a duration a create accepts.
-func (x Extension) Validate() error {
-	p := &problems{}
+// Check records the rule expires_in breaks in p: required, a duration a
+// create accepts.
+func (x *Extension) Check(p *Problems) {
 	if x.ExpiresIn == "" {
-		p.add("expires_in", "is required (an ISO-8601 duration such as PT2H, from now)")
+		p.Add("expires_in", "is required (an ISO-8601 duration such as PT2H, from now)")
 	} else if _, err := ParseExpiresIn(x.ExpiresIn); err != nil {
-		p.add("expires_in", "%s", err.Error())
+		p.Add("expires_in", "%s", err.Error())
 	}
-	return p.err()
+}
+
+// Validate checks expires_in (Check), as a KindInvalid error.
+func (x Extension) Validate() error {
+	p := &Problems{}
+	x.Check(p)
+	return p.Err()
 }
 
 // extension is the command of an extend: the process expires expires_in

@@ -353,11 +353,9 @@ func TestEventsOfAFlowComeInVersionOrderWithoutActorData(t *testing.T) {
 func TestChainStepsArePublished(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		r := newRig(t, e)
-		in, err := identification.ParseCreateChain([]byte(`{"actor":{"name":"Ana","email":"ana@example.com"},"expires_in":"PT1H","sequence":[` +
-			`{"identification_type":"AGENT"},{"identification_type":"OTP","otp_step":{"channel":{"type":"EMAIL","external":false}}}]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		in := identification.CreateChain{Actor: &identification.Actor{Name: "Ana", Email: "ana@example.com"}, ExpiresIn: "PT1H", Sequence: []identification.Step{
+			{IdentificationType: "AGENT"},
+			{IdentificationType: "OTP", OTPStep: &identification.OTPStep{Channel: &identification.Channel{Type: "EMAIL"}}}}}
 		c, err := r.svc.CreateChain(t.Context(), "acme", in, admin)
 		if err != nil {
 			t.Fatal(err)
