@@ -148,11 +148,11 @@ FUZZTIME ?= 60s
 # each target spends its FUZZTIME fuzzing.
 FUZZMINIMIZETIME ?= 1000x
 FUZZ_TARGETS := \
-	shared/identification:FuzzParseCreateOTP \
-	shared/identification:FuzzParseCreateChain \
-	shared/identification:FuzzParseCancel \
-	shared/identification:FuzzParseValidation \
-	shared/identification:FuzzParseAgentResult \
+	shared/httpapi:FuzzParseCreateOTP \
+	shared/httpapi:FuzzParseCreateChain \
+	shared/httpapi:FuzzParseCancel \
+	shared/httpapi:FuzzParseValidation \
+	shared/httpapi:FuzzParseAgentResult \
 	shared/identification:FuzzParseExpiresIn \
 	shared/identification:FuzzIsEmail \
 	shared/identification:FuzzISOShape \

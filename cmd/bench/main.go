@@ -23,6 +23,11 @@
 //     engine's raw conditional UpdateItem rate (streambench.go);
 //   - sweep_100k_vs_raw: one sweep pass over 100,000 due processes over the
 //     store's own expire UpdateItem by key (sweep100k.go);
+//   - wcu_per_verification, rcu_per_verification,
+//     hottest_key_wcu_per_verification, stream_invocations_per_verification,
+//     usd_per_million_verifications: what an SMS-delivered OTP verification
+//     costs in AWS, its DynamoDB calls recorded and priced by
+//     internal/costmodel on template.yaml's layout (cost.go);
 //   - handler_ns, handler_once_ns, adapter_ns, store_overhead_ns: the Go
 //     benchmarks of shared/httpapi, shared/app and shared/dynamostore, run
 //     with `go test -bench` (gobench.go);
@@ -221,6 +226,16 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if o.runs("cost") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("what a verification costs in AWS: %d SMS-delivered OTP verifications of one organisation, their DynamoDB calls priced", costVerifications)
+		if err := verificationCost(ctx, env, res); err != nil {
+			return err
+		}
+	}
+
 	if o.runs("api") {
 		if err := env.restart(ctx); err != nil {
 			return err
@@ -238,7 +253,7 @@ func run(ctx context.Context, o options) error {
 }
 
 // phases are the parts of a run -only can select.
-var phases = []string{"gobench", "calls", "cold", "warm", "sweep", "sweep100k", "stream", "delivery", "api"}
+var phases = []string{"gobench", "calls", "cold", "warm", "sweep", "sweep100k", "stream", "delivery", "cost", "api"}
 
 // runs reports whether phase is part of this run.
 func (o options) runs(phase string) bool {

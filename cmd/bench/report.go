@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idadmin/api/internal/costmodel/costflow"
 	"github.com/idadmin/api/internal/routefacts"
 	"github.com/idadmin/api/shared/httpapi"
 )
@@ -46,6 +47,10 @@ func micros(v float64) string {
 
 func millis(v float64) string { return fmt.Sprintf("%.0f ms", v) }
 
+func oneDecimal(v float64) string  { return fmt.Sprintf("%.1f", v) }
+func twoDecimals(v float64) string { return fmt.Sprintf("%.2f", v) }
+func dollars(v float64) string     { return fmt.Sprintf("$%.2f", v) }
+
 // rows lists the table in its order: first the figures against fair
 // baselines with their goals, then the earlier figures, kept with
 // their goals where the new figures do not replace them and as
@@ -79,6 +84,12 @@ func rows(res *results, functions []string) []row {
 		row{key: "sweep_100k_vs_raw", format: ratio, goal: atLeast(0.85, "≥ 0.85")},
 		row{key: "sweep_100k_clean", format: plain, goal: &goal{"= 1", func(v float64) bool { return v == 1 }},
 			detail: "1: the pass finished within its deadline, or stopped for it with no errors and nothing listed left unaccounted"},
+		row{key: "wcu_per_verification", format: oneDecimal, goal: atMost(costflow.TargetWCU, fmt.Sprintf("≤ %d", costflow.TargetWCU))},
+		row{key: "hottest_key_wcu_per_verification", format: twoDecimals,
+			goal: atMost(costflow.TargetHottestKeyWCU, fmt.Sprintf("≤ %d", costflow.TargetHottestKeyWCU))},
+		row{key: "rcu_per_verification", format: oneDecimal},
+		row{key: "stream_invocations_per_verification", format: oneDecimal},
+		row{key: "usd_per_million_verifications", format: dollars},
 	)
 	for _, rt := range routes {
 		g := atMost(10e3, "≤ 10 µs")

@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -132,17 +133,25 @@ func New(planJSON string, ops ...Op) (Handler, error) {
 	for _, o := range ops {
 		byName[o.name] = o
 	}
-	calls := make([]func(context.Context, *dynamodb.Client, substitution) error, len(plan.Calls))
+	// The calls in steps: a run of Queries is one step, its calls made
+	// at once, as a listing's page Queries its partitions; any other call
+	// is a step of its own.
+	type call = func(context.Context, *dynamodb.Client, substitution) error
+	var steps [][]call
 	for n, c := range plan.Calls {
 		op, ok := byName[c.Op]
 		if !ok {
 			return nil, fmt.Errorf("the plan calls %s, which this baseline does not link", c.Op)
 		}
-		call, err := op.prepare(c.Body)
+		fn, err := op.prepare(c.Body)
 		if err != nil {
 			return nil, fmt.Errorf("call %d (%s): %w", n+1, c.Op, err)
 		}
-		calls[n] = call
+		if c.Op == "Query" && n > 0 && plan.Calls[n-1].Op == "Query" {
+			steps[len(steps)-1] = append(steps[len(steps)-1], fn)
+			continue
+		}
+		steps = append(steps, []call{fn})
 	}
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		sub := substitution{from: plan.ID, to: plan.ID}
@@ -152,8 +161,18 @@ func New(planJSON string, ops ...Op) (Handler, error) {
 		case plan.ID != "":
 			sub.to = newID()
 		}
-		for _, call := range calls {
-			if err := call(ctx, client, sub); err != nil {
+		for _, step := range steps {
+			errs := make([]error, len(step))
+			if len(step) == 1 {
+				errs[0] = step[0](ctx, client, sub)
+			} else {
+				var wg sync.WaitGroup
+				for n, fn := range step {
+					wg.Go(func() { errs[n] = fn(ctx, client, sub) })
+				}
+				wg.Wait()
+			}
+			if err := errors.Join(errs...); err != nil {
 				return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusInternalServerError,
 					Headers: map[string]string{"Content-Type": "text/plain"}, Body: err.Error()}, nil
 			}
@@ -267,6 +286,15 @@ type (
 		ClientRequestToken          *string // the SDK makes a new one per call
 		ReturnConsumedCapacity      types.ReturnConsumedCapacity
 		ReturnItemCollectionMetrics types.ReturnItemCollectionMetrics
+	}
+	batchGetBody struct {
+		RequestItems map[string]struct {
+			Keys                     []avMap
+			ConsistentRead           *bool
+			ProjectionExpression     *string
+			ExpressionAttributeNames map[string]string
+		}
+		ReturnConsumedCapacity types.ReturnConsumedCapacity
 	}
 	queryBody struct {
 		TableName                 string
@@ -405,9 +433,32 @@ func Query() Op {
 	}}
 }
 
+// BatchGetItem is the BatchGetItem operation.
+func BatchGetItem() Op {
+	return Op{name: "BatchGetItem", prepare: func(body []byte) (func(context.Context, *dynamodb.Client, substitution) error, error) {
+		var b batchGetBody
+		if err := decodeStrict(body, &b); err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, c *dynamodb.Client, sub substitution) error {
+			req := make(map[string]types.KeysAndAttributes, len(b.RequestItems))
+			for table, ka := range b.RequestItems {
+				keys := make([]map[string]types.AttributeValue, len(ka.Keys))
+				for n, k := range ka.Keys {
+					keys[n] = sub.item(k)
+				}
+				req[table] = types.KeysAndAttributes{Keys: keys, ConsistentRead: ka.ConsistentRead,
+					ProjectionExpression: ka.ProjectionExpression, ExpressionAttributeNames: ka.ExpressionAttributeNames}
+			}
+			_, err := c.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req, ReturnConsumedCapacity: b.ReturnConsumedCapacity})
+			return err
+		}, nil
+	}}
+}
+
 // All are every operation a baseline can make, by name (for cmd/bench,
 // which writes the mains).
-var All = []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "Query"}
+var All = []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "Query", "BatchGetItem"}
 
 // avMap is a map of attribute values in DynamoDB JSON.
 type avMap map[string]types.AttributeValue

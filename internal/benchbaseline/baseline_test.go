@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -92,6 +93,60 @@ func TestReplay(t *testing.T) {
 	raw, _ = json.Marshal(plan)
 	if _, err := New(string(raw), GetItem(), UpdateItem()); err == nil {
 		t.Error("New with a request member the baseline does not know: no error")
+	}
+}
+
+// TestReplayMakesAPagesQueriesAtOnce: a listing's page, recorded as two
+// Queries and a BatchGetItem, is replayed as the route makes it: both
+// Queries at once (the stub answers neither until both have arrived), then
+// the BatchGetItem of the recorded keys.
+func TestReplayMakesAPagesQueriesAtOnce(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	both := make(chan struct{})
+	var queries int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		target := r.Header.Get("X-Amz-Target")
+		mu.Lock()
+		got = append(got, target+" "+string(body))
+		if strings.HasSuffix(target, ".Query") {
+			if queries++; queries == 2 {
+				close(both)
+			}
+		}
+		mu.Unlock()
+		if strings.HasSuffix(target, ".Query") {
+			select {
+			case <-both:
+			case <-time.After(5 * time.Second):
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(`{"__type":"com.amazon.coral.validate#ValidationException","message":"the other Query never came"}`))
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	t.Setenv("DYNAMODB_ENDPOINT", srv.URL)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("CODE_KEY_SECRET_ARN", "")
+	query := json.RawMessage(`{"TableName":"t","IndexName":"list-by-org","KeyConditionExpression":"#0 = :0","ExpressionAttributeNames":{"#0":"l_org"},"ExpressionAttributeValues":{":0":{"S":"acme#OTP#00"}},"Limit":3,"ScanIndexForward":false}`)
+	plan := Plan{Status: 200, Calls: []Call{{Op: "Query", Body: query}, {Op: "Query", Body: query},
+		{Op: "BatchGetItem", Body: json.RawMessage(`{"RequestItems":{"t":{"Keys":[{"pk":{"S":"ORG#acme#OTP#x"},"sk":{"S":"P"}}],"ConsistentRead":true}}}`)}}}
+	raw, _ := json.Marshal(plan)
+	h, err := New(string(raw), Query(), BatchGetItem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h(context.Background(), events.APIGatewayV2HTTPRequest{})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("handler = %v, %v; want 200", resp, err)
+	}
+	if len(got) != 3 || !strings.HasPrefix(got[2], "DynamoDB_20120810.BatchGetItem ") || !strings.Contains(got[2], `"ORG#acme#OTP#x"`) ||
+		!strings.Contains(got[2], `"ConsistentRead":true`) {
+		t.Fatalf("calls = %q, want two Queries then the recorded BatchGetItem", got)
 	}
 }
 

@@ -44,7 +44,8 @@ type Need struct {
 // transaction has no action of its own and needs the item action of each
 // of its parts (PutItem, UpdateItem, DeleteItem, ConditionCheckItem; a
 // TransactGetItems GetItem); a Query or a Scan of an index needs its
-// action on that index.
+// action on that index; a BatchGetItem (a listing's page reading its
+// processes) needs dynamodb:BatchGetItem on the table.
 func NeedsOf(op string, params any) []Need {
 	var out []Need
 	add := func(action, index string) {
@@ -71,6 +72,9 @@ func NeedsOf(op string, params any) []Need {
 		if len(in.TransactItems) > 0 {
 			add("GetItem", "")
 		}
+	case *dynamodb.BatchGetItemInput:
+		// A listing's page reads its processes from the table.
+		add("BatchGetItem", "")
 	case *dynamodb.QueryInput:
 		add(op, aws.ToString(in.IndexName))
 	case *dynamodb.ScanInput:

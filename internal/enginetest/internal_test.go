@@ -83,7 +83,8 @@ func TestNeedsOf(t *testing.T) {
 			{Delete: &types.Delete{TableName: table}}, {ConditionCheck: &types.ConditionCheck{TableName: table}},
 		}}, []Need{{Action: "dynamodb:UpdateItem"}, {Action: "dynamodb:PutItem"}, {Action: "dynamodb:DeleteItem"}, {Action: "dynamodb:ConditionCheckItem"}}},
 		{"TransactGetItems", &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{{Get: &types.Get{TableName: table}}}}, []Need{{Action: "dynamodb:GetItem"}}},
-		{"Query", &dynamodb.QueryInput{TableName: table, IndexName: aws.String("list-by-month")}, []Need{{Action: "dynamodb:Query", Index: "list-by-month"}}},
+		{"Query", &dynamodb.QueryInput{TableName: table, IndexName: aws.String("list-by-org")}, []Need{{Action: "dynamodb:Query", Index: "list-by-org"}}},
+		{"BatchGetItem", &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"t": {}}}, []Need{{Action: "dynamodb:BatchGetItem"}}},
 		{"Query", &dynamodb.QueryInput{TableName: table}, []Need{{Action: "dynamodb:Query"}}},
 		{"Scan", &dynamodb.ScanInput{TableName: table}, []Need{{Action: "dynamodb:Scan"}}},
 	}

@@ -261,6 +261,7 @@ const (
 	DeliveryFailed   HistoryItemAction = "delivery_failed"
 	DeliverySent     HistoryItemAction = "delivery_sent"
 	Expire           HistoryItemAction = "expire"
+	Extend           HistoryItemAction = "extend"
 	FailAttempts     HistoryItemAction = "fail_attempts"
 	IssueCode        HistoryItemAction = "issue_code"
 	RejectDocument   HistoryItemAction = "reject_document"
@@ -293,6 +294,8 @@ func (e HistoryItemAction) Valid() bool {
 	case DeliverySent:
 		return true
 	case Expire:
+		return true
+	case Extend:
 		return true
 	case FailAttempts:
 		return true
@@ -1336,6 +1339,20 @@ type EvidenceUploadsRequest struct {
 	Files []EvidenceFile `json:"files"`
 }
 
+// ExtendRequest `expires_in` counts from now, not from creation; the new expiry must
+// be later than the current one and at most 30 days after the
+// creation.
+type ExtendRequest struct {
+	// ExpiresIn An ISO-8601 duration counted from creation, such as `P7D`, `PT15M`,
+	// `P1W`, `PT36H` or `P1DT12H`: at least 1 minute (`PT1M`), at most 30
+	// days (`P30D`). Year and month designators are refused (their length
+	// varies; use days).
+	//
+	//
+	// Example: P7D
+	ExpiresIn ISODuration `json:"expires_in"`
+}
+
 // FailureReason Why a `FAILED` process failed: `MAX_ATTEMPTS`, five wrong attempts at its code; `STEP_REJECTED`, its identity document rejected (a chain).
 type FailureReason string
 
@@ -2123,6 +2140,11 @@ type EvidenceConfirmBody = EvidenceConfirm
 // EvidenceUploadsBody defines model for EvidenceUploadsBody.
 type EvidenceUploadsBody = EvidenceUploadsRequest
 
+// ExtendBody `expires_in` counts from now, not from creation; the new expiry must
+// be later than the current one and at most 30 days after the
+// creation.
+type ExtendBody = ExtendRequest
+
 // ValidationBody defines model for ValidationBody.
 type ValidationBody = ValidationRequest
 
@@ -2275,6 +2297,21 @@ type RequestChainEvidenceUploadsParams struct {
 	// (latitude -90 to 90, longitude -180 to 180); recorded with the
 	// device. Anything else is a 400 `MDOC_001`.
 	XLocation *Location `json:"x-location,omitempty"`
+}
+
+// ExtendChainParams defines parameters for ExtendChain.
+type ExtendChainParams struct {
+	// IdempotencyKey Makes a retry safe: the same key with the same request (method, path,
+	// body) within 24 hours answers the first answer's status and body again,
+	// with `Idempotent-Replayed: true`, without acting again; the same key
+	// with another request is 409 `MDOC_006`. 1 to 255 printable ASCII
+	// characters (400 `MDOC_001` otherwise); a key is the organisation's own.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// UserAgent Required and not blank on every chain operation and every actor or
+	// agent operation (400 `MDOC_001` otherwise); it is recorded with the
+	// action (at most 512 bytes kept).
+	UserAgent UserAgent `json:"User-Agent"`
 }
 
 // GetChainHistoryParams defines parameters for GetChainHistory.
@@ -2473,6 +2510,16 @@ type RequestOtpEvidenceUploadsParams struct {
 	XLocation *Location `json:"x-location,omitempty"`
 }
 
+// ExtendOtpParams defines parameters for ExtendOtp.
+type ExtendOtpParams struct {
+	// IdempotencyKey Makes a retry safe: the same key with the same request (method, path,
+	// body) within 24 hours answers the first answer's status and body again,
+	// with `Idempotent-Replayed: true`, without acting again; the same key
+	// with another request is 409 `MDOC_006`. 1 to 255 printable ASCII
+	// characters (400 `MDOC_001` otherwise); a key is the organisation's own.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ResendOtpParams defines parameters for ResendOtp.
 type ResendOtpParams struct {
 	// IdempotencyKey Makes a retry safe: the same key with the same request (method, path,
@@ -2542,6 +2589,9 @@ type ConfirmChainEvidenceJSONRequestBody = EvidenceConfirm
 // RequestChainEvidenceUploadsJSONRequestBody defines body for RequestChainEvidenceUploads for application/json ContentType.
 type RequestChainEvidenceUploadsJSONRequestBody = EvidenceUploadsRequest
 
+// ExtendChainJSONRequestBody defines body for ExtendChain for application/json ContentType.
+type ExtendChainJSONRequestBody = ExtendRequest
+
 // ValidateChainOtpJSONRequestBody defines body for ValidateChainOtp for application/json ContentType.
 type ValidateChainOtpJSONRequestBody = ValidationRequest
 
@@ -2556,6 +2606,9 @@ type ConfirmOtpEvidenceJSONRequestBody = EvidenceConfirm
 
 // RequestOtpEvidenceUploadsJSONRequestBody defines body for RequestOtpEvidenceUploads for application/json ContentType.
 type RequestOtpEvidenceUploadsJSONRequestBody = EvidenceUploadsRequest
+
+// ExtendOtpJSONRequestBody defines body for ExtendOtp for application/json ContentType.
+type ExtendOtpJSONRequestBody = ExtendRequest
 
 // ValidateOtpJSONRequestBody defines body for ValidateOtp for application/json ContentType.
 type ValidateOtpJSONRequestBody = ValidationRequest
@@ -3544,6 +3597,42 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/evidence/uploads (the `RequestChainEvidenceUploads` operationId).
 	RequestChainEvidenceUploads(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *RequestChainEvidenceUploadsParams, body RequestChainEvidenceUploadsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExtendChainWithBody Move a chain identification's expiry later
+	//
+	// Sets `expires_at` to `expires_in` from now, in one write with the
+	// process's place in the expiry sweep and its retention: the sweep
+	// expires it at the new time, not the old one. The status, the code
+	// and its own expiry do not change. Allowed from `CREATED` and
+	// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+	// failed, 409 `MDOC_006` from any other status, when the new expiry
+	// is not later than the current one, or when it falls more than 30
+	// days after the creation (the details say which). The history
+	// records an `extend` entry; the event `identification.extended` is
+	// published.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/extend (the `ExtendChain` operationId).
+	ExtendChainWithBody(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExtendChain Move a chain identification's expiry later
+	//
+	// Sets `expires_at` to `expires_in` from now, in one write with the
+	// process's place in the expiry sweep and its retention: the sweep
+	// expires it at the new time, not the old one. The status, the code
+	// and its own expiry do not change. Allowed from `CREATED` and
+	// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+	// failed, 409 `MDOC_006` from any other status, when the new expiry
+	// is not later than the current one, or when it falls more than 30
+	// days after the creation (the details say which). The history
+	// records an `extend` entry; the event `identification.extended` is
+	// published.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/extend (the `ExtendChain` operationId).
+	ExtendChain(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, body ExtendChainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetChainHistory Read the history of a chain identification
 	//
 	// Every change of the identification, oldest first, each written with
@@ -3815,6 +3904,42 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/evidence/uploads (the `RequestOtpEvidenceUploads` operationId).
 	RequestOtpEvidenceUploads(ctx context.Context, orgId OrgID, adminIdentificationId ActorOtpID, params *RequestOtpEvidenceUploadsParams, body RequestOtpEvidenceUploadsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExtendOtpWithBody Move an OTP identification's expiry later
+	//
+	// Sets `expires_at` to `expires_in` from now, in one write with the
+	// process's place in the expiry sweep and its retention: the sweep
+	// expires it at the new time, not the old one. The status, the code
+	// and its own expiry do not change. Allowed from `CREATED` and
+	// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+	// failed, 409 `MDOC_006` from any other status, when the new expiry
+	// is not later than the current one, or when it falls more than 30
+	// days after the creation (the details say which). The history
+	// records an `extend` entry; the event `identification.extended` is
+	// published.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/extend (the `ExtendOtp` operationId).
+	ExtendOtpWithBody(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExtendOtp Move an OTP identification's expiry later
+	//
+	// Sets `expires_at` to `expires_in` from now, in one write with the
+	// process's place in the expiry sweep and its retention: the sweep
+	// expires it at the new time, not the old one. The status, the code
+	// and its own expiry do not change. Allowed from `CREATED` and
+	// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+	// failed, 409 `MDOC_006` from any other status, when the new expiry
+	// is not later than the current one, or when it falls more than 30
+	// days after the creation (the details say which). The history
+	// records an `extend` entry; the event `identification.extended` is
+	// published.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/extend (the `ExtendOtp` operationId).
+	ExtendOtp(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, body ExtendOtpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOtpHistory Read the history of an OTP identification
 	//
@@ -4312,6 +4437,62 @@ func (c *Client) RequestChainEvidenceUploads(ctx context.Context, orgId OrgID, i
 	return c.Client.Do(req)
 }
 
+// ExtendChainWithBody Move a chain identification's expiry later
+//
+// Sets `expires_at` to `expires_in` from now, in one write with the
+// process's place in the expiry sweep and its retention: the sweep
+// expires it at the new time, not the old one. The status, the code
+// and its own expiry do not change. Allowed from `CREATED` and
+// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+// failed, 409 `MDOC_006` from any other status, when the new expiry
+// is not later than the current one, or when it falls more than 30
+// days after the creation (the details say which). The history
+// records an `extend` entry; the event `identification.extended` is
+// published.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/extend (the `ExtendChain` operationId).
+func (c *Client) ExtendChainWithBody(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExtendChainRequestWithBody(c.Server, orgId, identificationChainId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExtendChain Move a chain identification's expiry later
+//
+// Sets `expires_at` to `expires_in` from now, in one write with the
+// process's place in the expiry sweep and its retention: the sweep
+// expires it at the new time, not the old one. The status, the code
+// and its own expiry do not change. Allowed from `CREATED` and
+// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+// failed, 409 `MDOC_006` from any other status, when the new expiry
+// is not later than the current one, or when it falls more than 30
+// days after the creation (the details say which). The history
+// records an `extend` entry; the event `identification.extended` is
+// published.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/extend (the `ExtendChain` operationId).
+func (c *Client) ExtendChain(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, body ExtendChainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExtendChainRequest(c.Server, orgId, identificationChainId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetChainHistory Read the history of a chain identification
 //
 // Every change of the identification, oldest first, each written with
@@ -4754,6 +4935,62 @@ func (c *Client) RequestOtpEvidenceUploadsWithBody(ctx context.Context, orgId Or
 // Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/evidence/uploads (the `RequestOtpEvidenceUploads` operationId).
 func (c *Client) RequestOtpEvidenceUploads(ctx context.Context, orgId OrgID, adminIdentificationId ActorOtpID, params *RequestOtpEvidenceUploadsParams, body RequestOtpEvidenceUploadsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRequestOtpEvidenceUploadsRequest(c.Server, orgId, adminIdentificationId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExtendOtpWithBody Move an OTP identification's expiry later
+//
+// Sets `expires_at` to `expires_in` from now, in one write with the
+// process's place in the expiry sweep and its retention: the sweep
+// expires it at the new time, not the old one. The status, the code
+// and its own expiry do not change. Allowed from `CREATED` and
+// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+// failed, 409 `MDOC_006` from any other status, when the new expiry
+// is not later than the current one, or when it falls more than 30
+// days after the creation (the details say which). The history
+// records an `extend` entry; the event `identification.extended` is
+// published.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/extend (the `ExtendOtp` operationId).
+func (c *Client) ExtendOtpWithBody(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExtendOtpRequestWithBody(c.Server, orgId, adminIdentificationId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExtendOtp Move an OTP identification's expiry later
+//
+// Sets `expires_at` to `expires_in` from now, in one write with the
+// process's place in the expiry sweep and its retention: the sweep
+// expires it at the new time, not the old one. The status, the code
+// and its own expiry do not change. Allowed from `CREATED` and
+// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+// failed, 409 `MDOC_006` from any other status, when the new expiry
+// is not later than the current one, or when it falls more than 30
+// days after the creation (the details say which). The history
+// records an `extend` entry; the event `identification.extended` is
+// published.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/extend (the `ExtendOtp` operationId).
+func (c *Client) ExtendOtp(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, body ExtendOtpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExtendOtpRequest(c.Server, orgId, adminIdentificationId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5699,6 +5936,84 @@ func NewRequestChainEvidenceUploadsRequestWithBody(server string, orgId OrgID, i
 
 			req.Header.Set("x-location", headerParam3)
 		}
+
+	}
+
+	return req, nil
+}
+
+// NewExtendChainRequest calls the generic ExtendChain builder with application/json body
+func NewExtendChainRequest(server string, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, body ExtendChainJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExtendChainRequestWithBody(server, orgId, identificationChainId, params, "application/json", bodyReader)
+}
+
+// NewExtendChainRequestWithBody constructs an http.Request for the ExtendChain method, with any body, and a specified content type
+func NewExtendChainRequestWithBody(server string, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org_id", orgId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "identification_chain_id", identificationChainId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orgs/%s/identifications/chain/%s/extend", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "User-Agent", params.UserAgent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("User-Agent", headerParam1)
 
 	}
 
@@ -6710,6 +7025,75 @@ func NewRequestOtpEvidenceUploadsRequestWithBody(server string, orgId OrgID, adm
 	return req, nil
 }
 
+// NewExtendOtpRequest calls the generic ExtendOtp builder with application/json body
+func NewExtendOtpRequest(server string, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, body ExtendOtpJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExtendOtpRequestWithBody(server, orgId, adminIdentificationId, params, "application/json", bodyReader)
+}
+
+// NewExtendOtpRequestWithBody constructs an http.Request for the ExtendOtp method, with any body, and a specified content type
+func NewExtendOtpRequestWithBody(server string, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org_id", orgId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "admin_identification_id", adminIdentificationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orgs/%s/identifications/otp/%s/extend", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewGetOtpHistoryRequest constructs an http.Request for the GetOtpHistory method
 func NewGetOtpHistoryRequest(server string, orgId OrgID, adminIdentificationId OtpID) (*http.Request, error) {
 	var err error
@@ -7245,6 +7629,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/evidence/uploads (the `RequestChainEvidenceUploads` operationId).
 	RequestChainEvidenceUploadsWithResponse(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *RequestChainEvidenceUploadsParams, body RequestChainEvidenceUploadsJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestChainEvidenceUploadsResponse, error)
 
+	// ExtendChainWithBodyWithResponse Move a chain identification's expiry later
+	//
+	// Sets `expires_at` to `expires_in` from now, in one write with the
+	// process's place in the expiry sweep and its retention: the sweep
+	// expires it at the new time, not the old one. The status, the code
+	// and its own expiry do not change. Allowed from `CREATED` and
+	// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+	// failed, 409 `MDOC_006` from any other status, when the new expiry
+	// is not later than the current one, or when it falls more than 30
+	// days after the creation (the details say which). The history
+	// records an `extend` entry; the event `identification.extended` is
+	// published.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/extend (the `ExtendChain` operationId).
+	ExtendChainWithBodyWithResponse(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendChainResponse, error)
+
+	// ExtendChainWithResponse Move a chain identification's expiry later
+	//
+	// Sets `expires_at` to `expires_in` from now, in one write with the
+	// process's place in the expiry sweep and its retention: the sweep
+	// expires it at the new time, not the old one. The status, the code
+	// and its own expiry do not change. Allowed from `CREATED` and
+	// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+	// failed, 409 `MDOC_006` from any other status, when the new expiry
+	// is not later than the current one, or when it falls more than 30
+	// days after the creation (the details say which). The history
+	// records an `extend` entry; the event `identification.extended` is
+	// published.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/extend (the `ExtendChain` operationId).
+	ExtendChainWithResponse(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, body ExtendChainJSONRequestBody, reqEditors ...RequestEditorFn) (*ExtendChainResponse, error)
+
 	// GetChainHistoryWithResponse Read the history of a chain identification
 	//
 	// Every change of the identification, oldest first, each written with
@@ -7532,6 +7952,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/evidence/uploads (the `RequestOtpEvidenceUploads` operationId).
 	RequestOtpEvidenceUploadsWithResponse(ctx context.Context, orgId OrgID, adminIdentificationId ActorOtpID, params *RequestOtpEvidenceUploadsParams, body RequestOtpEvidenceUploadsJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestOtpEvidenceUploadsResponse, error)
+
+	// ExtendOtpWithBodyWithResponse Move an OTP identification's expiry later
+	//
+	// Sets `expires_at` to `expires_in` from now, in one write with the
+	// process's place in the expiry sweep and its retention: the sweep
+	// expires it at the new time, not the old one. The status, the code
+	// and its own expiry do not change. Allowed from `CREATED` and
+	// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+	// failed, 409 `MDOC_006` from any other status, when the new expiry
+	// is not later than the current one, or when it falls more than 30
+	// days after the creation (the details say which). The history
+	// records an `extend` entry; the event `identification.extended` is
+	// published.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/extend (the `ExtendOtp` operationId).
+	ExtendOtpWithBodyWithResponse(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendOtpResponse, error)
+
+	// ExtendOtpWithResponse Move an OTP identification's expiry later
+	//
+	// Sets `expires_at` to `expires_in` from now, in one write with the
+	// process's place in the expiry sweep and its retention: the sweep
+	// expires it at the new time, not the old one. The status, the code
+	// and its own expiry do not change. Allowed from `CREATED` and
+	// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+	// failed, 409 `MDOC_006` from any other status, when the new expiry
+	// is not later than the current one, or when it falls more than 30
+	// days after the creation (the details say which). The history
+	// records an `extend` entry; the event `identification.extended` is
+	// published.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/extend (the `ExtendOtp` operationId).
+	ExtendOtpWithResponse(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, body ExtendOtpJSONRequestBody, reqEditors ...RequestEditorFn) (*ExtendOtpResponse, error)
 
 	// GetOtpHistoryWithResponse Read the history of an OTP identification
 	//
@@ -8873,6 +9329,132 @@ func (r RequestChainEvidenceUploadsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RequestChainEvidenceUploadsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExtendChainResponse204Headers the declared response headers of an HTTP 204 response for ExtendChain
+type ExtendChainResponse204Headers struct {
+	XRequestId string
+}
+
+// ExtendChainResponse400Headers the declared response headers of an HTTP 400 response for ExtendChain
+type ExtendChainResponse400Headers struct {
+	XRequestId string
+}
+
+// ExtendChainResponse401Headers the declared response headers of an HTTP 401 response for ExtendChain
+type ExtendChainResponse401Headers struct {
+	XRequestId string
+}
+
+// ExtendChainResponse404Headers the declared response headers of an HTTP 404 response for ExtendChain
+type ExtendChainResponse404Headers struct {
+	XRequestId string
+}
+
+// ExtendChainResponse409Headers the declared response headers of an HTTP 409 response for ExtendChain
+type ExtendChainResponse409Headers struct {
+	XRequestId string
+}
+
+// ExtendChainResponse500Headers the declared response headers of an HTTP 500 response for ExtendChain
+type ExtendChainResponse500Headers struct {
+	XRequestId string
+}
+
+// ExtendChainResponse503Headers the declared response headers of an HTTP 503 response for ExtendChain
+type ExtendChainResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+type ExtendChainResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *ExtendChainResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ExtendChainResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExtendChainResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ExtendChainResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ExtendChainResponse409Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ExtendChainResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExtendChainResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExtendChainResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExtendChainResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ExtendChainResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ExtendChainResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ExtendChainResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ExtendChainResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExtendChainResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExtendChainResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExtendChainResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExtendChainResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10533,6 +11115,132 @@ func (r RequestOtpEvidenceUploadsResponse) ContentType() string {
 	return ""
 }
 
+// ExtendOtpResponse204Headers the declared response headers of an HTTP 204 response for ExtendOtp
+type ExtendOtpResponse204Headers struct {
+	XRequestId string
+}
+
+// ExtendOtpResponse400Headers the declared response headers of an HTTP 400 response for ExtendOtp
+type ExtendOtpResponse400Headers struct {
+	XRequestId string
+}
+
+// ExtendOtpResponse401Headers the declared response headers of an HTTP 401 response for ExtendOtp
+type ExtendOtpResponse401Headers struct {
+	XRequestId string
+}
+
+// ExtendOtpResponse404Headers the declared response headers of an HTTP 404 response for ExtendOtp
+type ExtendOtpResponse404Headers struct {
+	XRequestId string
+}
+
+// ExtendOtpResponse409Headers the declared response headers of an HTTP 409 response for ExtendOtp
+type ExtendOtpResponse409Headers struct {
+	XRequestId string
+}
+
+// ExtendOtpResponse500Headers the declared response headers of an HTTP 500 response for ExtendOtp
+type ExtendOtpResponse500Headers struct {
+	XRequestId string
+}
+
+// ExtendOtpResponse503Headers the declared response headers of an HTTP 503 response for ExtendOtp
+type ExtendOtpResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+type ExtendOtpResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *ExtendOtpResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ExtendOtpResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExtendOtpResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ExtendOtpResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ExtendOtpResponse409Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ExtendOtpResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExtendOtpResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExtendOtpResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExtendOtpResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ExtendOtpResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ExtendOtpResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ExtendOtpResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ExtendOtpResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ExtendOtpResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExtendOtpResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExtendOtpResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExtendOtpResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetOtpHistoryResponse200Headers the declared response headers of an HTTP 200 response for GetOtpHistory
 type GetOtpHistoryResponse200Headers struct {
 	XRequestId string
@@ -11299,6 +12007,54 @@ func (c *ClientWithResponses) RequestChainEvidenceUploadsWithResponse(ctx contex
 	return ParseRequestChainEvidenceUploadsResponse(rsp)
 }
 
+// ExtendChainWithBodyWithResponse Move a chain identification's expiry later
+//
+// Sets `expires_at` to `expires_in` from now, in one write with the
+// process's place in the expiry sweep and its retention: the sweep
+// expires it at the new time, not the old one. The status, the code
+// and its own expiry do not change. Allowed from `CREATED` and
+// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+// failed, 409 `MDOC_006` from any other status, when the new expiry
+// is not later than the current one, or when it falls more than 30
+// days after the creation (the details say which). The history
+// records an `extend` entry; the event `identification.extended` is
+// published.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/extend (the `ExtendChain` operationId).
+func (c *ClientWithResponses) ExtendChainWithBodyWithResponse(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendChainResponse, error) {
+	rsp, err := c.ExtendChainWithBody(ctx, orgId, identificationChainId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExtendChainResponse(rsp)
+}
+
+// ExtendChainWithResponse Move a chain identification's expiry later
+//
+// Sets `expires_at` to `expires_in` from now, in one write with the
+// process's place in the expiry sweep and its retention: the sweep
+// expires it at the new time, not the old one. The status, the code
+// and its own expiry do not change. Allowed from `CREATED` and
+// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+// failed, 409 `MDOC_006` from any other status, when the new expiry
+// is not later than the current one, or when it falls more than 30
+// days after the creation (the details say which). The history
+// records an `extend` entry; the event `identification.extended` is
+// published.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orgs/{org_id}/identifications/chain/{identification_chain_id}/extend (the `ExtendChain` operationId).
+func (c *ClientWithResponses) ExtendChainWithResponse(ctx context.Context, orgId OrgID, identificationChainId ChainID, params *ExtendChainParams, body ExtendChainJSONRequestBody, reqEditors ...RequestEditorFn) (*ExtendChainResponse, error) {
+	rsp, err := c.ExtendChain(ctx, orgId, identificationChainId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExtendChainResponse(rsp)
+}
+
 // GetChainHistoryWithResponse Read the history of a chain identification
 //
 // Every change of the identification, oldest first, each written with
@@ -11693,6 +12449,54 @@ func (c *ClientWithResponses) RequestOtpEvidenceUploadsWithResponse(ctx context.
 		return nil, err
 	}
 	return ParseRequestOtpEvidenceUploadsResponse(rsp)
+}
+
+// ExtendOtpWithBodyWithResponse Move an OTP identification's expiry later
+//
+// Sets `expires_at` to `expires_in` from now, in one write with the
+// process's place in the expiry sweep and its retention: the sweep
+// expires it at the new time, not the old one. The status, the code
+// and its own expiry do not change. Allowed from `CREATED` and
+// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+// failed, 409 `MDOC_006` from any other status, when the new expiry
+// is not later than the current one, or when it falls more than 30
+// days after the creation (the details say which). The history
+// records an `extend` entry; the event `identification.extended` is
+// published.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/extend (the `ExtendOtp` operationId).
+func (c *ClientWithResponses) ExtendOtpWithBodyWithResponse(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendOtpResponse, error) {
+	rsp, err := c.ExtendOtpWithBody(ctx, orgId, adminIdentificationId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExtendOtpResponse(rsp)
+}
+
+// ExtendOtpWithResponse Move an OTP identification's expiry later
+//
+// Sets `expires_at` to `expires_in` from now, in one write with the
+// process's place in the expiry sweep and its retention: the sweep
+// expires it at the new time, not the old one. The status, the code
+// and its own expiry do not change. Allowed from `CREATED` and
+// `IN_PROGRESS`; 409 `MDOC_005` when the process has expired or
+// failed, 409 `MDOC_006` from any other status, when the new expiry
+// is not later than the current one, or when it falls more than 30
+// days after the creation (the details say which). The history
+// records an `extend` entry; the event `identification.extended` is
+// published.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/extend (the `ExtendOtp` operationId).
+func (c *ClientWithResponses) ExtendOtpWithResponse(ctx context.Context, orgId OrgID, adminIdentificationId OtpID, params *ExtendOtpParams, body ExtendOtpJSONRequestBody, reqEditors ...RequestEditorFn) (*ExtendOtpResponse, error) {
+	rsp, err := c.ExtendOtp(ctx, orgId, adminIdentificationId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExtendOtpResponse(rsp)
 }
 
 // GetOtpHistoryWithResponse Read the history of an OTP identification
@@ -13206,6 +14010,150 @@ func ParseRequestChainEvidenceUploadsResponse(rsp *http.Response) (*RequestChain
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers RequestChainEvidenceUploadsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExtendChainResponse parses an HTTP response from a ExtendChainWithResponse call
+func ParseExtendChainResponse(rsp *http.Response) (*ExtendChainResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExtendChainResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers ExtendChainResponse204Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers ExtendChainResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ExtendChainResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ExtendChainResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers ExtendChainResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 500:
+		var headers ExtendChainResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExtendChainResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -15082,6 +16030,150 @@ func ParseRequestOtpEvidenceUploadsResponse(rsp *http.Response) (*RequestOtpEvid
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers RequestOtpEvidenceUploadsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExtendOtpResponse parses an HTTP response from a ExtendOtpWithResponse call
+func ParseExtendOtpResponse(rsp *http.Response) (*ExtendOtpResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExtendOtpResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers ExtendOtpResponse204Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers ExtendOtpResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ExtendOtpResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ExtendOtpResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers ExtendOtpResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 500:
+		var headers ExtendOtpResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExtendOtpResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 )
 
@@ -21,7 +22,9 @@ var (
 // transaction (docs/architecture.md), so:
 //
 //   - a request reads at most once, before it writes (a listing's page is
-//     one read, however many Query calls its filter makes it read ahead);
+//     one read: its Query calls, one per partition and shard it reads and
+//     any it reads ahead, then one BatchGetItem of the processes they
+//     found);
 //   - a GET reads once and writes nothing;
 //   - an idempotent route's action is one write and nothing else (with a
 //     key, the key's record joins that write in one transaction);
@@ -36,7 +39,10 @@ func CheckSuccess(rt httpapi.Route, ops []string) error {
 	for n, op := range ops {
 		switch {
 		case op == "Query" && n > 0 && ops[n-1] == "Query":
-			// The same listing page reading ahead.
+			// The same listing page reading another shard, or ahead.
+		case op == "BatchGetItem" && isListing(rt) && n > 0 && (ops[n-1] == "Query" || ops[n-1] == "BatchGetItem"):
+			// The same listing page reading the processes it found (again
+			// for the keys DynamoDB left unprocessed, if it throttled).
 		case reads[op]:
 			if nWrites > 0 || nReads > 0 {
 				return fmt.Errorf("%s: calls %v: a read after a read or a write (%s, call %d)", rt.Name, ops, op, n+1)
@@ -64,11 +70,21 @@ func CheckSuccess(rt httpapi.Route, ops []string) error {
 
 // MaxSuccessCalls is the most DynamoDB calls one success of rt makes on a
 // table that holds only the process it acts on (where a listing's page
-// has nothing to read ahead for), as CheckSuccess's rules allow: one for
-// a GET and an idempotent action, two for the others.
+// has nothing to read ahead for), as CheckSuccess's rules allow: for a
+// listing's page of one partition (no filter, one status, or a person),
+// a Query per shard of the organisation's partitions and one BatchGetItem;
+// one for any other GET and an idempotent action, two for the others.
 func MaxSuccessCalls(rt httpapi.Route) int {
+	if isListing(rt) {
+		return dynamostore.ListShards + 1
+	}
 	if rt.Method == http.MethodGet || rt.Idempotent {
 		return 1
 	}
 	return 2
+}
+
+// isListing reports whether rt lists an organisation's processes.
+func isListing(rt httpapi.Route) bool {
+	return rt.Name == httpapi.ListOTP.Name || rt.Name == httpapi.ListChain.Name
 }

@@ -37,6 +37,7 @@ const (
 	exampleChain = `{"actor":{"name":"James","last_name":"Smith","identity_document":{"document_number":"12345678A","document_type":"IDENTITY_CARD","country":"ES"},"email":"example@email.com","msisdn":{"phone_number":6123456789,"country_code":"34"},"language":"ES"},"expires_in":"PT15M","sequence":[{"identification_type":"OTP","otp_step":{"two_factor_type":"DOCUMENT_NUMBER","channel":{"type":"SMS","external":false}}},{"identification_type":"AGENT"},{"identification_type":"IDENTITY_DOCUMENT","identity_document_step":{"provider_type":"INTERNAL"}}]}`
 
 	exampleCancel   = `{"reason":"customer asked"}`
+	exampleExtend   = `{"expires_in":"P20D"}`
 	exampleValidate = `{"code":"k4khb9","two_factor":"12345678A"}`
 	exampleAgent    = `{"agent":"Agent Smith","evidence_metadata":"{\"call_id\":\"c-1\"}"}`
 	exampleUploads  = `{"files":[{"kind":"DOCUMENT_FRONT","content_type":"image/jpeg"},{"kind":"DOCUMENT_BACK","content_type":"image/png"}]}`
@@ -61,9 +62,11 @@ var listQueries = []string{
 var table = map[string]Facts{
 	"create-otp":                     {Example: exampleOTP},
 	"cancel-otp":                     {Example: exampleCancel},
+	"extend-otp":                     {Example: exampleExtend},
 	"delete-otp":                     {Queries: []string{"", "force=true"}},
 	"create-chain":                   {Example: exampleChain},
 	"cancel-chain":                   {Example: exampleCancel},
+	"extend-chain":                   {Example: exampleExtend},
 	"validate-otp":                   {Example: exampleValidate},
 	"validate-chain-otp":             {Example: exampleValidate},
 	"validate-chain-agent":           {Example: exampleAgent},

@@ -74,8 +74,8 @@ func TestLoadTableFromRepoTemplate(t *testing.T) {
 			{AttributeName: aws.String("open_shard"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("open_expires_at"), AttributeType: types.ScalarAttributeTypeN},
 			{AttributeName: aws.String("ls"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String("l_month"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String("l_status"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("l_org"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("l_org_status"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("l_email"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("l_phone"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("l_document"), AttributeType: types.ScalarAttributeTypeS},
@@ -87,8 +87,10 @@ func TestLoadTableFromRepoTemplate(t *testing.T) {
 				{AttributeName: aws.String("open_expires_at"), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-		}, listIndex("list-by-month", "l_month"), listIndex("list-by-status", "l_status"), listIndex("list-by-email", "l_email"),
-			listIndex("list-by-phone", "l_phone"), listIndex("list-by-document", "l_document")}},
+		}, listIndex("list-by-org", "l_org"), listIndex("list-by-org-status", "l_org_status", "expires_at"),
+			listIndex("find-by-email", "l_email", "status", "expires_at", "l_phone"),
+			listIndex("find-by-phone", "l_phone", "status", "expires_at"),
+			listIndex("find-by-document", "l_document", "status", "expires_at", "l_email", "l_phone")}},
 		{"LocalSecondaryIndexes", got.LocalSecondaryIndexes, []types.LocalSecondaryIndex(nil)},
 		{"SSESpecification", got.SSESpecification, &types.SSESpecification{Enabled: aws.Bool(true)}},
 		{"StreamSpecification", got.StreamSpecification, &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}},
@@ -103,15 +105,19 @@ func TestLoadTableFromRepoTemplate(t *testing.T) {
 }
 
 // listIndex is a listing index as the template declares it: the facet,
-// the position, every attribute projected.
-func listIndex(name, facet string) types.GlobalSecondaryIndex {
+// the position, and the keys only, or with include (never an actor value).
+func listIndex(name, facet string, include ...string) types.GlobalSecondaryIndex {
+	p := &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}
+	if len(include) > 0 {
+		p = &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: include}
+	}
 	return types.GlobalSecondaryIndex{
 		IndexName: aws.String(name),
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(facet), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String("ls"), KeyType: types.KeyTypeRange},
 		},
-		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		Projection: p,
 	}
 }
 

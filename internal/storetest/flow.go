@@ -160,6 +160,8 @@ var flowLifecycle = map[identification.Action]map[identification.Status]outcome{
 	identification.ActionCompleteEvidence: openOnly(false, true),
 	identification.ActionApproveDocument:  openOnly(false, true),
 	identification.ActionRejectDocument:   openOnly(false, true),
+	// Extend: any open process not yet expired, to a later expiry.
+	identification.ActionExtend: openOnly(true, true),
 }
 
 // image is an evidence image of kind as the suite records it.
@@ -255,6 +257,9 @@ func flowFixture(t *testing.T, action identification.Action, status identificati
 		ev := image(identification.EvidenceDocumentBack)
 		cmd.Evidence = &ev
 		cmd.By.Device = nil
+	case identification.ActionExtend:
+		cmd.By = identification.Caller{Kind: identification.CallerAdmin, Sub: "admin-1"}
+		cmd.ExpiresAt = Now.Add(2 * time.Hour)
 	case identification.ActionCompleteEvidence:
 		i.TwoFactorType = "PERSONAL_DOCUMENT_IMAGE"
 		i.OTP.Validated = true

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ const (
 	attrHistory         = "history"
 	attrDeletedAt       = "deleted_at"
 	attrDeletedBy       = "deleted_by"
-	attrListStatus      = "l_status"
+	attrListOrgStatus   = "l_org_status"
 	attrDecision        = "document_decision"
 )
 
@@ -157,13 +158,15 @@ type item struct {
 	DeletedBy string `dynamodbav:"deleted_by,omitempty"`
 
 	// The listing indexes' keys (list.go): the position, and one partition
-	// value per facet. The actor facets hold keyed hashes, never values.
-	ListPosition string `dynamodbav:"ls,omitempty"`
-	ListMonth    string `dynamodbav:"l_month,omitempty"`
-	ListStatus   string `dynamodbav:"l_status,omitempty"`
-	ListEmail    string `dynamodbav:"l_email,omitempty"`
-	ListPhone    string `dynamodbav:"l_phone,omitempty"`
-	ListDocument string `dynamodbav:"l_document,omitempty"`
+	// value per facet (the organisation's and its status's written to one
+	// of ListShards shards by id). The actor facets hold keyed hashes,
+	// never values.
+	ListPosition  string `dynamodbav:"ls,omitempty"`
+	ListOrg       string `dynamodbav:"l_org,omitempty"`
+	ListOrgStatus string `dynamodbav:"l_org_status,omitempty"`
+	ListEmail     string `dynamodbav:"l_email,omitempty"`
+	ListPhone     string `dynamodbav:"l_phone,omitempty"`
+	ListDocument  string `dynamodbav:"l_document,omitempty"`
 
 	// The evidence images, one attribute per kind (an update can set a
 	// top-level attribute whatever else the item holds), and the decision
@@ -411,8 +414,8 @@ func toItem(i *identification.Identification, code *identification.CodeMaterial,
 	}
 	facet := facetPrefix(i.OrgID, i.Type)
 	it.ListPosition = identification.Position(i)
-	it.ListMonth = facet + monthOf(i.CreatedAt)
-	it.ListStatus = facet + string(i.Status)
+	it.ListOrg = orgFacet(i.OrgID, i.Type, i.ID)
+	it.ListOrgStatus = statusFacet(i.OrgID, i.Type, i.Status, i.ID)
 	it.ListEmail = facetOf(facet, i.ActorKeys.Email)
 	it.ListPhone = facetOf(facet, i.ActorKeys.Phone)
 	it.ListDocument = facetOf(facet, i.ActorKeys.Document)
@@ -557,9 +560,10 @@ var tombstoneKeeps = map[string]bool{
 
 // tombstoneRemoves lists every other attribute of item, read from its tags
 // so that a field added to item is removed by a delete without anyone
-// remembering to list it.
+// remembering to list it, and the attributes items written by earlier
+// releases may still carry (legacyAttrs).
 var tombstoneRemoves = func() []string {
-	var out []string
+	out := slices.Clone(legacyAttrs)
 	t := reflect.TypeOf(item{})
 	for n := 0; n < t.NumField(); n++ {
 		name, _, _ := strings.Cut(t.Field(n).Tag.Get("dynamodbav"), ",")

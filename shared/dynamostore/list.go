@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"time"
@@ -10,40 +11,81 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/idadmin/api/shared/identification"
 )
 
 // The listing indexes. Each is partitioned by one facet of a process and
-// sorted by its position (ls: created_at, then id), so that any page of a
-// facet, newest first, is one Query; they project every attribute, so the
-// page needs no further read. Every facet value starts with the
-// organisation and the type:
+// sorted by its position (ls: created_at, then id), so that a facet's page,
+// newest first, is one Query per partition of the facet. Every facet value
+// starts with the organisation and the type:
 //
-//	list-by-month     l_month    <org>#<TYPE>#<yyyymm of created_at>
-//	list-by-status    l_status   <org>#<TYPE>#<status>
-//	list-by-email     l_email    <org>#<TYPE>#<keyed hash of the e-mail address>
-//	list-by-phone     l_phone    <org>#<TYPE>#<keyed hash of the E.164 number>
-//	list-by-document  l_document <org>#<TYPE>#<keyed hash of the document number>
+//	list-by-org         l_org         <org>#<TYPE>#<shard>
+//	list-by-org-status  l_org_status  <org>#<TYPE>#<status>#<shard>
+//	find-by-email       l_email       <org>#<TYPE>#<keyed hash of the e-mail address>
+//	find-by-phone       l_phone       <org>#<TYPE>#<keyed hash of the E.164 number>
+//	find-by-document    l_document    <org>#<TYPE>#<keyed hash of the document number>
 //
-// An organisation's processes spread over one partition per month, per
-// status and per person; what a page costs and where that stops scaling is
-// in docs/api.md ("Listing and search").
+// They hold keys, never the process: list-by-org only its keys,
+// list-by-org-status its expiry besides (an open status's filter), the
+// find-by indexes its status, its expiry and the hashes the rest of a
+// person's query is filtered on. So no actor value is in any index, a
+// write that changes nothing an index holds does not touch it, and an
+// index entry costs one write unit whatever the process's size. A page
+// reads the keys, then the page's processes with one BatchGetItem.
+//
+// The organisation's own partitions (list-by-org, list-by-org-status) are
+// split into ListShards shards by id, so that one organisation's writes
+// spread over ListShards partition keys (see ListShards); a page reads
+// every shard and merges them by position. A person's partitions are not
+// split: one person's processes are never many a second.
 const (
-	IndexByMonth    = "list-by-month"
-	IndexByStatus   = "list-by-status"
-	IndexByEmail    = "list-by-email"
-	IndexByPhone    = "list-by-phone"
-	IndexByDocument = "list-by-document"
+	IndexByOrg       = "list-by-org"
+	IndexByOrgStatus = "list-by-org-status"
+	IndexByEmail     = "find-by-email"
+	IndexByPhone     = "find-by-phone"
+	IndexByDocument  = "find-by-document"
 
 	attrPosition = "ls"
+	attrListOrg  = "l_org"
 )
+
+// ListShards is the number of partition keys one organisation's processes
+// of one type are written to, in list-by-org and in each status of
+// list-by-org-status: shard = FNV-1a(id) mod ListShards.
+//
+// A partition key takes at most 1,000 write units a second, and the goal
+// is one organisation completing 1,000 verifications a second with its
+// hottest key taking at most one unit per verification. An index entry
+// holds keys (and an expiry), well under 1 KB: one unit per write.
+//
+//   - list-by-org: a create writes one entry and nothing ever moves it:
+//     1 unit per verification, 1/8 on each shard: 125 units a second.
+//   - list-by-org-status: a status move deletes the entry under the old
+//     status and puts one under the new. A verification writes CREATED
+//     (create), moves it to IN_PROGRESS (first attempt) and on to
+//     COMPLETED: CREATED and IN_PROGRESS take a put and a delete each,
+//     2 units per verification, 2/8 = 0.25 on each shard: 250 units a
+//     second, a quarter of a partition's limit (an extend, which moves the
+//     projected expiry, adds one to an open status's).
+//
+// Reading costs the other way: a page Queries every shard of each partition
+// it reads. 8 keeps the hottest key at a quarter of its limit and an
+// unfiltered page at 8 Queries; changing it re-keys every process
+// (cmd/backfill rewrites the keys of a table).
+const ListShards = 8
 
 // ListIndexes are the listing indexes, each with its partition attribute.
 var ListIndexes = map[string]string{
-	IndexByMonth: "l_month", IndexByStatus: attrListStatus, IndexByEmail: "l_email",
+	IndexByOrg: attrListOrg, IndexByOrgStatus: attrListOrgStatus, IndexByEmail: "l_email",
 	IndexByPhone: "l_phone", IndexByDocument: "l_document",
 }
+
+// legacyAttrs are listing keys of earlier releases, which the indexes they
+// fed (list-by-month, list-by-status) no longer read; items written before
+// may still carry them, and a delete removes them with the rest.
+var legacyAttrs = []string{"l_month", "l_status"}
 
 func facetPrefix(org string, t identification.Type) string { return org + "#" + string(t) + "#" }
 
@@ -55,15 +97,40 @@ func facetOf(prefix, hash string) string {
 	return prefix + hash
 }
 
-func monthOf(t time.Time) string { return t.UTC().Format("200601") }
+// listShard is the shard of the process id: two digits, 00 to ListShards-1.
+func listShard(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return fmt.Sprintf("%02d", h.Sum32()%ListShards)
+}
 
-// source is one facet a page reads: an index and the partitions to read in
-// turn (months newest first), with the filter that makes what it reads
-// exactly what the query asks for.
+// orgFacet is the list-by-org partition of the process id of org and t.
+func orgFacet(org string, t identification.Type, id string) string {
+	return facetPrefix(org, t) + listShard(id)
+}
+
+// statusFacet is the list-by-org-status partition of the process id of
+// org and t in status st.
+func statusFacet(org string, t identification.Type, st identification.Status, id string) string {
+	return facetPrefix(org, t) + string(st) + "#" + listShard(id)
+}
+
+// shards are the ListShards partitions of a sharded facet: prefix, then
+// each shard's two digits.
+func shards(prefix string) []string {
+	out := make([]string, ListShards)
+	for n := range out {
+		out[n] = fmt.Sprintf("%s%02d", prefix, n)
+	}
+	return out
+}
+
+// source is one partition a page reads, with the filter that makes what it
+// reads exactly what the query asks for.
 type source struct {
 	index  string
 	attr   string
-	values []string
+	value  string
 	filter *expression.ConditionBuilder
 	// atLeast is the smallest Limit of its Queries: a filter that may
 	// drop many of the items read (one person's processes, filtered by
@@ -81,16 +148,38 @@ const personReadAhead = 250
 // has not ended yet (it ends them within a minute of their expiry).
 const sweepLagReadAhead = 10
 
+// Reading a page's processes: BatchGetItem takes at most 100 keys (a page
+// holds at most identification.MaxListLimit), and the keys DynamoDB leaves
+// unprocessed (it throttled them) are asked again, at most
+// maxBatchGetTries calls in all, the waits between them doubling from
+// batchGetBackoff.
+const (
+	maxBatchGet      = 100
+	maxBatchGetTries = 4
+	batchGetBackoff  = 20 * time.Millisecond
+)
+
+// candidate is one index entry a page may show: its table key and its
+// position.
+type candidate struct {
+	pk, sk, position string
+}
+
 // List answers one page of f (identification.Lister). It reads the facet
 // that narrows the query most: a document number, an e-mail address or a
 // phone (one person's processes, filtered by the rest of the query); else
-// one partition per asked status; else the months, newest first. Each
-// facet is read below the page's start for at most Limit+1 items, and the
-// facets' items are merged by position: the first Limit are the page, one
-// more means another page follows.
+// the shards of each asked status; else the shards of the organisation.
+// Each partition is read below the page's start for at most Limit+1 keys,
+// all at once, and the keys are merged by position: the first Limit are
+// the page's, one more means another page follows. Then one BatchGetItem
+// reads the page's processes, strongly consistent, so each is exactly what
+// its read answers. A process deleted, or moved out of the asked statuses,
+// between the index's answer and that read is left out: then the page
+// holds fewer than Limit, and the next starts below the last one it
+// considered (ListPage.Next).
 func (s *Store) List(ctx context.Context, f identification.ListFilter) (identification.ListPage, error) {
 	sources := s.sources(f)
-	lists := make([][]item, len(sources))
+	lists := make([][]candidate, len(sources))
 	errs := make([]error, len(sources))
 	if len(sources) == 1 {
 		lists[0], errs[0] = s.read(ctx, sources[0], f)
@@ -101,32 +190,105 @@ func (s *Store) List(ctx context.Context, f identification.ListFilter) (identifi
 		}
 		wg.Wait()
 	}
-	var all []item
+	var all []candidate
 	for n := range lists {
 		if errs[n] != nil {
 			return identification.ListPage{}, errs[n]
 		}
 		all = append(all, lists[n]...)
 	}
-	slices.SortFunc(all, func(a, b item) int {
+	slices.SortFunc(all, func(a, b candidate) int {
 		switch {
-		case a.ListPosition > b.ListPosition:
+		case a.position > b.position:
 			return -1
-		case a.ListPosition < b.ListPosition:
+		case a.position < b.position:
 			return 1
 		}
 		return 0
 	})
-	all = slices.CompactFunc(all, func(a, b item) bool { return a.PK == b.PK })
+	// A process moving between statuses may be, for a moment, under both.
+	all = slices.CompactFunc(all, func(a, b candidate) bool { return a.pk == b.pk })
 	page := identification.ListPage{More: len(all) > f.Limit}
 	if page.More {
 		all = all[:f.Limit]
+		page.Next = all[len(all)-1].position
 	}
-	page.Items = make([]*identification.Identification, len(all))
-	for n := range all {
-		page.Items[n], _ = fromItem(all[n])
+	items, err := s.batchGet(ctx, all)
+	if err != nil {
+		return identification.ListPage{}, err
+	}
+	page.Items = make([]*identification.Identification, 0, len(all))
+	for _, c := range all {
+		it, ok := items[c.pk]
+		if !ok || it.Kind != kindProcess || !listedIn(it, f) {
+			continue
+		}
+		i, _ := fromItem(it)
+		page.Items = append(page.Items, i)
 	}
 	return page, nil
+}
+
+// listedIn reports whether it, as read now, still belongs to f's listing:
+// what the index answered may have changed since (its status; everything
+// else a listing filters on never changes).
+func listedIn(it item, f identification.ListFilter) bool {
+	if len(f.Statuses) == 0 {
+		return true
+	}
+	st := identification.Status(it.Status)
+	if st.Open() && it.ExpiresAt <= f.Now.Unix() {
+		return false
+	}
+	return slices.Contains(f.Statuses, st)
+}
+
+// batchGet reads the items of cs (at most maxBatchGet) with one
+// BatchGetItem, asking again for the keys DynamoDB left unprocessed. It
+// answers them by partition key; a key with no item is absent.
+func (s *Store) batchGet(ctx context.Context, cs []candidate) (map[string]item, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	if len(cs) > maxBatchGet {
+		return nil, fmt.Errorf("batch get: %d keys, more than %d", len(cs), maxBatchGet)
+	}
+	keys := make([]map[string]types.AttributeValue, len(cs))
+	for n, c := range cs {
+		keys[n] = map[string]types.AttributeValue{attrPK: str(c.pk), attrSK: str(c.sk)}
+	}
+	table := aws.ToString(s.table)
+	pending := map[string]types.KeysAndAttributes{table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	out := make(map[string]item, len(cs))
+	wait := batchGetBackoff
+	for try := 1; ; try++ {
+		got, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+		if err != nil {
+			return nil, classify("batch get item", err)
+		}
+		for _, av := range got.Responses[table] {
+			it, err := decodeItem(av)
+			if err != nil {
+				return nil, err
+			}
+			out[it.PK] = it
+		}
+		left, ok := got.UnprocessedKeys[table]
+		if !ok || len(left.Keys) == 0 {
+			return out, nil
+		}
+		if try == maxBatchGetTries {
+			return nil, &identification.Error{Kind: identification.KindUnavailable, Message: "the store is unavailable; retry later",
+				Err: fmt.Errorf("batch get item: %d of %d keys still unprocessed after %d calls", len(left.Keys), len(cs), try)}
+		}
+		pending = map[string]types.KeysAndAttributes{table: left}
+		select {
+		case <-ctx.Done():
+			return nil, classify("batch get item", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 func (s *Store) sources(f identification.ListFilter) []source {
@@ -147,7 +309,8 @@ func (s *Store) sources(f identification.ListFilter) []source {
 			continue
 		}
 		// One person's processes: the rest of the query is a filter
-		// on a partition that holds only theirs.
+		// on a partition that holds only theirs (on attributes the
+		// index projects for it: the template's find-by indexes).
 		var conds []expression.ConditionBuilder
 		for _, other := range actor[n+1:] {
 			if other.hashes != nil {
@@ -157,7 +320,7 @@ func (s *Store) sources(f identification.ListFilter) []source {
 		if len(f.Statuses) > 0 {
 			conds = append(conds, seenStatus(f.Statuses, f.Now))
 		}
-		src := source{index: a.index, attr: ListIndexes[a.index], values: values(a.hashes)}
+		src := source{index: a.index, attr: ListIndexes[a.index]}
 		if len(conds) > 0 {
 			src.atLeast = personReadAhead
 			c := conds[0]
@@ -169,17 +332,17 @@ func (s *Store) sources(f identification.ListFilter) []source {
 		// One source per key a value may have been hashed under, each
 		// reading its own partition.
 		var out []source
-		for _, v := range src.values {
+		for _, v := range values(a.hashes) {
 			one := src
-			one.values = []string{v}
+			one.value = v
 			out = append(out, one)
 		}
 		return out
 	}
 	if len(f.Statuses) > 0 {
-		out := make([]source, 0, len(f.Statuses))
+		out := make([]source, 0, len(f.Statuses)*ListShards)
 		for _, st := range f.Statuses {
-			src := source{index: IndexByStatus, attr: attrListStatus, values: []string{prefix + string(st)}}
+			src := source{index: IndexByOrgStatus, attr: attrListOrgStatus}
 			if st.Open() {
 				// An open process past its expiry reads as EXPIRED:
 				// not one of these (the sweep moves it within a minute,
@@ -187,46 +350,19 @@ func (s *Store) sources(f identification.ListFilter) []source {
 				c := name(attrExpiresAt).GreaterThan(expression.Value(f.Now.Unix()))
 				src.filter, src.atLeast = &c, f.Limit+1+sweepLagReadAhead
 			}
-			out = append(out, src)
+			for _, v := range shards(prefix + string(st) + "#") {
+				one := src
+				one.value = v
+				out = append(out, one)
+			}
 		}
 		return out
 	}
-	return []source{{index: IndexByMonth, attr: ListIndexes[IndexByMonth], values: s.months(f, prefix)}}
-}
-
-// months are the month partitions a page may read, newest first: from the
-// month of its upper bound down to the month of created_from, or of the
-// oldest process that can still be kept (the longest expiry and the
-// retention before now).
-func (s *Store) months(f identification.ListFilter, prefix string) []string {
-	top := f.Now
-	if !f.To.IsZero() && f.To.Before(top) {
-		top = f.To
-	}
-	if f.Before != "" {
-		if t, ok := positionTime(f.Before); ok && t.Before(top) {
-			top = t
-		}
-	}
-	floor := f.Now.Add(-identification.MaxExpiresIn - s.retention - 24*time.Hour)
-	if !f.From.IsZero() && f.From.After(floor) {
-		floor = f.From
-	}
-	var out []string
-	m := time.Date(top.Year(), top.Month(), 1, 0, 0, 0, 0, time.UTC)
-	end := time.Date(floor.Year(), floor.Month(), 1, 0, 0, 0, 0, time.UTC)
-	for ; !m.Before(end); m = m.AddDate(0, -1, 0) {
-		out = append(out, prefix+monthOf(m))
+	out := make([]source, 0, ListShards)
+	for _, v := range shards(prefix) {
+		out = append(out, source{index: IndexByOrg, attr: attrListOrg, value: v})
 	}
 	return out
-}
-
-func positionTime(pos string) (time.Time, bool) {
-	var sec int64
-	if _, err := fmt.Sscanf(pos, "%011d#", &sec); err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(sec, 0).UTC(), true
 }
 
 // seenStatus admits a process whose status as read at now is one of
@@ -275,64 +411,74 @@ func bounds(f identification.ListFilter) (upper string, lower string) {
 	return upper, lower
 }
 
-// read reads src below the page's start, partition after partition, until
-// it has Limit+1 items or none are left.
-func (s *Store) read(ctx context.Context, src source, f identification.ListFilter) ([]item, error) {
+// read reads src's partition below the page's start until it has Limit+1
+// keys or none are left.
+func (s *Store) read(ctx context.Context, src source, f identification.ListFilter) ([]candidate, error) {
 	want := f.Limit + 1
 	upper, lower := bounds(f)
-	var out []item
-	for _, v := range src.values {
-		key := expression.Key(src.attr).Equal(expression.Value(v))
-		if lower != "" {
-			// BETWEEN is inclusive: the item at upper itself (the last
-			// one of the previous page) is dropped below.
-			key = key.And(expression.Key(attrPosition).Between(expression.Value(lower), expression.Value(upper)))
-		} else {
-			key = key.And(expression.Key(attrPosition).LessThan(expression.Value(upper)))
-		}
-		b := expression.NewBuilder().WithKeyCondition(key)
-		if src.filter != nil {
-			b = b.WithFilter(*src.filter)
-		}
-		expr, err := b.Build()
-		if err != nil {
-			return nil, fmt.Errorf("build list query: %w", err)
-		}
-		q := &dynamodb.QueryInput{
-			TableName:                 s.table,
-			IndexName:                 aws.String(src.index),
-			KeyConditionExpression:    expr.KeyCondition(),
-			FilterExpression:          expr.Filter(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ScanIndexForward:          aws.Bool(false),
-		}
-		for {
-			// One more than the page needs: the item at upper (the
-			// previous page's last) may be among them.
-			q.Limit = aws.Int32(int32(max(want-len(out)+1, src.atLeast)))
-			page, err := s.client.Query(ctx, q)
-			if err != nil {
-				return nil, classify("query "+src.index, err)
-			}
-			for _, av := range page.Items {
-				it, err := decodeItem(av)
-				if err != nil {
-					return nil, err
-				}
-				if it.ListPosition == upper || it.Kind != kindProcess {
-					continue
-				}
-				out = append(out, it)
-			}
-			if len(out) >= want {
-				return out[:want], nil
-			}
-			if len(page.LastEvaluatedKey) == 0 {
-				break
-			}
-			q.ExclusiveStartKey = page.LastEvaluatedKey
-		}
+	key := expression.Key(src.attr).Equal(expression.Value(src.value))
+	if lower != "" {
+		// BETWEEN is inclusive: the item at upper itself (the last
+		// one of the previous page) is dropped below.
+		key = key.And(expression.Key(attrPosition).Between(expression.Value(lower), expression.Value(upper)))
+	} else {
+		key = key.And(expression.Key(attrPosition).LessThan(expression.Value(upper)))
 	}
-	return out, nil
+	b := expression.NewBuilder().WithKeyCondition(key)
+	if src.filter != nil {
+		b = b.WithFilter(*src.filter)
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build list query: %w", err)
+	}
+	q := &dynamodb.QueryInput{
+		TableName:                 s.table,
+		IndexName:                 aws.String(src.index),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(false),
+	}
+	var out []candidate
+	for {
+		// One more than the page needs: the item at upper (the
+		// previous page's last) may be among them.
+		q.Limit = aws.Int32(int32(max(want-len(out)+1, src.atLeast)))
+		page, err := s.client.Query(ctx, q)
+		if err != nil {
+			return nil, classify("query "+src.index, err)
+		}
+		for _, av := range page.Items {
+			c, err := candidateOf(av)
+			if err != nil {
+				return nil, fmt.Errorf("query %s: %w", src.index, err)
+			}
+			if c.position == upper {
+				continue
+			}
+			out = append(out, c)
+		}
+		if len(out) >= want {
+			return out[:want], nil
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		q.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// candidateOf reads an index entry's table key and position.
+func candidateOf(av map[string]types.AttributeValue) (candidate, error) {
+	var c candidate
+	for attr, dst := range map[string]*string{attrPK: &c.pk, attrSK: &c.sk, attrPosition: &c.position} {
+		v, ok := av[attr].(*types.AttributeValueMemberS)
+		if !ok {
+			return candidate{}, fmt.Errorf("an index entry without a string %s", attr)
+		}
+		*dst = v.Value
+	}
+	return c, nil
 }

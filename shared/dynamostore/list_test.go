@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/google/uuid"
 
 	"github.com/idadmin/api/internal/enginetest"
@@ -135,13 +136,20 @@ func seedListing(t *testing.T, s *dynamostore.Store, keys *identification.CodeKe
 	return out
 }
 
+// The seeded actors' names: words no key or hash holds, so that finding
+// one in an index means the index holds the actor's name.
+const (
+	listedName     = "Zacharias"
+	listedLastName = "Quillfeather"
+)
+
 // identification is the process l describes, with the actor keys a
 // create computes.
 func (l listed) identification(keys *identification.CodeKeys) *identification.Identification {
 	i := &identification.Identification{
 		ID: l.id, OrgID: l.org, Type: l.typ, Status: l.status,
 		CreatedAt: l.created, UpdatedAt: l.created, ExpiresAt: l.expires,
-		Actor: identification.Actor{Name: "Listed", Email: l.email, Language: "EN"}, Version: 1,
+		Actor: identification.Actor{Name: listedName, LastName: listedLastName, Email: l.email, Language: "EN"}, Version: 1,
 		History: []identification.HistoryEntry{{At: l.created, Action: identification.ActionCreate, To: identification.StatusCreated, ByKind: identification.CallerAdmin, BySub: "seed"}},
 	}
 	if l.phone != "" {
@@ -179,10 +187,13 @@ func (l listed) identification(keys *identification.CodeKeys) *identification.Id
 	return i
 }
 
+// pageCalls are the DynamoDB calls one page made.
+type pageCalls struct{ queries, batchGets int }
+
 // walk pages through q with limit, calling between after each page, and
-// returns the ids in the order the pages gave them and the Queries each
-// page cost.
-func walk(t *testing.T, svc *identification.Service, counter *enginetest.CallCounter, org string, typ identification.Type, q identification.ListQuery, limit int, between func()) (ids []string, calls []int) {
+// returns the ids in the order the pages gave them and the calls each page
+// made: Queries and BatchGetItems, and nothing else.
+func walk(t *testing.T, svc *identification.Service, counter *enginetest.CallCounter, org string, typ identification.Type, q identification.ListQuery, limit int, between func()) (ids []string, calls []pageCalls) {
 	t.Helper()
 	q.Limit = limit
 	for pages := 0; ; pages++ {
@@ -197,10 +208,14 @@ func walk(t *testing.T, svc *identification.Service, counter *enginetest.CallCou
 		if n := counter.Count("Scan"); n > 0 {
 			t.Fatalf("a page scanned the table (%d Scans)", n)
 		}
-		if other := counter.Total() - counter.Count("Query"); other > 0 {
-			t.Fatalf("a page made %d calls other than Query: %v", other, counter.ByOperation())
+		if other := counter.Total() - counter.Count("Query") - counter.Count("BatchGetItem"); other > 0 {
+			t.Fatalf("a page made %d calls other than Query and BatchGetItem: %v", other, counter.ByOperation())
 		}
-		calls = append(calls, counter.Count("Query"))
+		ops := counter.Ops()
+		if n := slices.Index(ops, "BatchGetItem"); n >= 0 && slices.Contains(ops[n:], "Query") {
+			t.Fatalf("a page Queried after reading its processes: %v", ops)
+		}
+		calls = append(calls, pageCalls{counter.Count("Query"), counter.Count("BatchGetItem")})
 		for _, i := range p.Items {
 			ids = append(ids, i.ID)
 		}
@@ -236,11 +251,13 @@ func expected(all []listed, org string, typ identification.Type, q identificatio
 // organisations, every filter and their combinations, at three page sizes:
 // exactly the matching processes, newest first, pages of the asked size, no
 // duplicate and no gap while new processes are created between pages; each
-// page only Queries (no Scan), at most one per partition of its facet.
+// page only Queries (no Scan), at most one per partition and shard of its
+// facet, then reads its processes with one BatchGetItem. Then no index
+// holds an actor value.
 func TestListingReturnsExactlyTheMatchingProcesses(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		t.Parallel()
-		s, _, _, counter := newStore(t, e)
+		s, client, table, counter := newStore(t, e)
 		keys := listKeys(t)
 		svc := identification.NewService(s, identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
 		rng := rand.New(rand.NewPCG(7, 11))
@@ -319,28 +336,129 @@ func TestListingReturnsExactlyTheMatchingProcesses(t *testing.T) {
 						}
 						bound := partitions(q)
 						for n, c := range calls {
-							if c < 1 || c > bound {
-								t.Errorf("%s query %d limit %d: page %d made %d Queries, want 1 to %d", org, qn, limit, n, c, bound)
+							if c.queries < 1 || c.queries > bound || c.batchGets > 1 {
+								t.Errorf("%s query %d limit %d: page %d made %d Queries and %d BatchGetItems, want 1 to %d and at most 1",
+									org, qn, limit, n, c.queries, c.batchGets, bound)
 							}
 						}
 					}
 				}
 			}
 		}
+		checkIndexesHoldNoActorValue(t, client, table, all)
 	})
 }
 
 // partitions bounds the Queries of one page of q in this test: one per
-// asked status, or one per month the 50 days of data and the retention
-// reach (three), or one for a person.
+// shard of each asked status, or of the organisation, or one for a person
+// (whose partition a filtered Query reads 250 ahead: more than one person
+// has here).
 func partitions(q identification.ListQuery) int {
 	switch {
 	case q.Email != "" || q.Phone != "" || q.DocumentNumber != "":
 		return 1
 	case len(q.Statuses) > 0:
-		return len(q.Statuses)
+		return len(q.Statuses) * dynamostore.ListShards
 	}
-	return 3
+	return dynamostore.ListShards
+}
+
+// checkIndexesHoldNoActorValue scans every index of the table, whole, and
+// fails on any actor value of all (name, last name, e-mail address or its
+// local part, phone in any of its forms, document number) in any attribute
+// of any entry, key or projected. The same check of the table itself must
+// find them (the process holds its actor): the check can see what it looks
+// for.
+func checkIndexesHoldNoActorValue(t *testing.T, client *dynamodb.Client, table string, all []listed) {
+	t.Helper()
+	values := []string{strings.ToLower(listedName), strings.ToLower(listedLastName)}
+	for _, l := range all {
+		for _, v := range []string{l.email, l.phone, strings.TrimPrefix(l.phone, "+"), strings.TrimPrefix(l.phone, "+34"), l.doc} {
+			if v != "" {
+				values = append(values, strings.ToLower(v))
+			}
+		}
+		if l.email != "" {
+			values = append(values, strings.ToLower(strings.Split(l.email, "@")[0]))
+		}
+	}
+	slices.Sort(values)
+	values = slices.Compact(values)
+	desc, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := func(index *string) (entries, found int, where string) {
+		in := &dynamodb.ScanInput{TableName: aws.String(table), IndexName: index}
+		for {
+			out, err := client.Scan(context.Background(), in)
+			if err != nil {
+				t.Fatalf("scan %s: %v", aws.ToString(index), err)
+			}
+			for _, it := range out.Items {
+				entries++
+				for attr, av := range it {
+					for _, s := range strings_(av) {
+						s = strings.ToLower(s)
+						for _, v := range values {
+							if strings.Contains(s, v) {
+								found++
+								where = attr
+							}
+						}
+					}
+				}
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				return entries, found, where
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	if n, found, _ := scan(nil); n < len(all) || found < len(all) {
+		t.Fatalf("the table's %d items hold %d actor values, want at least %d: the check sees nothing", n, found, len(all))
+	}
+	if len(desc.Table.GlobalSecondaryIndexes) != len(dynamostore.ListIndexes)+1 {
+		t.Fatalf("%d indexes, want the %d listing indexes and the open one", len(desc.Table.GlobalSecondaryIndexes), len(dynamostore.ListIndexes))
+	}
+	for _, gsi := range desc.Table.GlobalSecondaryIndexes {
+		n, found, where := scan(gsi.IndexName)
+		if n == 0 {
+			t.Errorf("index %s is empty: the check inspects nothing", aws.ToString(gsi.IndexName))
+		}
+		if found > 0 {
+			t.Errorf("index %s holds %d actor values in its %d entries (one in %s)", aws.ToString(gsi.IndexName), found, n, where)
+		}
+	}
+}
+
+// strings_ are the strings and numbers av holds, at any depth.
+func strings_(av types.AttributeValue) []string {
+	switch v := av.(type) {
+	case *types.AttributeValueMemberS:
+		return []string{v.Value}
+	case *types.AttributeValueMemberN:
+		return []string{v.Value}
+	case *types.AttributeValueMemberSS:
+		return v.Value
+	case *types.AttributeValueMemberNS:
+		return v.Value
+	case *types.AttributeValueMemberB:
+		return []string{string(v.Value)}
+	case *types.AttributeValueMemberL:
+		var out []string
+		for _, e := range v.Value {
+			out = append(out, strings_(e)...)
+		}
+		return out
+	case *types.AttributeValueMemberM:
+		var out []string
+		for k, e := range v.Value {
+			out = append(append(out, k), strings_(e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 func firstDifference(a, b []string) int {
@@ -352,10 +470,11 @@ func firstDifference(a, b []string) int {
 	return min(len(a), len(b))
 }
 
-// TestAPageIsOneQuery: within one month, a full page of one facet (all, one
-// status, one person) is one Query; only the last page of the month facet
-// looks into the older months, one Query each.
-func TestAPageIsOneQuery(t *testing.T) {
+// TestAPageIsAQueryPerShardAndOneBatchGet: a full page of the
+// organisation's processes, or of one status, is one Query per shard and
+// one BatchGetItem, the last page too (there is nothing older to look
+// into); a person's page is one Query and one BatchGetItem.
+func TestAPageIsAQueryPerShardAndOneBatchGet(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		t.Parallel()
 		s, _, _, counter := newStore(t, e)
@@ -363,7 +482,7 @@ func TestAPageIsOneQuery(t *testing.T) {
 		svc := identification.NewService(s, identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
 		var all []listed
 		for n := range 90 {
-			l := listed{org: "solo", typ: identification.TypeOTP, created: now.Add(-time.Duration(n) * time.Minute), expires: now.Add(time.Hour),
+			l := listed{org: "solo", typ: identification.TypeOTP, created: now.Add(-time.Duration(n) * 24 * time.Hour / 2), expires: now.Add(time.Hour),
 				status: identification.StatusCreated, email: "one@example.com", id: uuid.Must(uuid.NewV7()).String()}
 			if err := s.Create(context.Background(), l.identification(keys), nil); err != nil {
 				t.Fatal(err)
@@ -378,15 +497,13 @@ func TestAPageIsOneQuery(t *testing.T) {
 			if len(calls) != 5 {
 				t.Fatalf("%+v: %d pages of 20 for 90 processes, want 5", q, len(calls))
 			}
+			want := pageCalls{queries: dynamostore.ListShards, batchGets: 1}
+			if q.Email != "" {
+				want.queries = 1
+			}
 			for n, c := range calls {
-				want := 1
-				if n == len(calls)-1 && q.Statuses == nil && q.Email == "" {
-					// now is 2026-11-21: the oldest process that can be
-					// kept was created 61 days before, in September.
-					want = 3
-				}
 				if c != want {
-					t.Errorf("%+v: page %d made %d Queries, want %d", q, n, c, want)
+					t.Errorf("%+v: page %d made %d Queries and %d BatchGetItems, want %d and %d", q, n, c.queries, c.batchGets, want.queries, want.batchGets)
 				}
 			}
 		}
@@ -441,6 +558,200 @@ func TestIndexesHoldNoActorValue(t *testing.T) {
 		}
 		if seen < len(all)*3 {
 			t.Fatalf("only %d index attributes in %d items: the test inspects nothing", seen, len(all))
+		}
+	})
+}
+
+// unprocessed makes DynamoDB's answer to the first fail BatchGetItem calls
+// leave half of their keys (all of them, for a call of one key)
+// unprocessed, as DynamoDB does when it throttles.
+type unprocessed struct {
+	mu   sync.Mutex
+	fail int
+}
+
+func (u *unprocessed) addTo(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("unprocessed",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			got, ok := out.Result.(*dynamodb.BatchGetItemOutput)
+			if err != nil || !ok {
+				return out, md, err
+			}
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			if u.fail == 0 {
+				return out, md, err
+			}
+			u.fail--
+			req := in.Parameters.(*dynamodb.BatchGetItemInput)
+			for table, items := range got.Responses {
+				keep := len(items) / 2
+				var left []map[string]types.AttributeValue
+				for _, it := range items[keep:] {
+					left = append(left, map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]})
+				}
+				got.Responses[table] = items[:keep]
+				if got.UnprocessedKeys == nil {
+					got.UnprocessedKeys = map[string]types.KeysAndAttributes{}
+				}
+				ka := req.RequestItems[table]
+				ka.Keys = left
+				got.UnprocessedKeys[table] = ka
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
+// TestAPageAsksAgainForUnprocessedKeys: the keys a BatchGetItem leaves
+// unprocessed are asked again, until none is left (the page whole) or
+// four calls were made (then the store is unavailable, a 503).
+func TestAPageAsksAgainForUnprocessedKeys(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		clean, table, _ := enginetest.NewTable(t, e)
+		u := &unprocessed{}
+		faulty, counter := enginetest.NewClientWithCounter(e, dynamodb.WithAPIOptions(u.addTo))
+		keys := listKeys(t)
+		seed := dynamostore.New(clean, dynamostore.Options{Table: table, Retention: retention})
+		var all []listed
+		for n := range 12 {
+			l := listed{org: "acme", typ: identification.TypeOTP, created: now.Add(-time.Duration(n) * time.Minute), expires: now.Add(time.Hour),
+				status: identification.StatusCreated, id: uuid.Must(uuid.NewV7()).String()}
+			if err := seed.Create(context.Background(), l.identification(keys), nil); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, l)
+		}
+		svc := identification.NewService(dynamostore.New(faulty, dynamostore.Options{Table: table, Retention: retention}),
+			identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
+
+		u.fail = 2
+		counter.Reset()
+		p, err := svc.List(context.Background(), "acme", identification.TypeOTP, identification.ListQuery{Limit: 10})
+		if err != nil {
+			t.Fatalf("list with keys left unprocessed twice: %v", err)
+		}
+		want := expected(all, "acme", identification.TypeOTP, identification.ListQuery{})[:10]
+		var got []string
+		for _, i := range p.Items {
+			got = append(got, i.ID)
+		}
+		if !slices.Equal(got, want) || p.NextCursor == "" {
+			t.Fatalf("page = %v (next %q), want %v and a next page", got, p.NextCursor, want)
+		}
+		if n := counter.Count("BatchGetItem"); n != 3 {
+			t.Errorf("%d BatchGetItem calls, want 3 (two answered in part)", n)
+		}
+
+		u.fail = 100
+		counter.Reset()
+		_, err = svc.List(context.Background(), "acme", identification.TypeOTP, identification.ListQuery{Limit: 10})
+		if identification.KindOf(err) != identification.KindUnavailable {
+			t.Fatalf("list with keys always left unprocessed: error %v, want KindUnavailable", err)
+		}
+		if n := counter.Count("BatchGetItem"); n != 4 {
+			t.Errorf("%d BatchGetItem calls, want 4", n)
+		}
+	})
+}
+
+// beforeBatchGet runs do before each BatchGetItem call, with its keys'
+// partition keys.
+type beforeBatchGet struct {
+	do func(pks []string)
+}
+
+func (b *beforeBatchGet) addTo(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("beforeBatchGet",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if req, ok := in.Parameters.(*dynamodb.BatchGetItemInput); ok && b.do != nil {
+				var pks []string
+				for _, ka := range req.RequestItems {
+					for _, k := range ka.Keys {
+						pks = append(pks, k["pk"].(*types.AttributeValueMemberS).Value)
+					}
+				}
+				b.do(pks)
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+// TestAProcessGoneBeforeItsPageIsReadIsLeftOut: a process deleted, or
+// moved out of the asked status, after the index answered and before the
+// page reads it is in no page, and the listing goes on below it: a page of
+// one whose one process went answers no item and a cursor, never a last
+// page that ends the listing early.
+func TestAProcessGoneBeforeItsPageIsReadIsLeftOut(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		clean, table, _ := enginetest.NewTable(t, e)
+		hook := &beforeBatchGet{}
+		client, _ := enginetest.NewClientWithCounter(e, dynamodb.WithAPIOptions(hook.addTo))
+		keys := listKeys(t)
+		cleanStore := dynamostore.New(clean, dynamostore.Options{Table: table, Retention: retention})
+		cleanSvc := identification.NewService(cleanStore, identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
+		svc := identification.NewService(dynamostore.New(client, dynamostore.Options{Table: table, Retention: retention}),
+			identification.WithClock(func() time.Time { return now }), identification.WithCodeKeys(keys))
+		var all []listed
+		for n := range 6 {
+			l := listed{org: "acme", typ: identification.TypeOTP, created: now.Add(-time.Duration(n) * time.Minute), expires: now.Add(time.Hour),
+				status: identification.StatusCreated, id: uuid.Must(uuid.NewV7()).String()}
+			if err := cleanStore.Create(context.Background(), l.identification(keys), nil); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, l) // newest first
+		}
+		ref := func(l listed) identification.Ref { return identification.Ref{Org: l.org, Type: l.typ, ID: l.id} }
+		admin := identification.Caller{Kind: identification.CallerAdmin, Sub: "t"}
+		// all[1] is deleted, all[3] cancelled, each just before the
+		// page that holds it reads it.
+		gone := map[string]func(){
+			all[1].id: func() {
+				if err := cleanStore.Delete(context.Background(), ref(all[1]), true, admin, now); err != nil {
+					t.Error(err)
+				}
+			},
+			all[3].id: func() {
+				if _, err := cleanSvc.Cancel(context.Background(), ref(all[3]), "gone", admin); err != nil {
+					t.Error(err)
+				}
+			},
+		}
+		hook.do = func(pks []string) {
+			for _, pk := range pks {
+				for id, do := range gone {
+					if strings.HasSuffix(pk, id) {
+						do()
+						delete(gone, id)
+					}
+				}
+			}
+		}
+		q := identification.ListQuery{Statuses: []identification.Status{identification.StatusCreated}, Limit: 1}
+		var got []string
+		var sizes []int
+		for pages := 0; pages < 20; pages++ {
+			p, err := svc.List(context.Background(), "acme", identification.TypeOTP, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sizes = append(sizes, len(p.Items))
+			for _, i := range p.Items {
+				got = append(got, i.ID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			q.Cursor = p.NextCursor
+		}
+		want := []string{all[0].id, all[2].id, all[4].id, all[5].id}
+		if !slices.Equal(got, want) {
+			t.Fatalf("listed %v (page sizes %v), want %v", got, sizes, want)
+		}
+		if !slices.Equal(sizes, []int{1, 0, 1, 0, 1, 1}) {
+			t.Errorf("page sizes %v, want [1 0 1 0 1 1]: each gone process leaves its page empty, with a cursor", sizes)
 		}
 	})
 }

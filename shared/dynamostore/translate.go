@@ -223,9 +223,11 @@ func (t *translation) change(c identification.Change) error {
 	switch c := c.(type) {
 	case identification.SetStatus:
 		t.key = append(t.key, 's')
-		st, facet := t.v(str(string(c.To))), t.v(str(facetPrefix(t.ref.Org, t.ref.Type)+string(c.To)))
+		// The status's listing partition moves with it, to the same
+		// shard (the id's).
+		st, facet := t.v(str(string(c.To))), t.v(str(statusFacet(t.ref.Org, t.ref.Type, c.To, t.ref.ID)))
 		if t.build {
-			t.upd = t.upd.Set(name(attrStatus), st).Set(name(attrListStatus), facet)
+			t.upd = t.upd.Set(name(attrStatus), st).Set(name(attrListOrgStatus), facet)
 		}
 	case identification.End:
 		t.key = append(t.key, 'e', byte(c.Clock), bool1(c.UserAgent != ""))

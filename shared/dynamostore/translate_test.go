@@ -200,6 +200,7 @@ func shapeCommands(dev *identification.Device) []identification.Command {
 			v.Agent = &identification.AgentRecord{Name: "a", Sub: "s", EvidenceMetadata: "{}"}
 			v.Evidence = &identification.Evidence{Kind: identification.EvidenceSelfie, Key: "k"}
 			v.Decision = &identification.DocumentDecision{Approved: true}
+			v.ExpiresAt = at.Add(time.Hour)
 			out = append(out, v)
 			w := v
 			w.By.UserAgent, w.Reason, w.Step, w.Last = "", "", 2, false

@@ -14,7 +14,7 @@ import (
 
 // createChain serves create-chain.
 func (h *Handler) createChain(w http.ResponseWriter, r *http.Request, c *call) {
-	in, ok := decoded(h, w, r, identification.ParseCreateChain)
+	in, ok := decoded(h, w, r, parseCreateChain)
 	if !ok {
 		return
 	}
@@ -46,7 +46,7 @@ func (h *Handler) startChain(w http.ResponseWriter, r *http.Request, c *call) {
 
 // completeAgent serves validate-chain-agent.
 func (h *Handler) completeAgent(w http.ResponseWriter, r *http.Request, c *call) {
-	if in, ok := decoded(h, w, r, identification.ParseAgentResult); ok {
+	if in, ok := decoded(h, w, r, parseAgentResult); ok {
 		h.noContent(w, r, nil, h.svc.CompleteAgent(r.Context(), c.ref, in, c.by))
 	}
 }

@@ -9,14 +9,12 @@ package httpapi
 
 import (
 	"net/http"
-
-	"github.com/idadmin/api/shared/identification"
 )
 
 // requestUploads serves request-otp-evidence-uploads and
 // request-chain-evidence-uploads.
 func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call) {
-	in, ok := decoded(h, w, r, identification.ParseUploadRequest)
+	in, ok := decoded(h, w, r, parseUploadRequest)
 	if !ok {
 		return
 	}
@@ -30,7 +28,7 @@ func (h *Handler) requestUploads(w http.ResponseWriter, r *http.Request, c *call
 
 // confirmEvidence serves confirm-otp-evidence and confirm-chain-evidence.
 func (h *Handler) confirmEvidence(w http.ResponseWriter, r *http.Request, c *call) {
-	if in, ok := decoded(h, w, r, identification.ParseEvidenceConfirm); ok {
+	if in, ok := decoded(h, w, r, parseEvidenceConfirm); ok {
 		h.noContent(w, r, nil, h.svc.ConfirmEvidence(r.Context(), c.ref, in, c.by))
 	}
 }
@@ -47,7 +45,7 @@ func (h *Handler) evidenceLinks(w http.ResponseWriter, r *http.Request, c *call)
 
 // decideDocument serves decide-chain-document.
 func (h *Handler) decideDocument(w http.ResponseWriter, r *http.Request, c *call) {
-	if in, ok := decoded(h, w, r, identification.ParseDecision); ok {
+	if in, ok := decoded(h, w, r, parseDecision); ok {
 		h.noContent(w, r, nil, h.svc.DecideDocument(r.Context(), c.ref, in, c.by))
 	}
 }

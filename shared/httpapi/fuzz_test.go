@@ -103,10 +103,10 @@ var fuzzBodyTargets = []struct {
 	path  string
 	parse func([]byte) error
 }{
-	{"/v1/orgs/acme/identifications/otp", func(b []byte) error { _, err := identification.ParseCreateOTP(b); return err }},
-	{"/v1/orgs/acme/identifications/chain", func(b []byte) error { _, err := identification.ParseCreateChain(b); return err }},
-	{"/v1/orgs/acme/identifications/otp/" + fuzzOTPID + "/cancel", func(b []byte) error { _, err := identification.ParseCancel(b, true); return err }},
-	{"/v1/orgs/acme/identifications/chain/" + fuzzChainID + "/cancel", func(b []byte) error { _, err := identification.ParseCancel(b, false); return err }},
+	{"/v1/orgs/acme/identifications/otp", func(b []byte) error { _, err := httpapi.ParseCreateOTP(b); return err }},
+	{"/v1/orgs/acme/identifications/chain", func(b []byte) error { _, err := httpapi.ParseCreateChain(b); return err }},
+	{"/v1/orgs/acme/identifications/otp/" + fuzzOTPID + "/cancel", func(b []byte) error { _, err := httpapi.ParseCancel(b, true); return err }},
+	{"/v1/orgs/acme/identifications/chain/" + fuzzChainID + "/cancel", func(b []byte) error { _, err := httpapi.ParseCancel(b, false); return err }},
 }
 
 func FuzzBodies(f *testing.F) {

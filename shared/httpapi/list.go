@@ -7,8 +7,6 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
-
-	"github.com/idadmin/api/shared/identification"
 )
 
 // list serves list-otp and list-chain.
@@ -20,7 +18,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, paramError("query: is malformed: percent-encode its values (%%2B for +, %%40 for @)"))
 		return
 	}
-	q, err := identification.ParseListQuery(vals)
+	q, err := parseListQuery(vals)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -5,6 +5,7 @@
 //	get-otp-history, get-chain-history   GET    .../{id}/history
 //	cancel-otp, cancel-chain             POST   .../{id}/cancel
 //	close-otp, close-chain               POST   .../{id}/close
+//	extend-otp, extend-chain             POST   .../{id}/extend
 //	delete-otp                           DELETE .../otp/{id}
 //	validate-otp, validate-chain-otp     PUT    .../otp/{id}/validate, .../chain/{id}/otp/validate
 //	resend-otp, resend-chain-otp         POST   .../otp/{id}/resend, .../chain/{id}/otp/resend
@@ -22,7 +23,7 @@ import (
 
 // createOTP serves create-otp.
 func (h *Handler) createOTP(w http.ResponseWriter, r *http.Request, c *call) {
-	in, ok := decoded(h, w, r, identification.ParseCreateOTP)
+	in, ok := decoded(h, w, r, parseCreateOTP)
 	if !ok {
 		return
 	}
@@ -79,7 +80,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request, c *call) {
 // cancel serves cancel-otp and cancel-chain.
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, c *call) {
 	reason, ok := decoded(h, w, r, func(body []byte) (string, error) {
-		return identification.ParseCancel(body, c.ref.Type == identification.TypeOTP)
+		return parseCancel(body, c.ref.Type == identification.TypeOTP)
 	})
 	if !ok {
 		return
@@ -103,6 +104,22 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	i, err := h.svc.Close(r.Context(), c.ref, c.by)
+	h.noContent(w, r, i, err)
+}
+
+// extend serves extend-otp and extend-chain.
+func (h *Handler) extend(w http.ResponseWriter, r *http.Request, c *call) {
+	in, ok := decoded(h, w, r, parseExtension)
+	if !ok {
+		return
+	}
+	if c.once != nil {
+		rec := c.record(http.StatusNoContent, nil, c.ref.ID)
+		replay, err := h.svc.ExtendOnce(r.Context(), c.ref, in, c.by, rec)
+		h.answerOnce(w, r, c, rec, replay, err)
+		return
+	}
+	i, err := h.svc.Extend(r.Context(), c.ref, in, c.by)
 	h.noContent(w, r, i, err)
 }
 
@@ -132,7 +149,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) {
 
 // validate serves validate-otp and validate-chain-otp.
 func (h *Handler) validate(w http.ResponseWriter, r *http.Request, c *call) {
-	if in, ok := decoded(h, w, r, identification.ParseValidation); ok {
+	if in, ok := decoded(h, w, r, parseValidation); ok {
 		h.noContent(w, r, nil, h.svc.Validate(r.Context(), c.ref, in, c.by))
 	}
 }

@@ -77,6 +77,8 @@ var (
 		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).cancel}
 	CloseOTP = Route{Idempotent: true, Name: "close-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/close", Success: http.StatusNoContent, Scopes: admin,
 		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).close}
+	ExtendOTP = Route{Idempotent: true, Name: "extend-otp", Method: http.MethodPost, Path: otpPath + "/{" + otpID + "}/extend", Success: http.StatusNoContent, Scopes: admin,
+		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).extend}
 	DeleteOTP = Route{Name: "delete-otp", Method: http.MethodDelete, Path: otpPath + "/{" + otpID + "}", Success: http.StatusNoContent, Scopes: admin,
 		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).delete}
 	CreateChain = Route{Idempotent: true, Name: "create-chain", Method: http.MethodPost, Path: chainPath, Success: http.StatusCreated, Scopes: admin, UserAgent: true,
@@ -85,6 +87,8 @@ var (
 		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).cancel}
 	CloseChain = Route{Idempotent: true, Name: "close-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/close", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
 		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).close}
+	ExtendChain = Route{Idempotent: true, Name: "extend-chain", Method: http.MethodPost, Path: chainPath + "/{" + chainID + "}/extend", Success: http.StatusNoContent, Scopes: admin, UserAgent: true,
+		typ: identification.TypeChain, idParam: chainID, serve: (*Handler).extend}
 	GetOTP = Route{Name: "get-otp", Method: http.MethodGet, Path: otpPath + "/{" + otpID + "}", Success: http.StatusOK, Scopes: admin,
 		typ: identification.TypeOTP, idParam: otpID, serve: (*Handler).get}
 	GetChain = Route{Name: "get-chain", Method: http.MethodGet, Path: chainPath + "/{" + chainID + "}", Success: http.StatusOK, Scopes: admin, UserAgent: true,
@@ -130,7 +134,7 @@ var (
 		Needs: codeKeys, typ: identification.TypeChain, serve: (*Handler).list}
 )
 
-var routes = []Route{CreateOTP, CancelOTP, CloseOTP, DeleteOTP, CreateChain, CancelChain, CloseChain, GetOTP, GetChain,
+var routes = []Route{CreateOTP, CancelOTP, CloseOTP, ExtendOTP, DeleteOTP, CreateChain, CancelChain, CloseChain, ExtendChain, GetOTP, GetChain,
 	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent, GetOTPHistory, GetChainHistory,
 	ListOTP, ListChain, RequestOTPEvidenceUploads, ConfirmOTPEvidence, GetOTPEvidence,
 	RequestChainEvidenceUploads, ConfirmChainEvidence, GetChainEvidence, DecideChainDocument}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/idadmin/api/shared/identification"
@@ -41,12 +42,37 @@ type processView struct {
 }
 
 type actorView struct {
-	Name             string                 `json:"name"`
-	LastName         string                 `json:"last_name,omitempty"`
-	IdentityDocument *identityDocumentView  `json:"identity_document,omitempty"`
-	Email            string                 `json:"email,omitempty"`
-	MSISDN           *identification.MSISDN `json:"msisdn,omitempty"`
-	Language         string                 `json:"language,omitempty"`
+	Name             string                `json:"name"`
+	LastName         string                `json:"last_name,omitempty"`
+	IdentityDocument *identityDocumentView `json:"identity_document,omitempty"`
+	Email            string                `json:"email,omitempty"`
+	MSISDN           *msisdnView           `json:"msisdn,omitempty"`
+	Language         string                `json:"language,omitempty"`
+}
+
+// msisdnView is a phone number: phone_number is written as a JSON number,
+// its documented type (MarshalJSON).
+type msisdnView struct {
+	PhoneNumber string
+	CountryCode string
+}
+
+// MarshalJSON writes phone_number as a JSON number. Validated values
+// (digits, no leading zero) are written directly; anything else goes
+// through encoding/json as strings, so the output is always JSON.
+func (m msisdnView) MarshalJSON() ([]byte, error) {
+	if !isDigits(m.PhoneNumber) || m.PhoneNumber[0] == '0' || !isDigits(m.CountryCode) {
+		return json.Marshal(struct {
+			PhoneNumber string `json:"phone_number"`
+			CountryCode string `json:"country_code"`
+		}{m.PhoneNumber, m.CountryCode})
+	}
+	b := make([]byte, 0, 48+len(m.PhoneNumber)+len(m.CountryCode))
+	b = append(b, `{"phone_number":`...)
+	b = append(b, m.PhoneNumber...)
+	b = append(b, `,"country_code":"`...)
+	b = append(b, m.CountryCode...)
+	return append(b, `"}`...), nil
 }
 
 type identityDocumentView struct {
@@ -178,7 +204,7 @@ func actorViewOf(a identification.Actor) actorView {
 		v.IdentityDocument = &identityDocumentView{DocumentNumber: d.DocumentNumber, DocumentType: d.DocumentType, Country: d.Country}
 	}
 	if m := a.MSISDN; m != nil {
-		v.MSISDN = &identification.MSISDN{PhoneNumber: m.PhoneNumber, CountryCode: m.CountryCode}
+		v.MSISDN = &msisdnView{PhoneNumber: m.PhoneNumber, CountryCode: m.CountryCode}
 	}
 	return v
 }

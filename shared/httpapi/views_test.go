@@ -129,3 +129,15 @@ func TestEveryErrorKindIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestMSISDNMarshalsPhoneAsNumber(t *testing.T) {
+	b, err := json.Marshal(msisdnView{PhoneNumber: "6123456789", CountryCode: "34"})
+	if err != nil || string(b) != `{"phone_number":6123456789,"country_code":"34"}` {
+		t.Errorf("got %s, %v", b, err)
+	}
+	// Never invalid JSON, even for a value the rules would refuse.
+	b, err = json.Marshal(msisdnView{PhoneNumber: "0612", CountryCode: "34"})
+	if err != nil || !json.Valid(b) {
+		t.Errorf("leading zero: got %s, %v", b, err)
+	}
+}

@@ -6,9 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // CodeLength and CodeAlphabet shape a one-time code: 6 of 0-9a-z.
@@ -20,7 +24,9 @@ const (
 // CodeKeys hash codes under a deployment secret (HMAC-SHA256), so that the
 // store holds nothing a code can be read back from. The current key hashes
 // new codes; a previous key, during a rotation, still checks codes issued
-// before it.
+// before it. The same keys sign what the service hands out and takes back:
+// evidence object keys, the actor keys a listing finds a process by, and
+// listing cursors. Every method of CodeKeys is in this file.
 type CodeKeys struct {
 	current string
 	keys    map[string][]byte
@@ -106,6 +112,138 @@ func (k *CodeKeys) HashWith(keyID string, ref Ref, code string) (hash string, ok
 func (k *CodeKeys) hashWith(key []byte, ref Ref, code string) string {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("hash\x00" + ref.Org + "\x00" + string(ref.Type) + "\x00" + ref.ID + "\x00" + strings.ToLower(code)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// evidenceKey is a new object key for an image of kind of ref, issued at
+// now: orgs/<org>/<otp|chain>/<id>/<KIND>/<unix time>.<nonce>-<mac>.<jpg|png>,
+// the MAC over everything but itself under the current code key.
+func (k *CodeKeys) evidenceKey(ref Ref, kind EvidenceKind, contentType string, now time.Time) (string, error) {
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return "", fmt.Errorf("evidence key: %w", err)
+	}
+	prefix := evidencePrefix(ref, kind)
+	body := strconv.FormatInt(now.Unix(), 10) + "_" + hex.EncodeToString(nonce[:])
+	ext := evidenceTypes[contentType]
+	return prefix + body + "-" + k.evidenceMAC(k.keys[k.current], prefix+body+"."+ext) + "." + ext, nil
+}
+
+func (k *CodeKeys) evidenceMAC(key []byte, name string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("evidence\x00" + name))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// checkEvidenceKey reports the content type of key and when its form was
+// issued, when it is a key the service handed out for ref and kind (under
+// any of its keys).
+func (k *CodeKeys) checkEvidenceKey(ref Ref, kind EvidenceKind, key string) (string, time.Time, bool) {
+	prefix := evidencePrefix(ref, kind)
+	rest, ok := strings.CutPrefix(key, prefix)
+	if !ok {
+		return "", time.Time{}, false
+	}
+	name, ext, ok := strings.Cut(rest, ".")
+	body, mac, ok2 := strings.Cut(name, "-")
+	stamp, nonce, ok3 := strings.Cut(body, "_")
+	issued, err := strconv.ParseInt(stamp, 10, 64)
+	if !ok || !ok2 || !ok3 || err != nil || len(nonce) != 24 {
+		return "", time.Time{}, false
+	}
+	var ct string
+	for t, e := range evidenceTypes {
+		if e == ext {
+			ct = t
+		}
+	}
+	if ct == "" {
+		return "", time.Time{}, false
+	}
+	for _, id := range k.keyIDs() {
+		if hmac.Equal([]byte(k.evidenceMAC(k.keys[id], prefix+body+"."+ext)), []byte(mac)) {
+			return ct, time.Unix(issued, 0).UTC(), true
+		}
+	}
+	return "", time.Time{}, false
+}
+
+// ActorKey is the keyed hash of one actor value of org under key id (""
+// for the current key; ok is false for an unknown one). It is bound to the
+// organisation, so the same person in two organisations hashes apart.
+func (k *CodeKeys) ActorKey(keyID, org, kind, value string) (string, bool) {
+	if keyID == "" {
+		keyID = k.current
+	}
+	key, ok := k.keys[keyID]
+	if !ok {
+		return "", false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("actor\x00" + org + "\x00" + kind + "\x00" + actorValue(kind, value)))
+	sum := m.Sum(nil)
+	return keyID + ":" + base64.RawURLEncoding.EncodeToString(sum[:18]), true
+}
+
+// keyIDs lists the keys: the current first, then the previous ones by id.
+func (k *CodeKeys) keyIDs() []string {
+	ids := []string{k.current}
+	var prev []string
+	for id := range k.keys {
+		if id != k.current {
+			prev = append(prev, id)
+		}
+	}
+	slices.Sort(prev)
+	return append(ids, prev...)
+}
+
+// actorKeysOf are i's actor keys under the current key.
+func (k *CodeKeys) actorKeysOf(i *Identification) ActorKeys {
+	var out ActorKeys
+	a := i.Actor
+	if a.Email != "" {
+		out.Email, _ = k.ActorKey("", i.OrgID, ActorEmail, a.Email)
+	}
+	if a.MSISDN != nil {
+		out.Phone, _ = k.ActorKey("", i.OrgID, ActorPhone, E164(a.MSISDN))
+	}
+	if d := a.IdentityDocument; d != nil && d.DocumentNumber != "" {
+		out.Document, _ = k.ActorKey("", i.OrgID, ActorDocument, d.DocumentNumber)
+	}
+	return out
+}
+
+// A cursor is the position the next page starts below and a MAC binding it
+// to the query: <position> NUL <key id> NUL <mac>, base64url as a whole. A changed
+// byte, another query's or another organisation's cursor fails the MAC.
+func (k *CodeKeys) sealCursor(pos, digest string) string {
+	raw := pos + "\x00" + k.current + "\x00" + k.cursorMAC(k.keys[k.current], pos, digest)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func (k *CodeKeys) openCursor(c, digest string) (string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", false
+	}
+	parts := strings.Split(string(raw), "\x00")
+	if len(parts) != 3 {
+		return "", false
+	}
+	key, ok := k.keys[parts[1]]
+	if !ok {
+		return "", false
+	}
+	if !hmac.Equal([]byte(k.cursorMAC(key, parts[0], digest)), []byte(parts[2])) {
+		return "", false
+	}
+	return parts[0], true
+}
+
+func (k *CodeKeys) cursorMAC(key []byte, pos, digest string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("cursor\x00" + digest + "\x00" + pos))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 

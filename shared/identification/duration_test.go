@@ -137,3 +137,13 @@ func TestExpiresInBoundsAreExact(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiresInErrorsRepeatNoValue: ParseExpiresIn's message is shown to
+// the client as is (at expires_in), so it never repeats the value.
+func TestExpiresInErrorsRepeatNoValue(t *testing.T) {
+	for _, s := range []string{"P98765X", "P98765D", "PT9876543.21S", "-P98765D", "P98765Y", "98765"} {
+		if _, err := ParseExpiresIn(s); err == nil || strings.Contains(err.Error(), "98765") {
+			t.Errorf("ParseExpiresIn(%q): %v", s, err)
+		}
+	}
+}

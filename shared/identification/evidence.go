@@ -2,15 +2,9 @@ package identification
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -148,48 +142,44 @@ type Upload struct {
 	Form UploadForm
 }
 
-// ParseUploadRequest decodes and checks an uploads request.
-func ParseUploadRequest(body []byte) (UploadRequest, error) {
-	p := &problems{}
-	v, err := parseBody(body, p)
-	if err != nil {
-		return UploadRequest{}, err
+// CheckFileCount records in p the rule a list of n files breaks, if any: an
+// uploads request lists 1 to len(EvidenceKinds) files. It reports whether
+// n keeps it.
+func CheckFileCount(p *Problems, n int) bool {
+	if n == 0 || n > len(EvidenceKinds) {
+		p.Add("files", "is required: a list of 1 to %d files", len(EvidenceKinds))
+		return false
 	}
-	m, ok := object(p, "", v, "files")
-	if !ok {
-		return UploadRequest{}, p.err()
+	return true
+}
+
+// AddFile appends f, the file at index n of the request's list, and records
+// in p the rules it breaks: a kind of EvidenceKinds that no file before it
+// has, a content type of image/jpeg or image/png.
+func (r *UploadRequest) AddFile(p *Problems, n int, f UploadFile) {
+	path := fmt.Sprintf("files[%d]", n)
+	switch {
+	case !slices.Contains(EvidenceKinds, f.Kind):
+		p.Add(path+".kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
+	case slices.ContainsFunc(r.Files, func(o UploadFile) bool { return o.Kind == f.Kind }):
+		p.Add(path+".kind", "must not repeat a kind listed before")
 	}
-	list, isList := m["files"].([]any)
-	if !isList || len(list) == 0 || len(list) > len(EvidenceKinds) {
-		p.add("files", "is required: a list of 1 to %d files", len(EvidenceKinds))
-		return UploadRequest{}, p.err()
+	if _, ok := evidenceTypes[f.ContentType]; !ok && !p.Bad(path+".content_type") {
+		p.Add(path+".content_type", "must be image/jpeg or image/png")
 	}
-	var in UploadRequest
-	seen := map[EvidenceKind]bool{}
-	for n, item := range list {
-		path := fmt.Sprintf("files[%d]", n)
-		f, ok := object(p, path, item, "kind", "content_type")
-		if !ok {
-			continue
+	r.Files = append(r.Files, f)
+}
+
+// Validate returns every rule the request breaks, each with its field path.
+func (r UploadRequest) Validate() []FieldError {
+	p := &Problems{}
+	if CheckFileCount(p, len(r.Files)) {
+		var checked UploadRequest
+		for n, f := range r.Files {
+			checked.AddFile(p, n, f)
 		}
-		kind := EvidenceKind(str(p, f, path, "kind"))
-		ct := str(p, f, path, "content_type")
-		switch {
-		case !slices.Contains(EvidenceKinds, kind):
-			p.add(path+".kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
-		case seen[kind]:
-			p.add(path+".kind", "must not repeat a kind listed before")
-		}
-		seen[kind] = true
-		if _, ok := evidenceTypes[ct]; !ok && !p.isBad(path+".content_type") {
-			p.add(path+".content_type", "must be image/jpeg or image/png")
-		}
-		in.Files = append(in.Files, UploadFile{Kind: kind, ContentType: ct})
 	}
-	if err := p.err(); err != nil {
-		return UploadRequest{}, err
-	}
-	return in, nil
+	return p.list
 }
 
 // EvidenceConfirm is the body of a confirm: the kind and the key of the
@@ -199,28 +189,22 @@ type EvidenceConfirm struct {
 	Key  string
 }
 
-// ParseEvidenceConfirm decodes and checks a confirm.
-func ParseEvidenceConfirm(body []byte) (EvidenceConfirm, error) {
-	p := &problems{}
-	v, err := parseBody(body, p)
-	if err != nil {
-		return EvidenceConfirm{}, err
+// Check records the rules the confirm breaks in p: a kind of EvidenceKinds,
+// a key of 1 to 1024 characters.
+func (c *EvidenceConfirm) Check(p *Problems) {
+	if !slices.Contains(EvidenceKinds, c.Kind) && !p.Bad("kind") {
+		p.Add("kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
 	}
-	m, ok := object(p, "", v, "kind", "key")
-	if !ok {
-		return EvidenceConfirm{}, p.err()
+	if (c.Key == "" || len(c.Key) > 1024) && !p.Bad("key") {
+		p.Add("key", "is required: the key of the upload form, 1 to 1024 characters")
 	}
-	in := EvidenceConfirm{Kind: EvidenceKind(str(p, m, "", "kind")), Key: str(p, m, "", "key")}
-	if !slices.Contains(EvidenceKinds, in.Kind) && !p.isBad("kind") {
-		p.add("kind", "must be one of DOCUMENT_FRONT, DOCUMENT_BACK, SELFIE, AGENT_IMAGE")
-	}
-	if (in.Key == "" || len(in.Key) > 1024) && !p.isBad("key") {
-		p.add("key", "is required: the key of the upload form, 1 to 1024 characters")
-	}
-	if err := p.err(); err != nil {
-		return EvidenceConfirm{}, err
-	}
-	return in, nil
+}
+
+// Validate returns every rule the confirm breaks, each with its field path.
+func (c EvidenceConfirm) Validate() []FieldError {
+	p := &Problems{}
+	c.Check(p)
+	return p.list
 }
 
 // DecisionInput is the body of a document decision.
@@ -229,32 +213,27 @@ type DecisionInput struct {
 	Reason   string
 }
 
-// ParseDecision decodes and checks a document decision: a rejection needs
-// its reason (1 to 500 characters), an approval may carry one.
-func ParseDecision(body []byte) (DecisionInput, error) {
-	p := &problems{}
-	v, err := parseBody(body, p)
-	if err != nil {
-		return DecisionInput{}, err
+// Check records the rules the decision breaks in p: APPROVED or REJECTED,
+// and a reason (1 to 500 characters) that a rejection needs and an
+// approval may carry. The reason is kept in NFC, trimmed.
+func (d *DecisionInput) Check(p *Problems) {
+	d.Reason = nfc(d.Reason)
+	if d.Decision != DecisionApproved && d.Decision != DecisionRejected && !p.Bad("decision") {
+		p.Add("decision", "is required: APPROVED or REJECTED")
 	}
-	m, ok := object(p, "", v, "decision", "reason")
-	if !ok {
-		return DecisionInput{}, p.err()
-	}
-	in := DecisionInput{Decision: str(p, m, "", "decision"), Reason: nfc(str(p, m, "", "reason"))}
-	if in.Decision != DecisionApproved && in.Decision != DecisionRejected && !p.isBad("decision") {
-		p.add("decision", "is required: APPROVED or REJECTED")
-	}
-	if !p.isBad("reason") {
-		if msg := checkReason(in.Reason, in.Decision == DecisionRejected); msg != "" {
-			p.add("reason", "%s", msg)
+	if !p.Bad("reason") {
+		if msg := checkReason(d.Reason, d.Decision == DecisionRejected); msg != "" {
+			p.Add("reason", "%s", msg)
 		}
 	}
-	if err := p.err(); err != nil {
-		return DecisionInput{}, err
-	}
-	in.Reason = strings.TrimSpace(in.Reason)
-	return in, nil
+	d.Reason = strings.TrimSpace(d.Reason)
+}
+
+// Validate returns every rule the decision breaks, each with its field path.
+func (d DecisionInput) Validate() []FieldError {
+	p := &Problems{}
+	d.Check(p)
+	return p.list
 }
 
 // kindsFor are the kinds a caller may upload for i now, or why none.
@@ -354,61 +333,8 @@ func (s *Service) RequestUploads(ctx context.Context, ref Ref, in UploadRequest,
 	return out, nil
 }
 
-// evidenceKey is a new object key for an image of kind of ref, issued at
-// now: orgs/<org>/<otp|chain>/<id>/<KIND>/<unix time>.<nonce>-<mac>.<jpg|png>,
-// the MAC over everything but itself under the current code key.
-func (k *CodeKeys) evidenceKey(ref Ref, kind EvidenceKind, contentType string, now time.Time) (string, error) {
-	var nonce [12]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return "", fmt.Errorf("evidence key: %w", err)
-	}
-	prefix := evidencePrefix(ref, kind)
-	body := strconv.FormatInt(now.Unix(), 10) + "_" + hex.EncodeToString(nonce[:])
-	ext := evidenceTypes[contentType]
-	return prefix + body + "-" + k.evidenceMAC(k.keys[k.current], prefix+body+"."+ext) + "." + ext, nil
-}
-
 func evidencePrefix(ref Ref, kind EvidenceKind) string {
 	return "orgs/" + ref.Org + "/" + strings.ToLower(string(ref.Type)) + "/" + ref.ID + "/" + string(kind) + "/"
-}
-
-func (k *CodeKeys) evidenceMAC(key []byte, name string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("evidence\x00" + name))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
-}
-
-// checkEvidenceKey reports the content type of key and when its form was
-// issued, when it is a key the service handed out for ref and kind (under
-// any of its keys).
-func (k *CodeKeys) checkEvidenceKey(ref Ref, kind EvidenceKind, key string) (string, time.Time, bool) {
-	prefix := evidencePrefix(ref, kind)
-	rest, ok := strings.CutPrefix(key, prefix)
-	if !ok {
-		return "", time.Time{}, false
-	}
-	name, ext, ok := strings.Cut(rest, ".")
-	body, mac, ok2 := strings.Cut(name, "-")
-	stamp, nonce, ok3 := strings.Cut(body, "_")
-	issued, err := strconv.ParseInt(stamp, 10, 64)
-	if !ok || !ok2 || !ok3 || err != nil || len(nonce) != 24 {
-		return "", time.Time{}, false
-	}
-	var ct string
-	for t, e := range evidenceTypes {
-		if e == ext {
-			ct = t
-		}
-	}
-	if ct == "" {
-		return "", time.Time{}, false
-	}
-	for _, id := range k.keyIDs() {
-		if hmac.Equal([]byte(k.evidenceMAC(k.keys[id], prefix+body+"."+ext)), []byte(mac)) {
-			return ct, time.Unix(issued, 0).UTC(), true
-		}
-	}
-	return "", time.Time{}, false
 }
 
 // ConfirmEvidence records the image uploaded with a form: the key must be

@@ -1,9 +1,6 @@
 package identification
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Type tells the two kinds of process apart; it is part of every key.
 type Type string
@@ -67,58 +64,58 @@ const (
 type Identification struct {
 	// Unsettled is what a store's read found left undone by a counted
 	// attempt (nil: nothing); see Settlement.
-	Unsettled *Settlement `json:"-"`
+	Unsettled *Settlement
 
-	ID        string     `json:"id"`
-	OrgID     string     `json:"org_id"`
-	Type      Type       `json:"type"`
-	Status    Status     `json:"status"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	ID        string
+	OrgID     string
+	Type      Type
+	Status    Status
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+	EndedAt   *time.Time
 
-	Actor         Actor    `json:"actor"`
-	TwoFactorType string   `json:"two_factor_type,omitempty"`
-	Channel       *Channel `json:"channel,omitempty"`
-	Sequence      []Step   `json:"sequence,omitempty"`
+	Actor         Actor
+	TwoFactorType string
+	Channel       *Channel
+	Sequence      []Step
 
 	// CancelReason is why it was cancelled; the API shows it on every
 	// cancelled process, empty when a chain was cancelled without one.
-	CancelReason string `json:"cancel_reason,omitempty"`
-	Version      int64  `json:"version"`
+	CancelReason string
+	Version      int64
 
 	// CreatedUserAgent and EndedUserAgent record who acted (chain routes
 	// require a User-Agent); they are kept but not returned.
-	CreatedUserAgent string `json:"-"`
-	EndedUserAgent   string `json:"-"`
+	CreatedUserAgent string
+	EndedUserAgent   string
 
 	// CompletedAt is when it completed; FailureReason why it failed.
-	CompletedAt   *time.Time `json:"-"`
-	FailureReason string     `json:"-"`
+	CompletedAt   *time.Time
+	FailureReason string
 	// OTP is the state of the one-time code: of an OTP identification, or
 	// of a chain's OTP step. Nil while no code was ever issued for a chain.
-	OTP *OTPState `json:"-"`
+	OTP *OTPState
 	// CurrentStep is the 1-based position of a chain's current step: 0
 	// before the chain started, len(Sequence)+1 once every step completed.
-	CurrentStep int `json:"-"`
+	CurrentStep int
 	// Device is the device a chain is bound to (the one that started it).
-	Device *Device `json:"-"`
+	Device *Device
 	// CompletedDevice is the device of the call that completed the OTP
 	// identification or the chain's OTP step.
-	CompletedDevice *Device `json:"-"`
+	CompletedDevice *Device
 	// Agent is who completed a chain's AGENT step.
-	Agent *AgentRecord `json:"-"`
+	Agent *AgentRecord
 	// History is every change, oldest first, each written with the change
 	// itself (docs/api.md, "History").
-	History []HistoryEntry `json:"-"`
+	History []HistoryEntry
 	// ActorKeys are the keyed hashes the listing finds the actor's values
 	// by (list.go); set at creation when the service has code keys.
-	ActorKeys ActorKeys `json:"-"`
+	ActorKeys ActorKeys
 	// Evidence are the images recorded, one per kind (evidence.go).
-	Evidence []Evidence `json:"-"`
+	Evidence []Evidence
 	// Decision is the decision on a chain's IDENTITY_DOCUMENT step.
-	Decision *DocumentDecision `json:"-"`
+	Decision *DocumentDecision
 }
 
 // HistoryEntry is one change: when, what, who, why. To is the status it
@@ -278,69 +275,51 @@ type Ref struct {
 
 // Actor is the person being identified.
 type Actor struct {
-	Name             string            `json:"name"`
-	LastName         string            `json:"last_name,omitempty"`
-	IdentityDocument *IdentityDocument `json:"identity_document,omitempty"`
-	Email            string            `json:"email,omitempty"`
-	MSISDN           *MSISDN           `json:"msisdn,omitempty"`
-	Language         string            `json:"language,omitempty"`
+	Name             string
+	LastName         string
+	IdentityDocument *IdentityDocument
+	Email            string
+	MSISDN           *MSISDN
+	Language         string
 }
 
 // IdentityDocument is the actor's identity document.
 type IdentityDocument struct {
-	DocumentNumber string `json:"document_number"`
-	DocumentType   string `json:"document_type"`
-	Country        string `json:"country,omitempty"`
+	DocumentNumber string
+	DocumentType   string
+	Country        string
 }
 
 // MSISDN is a phone number. PhoneNumber holds digits only (no leading zero),
 // CountryCode 1 to 3 digits without the "+".
 type MSISDN struct {
-	PhoneNumber string `json:"-"`
-	CountryCode string `json:"country_code"`
-}
-
-// MarshalJSON writes phone_number as a JSON number, its documented type.
-// Validated values (digits, no leading zero) are written directly; anything
-// else goes through encoding/json as strings, so the output is always JSON.
-func (m MSISDN) MarshalJSON() ([]byte, error) {
-	if !isDigits(m.PhoneNumber) || m.PhoneNumber[0] == '0' || !isDigits(m.CountryCode) {
-		return json.Marshal(struct {
-			PhoneNumber string `json:"phone_number"`
-			CountryCode string `json:"country_code"`
-		}{m.PhoneNumber, m.CountryCode})
-	}
-	b := make([]byte, 0, 48+len(m.PhoneNumber)+len(m.CountryCode))
-	b = append(b, `{"phone_number":`...)
-	b = append(b, m.PhoneNumber...)
-	b = append(b, `,"country_code":"`...)
-	b = append(b, m.CountryCode...)
-	return append(b, `"}`...), nil
+	PhoneNumber string
+	CountryCode string
 }
 
 // Channel is how the one-time code reaches the actor.
 type Channel struct {
-	Type     string `json:"type"`
-	External bool   `json:"external"`
+	Type     string
+	External bool
 }
 
 // Step is one step of a chain's sequence.
 type Step struct {
-	IdentificationType   string                `json:"identification_type"`
-	Status               string                `json:"status"`
-	OTPStep              *OTPStep              `json:"otp_step,omitempty"`
-	IdentityDocumentStep *IdentityDocumentStep `json:"identity_document_step,omitempty"`
+	IdentificationType   string
+	Status               string
+	OTPStep              *OTPStep
+	IdentityDocumentStep *IdentityDocumentStep
 }
 
 // OTPStep configures an OTP step of a chain.
 type OTPStep struct {
-	TwoFactorType string   `json:"two_factor_type,omitempty"`
-	Channel       *Channel `json:"channel"`
+	TwoFactorType string
+	Channel       *Channel
 }
 
 // IdentityDocumentStep configures an identity-document scan step.
 type IdentityDocumentStep struct {
-	ProviderType string `json:"provider_type"`
+	ProviderType string
 }
 
 func isDigits(s string) bool {

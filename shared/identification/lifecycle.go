@@ -35,8 +35,10 @@ const (
 	ActionApproveDocument  Action = "approve_document"
 	ActionRejectDocument   Action = "reject_document"
 	ActionCancel           Action = "cancel"
-	ActionClose            Action = "close"
-	ActionExpire           Action = "expire"
+	// ActionExtend moves an open process's expiry later.
+	ActionExtend Action = "extend"
+	ActionClose  Action = "close"
+	ActionExpire Action = "expire"
 )
 
 // CallerKind is who acts.
@@ -137,6 +139,7 @@ var Lifecycle = map[Action]Rule{
 	ActionCancel:           {From: []Status{StatusCreated, StatusInProgress}, To: StatusCancelled, Ends: EndNow, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
 	ActionClose:            {From: []Status{StatusCreated, StatusInProgress, StatusCompleted}, To: StatusClosed, Ends: EndNow, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
 	ActionExpire:           {From: []Status{StatusCreated, StatusInProgress}, To: StatusExpired, Expiry: ExpiryDue, Ends: EndAtExpiry, By: []CallerKind{CallerSystem}, Chain: true, OTP: true},
+	ActionExtend:           {From: []Status{StatusCreated, StatusInProgress}, By: []CallerKind{CallerAdmin}, Chain: true, OTP: true},
 }
 
 // Limits of the one-time codes.
@@ -186,6 +189,8 @@ type Command struct {
 	// Decision is the document decision (approve_document,
 	// reject_document).
 	Decision *DocumentDecision
+	// ExpiresAt is the new expiry (extend).
+	ExpiresAt time.Time
 }
 
 // IssuedCode is a new code as stored: never the code itself.
@@ -374,6 +379,9 @@ func Plan(cmd Command) (Effect, error) {
 		if cmd.Reason != "" {
 			change(SetCancelReason{Reason: cmd.Reason})
 		}
+	case ActionExtend:
+		guard(ExpiresBefore{At: cmd.ExpiresAt}, LivesUntil{At: cmd.ExpiresAt})
+		change(SetExpiry{At: cmd.ExpiresAt})
 	}
 	if e.Rule.To != "" {
 		change(SetStatus{To: e.Rule.To})

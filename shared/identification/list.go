@@ -2,12 +2,8 @@ package identification
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,92 +34,109 @@ type ListQuery struct {
 	Cursor string
 }
 
-// ParseListQuery reads a listing's query string. Every bad parameter is a
-// KindParameter error naming it and its rule; an unknown one too, so that
-// a misspelt filter is not silently ignored.
-func ParseListQuery(q url.Values) (ListQuery, error) {
-	out := ListQuery{Limit: DefaultListLimit}
-	var bad []string
-	fail := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
-	for name, vals := range q {
-		if len(vals) != 1 {
-			fail("%s: must be given at most once", safeParam(name))
-			continue
-		}
-		v := vals[0]
-		switch name {
-		case "status":
-			st, ok := parseStatuses(v)
-			if !ok {
-				fail("status: must be one or more of %s, separated by commas", joinStatuses(Statuses))
-			}
-			out.Statuses = st
-		case "created_from", "created_to":
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				fail("%s: must be an RFC 3339 time such as 2026-12-01T10:00:00Z", name)
-				continue
-			}
-			if name == "created_from" {
-				out.CreatedFrom = t.UTC()
-			} else {
-				out.CreatedTo = t.UTC()
-			}
-		case "email":
-			if !isEmail(v) {
-				fail("email: must be a valid e-mail address of at most %d characters", maxEmailLength)
-			}
-			out.Email = v
-		case "phone":
-			p, ok := parseE164(v)
-			if !ok {
-				fail("phone: must be an E.164 number: + then 8 to 15 digits, such as +34612345678 (send + as %%2B)")
-			}
-			out.Phone = p
-		case "document_number":
-			if len(v) > maxDocumentNumber || !isDocumentNumber(v) {
-				fail("document_number: must be 1 to %d letters, digits or '-'", maxDocumentNumber)
-			}
-			out.DocumentNumber = v
-		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > MaxListLimit || strings.TrimSpace(v) != v || strings.HasPrefix(v, "+") {
-				fail("limit: must be a whole number from 1 to %d", MaxListLimit)
-			}
-			out.Limit = n
-		case "cursor":
-			if v == "" || len(v) > maxCursor {
-				fail("cursor: must be the next_cursor of the previous page, unchanged")
-			}
-			out.Cursor = v
-		default:
-			fail("%s: is not a parameter of this endpoint (status, created_from, created_to, email, phone, document_number, limit, cursor)", safeParam(name))
-		}
-	}
-	if !out.CreatedFrom.IsZero() && !out.CreatedTo.IsZero() && out.CreatedTo.Before(out.CreatedFrom) {
-		fail("created_to: must not be before created_from")
-	}
-	if len(bad) > 0 {
-		slices.Sort(bad)
-		return ListQuery{}, Errorf(KindParameter, "%s", strings.Join(bad, "; "))
-	}
-	return out, nil
+// listRules are the rule of each parameter of a listing, as an error
+// names it after the parameter: "limit: must be a whole number from 1 to
+// 100".
+var listRules = map[string]string{
+	"status":          "must be one or more of " + joinStatuses(Statuses) + ", separated by commas",
+	"created_from":    rfc3339Rule,
+	"created_to":      rfc3339Rule,
+	"email":           "must be a valid e-mail address of at most " + strconv.Itoa(maxEmailLength) + " characters",
+	"phone":           "must be an E.164 number: + then 8 to 15 digits, such as +34612345678 (send + as %2B)",
+	"document_number": "must be 1 to " + strconv.Itoa(maxDocumentNumber) + " letters, digits or '-'",
+	"limit":           "must be a whole number from 1 to " + strconv.Itoa(MaxListLimit),
+	"cursor":          "must be the next_cursor of the previous page, unchanged",
 }
 
-// safeParam is a parameter's name fit to repeat in an error: a name is
-// chosen by the client, so anything but a short run of letters, digits and
-// underscores is not echoed.
-func safeParam(name string) string {
-	if len(name) == 0 || len(name) > 32 {
-		return "a parameter"
+const rfc3339Rule = "must be an RFC 3339 time such as 2026-12-01T10:00:00Z"
+
+// Set reads value, the text of the listing's parameter name as sent, into
+// q. known is false for a name that is no parameter of a listing; rule is
+// the rule the value breaks, "" when q took it (q keeps only values within
+// their rules). Validate then checks what no single parameter tells.
+func (q *ListQuery) Set(name, value string) (rule string, known bool) {
+	rule, known = listRules[name]
+	if !known {
+		return "", false
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return "a parameter"
+	switch name {
+	case "status":
+		st, ok := parseStatuses(value)
+		if !ok {
+			return rule, true
+		}
+		q.Statuses = st
+	case "created_from", "created_to":
+		t, err := time.Parse(time.RFC3339, value)
+		if err != nil {
+			return rule, true
+		}
+		if name == "created_from" {
+			q.CreatedFrom = t.UTC()
+		} else {
+			q.CreatedTo = t.UTC()
+		}
+	case "email":
+		if !isEmail(value) {
+			return rule, true
+		}
+		q.Email = value
+	case "phone":
+		p, ok := parseE164(value)
+		if !ok {
+			return rule, true
+		}
+		q.Phone = p
+	case "document_number":
+		if !validDocumentNumber(value) {
+			return rule, true
+		}
+		q.DocumentNumber = value
+	case "limit":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 || n > MaxListLimit || strings.TrimSpace(value) != value || strings.HasPrefix(value, "+") {
+			return rule, true
+		}
+		q.Limit = n
+	case "cursor":
+		if value == "" || len(value) > maxCursor {
+			return rule, true
+		}
+		q.Cursor = value
+	}
+	return "", true
+}
+
+// Validate returns every rule q breaks, each at its parameter: a value Set
+// would not have taken, and created_to before created_from.
+func (q ListQuery) Validate() []FieldError {
+	var out []FieldError
+	broken := func(name string) { out = append(out, FieldError{Path: name, Message: listRules[name]}) }
+	for _, st := range q.Statuses {
+		if !slices.Contains(Statuses, st) {
+			broken("status")
+			break
 		}
 	}
-	return name
+	if q.Email != "" && !isEmail(q.Email) {
+		broken("email")
+	}
+	if p, ok := parseE164(q.Phone); q.Phone != "" && (!ok || p != q.Phone) {
+		broken("phone")
+	}
+	if q.DocumentNumber != "" && !validDocumentNumber(q.DocumentNumber) {
+		broken("document_number")
+	}
+	if q.Limit < 1 || q.Limit > MaxListLimit {
+		broken("limit")
+	}
+	if len(q.Cursor) > maxCursor {
+		broken("cursor")
+	}
+	if !q.CreatedFrom.IsZero() && !q.CreatedTo.IsZero() && q.CreatedTo.Before(q.CreatedFrom) {
+		out = append(out, FieldError{Path: "created_to", Message: "must not be before created_from"})
+	}
+	return out
 }
 
 func parseStatuses(v string) ([]Status, bool) {
@@ -141,16 +154,10 @@ func parseStatuses(v string) ([]Status, bool) {
 	return out, len(out) > 0
 }
 
-// parseE164 reads +<8 to 15 digits>. A "+" sent unencoded in a query
-// string arrives as a space (form encoding), so a leading space is read as
-// the "+" it was.
+// parseE164 reads +<8 to 15 digits>.
 func parseE164(v string) (string, bool) {
-	switch {
-	case strings.HasPrefix(v, "+"):
-		v = v[1:]
-	case strings.HasPrefix(v, " "):
-		v = v[1:]
-	default:
+	v, ok := strings.CutPrefix(v, "+")
+	if !ok {
 		return "", false
 	}
 	if len(v) < 8 || len(v) > 15 || v[0] == '0' {
@@ -190,52 +197,6 @@ func actorValue(kind, v string) string {
 	return v
 }
 
-// ActorKey is the keyed hash of one actor value of org under key id (""
-// for the current key; ok is false for an unknown one). It is bound to the
-// organisation, so the same person in two organisations hashes apart.
-func (k *CodeKeys) ActorKey(keyID, org, kind, value string) (string, bool) {
-	if keyID == "" {
-		keyID = k.current
-	}
-	key, ok := k.keys[keyID]
-	if !ok {
-		return "", false
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("actor\x00" + org + "\x00" + kind + "\x00" + actorValue(kind, value)))
-	sum := m.Sum(nil)
-	return keyID + ":" + base64.RawURLEncoding.EncodeToString(sum[:18]), true
-}
-
-// keyIDs lists the keys: the current first, then the previous ones by id.
-func (k *CodeKeys) keyIDs() []string {
-	ids := []string{k.current}
-	var prev []string
-	for id := range k.keys {
-		if id != k.current {
-			prev = append(prev, id)
-		}
-	}
-	slices.Sort(prev)
-	return append(ids, prev...)
-}
-
-// actorKeysOf are i's actor keys under the current key.
-func (k *CodeKeys) actorKeysOf(i *Identification) ActorKeys {
-	var out ActorKeys
-	a := i.Actor
-	if a.Email != "" {
-		out.Email, _ = k.ActorKey("", i.OrgID, ActorEmail, a.Email)
-	}
-	if a.MSISDN != nil {
-		out.Phone, _ = k.ActorKey("", i.OrgID, ActorPhone, E164(a.MSISDN))
-	}
-	if d := a.IdentityDocument; d != nil && d.DocumentNumber != "" {
-		out.Document, _ = k.ActorKey("", i.OrgID, ActorDocument, d.DocumentNumber)
-	}
-	return out
-}
-
 // ListFilter is a listing as the store runs it: the actor values as their
 // keyed hashes (one per key a process may have been written under), the
 // page's upper bound as a position, and the moment the statuses are read
@@ -263,6 +224,11 @@ type ListFilter struct {
 type ListPage struct {
 	Items []*Identification
 	More  bool
+	// Next, when More, is the position the next page starts below, if not
+	// the last item's: a store that finds a process gone after choosing
+	// the page (deleted, or moved out of the asked statuses) answers the
+	// page without it, and goes on below the last one it chose.
+	Next string
 }
 
 // Lister is a store that lists.
@@ -329,8 +295,12 @@ func (s *Service) List(ctx context.Context, org string, t Type, q ListQuery) (Pa
 	for n, i := range p.Items {
 		out.Items[n] = i.AsSeenAt(now)
 	}
-	if p.More && len(p.Items) > 0 {
-		out.NextCursor = s.keys.sealCursor(Position(p.Items[len(p.Items)-1]), digest)
+	next := p.Next
+	if next == "" && len(p.Items) > 0 {
+		next = Position(p.Items[len(p.Items)-1])
+	}
+	if p.More && next != "" {
+		out.NextCursor = s.keys.sealCursor(next, digest)
 	}
 	return out, nil
 }
@@ -351,37 +321,4 @@ func queryDigest(org string, t Type, q ListQuery) string {
 	}
 	return strings.Join([]string{"list", org, string(t), strings.Join(st, ","), stamp(q.CreatedFrom), stamp(q.CreatedTo),
 		actorValue(ActorEmail, q.Email), q.Phone, actorValue(ActorDocument, q.DocumentNumber)}, "\x00")
-}
-
-// A cursor is the position the next page starts below and a MAC binding it
-// to the query: <position> NUL <key id> NUL <mac>, base64url as a whole. A changed
-// byte, another query's or another organisation's cursor fails the MAC.
-func (k *CodeKeys) sealCursor(pos, digest string) string {
-	raw := pos + "\x00" + k.current + "\x00" + k.cursorMAC(k.keys[k.current], pos, digest)
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
-}
-
-func (k *CodeKeys) openCursor(c, digest string) (string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return "", false
-	}
-	parts := strings.Split(string(raw), "\x00")
-	if len(parts) != 3 {
-		return "", false
-	}
-	key, ok := k.keys[parts[1]]
-	if !ok {
-		return "", false
-	}
-	if !hmac.Equal([]byte(k.cursorMAC(key, parts[0], digest)), []byte(parts[2])) {
-		return "", false
-	}
-	return parts[0], true
-}
-
-func (k *CodeKeys) cursorMAC(key []byte, pos, digest string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("cursor\x00" + digest + "\x00" + pos))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -90,7 +90,7 @@ type Created struct {
 }
 
 // CreateOTP creates an OTP identification for org and issues its first
-// code. An input that did not come from ParseCreateOTP is validated first.
+// code. An input that did not pass its Check is validated first.
 func (s *Service) CreateOTP(ctx context.Context, org string, in CreateOTP, by Caller) (Created, error) {
 	c, _, err := s.CreateOTPOnce(ctx, org, in, by, nil)
 	return c, err
@@ -207,7 +207,7 @@ func (s *Service) issue(ref Ref, now, processExpiry time.Time, external bool) (s
 }
 
 // CreateChain creates a chain identification for org. An input that did
-// not come from ParseCreateChain is validated first.
+// not pass its Check is validated first.
 func (s *Service) CreateChain(ctx context.Context, org string, in CreateChain, by Caller) (*Identification, error) {
 	i, _, err := s.CreateChainOnce(ctx, org, in, by, nil)
 	return i, err
@@ -352,6 +352,61 @@ func (s *Service) CancelOnce(ctx context.Context, ref Ref, reason string, by Cal
 // CloseOnce is Close with an Idempotency-Key, as CancelOnce.
 func (s *Service) CloseOnce(ctx context.Context, ref Ref, by Caller, rec Idempotency) (*Idempotency, error) {
 	return s.applyOnce(ctx, ref, Command{Action: ActionClose, At: s.Now(), By: by}, rec)
+}
+
+// Extension is an extend's input: the new expiry, as an ISO-8601 duration
+// from now (expires_in, as at creation).
+type Extension struct {
+	ExpiresIn string
+}
+
+// Check records the rule expires_in breaks in p: required, a duration a
+// create accepts.
+func (x *Extension) Check(p *Problems) {
+	if x.ExpiresIn == "" {
+		p.Add("expires_in", "is required (an ISO-8601 duration such as PT2H, from now)")
+	} else if _, err := ParseExpiresIn(x.ExpiresIn); err != nil {
+		p.Add("expires_in", "%s", err.Error())
+	}
+}
+
+// Validate checks expires_in (Check), as a KindInvalid error.
+func (x Extension) Validate() error {
+	p := &Problems{}
+	x.Check(p)
+	return p.Err()
+}
+
+// extension is the command of an extend: the process expires expires_in
+// from now, never more than MaxExpiresIn after its creation, and only
+// later than it does (the store's guards).
+func (s *Service) extension(in Extension, by Caller) (Command, error) {
+	if err := in.Validate(); err != nil {
+		return Command{}, err
+	}
+	d, _ := ParseExpiresIn(in.ExpiresIn)
+	now := s.Now()
+	return Command{Action: ActionExtend, At: now, By: by, ExpiresAt: now.Add(d).Truncate(time.Second)}, nil
+}
+
+// Extend moves the identification's expiry to expires_in from now (its
+// open index and TTL with it, in the same write).
+func (s *Service) Extend(ctx context.Context, ref Ref, in Extension, by Caller) (*Identification, error) {
+	cmd, err := s.extension(in, by)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.apply(ctx, ref, cmd)
+	return res.New, err
+}
+
+// ExtendOnce is Extend with an Idempotency-Key, as CancelOnce.
+func (s *Service) ExtendOnce(ctx context.Context, ref Ref, in Extension, by Caller, rec Idempotency) (*Idempotency, error) {
+	cmd, err := s.extension(in, by)
+	if err != nil {
+		return nil, err
+	}
+	return s.applyOnce(ctx, ref, cmd, rec)
 }
 
 func (s *Service) applyOnce(ctx context.Context, ref Ref, cmd Command, rec Idempotency) (*Idempotency, error) {

@@ -174,8 +174,8 @@ func (p *Processor) publish(ctx context.Context, d *identification.StoredItem, o
 	return nil
 }
 
-// Events are what the change old → i publishes, in order: the status, then
-// each step, then the code's delivery. old is nil for a new process.
+// Events are what the change old → i publishes, in order: the status (or
+// an extend's new expiry), then each step, then the code's delivery. old is nil for a new process.
 func Events(old, i *identification.Identification) []identification.Event {
 	base := identification.Event{OrgID: i.OrgID, ID: i.ID, Type: i.Type, Status: i.Status, Version: i.Version, At: i.UpdatedAt}
 	var out []identification.Event
@@ -185,6 +185,11 @@ func Events(old, i *identification.Identification) []identification.Event {
 		if old != nil {
 			e.Previous = old.Status
 		}
+		out = append(out, e)
+	}
+	if old != nil && old.Status == i.Status && !old.ExpiresAt.Equal(i.ExpiresAt) {
+		e := base
+		e.DetailType = "identification.extended"
 		out = append(out, e)
 	}
 	for n, st := range i.Sequence {

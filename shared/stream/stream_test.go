@@ -357,11 +357,9 @@ func TestEventsOfAFlowComeInVersionOrderWithoutActorData(t *testing.T) {
 func TestChainStepsArePublished(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		r := newRig(t, e)
-		in, err := identification.ParseCreateChain([]byte(`{"actor":{"name":"Ana","email":"ana@example.com"},"expires_in":"PT1H","sequence":[` +
-			`{"identification_type":"AGENT"},{"identification_type":"OTP","otp_step":{"channel":{"type":"EMAIL","external":false}}}]}`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		in := identification.CreateChain{Actor: &identification.Actor{Name: "Ana", Email: "ana@example.com"}, ExpiresIn: "PT1H", Sequence: []identification.Step{
+			{IdentificationType: "AGENT"},
+			{IdentificationType: "OTP", OTPStep: &identification.OTPStep{Channel: &identification.Channel{Type: "EMAIL"}}}}}
 		c, err := r.svc.CreateChain(t.Context(), "acme", in, admin)
 		if err != nil {
 			t.Fatal(err)
@@ -392,4 +390,25 @@ func detailTypes(evs []identification.Event) string {
 		parts = append(parts, fmt.Sprintf("%s@%d", e.DetailType, e.Version))
 	}
 	return strings.Join(parts, " ")
+}
+
+// TestAnExtendPublishesExtended: a change that moves an open process's
+// expiry, and nothing else, publishes identification.extended, once; a
+// change of status that also dates the end publishes only the status.
+func TestAnExtendPublishesExtended(t *testing.T) {
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	old := &identification.Identification{ID: "x", OrgID: "acme", Type: identification.TypeOTP, Status: identification.StatusInProgress, ExpiresAt: at, Version: 2}
+	extended := identification.Clone(old)
+	extended.ExpiresAt, extended.Version = at.Add(time.Hour), 3
+	if got := detailTypes(stream.Events(old, extended)); got != "identification.extended@3" {
+		t.Errorf("extend: events %s", got)
+	}
+	if got := detailTypes(stream.Events(extended, extended)); got != "" {
+		t.Errorf("no change: events %s", got)
+	}
+	cancelled := identification.Clone(extended)
+	cancelled.Status, cancelled.Version = identification.StatusCancelled, 4
+	if got := detailTypes(stream.Events(extended, cancelled)); got != "identification.cancelled@4" {
+		t.Errorf("cancel: events %s", got)
+	}
 }

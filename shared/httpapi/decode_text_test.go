@@ -1,4 +1,4 @@
-package identification_test
+package httpapi
 
 import (
 	"context"
@@ -69,7 +69,7 @@ func TestNamesRefuseTextThatReadsAsNothing(t *testing.T) {
 			if field == "actor.last_name" {
 				body = otpNamed(`"James"`, tc.lit)
 			}
-			_, err := identification.ParseCreateOTP([]byte(body))
+			_, err := parseCreateOTP([]byte(body))
 			if err == nil {
 				t.Errorf("%s as %s: accepted", tc.name, field)
 				continue
@@ -90,7 +90,7 @@ func TestNamesAreOneLine(t *testing.T) {
 			if field == "actor.last_name" {
 				body = otpNamed(`"James"`, lit)
 			}
-			_, err := identification.ParseCreateOTP([]byte(body))
+			_, err := parseCreateOTP([]byte(body))
 			if err == nil {
 				t.Errorf("%s as %s: accepted", lit, field)
 				continue
@@ -113,7 +113,7 @@ func TestNamesKeepWhatPeopleWrite(t *testing.T) {
 		"María José", "O'Brien-Ñúñez", "Zoë", "李小龍", "Ærø", "😀",
 		"Jean\u00a0Paul", // no-break space inside
 	} {
-		in, err := identification.ParseCreateOTP([]byte(otpNamed(quote(name), quote(name))))
+		in, err := parseCreateOTP([]byte(otpNamed(quote(name), quote(name))))
 		if err != nil {
 			t.Errorf("%q refused: %v", name, err)
 			continue
@@ -130,14 +130,14 @@ func TestTextIsCountedAfterNFC(t *testing.T) {
 	decomposed := func(n int) string { return strings.Repeat("e\u0301", n) } // é as e + combining acute
 	composed := func(n int) string { return strings.Repeat("é", n) }
 
-	in, err := identification.ParseCreateOTP([]byte(otpNamed(quote(decomposed(100)), quote(decomposed(100)))))
+	in, err := parseCreateOTP([]byte(otpNamed(quote(decomposed(100)), quote(decomposed(100)))))
 	if err != nil {
 		t.Fatalf("100 decomposed é as name and last name: %v", err)
 	}
 	if in.Actor.Name != composed(100) || in.Actor.LastName != composed(100) {
 		t.Errorf("decoded name %+q, want the NFC form", in.Actor.Name)
 	}
-	_, err = identification.ParseCreateOTP([]byte(otpNamed(quote(decomposed(101)), quote(decomposed(101)))))
+	_, err = parseCreateOTP([]byte(otpNamed(quote(decomposed(101)), quote(decomposed(101)))))
 	if got := pathsOf(fieldErrors(t, err)); got != "actor.name,actor.last_name" {
 		t.Errorf("101 decomposed é: errors at %s, want actor.name,actor.last_name", got)
 	}
@@ -158,12 +158,12 @@ func TestTextIsCountedAfterNFC(t *testing.T) {
 		t.Errorf("service stored %+q, %+q; want the trimmed NFC form", i.Actor.Name, i.Actor.LastName)
 	}
 
-	reason, err := identification.ParseCancel([]byte(`{"reason":`+quote(decomposed(500))+`}`), true)
+	reason, err := parseCancel([]byte(`{"reason":`+quote(decomposed(500))+`}`), true)
 	if err != nil || reason != composed(500) {
 		t.Errorf("500 decomposed é as reason: got %d bytes, %v; want the NFC form", len(reason), err)
 	}
 	for _, required := range []bool{true, false} {
-		_, err = identification.ParseCancel([]byte(`{"reason":`+quote(decomposed(501))+`}`), required)
+		_, err = parseCancel([]byte(`{"reason":`+quote(decomposed(501))+`}`), required)
 		if got := pathsOf(fieldErrors(t, err)); got != "reason" {
 			t.Errorf("501 decomposed é as reason (required %v): errors at %s", required, got)
 		}
@@ -176,14 +176,14 @@ func TestTextIsCountedAfterNFC(t *testing.T) {
 func TestCancelReasonTextRules(t *testing.T) {
 	for _, lit := range []string{`"customer asked\nby phone"`, `"line one\r\nline two"`, `"first:\tsecond"`, `"para one\u2029para two"`, `"duplicate de la solicitud\u00a0#12"`} {
 		for _, required := range []bool{true, false} {
-			if _, err := identification.ParseCancel([]byte(`{"reason":`+lit+`}`), required); err != nil {
+			if _, err := parseCancel([]byte(`{"reason":`+lit+`}`), required); err != nil {
 				t.Errorf("%s (required %v): %v", lit, required, err)
 			}
 		}
 	}
 	for _, tc := range textThatReadsAsNothing {
 		for _, required := range []bool{true, false} {
-			_, err := identification.ParseCancel([]byte(`{"reason":`+tc.lit+`}`), required)
+			_, err := parseCancel([]byte(`{"reason":`+tc.lit+`}`), required)
 			if err == nil {
 				t.Errorf("%s (required %v): accepted", tc.name, required)
 				continue
@@ -195,7 +195,7 @@ func TestCancelReasonTextRules(t *testing.T) {
 	}
 	// Nothing visible is no reason at all: refused when one is required.
 	for _, lit := range []string{`"\n"`, `"\u00a0\u3000"`, `"\t \r\n"`, `"\u0301"`, `"\u2800"`} {
-		_, err := identification.ParseCancel([]byte(`{"reason":`+lit+`}`), true)
+		_, err := parseCancel([]byte(`{"reason":`+lit+`}`), true)
 		if err == nil {
 			t.Errorf("%s: accepted as a required reason", lit)
 		}

@@ -1,11 +1,9 @@
-package identification_test
+package httpapi
 
 import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/idadmin/api/shared/identification"
 )
 
 // TestBodiesAreNotSilentlyRewritten: a repeated key, a lone surrogate
@@ -50,7 +48,7 @@ func TestBodiesAreNotSilentlyRewritten(t *testing.T) {
 		{"invalid UTF-8 in a top-level string", "\"\xff\"", "body"},
 	}
 	for _, tc := range cases {
-		_, err := identification.ParseCreateOTP([]byte(tc.body))
+		_, err := parseCreateOTP([]byte(tc.body))
 		if err == nil {
 			t.Errorf("%s: accepted", tc.name)
 			continue
@@ -67,15 +65,15 @@ func TestBodiesAreNotSilentlyRewritten(t *testing.T) {
 	}
 
 	// The same checks guard the chain and the cancel bodies.
-	if _, err := identification.ParseCreateChain([]byte(`{"actor":{"name":"A"},"expires_in":"PT15M","expires_in":"P30D","sequence":[{"identification_type":"AGENT"}]}`)); pathsOf(fieldErrors(t, err)) != "expires_in" {
+	if _, err := parseCreateChain([]byte(`{"actor":{"name":"A"},"expires_in":"PT15M","expires_in":"P30D","sequence":[{"identification_type":"AGENT"}]}`)); pathsOf(fieldErrors(t, err)) != "expires_in" {
 		t.Errorf("chain with expires_in twice: %v", err)
 	}
-	if _, err := identification.ParseCreateChain([]byte(`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"AGENT","identification_type":"OTP"}]}`)); pathsOf(fieldErrors(t, err)) != "sequence[0].identification_type" {
+	if _, err := parseCreateChain([]byte(`{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"AGENT","identification_type":"OTP"}]}`)); pathsOf(fieldErrors(t, err)) != "sequence[0].identification_type" {
 		t.Errorf("chain with a step type twice: %v", err)
 	}
 	for _, body := range []string{`{"reason":"a","reason":"b"}`, `{"reason":"a\udbff"}`, "{\"reason\":\"\xfe\"}"} {
 		for _, required := range []bool{true, false} {
-			if _, err := identification.ParseCancel([]byte(body), required); err == nil || pathsOf(fieldErrors(t, err)) != "reason" {
+			if _, err := parseCancel([]byte(body), required); err == nil || pathsOf(fieldErrors(t, err)) != "reason" {
 				t.Errorf("cancel %+q (required %v): got %v, want an error at reason", body, required, err)
 			}
 		}
@@ -92,13 +90,13 @@ func TestBodiesThatAreWellFormedStayAccepted(t *testing.T) {
 		`{"actor":{"name":"type"},"channel":{"type":"SMS","external":true}}`,
 		"{\"actor\":{\"name\":\"Zoë 李\"},\"channel\":{\"type\":\"SMS\",\"external\":true}}",
 	} {
-		if _, err := identification.ParseCreateOTP([]byte(body)); err != nil {
+		if _, err := parseCreateOTP([]byte(body)); err != nil {
 			t.Errorf("%s: %v", body, err)
 		}
 	}
 	// The same key in sibling objects of an array is no repetition.
 	chain := `{"actor":{"name":"A"},"expires_in":"PT15M","sequence":[{"identification_type":"AGENT"},{"identification_type":"IDENTITY_DOCUMENT"}]}`
-	if _, err := identification.ParseCreateChain([]byte(chain)); err != nil {
+	if _, err := parseCreateChain([]byte(chain)); err != nil {
 		t.Errorf("chain: %v", err)
 	}
 }
@@ -108,12 +106,12 @@ func TestBodiesThatAreWellFormedStayAccepted(t *testing.T) {
 // too deep to name usefully is the body.
 func TestEncodingProblemsJoinTheOtherErrors(t *testing.T) {
 	body := `{"actor":{"name":"J","name":"\ud800","email":"nope"},"channel":{"type":"FAX"}}`
-	_, err := identification.ParseCreateOTP([]byte(body))
+	_, err := parseCreateOTP([]byte(body))
 	if got := pathsOf(fieldErrors(t, err)); got != "actor.name,actor.email,channel.type" {
 		t.Errorf("errors at %s, want actor.name,actor.email,channel.type", got)
 	}
 	deep := `{"actor":{"name":"J"},"channel":{"type":"SMS","external":true},"x":` + strings.Repeat("[", 200) + `"\ud800"` + strings.Repeat("]", 200) + `}`
-	_, err = identification.ParseCreateOTP([]byte(deep))
+	_, err = parseCreateOTP([]byte(deep))
 	fe := fieldErrors(t, err)
 	if fe[0].Path != "body" || !strings.Contains(fe[0].Message, "byte offset") {
 		t.Errorf("deep lone surrogate: got %v, want it reported on body with its byte offset", fe)
@@ -124,7 +122,7 @@ func TestEncodingProblemsJoinTheOtherErrors(t *testing.T) {
 		b.WriteString(`"k":` + strconv.Itoa(i) + `,`)
 	}
 	b.WriteString(`"k":0}}`)
-	_, err = identification.ParseCreateOTP([]byte(b.String()))
+	_, err = parseCreateOTP([]byte(b.String()))
 	if got := pathsOf(fieldErrors(t, err)); got != "x.k,x" {
 		t.Errorf("one key 501 times: errors at %s, want x.k once, then x as unknown", got)
 	}

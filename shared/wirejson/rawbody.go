@@ -1,4 +1,4 @@
-package identification
+package wirejson
 
 import (
 	"encoding/json"
@@ -56,7 +56,7 @@ func (t scanText) key(k keyRef) []byte {
 // and repeated keys of body, which must be one well-formed JSON value.
 // Each place is marked bad, so no rule is checked on a value that was not
 // sent as it reads, nor on what depends on it.
-func checkEncoding(p *problems, body []byte) {
+func checkEncoding(p Problems, body []byte) {
 	var (
 		framesBuf [8]scanFrame
 		keysBuf   [24]keyRef
@@ -66,7 +66,7 @@ func checkEncoding(p *problems, body []byte) {
 		sets      []map[string]struct{}
 		utf8OK    = utf8.Valid(body)
 	)
-	for i := 0; i < len(body) && len(p.list) < maxFieldErrors; i++ {
+	for i := 0; i < len(body); i++ {
 		switch body[i] {
 		case '{':
 			frames = append(frames, scanFrame{expectKey: true, keysFrom: len(keys)})
@@ -84,6 +84,9 @@ func checkEncoding(p *problems, body []byte) {
 				top.expectKey = true
 			}
 		case '"':
+			if p.Full() {
+				return // nothing more would be kept
+			}
 			start := i
 			end, escaped := stringEnd(body, start)
 			i = end
@@ -211,8 +214,8 @@ func validText(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-func report(p *problems, path, msg string, offset int) {
-	p.fail(pathOr(path, "body"), "%s (at byte offset %d)", msg, offset)
+func report(p Problems, path, msg string, offset int) {
+	p.Fail(pathOr(path, "body"), "%s (at byte offset %d)", msg, offset)
 }
 
 // invalidUTF8 returns the offset of the first byte of b that is not UTF-8,

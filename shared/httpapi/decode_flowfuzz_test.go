@@ -1,4 +1,4 @@
-package identification_test
+package httpapi
 
 import (
 	"encoding/json"
@@ -30,13 +30,16 @@ func FuzzParseValidation(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		in, err := identification.ParseValidation(body)
+		in, err := parseValidation(body)
 		checkEncodingVerdict(t, body, err)
 		if err != nil {
 			checkRejection(t, err, func(p string) bool {
 				return p == "body" || p == "code" || p == "two_factor" || strings.HasPrefix(p, "[")
 			})
 			return
+		}
+		if fields := in.Validate(); len(fields) > 0 {
+			t.Fatalf("accepted, but Validate reports %v", fields)
 		}
 		if !identification.ValidCodeShape(in.Code) {
 			t.Fatalf("accepted code %q", in.Code)
@@ -66,13 +69,16 @@ func FuzzParseAgentResult(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		in, err := identification.ParseAgentResult(body)
+		in, err := parseAgentResult(body)
 		checkEncodingVerdict(t, body, err)
 		if err != nil {
 			checkRejection(t, err, func(p string) bool {
 				return p == "body" || p == "agent" || p == "evidence_metadata" || strings.HasPrefix(p, "[")
 			})
 			return
+		}
+		if fields := in.Validate(); len(fields) > 0 {
+			t.Fatalf("accepted, but Validate reports %v", fields)
 		}
 		if n := utf8.RuneCountInString(in.Agent); n < 1 || n > 100 || !hasVisible(in.Agent) {
 			t.Fatalf("accepted agent %+q", in.Agent)
