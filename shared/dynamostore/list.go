@@ -29,11 +29,14 @@ import (
 //
 // They hold keys, never the process: list-by-org only its keys,
 // list-by-org-status its expiry besides (an open status's filter), the
-// find-by indexes its status, its expiry and the hashes the rest of a
-// person's query is filtered on. So no actor value is in any index, a
-// write that changes nothing an index holds does not touch it, and an
+// find-by indexes the hashes the rest of a person's query is filtered on,
+// which never change. So no actor value is in any index, a write that
+// changes nothing an index holds does not touch it (a find-by entry is
+// written by the create and removed by the delete, nothing else), and an
 // index entry costs one write unit whatever the process's size. A page
-// reads the keys, then the page's processes with one BatchGetItem.
+// reads the keys, then the page's processes with one BatchGetItem; a
+// person's page asking for statuses filters them on the processes read
+// (personPage).
 //
 // The organisation's own partitions (list-by-org, list-by-org-status) are
 // split into ListShards shards by id, so that one organisation's writes
@@ -134,14 +137,25 @@ type source struct {
 	filter *expression.ConditionBuilder
 	// atLeast is the smallest Limit of its Queries: a filter that may
 	// drop many of the items read (one person's processes, filtered by
-	// status) reads ahead, so that one Query still fills the page.
+	// another value) reads ahead, so that one Query still fills the page.
 	atLeast int
+	// upTo, when not 0, is how many keys the source reads (rather than
+	// the page's Limit+1): a person's processes whose statuses are
+	// filtered once read (personPage).
+	upTo int
 }
 
 // personReadAhead is how many of one person's processes a filtered Query
-// reads at least: more than a person is expected to have in an
-// organisation within the retention period.
+// reads at least, and how many keys a person's page asking for statuses
+// considers: more than a person is expected to have in an organisation
+// within the retention period.
 const personReadAhead = 250
+
+// personBatch is how many processes one BatchGetItem of a person's page
+// asking for statuses reads after its first (which reads the page's
+// Limit+1): so such a page makes at most 1 + ⌈personReadAhead/personBatch⌉
+// = 4 BatchGetItem calls, 3 more per previous code key kept.
+const personBatch = maxBatchGet
 
 // sweepLagReadAhead is how many more items a Query of an open status reads
 // than the page needs, for the processes past their expiry that the sweep
@@ -208,6 +222,13 @@ func (s *Store) List(ctx context.Context, f identification.ListFilter) (identifi
 	})
 	// A process moving between statuses may be, for a moment, under both.
 	all = slices.CompactFunc(all, func(a, b candidate) bool { return a.pk == b.pk })
+	if sources[0].upTo > 0 {
+		capped := false
+		for n, l := range lists {
+			capped = capped || len(l) >= sources[n].upTo
+		}
+		return s.personPage(ctx, all, capped, f)
+	}
 	page := identification.ListPage{More: len(all) > f.Limit}
 	if page.More {
 		all = all[:f.Limit]
@@ -225,6 +246,53 @@ func (s *Store) List(ctx context.Context, f identification.ListFilter) (identifi
 		}
 		i, _ := fromItem(it)
 		page.Items = append(page.Items, i)
+	}
+	return page, nil
+}
+
+// personPage answers a page of one person's processes filtered by
+// status, from cs, their keys newest first (capped: a partition had more
+// than it read). The find-by indexes hold no status (a status move would
+// write each of them), so the statuses are filtered on the processes as
+// read: a first BatchGetItem reads the page's Limit+1, and, while fewer
+// than Limit+1 are in the asked statuses, the next personBatch keys are
+// read, until the page is full or the keys are all read. A page that runs
+// out of keys of a capped partition ends there, short, with a cursor
+// below the last key it read.
+func (s *Store) personPage(ctx context.Context, cs []candidate, capped bool, f identification.ListFilter) (identification.ListPage, error) {
+	var page identification.ListPage
+	var kept []*identification.Identification
+	var last candidate
+	for start := 0; start < len(cs); {
+		n := personBatch
+		if start == 0 {
+			n = f.Limit + 1
+		}
+		chunk := cs[start:min(start+n, len(cs))]
+		start += len(chunk)
+		items, err := s.batchGet(ctx, chunk)
+		if err != nil {
+			return identification.ListPage{}, err
+		}
+		for _, c := range chunk {
+			it, ok := items[c.pk]
+			if !ok || it.Kind != kindProcess || !listedIn(it, f) {
+				continue
+			}
+			if len(kept) == f.Limit {
+				page.Items, page.More, page.Next = kept, true, last.position
+				return page, nil
+			}
+			i, _ := fromItem(it)
+			kept, last = append(kept, i), c
+		}
+	}
+	page.Items = kept
+	if kept == nil {
+		page.Items = []*identification.Identification{}
+	}
+	if capped && len(cs) > 0 {
+		page.More, page.Next = true, cs[len(cs)-1].position
 	}
 	return page, nil
 }
@@ -308,19 +376,20 @@ func (s *Store) sources(f identification.ListFilter) []source {
 		if a.hashes == nil {
 			continue
 		}
-		// One person's processes: the rest of the query is a filter
-		// on a partition that holds only theirs (on attributes the
-		// index projects for it: the template's find-by indexes).
+		// One person's processes: the other values asked are a filter
+		// on a partition that holds only theirs (on the hashes the
+		// index projects for it: the template's find-by indexes), the
+		// statuses a filter on the processes read (personPage).
 		var conds []expression.ConditionBuilder
 		for _, other := range actor[n+1:] {
 			if other.hashes != nil {
 				conds = append(conds, in(ListIndexes[other.index], values(other.hashes)))
 			}
 		}
-		if len(f.Statuses) > 0 {
-			conds = append(conds, seenStatus(f.Statuses, f.Now))
-		}
 		src := source{index: a.index, attr: ListIndexes[a.index]}
+		if len(f.Statuses) > 0 {
+			src.upTo = personReadAhead
+		}
 		if len(conds) > 0 {
 			src.atLeast = personReadAhead
 			c := conds[0]
@@ -365,28 +434,6 @@ func (s *Store) sources(f identification.ListFilter) []source {
 	return out
 }
 
-// seenStatus admits a process whose status as read at now is one of
-// statuses, and which the sweep has ended if it expired: an open status
-// whose expiry has not passed, any other status as stored. (An open
-// process past its expiry is listed under EXPIRED once the sweep has
-// ended it, within a minute; until then it is listed under no status.)
-func seenStatus(statuses []identification.Status, now time.Time) expression.ConditionBuilder {
-	at := expression.Value(now.Unix())
-	var conds []expression.ConditionBuilder
-	for _, st := range statuses {
-		is := name(attrStatus).Equal(expression.Value(string(st)))
-		if st.Open() {
-			is = is.And(name(attrExpiresAt).GreaterThan(at))
-		}
-		conds = append(conds, is)
-	}
-	c := conds[0]
-	for _, more := range conds[1:] {
-		c = c.Or(more)
-	}
-	return c
-}
-
 func in(attr string, values []string) expression.ConditionBuilder {
 	ops := make([]expression.OperandBuilder, len(values))
 	for n, v := range values {
@@ -412,9 +459,12 @@ func bounds(f identification.ListFilter) (upper string, lower string) {
 }
 
 // read reads src's partition below the page's start until it has Limit+1
-// keys or none are left.
+// keys (src.upTo, if set) or none are left.
 func (s *Store) read(ctx context.Context, src source, f identification.ListFilter) ([]candidate, error) {
 	want := f.Limit + 1
+	if src.upTo > 0 {
+		want = src.upTo
+	}
 	upper, lower := bounds(f)
 	key := expression.Key(src.attr).Equal(expression.Value(src.value))
 	if lower != "" {
