@@ -61,7 +61,7 @@ func (s *recordingSender) Send(_ context.Context, m identification.Message) (str
 
 type failingStore struct{ stream.Store }
 
-func (failingStore) ClaimDelivery(context.Context, *identification.Identification, string, time.Time) (identification.Delivery, bool, error) {
+func (failingStore) ClaimDelivery(context.Context, *identification.Identification, string, time.Time, bool) (identification.Delivery, bool, error) {
 	return identification.Delivery{}, false, errors.New("store unavailable")
 }
 
@@ -124,7 +124,7 @@ func TestStreamHandlerOnLambdaEvents(t *testing.T) {
 // is granted, every write-back recorded.
 type sampleStore struct{ finished []string }
 
-func (*sampleStore) ClaimDelivery(_ context.Context, _ *identification.Identification, _ string, at time.Time) (identification.Delivery, bool, error) {
+func (*sampleStore) ClaimDelivery(_ context.Context, _ *identification.Identification, _ string, at time.Time, _ bool) (identification.Delivery, bool, error) {
 	return identification.Delivery{Status: identification.DeliveryPending, Attempts: 1, LastTried: at}, true, nil
 }
 

@@ -16,6 +16,11 @@ import (
 //	pk = ORG#<org>#<TYPE>#<id>   sk = D#<seq>   the delivery claim of the process's <seq>-th code (kind delivery)
 //	                             sk = B#pub     the last version whose events were published (kind published)
 //
+// The published mark is the highest published_version of these items: the
+// published item's, or a claim's, when the record that issued the code
+// marked its version in the claim's write (ClaimDelivery), which spares it
+// a write.
+//
 // So a claim or a published mark rewrites no process (its 1-2 KiB, its
 // index copies), and, since the stream function's event source lets only
 // the records of process items through (StreamFilterPattern), it wakes
@@ -55,7 +60,8 @@ type claimItem struct {
 	TTL       int64  `dynamodbav:"ttl"`
 }
 
-// publishedItem is the published mark of one process.
+// publishedItem is the published mark of one process (of its published
+// item, or of a claim that carries one).
 type publishedItem struct {
 	PK      string `dynamodbav:"pk"`
 	SK      string `dynamodbav:"sk"`

@@ -88,7 +88,7 @@ func (d *deliveries) raw(t *testing.T, ref identification.Ref, sk string) map[st
 
 func (d *deliveries) claim(t *testing.T, it identification.StoredItem, at time.Time) (identification.Delivery, bool) {
 	t.Helper()
-	got, ok, err := d.store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, at)
+	got, ok, err := d.store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, at, false)
 	if err != nil {
 		t.Fatalf("claim at %s: %v", at.Format(time.TimeOnly), err)
 	}
@@ -187,7 +187,7 @@ func TestManyClaimersOfOneCodeOneWins(t *testing.T) {
 		won := make([]bool, claimers)
 		errs := make([]error, claimers)
 		for k := range claimers {
-			wg.Go(func() { _, won[k], errs[k] = d.store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, at) })
+			wg.Go(func() { _, won[k], errs[k] = d.store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, at, false) })
 		}
 		wg.Wait()
 		wins := 0
@@ -281,6 +281,50 @@ func TestThePublishedMarkMovesForwardOnly(t *testing.T) {
 		mark := d.raw(t, ref, "B#pub")
 		if s(mark["kind"]) != "published" || n(mark["published_version"]) != "3" || n(mark["ttl"]) != n(before["ttl"]) || len(mark) != 5 {
 			t.Errorf("published item %v; want kind published, version 3, the process's ttl %s", mark, n(before["ttl"]))
+		}
+	})
+}
+
+// TestAClaimCarriesThePublishedMark: a claim asked to mark writes its
+// version into the claim item, in the claim's one write, and the published
+// version is then the highest mark of the process's bookkeeping items; a
+// claim refused (held by another) marks nothing; the published item moves
+// past a claim's mark.
+func TestAClaimCarriesThePublishedMark(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		d := newDeliveries(t, e)
+		it := d.create(t)
+		ref := it.Ref
+		at := d.at()
+		if _, ok, err := d.store.ClaimDelivery(t.Context(), it.Process, it.Code.Nonce, at, true); !ok || err != nil {
+			t.Fatalf("claim = %v, %v", ok, err)
+		}
+		claim := d.raw(t, ref, "D#1")
+		if n(claim["published_version"]) != n(d.raw(t, ref, "P")["version"]) || n(claim["tries"]) != "1" {
+			t.Errorf("claim item %v; want the process's version as its published mark, one try", claim)
+		}
+		if got := d.raw(t, ref, "B#pub"); len(got) != 0 {
+			t.Errorf("the claim wrote the published item: %v", got)
+		}
+		if v, err := d.store.Published(t.Context(), ref); err != nil || v != it.Process.Version {
+			t.Errorf("published %d, %v; want %d, the claim's mark", v, err, it.Process.Version)
+		}
+		// Held: a second claimer asking to mark a later version marks nothing.
+		later := *it.Process
+		later.Version += 5
+		if _, ok, err := d.store.ClaimDelivery(t.Context(), &later, it.Code.Nonce, at, true); ok || err != nil {
+			t.Fatalf("a held claim = %v, %v; want refused", ok, err)
+		}
+		if v, err := d.store.Published(t.Context(), ref); err != nil || v != it.Process.Version {
+			t.Errorf("after a refused claim: published %d, %v; want %d", v, err, it.Process.Version)
+		}
+		next := *it.Process
+		next.Version++
+		if moved, err := d.store.MarkPublished(t.Context(), &next); !moved || err != nil {
+			t.Fatalf("mark v%d = %v, %v", next.Version, moved, err)
+		}
+		if v, err := d.store.Published(t.Context(), ref); err != nil || v != next.Version {
+			t.Errorf("published %d, %v; want %d, the published item's", v, err, next.Version)
 		}
 	})
 }

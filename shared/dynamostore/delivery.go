@@ -76,7 +76,12 @@ func (s *Store) DecodeItem(av map[string]types.AttributeValue) (identification.S
 // ended, never another. A transaction that checked the process with the
 // claim would cost a transactional write of the process item's size on
 // every delivery, for that window of milliseconds.
-func (s *Store) ClaimDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time) (identification.Delivery, bool, error) {
+//
+// With markPublished, the claim also records that i's events up to its
+// version were published (the published mark, Published), in the same
+// write: the record that issued a code publishes its events and claims the
+// code's delivery with one write where it took two.
+func (s *Store) ClaimDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time, markPublished bool) (identification.Delivery, bool, error) {
 	if i == nil || i.OTP == nil || i.OTP.CodesSent == 0 || nonce == "" {
 		return identification.Delivery{}, false, nil
 	}
@@ -85,18 +90,24 @@ func (s *Store) ClaimDelivery(ctx context.Context, i *identification.Identificat
 	if err != nil || !owed {
 		return identification.Delivery{}, false, err
 	}
+	set := "SET #kind = :kind, #claimed = :now, #ttl = :ttl"
+	names := map[string]string{"#pk": attrPK, "#kind": attrKind, "#claimed": attrClaimedAt, "#ttl": attrTTL, "#tries": attrTries}
+	values := map[string]types.AttributeValue{
+		":kind": str(kindDelivery), ":now": number(at.Unix()), ":stale": number(at.Add(-ClaimTimeout).Unix()),
+		":ttl": number(identification.KeepingOf(i, s.retention).Until.Unix()), ":one": number(1),
+	}
+	if markPublished {
+		set += ", #pub = :v"
+		names["#pub"], values[":v"] = attrPublished, number(i.Version)
+	}
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           s.table,
-		Key:                 bookkeepingKey(ref, claimSK(seq)),
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #claimed <= :stale"),
-		UpdateExpression:    aws.String("SET #kind = :kind, #claimed = :now, #ttl = :ttl ADD #tries :one"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#kind": attrKind, "#claimed": attrClaimedAt,
-			"#ttl": attrTTL, "#tries": attrTries},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":kind": str(kindDelivery), ":now": number(at.Unix()), ":stale": number(at.Add(-ClaimTimeout).Unix()),
-			":ttl": number(identification.KeepingOf(i, s.retention).Until.Unix()), ":one": number(1),
-		},
-		ReturnValues: types.ReturnValueAllNew,
+		TableName:                 s.table,
+		Key:                       bookkeepingKey(ref, claimSK(seq)),
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #claimed <= :stale"),
+		UpdateExpression:          aws.String(set + " ADD #tries :one"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
@@ -185,7 +196,9 @@ func (s *Store) FinishDelivery(ctx context.Context, ref identification.Ref, nonc
 }
 
 // MarkPublished records that the events of i up to its version were
-// published, unless that version or a later one already was (false then).
+// published, unless the published item holds that version or a later one
+// already (false then; a claim's mark, ClaimDelivery, is not consulted:
+// Published takes the highest of them all).
 // The mark is the process's published item, moved forward only by one
 // conditional UpdateItem: the process item is not written.
 func (s *Store) MarkPublished(ctx context.Context, i *identification.Identification) (bool, error) {
@@ -209,19 +222,35 @@ func (s *Store) MarkPublished(ctx context.Context, i *identification.Identificat
 }
 
 // Published returns the last version of ref whose events were published
-// (0 when none), with a strongly consistent read of its published item.
+// (0 when none): the highest mark of its published item and of its claims
+// (a claim may carry one, ClaimDelivery), read with one strongly
+// consistent Query of the process's bookkeeping items (sort keys B# to
+// D#: the published item and a claim per code sent, a few in all).
 func (s *Store) Published(ctx context.Context, ref identification.Ref) (int64, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.table, Key: bookkeepingKey(ref, skPublished), ConsistentRead: aws.Bool(true),
+	in := &dynamodb.QueryInput{
+		TableName: s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:   aws.String("#pk = :pk AND #sk BETWEEN :from AND :to"),
 		ProjectionExpression:     aws.String("#pub"),
-		ExpressionAttributeNames: map[string]string{"#pub": attrPublished},
-	})
-	if err != nil {
-		return 0, classify("get item", err)
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#pub": attrPublished},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(partitionKey(ref)),
+			":from": str(skPublished), ":to": str(skClaimPrefix + "~")},
 	}
-	var mark publishedItem
-	if err := attributevalue.UnmarshalMap(out.Item, &mark); err != nil {
-		return 0, fmt.Errorf("published: %w", err)
+	var version int64
+	for {
+		out, err := s.client.Query(ctx, in)
+		if err != nil {
+			return 0, classify("query", err)
+		}
+		for _, av := range out.Items {
+			var mark publishedItem
+			if err := attributevalue.UnmarshalMap(av, &mark); err != nil {
+				return 0, fmt.Errorf("published: %w", err)
+			}
+			version = max(version, mark.Version)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return version, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return mark.Version, nil
 }

@@ -3,8 +3,10 @@ package stream_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/localengine"
@@ -67,33 +69,67 @@ func (s *markCrash) MarkPublished(ctx context.Context, i *identification.Identif
 	return s.Store.MarkPublished(ctx, i)
 }
 
+// claimCrash fails ClaimDelivery once, before it writes: the crash between
+// publishing a version that issued a code and its claim, which carries
+// that version's published mark.
+type claimCrash struct {
+	stream.Store
+	crashed bool
+	marks   []bool
+}
+
+func (s *claimCrash) ClaimDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time, mark bool) (identification.Delivery, bool, error) {
+	s.marks = append(s.marks, mark)
+	if !s.crashed {
+		s.crashed = true
+		return identification.Delivery{}, false, errors.New("crash")
+	}
+	return s.Store.ClaimDelivery(ctx, i, nonce, at, mark)
+}
+
 // TestACrashBetweenPublishAndMarkPublishesAgainOnce: events are published
-// before the published mark is written; a crash between the two fails the
-// record, and its retry publishes that version's events again (at least
-// once: de-duplicate on id and version, docs/delivery-and-events.md),
-// marks it and goes on; a later replay of the whole stream publishes
-// nothing again, and no code goes out twice.
+// before the published mark is written, by the claim of the code the
+// version issued (the create's record) or on its own (the delivery's
+// outcome's record); a crash before either fails the record, and its retry
+// publishes that version's events again (at least once: de-duplicate on id
+// and version, docs/delivery-and-events.md), marks it and goes on; a later
+// replay of the whole stream publishes nothing again, and no code goes out
+// twice.
 func TestACrashBetweenPublishAndMarkPublishesAgainOnce(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		r := newRig(t, e)
-		r.proc.Store = &markCrash{Store: r.store}
+		claims := &claimCrash{Store: r.store}
+		marks := &markCrash{Store: claims}
+		r.proc.Store = marks
 		i := r.createOTP(t, "SMS", "EN", false)
-		batch := r.poll(t)
-		n, err := r.proc.Process(t.Context(), batch)
-		if err == nil || n != 0 {
-			t.Fatalf("Process = %d, %v; want the first record to fail", n, err)
+		retry := func(want string) {
+			t.Helper()
+			batch := r.poll(t)
+			n, err := r.proc.Process(t.Context(), batch)
+			if err == nil || n != 0 {
+				t.Fatalf("Process = %d, %v; want the first record to fail", n, err)
+			}
+			if got := detailTypes(r.log.of(i.ID)); got != want {
+				t.Fatalf("events before the retry: %s, want %s", got, want)
+			}
+			if _, err := r.proc.Process(t.Context(), batch[n:]); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if got := detailTypes(r.log.of(i.ID)); got != "identification.created@1" {
-			t.Fatalf("events before the retry: %s", got)
+		// The create's record: the claim (which would carry the mark)
+		// crashes, and so does the mark written without it; nothing is
+		// sent; the retry publishes again, and its claim marks.
+		retry("identification.created@1")
+		if !slices.Equal(claims.marks, []bool{true, true}) {
+			t.Errorf("the create's record's claims marked %v, want two claims that mark (the crash, the retry)", claims.marks)
 		}
-		if len(r.box.messages()) != 0 {
-			t.Fatal("the failed record sent the code")
+		if n := len(r.box.messages()); n != 1 {
+			t.Fatalf("%d messages after the create's record, want 1", n)
 		}
-		if _, err := r.proc.Process(t.Context(), batch[n:]); err != nil {
-			t.Fatal(err)
-		}
-		r.drain(t)
-		want := "identification.created@1 identification.created@1 identification.code.sent@2"
+		// The outcome's record: no code to claim; its own mark crashes.
+		marks.crashed = false
+		retry("identification.created@1 identification.created@1 identification.code.sent@2")
+		want := "identification.created@1 identification.created@1 identification.code.sent@2 identification.code.sent@2"
 		if got := detailTypes(r.log.of(i.ID)); got != want {
 			t.Errorf("events %s, want %s", got, want)
 		}
@@ -110,6 +146,39 @@ func TestACrashBetweenPublishAndMarkPublishesAgainOnce(t *testing.T) {
 		}
 		if got := detailTypes(r.log.of(i.ID)); got != want {
 			t.Errorf("after replaying the stream: events %s", got)
+		}
+		if n := len(r.box.messages()); n != 1 {
+			t.Errorf("%d messages, want 1", n)
+		}
+	})
+}
+
+// TestAFailedClaimStillMarksItsVersion: when the claim that would carry a
+// version's published mark fails, the mark is written on its own before
+// the record fails, so the record's retry publishes nothing again; it
+// claims (without a mark) and sends the code once.
+func TestAFailedClaimStillMarksItsVersion(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		r := newRig(t, e)
+		claims := &claimCrash{Store: r.store}
+		r.proc.Store = claims
+		i := r.createOTP(t, "SMS", "EN", false)
+		batch := r.poll(t)
+		if n, err := r.proc.Process(t.Context(), batch); err == nil || n != 0 {
+			t.Fatalf("Process = %d, %v; want the first record to fail", n, err)
+		}
+		if v, err := r.store.Published(t.Context(), i.Ref()); err != nil || v != 1 {
+			t.Errorf("published %d, %v after the failed claim; want 1", v, err)
+		}
+		if _, err := r.proc.Process(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		r.drain(t)
+		if want, got := "identification.created@1 identification.code.sent@2", detailTypes(r.log.of(i.ID)); got != want {
+			t.Errorf("events %s, want %s", got, want)
+		}
+		if !slices.Equal(claims.marks, []bool{true, false}) {
+			t.Errorf("claims marked %v, want the first (failed) to mark and the retry's not", claims.marks)
 		}
 		if n := len(r.box.messages()); n != 1 {
 			t.Errorf("%d messages, want 1", n)

@@ -30,7 +30,7 @@ func (d *mapDecoder) DecodeItem(av map[string]types.AttributeValue) (identificat
 // is marked published.
 type bookkeeping struct{ marked []int64 }
 
-func (*bookkeeping) ClaimDelivery(context.Context, *identification.Identification, string, time.Time) (identification.Delivery, bool, error) {
+func (*bookkeeping) ClaimDelivery(context.Context, *identification.Identification, string, time.Time, bool) (identification.Delivery, bool, error) {
 	return identification.Delivery{}, false, nil
 }
 

@@ -40,8 +40,10 @@ type Store interface {
 	// ClaimDelivery claims the delivery of i's current code (nonce) at at,
 	// i as the record shows it: true for the one caller that may send it.
 	// It returns the delivery as claimed (its tries, this one included,
-	// and when it was tried).
-	ClaimDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time) (identification.Delivery, bool, error)
+	// and when it was tried). With markPublished, a claim that succeeds
+	// also marks i's version published (as MarkPublished would), in the
+	// same write.
+	ClaimDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time, markPublished bool) (identification.Delivery, bool, error)
 	// FinishDelivery writes the claimed delivery's outcome (SENT or
 	// FAILED, with the claim's tries): a change of the process.
 	FinishDelivery(ctx context.Context, ref identification.Ref, nonce string, outcome identification.Delivery, at time.Time) (*identification.Identification, error)
@@ -143,35 +145,43 @@ func (p *Processor) handle(ctx context.Context, r Record) error {
 		// an earlier version of the store wrote them on the process item.
 		return nil
 	}
-	if err := p.publish(ctx, newer, old); err != nil {
+	owed, err := p.publish(ctx, newer, old)
+	if err != nil {
 		return err
 	}
-	return p.deliver(ctx, newer)
+	// The version's events are out: the mark is owed, written by the
+	// delivery's claim when there is one, else on its own, before anything
+	// that may fail the record (a retry must not publish them again).
+	marked, err := p.deliver(ctx, newer, owed)
+	if owed && !marked {
+		if _, merr := p.Store.MarkPublished(ctx, newer.Process); merr != nil {
+			return fmt.Errorf("stream: mark %s v%d published: %w", newer.Process.ID, newer.Process.Version, merr)
+		}
+	}
+	return err
 }
 
 // publish publishes the events of the change old → d, once: a version
 // whose events were published already is skipped, so a replayed record
-// publishes nothing twice.
-func (p *Processor) publish(ctx context.Context, d *identification.StoredItem, old *identification.Identification) error {
+// publishes nothing twice. It reports whether it published, so that the
+// version's published mark is owed (handle writes it).
+func (p *Processor) publish(ctx context.Context, d *identification.StoredItem, old *identification.Identification) (bool, error) {
 	i := d.Process
 	evs := Events(old, i)
 	if len(evs) == 0 || p.Publisher == nil {
-		return nil
+		return false, nil
 	}
 	done, err := p.Store.Published(ctx, d.Ref)
 	if err != nil {
-		return fmt.Errorf("stream: published version of %s: %w", i.ID, err)
+		return false, fmt.Errorf("stream: published version of %s: %w", i.ID, err)
 	}
 	if done >= i.Version {
-		return nil
+		return false, nil
 	}
 	if err := p.Publisher.Publish(ctx, evs); err != nil {
-		return fmt.Errorf("stream: publish events of %s v%d: %w", i.ID, i.Version, err)
+		return false, fmt.Errorf("stream: publish events of %s v%d: %w", i.ID, i.Version, err)
 	}
-	if _, err := p.Store.MarkPublished(ctx, i); err != nil {
-		return fmt.Errorf("stream: mark %s v%d published: %w", i.ID, i.Version, err)
-	}
-	return nil
+	return true, nil
 }
 
 // Events are what the change old → i publishes, in order: the status (or
@@ -245,34 +255,35 @@ func Events(old, i *identification.Identification) []identification.Event {
 }
 
 // deliver sends the code just issued, when the system delivers it: once,
-// by the processor that claims it.
-func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem) error {
+// by the processor that claims it. With mark, the claim also marks the
+// version published; it reports whether it did (the claim landed).
+func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, mark bool) (bool, error) {
 	i, code := d.Process, d.Code
 	if code == nil || code.Nonce == "" || i.OTP == nil || i.OTP.Delivery.Status != identification.DeliveryPending || d.Sending {
-		return nil
+		return false, nil
 	}
 	ch := identification.OTPChannel(i)
 	if ch == nil || ch.External {
-		return nil
+		return false, nil
 	}
 	sender, ok := p.Senders[ch.Type]
 	if !ok {
-		return fmt.Errorf("stream: no sender for channel %s", ch.Type)
-	}
-	at := p.now()
-	claim, claimed, err := p.Store.ClaimDelivery(ctx, i, code.Nonce, at)
-	if err != nil {
-		return fmt.Errorf("stream: claim the delivery of %s: %w", i.ID, err)
-	}
-	if !claimed {
-		return nil // delivered already, replaced, ended, or another processor's
+		return false, fmt.Errorf("stream: no sender for channel %s", ch.Type)
 	}
 	if p.Keys == nil {
-		return errors.New("stream: no code keys configured")
+		return false, errors.New("stream: no code keys configured")
+	}
+	at := p.now()
+	claim, claimed, err := p.Store.ClaimDelivery(ctx, i, code.Nonce, at, mark)
+	if err != nil {
+		return false, fmt.Errorf("stream: claim the delivery of %s: %w", i.ID, err)
+	}
+	if !claimed {
+		return false, nil // delivered already, replaced, ended, or another processor's
 	}
 	text, err := p.Keys.Derive(d.Ref, code.KeyID, code.Nonce)
 	if err != nil {
-		return fmt.Errorf("stream: code of %s: %w", i.ID, err)
+		return mark, fmt.Errorf("stream: code of %s: %w", i.ID, err)
 	}
 	msg := identification.Message{Channel: ch.Type, To: destination(i, ch.Type), Language: i.Actor.Language,
 		Org: i.OrgID, Code: text, ValidUntil: identification.CodeExpiry(i), IdentificationID: i.ID}
@@ -288,9 +299,9 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem) e
 		outcome.Status, outcome.MessageID = identification.DeliverySent, id
 	}
 	if _, err := p.Store.FinishDelivery(ctx, d.Ref, code.Nonce, outcome, p.now()); err != nil && identification.KindOf(err) != identification.KindConflict {
-		return fmt.Errorf("stream: record the delivery of %s: %w", i.ID, err)
+		return mark, fmt.Errorf("stream: record the delivery of %s: %w", i.ID, err)
 	}
-	return nil
+	return mark, nil
 }
 
 // send tries the provider up to Attempts times, with a doubling back-off,

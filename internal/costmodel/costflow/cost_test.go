@@ -229,7 +229,12 @@ func compareReported(t *testing.T, e enginetest.Engine, model costmodel.Model, c
 		}
 		diff := fmt.Sprintf("call %d %s: model %.1f (table %.1f, indexes %v, rcu %.1f), %s %.1f (table %.1f, indexes %v)",
 			n+1, c.Op, want, cost.TableWCU, cost.IndexWCU, cost.RCU, e.Name, c.Reported.Total, c.Reported.Table, c.Reported.Indexes)
-		if c.Op == "TransactWriteItems" {
+		// Known differences: a transaction (docs/architecture.md, "The
+		// cost model"); and a Query that finds nothing (the stream
+		// processor's read of a process's published marks before its
+		// first), which DynamoDB Local reports as 0 units where the model
+		// charges a read's minimum, as dynoxide does.
+		if c.Op == "TransactWriteItems" || c.Op == "Query" && e.Name == "dynamodb-local" && c.Reported.Total == 0 && emptyRead(c) {
 			known++
 			t.Log("known to differ: " + diff)
 			continue
@@ -237,6 +242,16 @@ func compareReported(t *testing.T, e enginetest.Engine, model costmodel.Model, c
 		t.Error(diff)
 	}
 	t.Logf("%s reported ConsumedCapacity for %d of %d calls; the model agrees on %d (%d known to differ)", e.Name, reported, len(calls), agree, known)
+}
+
+// emptyRead reports whether c read no item.
+func emptyRead(c costmodel.Call) bool {
+	for _, r := range c.Reads {
+		if len(r.Sizes) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // top are the n partition key values that took the most write units.

@@ -355,8 +355,9 @@ const (
 	// published marks moved off the process item into items of their own
 	// (1 unit each instead of 2). 32 → 26: the find-by indexes hold no
 	// status (a person's page filters it on the processes read), so a
-	// status move no longer writes them.
-	CeilingWCU = 26
+	// status move no longer writes them. 26 → 25: the claim of the code a
+	// version issued carries that version's published mark.
+	CeilingWCU = 25
 )
 
 // Measurement is what n verifications of one organisation cost.
