@@ -22,6 +22,13 @@ import (
 //	                             sk = D#<seq>   the delivery claim of its <seq>-th code (kind delivery; bookkeeping.go)
 //	                             sk = B#pub     the last version whose events were published (kind published; bookkeeping.go)
 //	pk = ORG#<org>#IDEM#<hash>   sk = I         an idempotency record
+//	pk = ORG#<org>#WEBHOOKS      sk = E#<id>    a webhook endpoint (kind webhook; webhooks.go)
+//	                             sk = N         how many webhook endpoints the org has (kind webhook-count)
+//	pk = ORG#<org>#WEBHOOK#<endpoint id>
+//	                             sk = D#<delivery id>  a delivery in the endpoint's log (kind webhook-delivery)
+//
+// Only process items have sort key P (so only they reach the stream
+// function) and only they carry an index's key attributes.
 //
 // The table's key cannot change once deployed, so every kind of item the
 // product will keep has its place here already.
