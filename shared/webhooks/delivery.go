@@ -77,6 +77,8 @@ type Delivery struct {
 	DeliveredAt   *time.Time
 	// At is when the event happened (its position in the log).
 	At time.Time
+	// Sandbox is whether the event is a sandbox process's.
+	Sandbox bool
 }
 
 // idEncoding writes ids in lower-case base32 without padding.
