@@ -1,7 +1,8 @@
 // Command soak runs a mixed workload against a real dev server for a while
 // and checks that nothing was lost or invented: it starts dynoxide (in
-// memory, on loopback) and the dev server as child processes, drives every
-// route from -concurrency workers for -duration (or until -requests),
+// memory, on loopback; DynamoDB Local with -engine dynamodb-local) and the
+// dev server as child processes, drives every route from -concurrency
+// workers for -duration (or until -requests),
 // tracks per identification what the 2xx answers say its state must be,
 // and at the end reads every one back and compares. It fails on any 5xx,
 // transport error, two winners of one transition, a final state that
@@ -41,13 +42,18 @@ func main() {
 	maxRequests := flag.Int64("requests", 5_000_000, "stop after this many workload requests, whichever comes first")
 	timeout := flag.Duration("timeout", 10*time.Second, "per-request timeout")
 	serverArgs := flag.String("devserver-args", "", "extra arguments for the dev server, split at spaces (e.g. \"-stream-interval 0\" to measure without the stream processor)")
+	engineName := flag.String("engine", localengine.NameDynoxide, "the local engine the dev server runs on: dynoxide (in memory) or dynamodb-local")
 	cpuProfile := flag.String("cpuprofile", "", "write the soak client's CPU profile of the workload to this file")
 	flag.Parse()
+	if *engineName != localengine.NameDynoxide && *engineName != localengine.NameDynamoDBLocal {
+		fmt.Fprintln(os.Stderr, "soak: -engine is dynoxide or dynamodb-local")
+		os.Exit(2)
+	}
 	if *concurrency < 1 || *duration <= 0 || *maxRequests < 1 {
 		fmt.Fprintln(os.Stderr, "soak: -concurrency, -duration and -requests must be positive")
 		os.Exit(2)
 	}
-	ok, err := run(*duration, *concurrency, *maxRequests, *timeout, *cpuProfile, strings.Fields(*serverArgs))
+	ok, err := run(*engineName, *duration, *concurrency, *maxRequests, *timeout, *cpuProfile, strings.Fields(*serverArgs))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
@@ -57,7 +63,7 @@ func main() {
 	}
 }
 
-func run(duration time.Duration, concurrency int, maxRequests int64, timeout time.Duration, cpuProfile string, serverArgs []string) (bool, error) {
+func run(engineName string, duration time.Duration, concurrency int, maxRequests int64, timeout time.Duration, cpuProfile string, serverArgs []string) (bool, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, err := localengine.RepoRoot()
@@ -80,7 +86,11 @@ func run(duration time.Duration, concurrency int, maxRequests int64, timeout tim
 	if out, err := build.CombinedOutput(); err != nil {
 		return false, fmt.Errorf("build dev server: %v\n%s", err, out)
 	}
-	engine, err := localengine.StartDynoxide(ctx, localengine.Options{Root: root})
+	start := localengine.StartDynoxide
+	if engineName == localengine.NameDynamoDBLocal {
+		start = localengine.StartDynamoDBLocal
+	}
+	engine, err := start(ctx, localengine.Options{Root: root})
 	if err != nil {
 		return false, err
 	}
@@ -91,7 +101,7 @@ func run(duration time.Duration, concurrency int, maxRequests int64, timeout tim
 		return false, err
 	}
 	defer server.stop()
-	fmt.Printf("soak: dev server at %s on dynoxide at %s\n", server.base, engine.Endpoint)
+	fmt.Printf("soak: dev server at %s on %s at %s\n", server.base, engine.Name, engine.Endpoint)
 
 	v := &auth.Verifier{Secret: []byte(secret), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	admin, err := v.Mint("soak", []string{soakOrg}, []string{auth.ScopeAdmin, auth.ScopeForceDelete}, 24*time.Hour)
