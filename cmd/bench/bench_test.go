@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idadmin/api/internal/benchbaseline"
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/identification"
@@ -252,4 +253,22 @@ func TestStoreExpire(t *testing.T) {
 		t.Errorf("storeExpire = %+v, want the store's conditional update", in)
 	}
 	t.Logf("update %s; condition %s; return %s", *in.UpdateExpression, *in.ConditionExpression, in.ReturnValues)
+}
+
+// TestBaselineEnvMovesEveryCallToTheTable: a baseline's plan is recorded
+// on one table and replayed on another; a BatchGetItem names its table as
+// the key of RequestItems, not in TableName, and moves too.
+func TestBaselineEnvMovesEveryCallToTheTable(t *testing.T) {
+	rs := &routeSetup{table: "bench_calls_1", plan: benchbaseline.Plan{Status: 200, Calls: []benchbaseline.Call{
+		{Op: "Query", Body: []byte(`{"IndexName":"list-by-org","TableName":"bench_calls_1"}`)},
+		{Op: "BatchGetItem", Body: []byte(`{"RequestItems":{"bench_calls_1":{"ConsistentRead":true,"Keys":[]}}}`)},
+	}}}
+	env, err := baselineEnv(rs, "bench_warm_2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := cutEnv(env[0], benchbaseline.PlanEnv)
+	if strings.Contains(plan, "bench_calls_1") || strings.Count(plan, "bench_warm_2") != 2 {
+		t.Errorf("plan %s: want both calls on bench_warm_2", plan)
+	}
 }

@@ -196,7 +196,10 @@ func baselineEnv(rs *routeSetup, table string) ([]string, error) {
 	plan := rs.plan
 	plan.Calls = nil
 	for _, c := range rs.plan.Calls {
-		c.Body = []byte(strings.ReplaceAll(string(c.Body), `"TableName":"`+rs.table+`"`, `"TableName":"`+table+`"`))
+		// The table is named by TableName, and by the key of a
+		// BatchGetItem's RequestItems.
+		body := strings.ReplaceAll(string(c.Body), `"TableName":"`+rs.table+`"`, `"TableName":"`+table+`"`)
+		c.Body = []byte(strings.ReplaceAll(body, `"RequestItems":{"`+rs.table+`":`, `"RequestItems":{"`+table+`":`))
 		plan.Calls = append(plan.Calls, c)
 	}
 	raw, err := json.Marshal(plan)

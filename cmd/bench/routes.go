@@ -59,6 +59,11 @@ type routeSetup struct {
 	// before the call (nil for a create): the baseline's fresh processes
 	// are copies of it.
 	template rawItem
+	// listed are the processes a listing's page read when its calls were
+	// recorded (its BatchGetItem's items, as stored; none for any other
+	// route): every fresh table gets them, so that the function lists the
+	// same page there, with the same calls, as the baseline replays.
+	listed []map[string]types.AttributeValue
 }
 
 // stateFn makes a process ref in a state, at now, with its code material.
@@ -208,6 +213,11 @@ func setupRoutes(ctx context.Context, env *engineEnv, res *results) ([]*routeSet
 				rs.plan.ID = created.ID
 			}
 		}
+		if !hasRef {
+			if rs.listed, err = env.readListed(ctx, table, calls); err != nil {
+				return nil, fmt.Errorf("%s: %w", rt.Name, err)
+			}
+		}
 		res.set(key, float64(counter.Total()))
 		res.note(key, fmt.Sprintf("HTTP %d, %s", resp.StatusCode, formatOps(rs.byOp)))
 		out = append(out, rs)
@@ -263,7 +273,9 @@ type pools struct {
 // newPools makes n fresh processes for each side.
 func (rs *routeSetup) newPools(ctx context.Context, env *engineEnv, table string, n int) (pools, error) {
 	if rs.eventID == "" {
-		return pools{fn: make([]string, n), base: make([]string, n)}, nil
+		// A listing reads, and changes nothing: both sides list the
+		// processes its calls were recorded on.
+		return pools{fn: make([]string, n), base: make([]string, n)}, env.writeItems(ctx, table, rs.listed)
 	}
 	var p pools
 	now := time.Now()
@@ -405,6 +417,41 @@ func (e *engineEnv) readKey(ctx context.Context, table string, ref identificatio
 		}
 	}
 	return r, fmt.Errorf("no item of %s in %s", ref.ID, table)
+}
+
+// readListed reads, from table, the items the BatchGetItem calls among
+// calls name (a listing's page reading its processes), as stored.
+func (e *engineEnv) readListed(ctx context.Context, table string, calls []benchbaseline.Call) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	for _, c := range calls {
+		if c.Op != "BatchGetItem" {
+			continue
+		}
+		var body struct {
+			RequestItems map[string]struct{ Keys []map[string]json.RawMessage }
+		}
+		if err := json.Unmarshal(c.Body, &body); err != nil {
+			return nil, fmt.Errorf("the recorded BatchGetItem: %w", err)
+		}
+		for _, k := range body.RequestItems[table].Keys {
+			key := map[string]types.AttributeValue{}
+			for name, raw := range k {
+				av, err := benchbaseline.DecodeAttributeValue(raw)
+				if err != nil {
+					return nil, fmt.Errorf("the recorded BatchGetItem's key: %w", err)
+				}
+				key[name] = av
+			}
+			got, err := e.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				return nil, err
+			}
+			if got.Item != nil {
+				out = append(out, got.Item)
+			}
+		}
+	}
+	return out, nil
 }
 
 // writeItems writes items to table with BatchWriteItem, 25 a request and

@@ -84,7 +84,7 @@ func BenchmarkWarm(b *testing.B) {
 			b.Setenv("AWS_REGION", localengine.Region)
 			b.Setenv("CODE_KEY_SECRET_ARN", "")
 			base, err := benchbaseline.New(plan, benchbaseline.GetItem(), benchbaseline.PutItem(), benchbaseline.UpdateItem(),
-				benchbaseline.DeleteItem(), benchbaseline.TransactWriteItems(), benchbaseline.Query())
+				benchbaseline.DeleteItem(), benchbaseline.TransactWriteItems(), benchbaseline.Query(), benchbaseline.BatchGetItem())
 			if err != nil {
 				b.Fatal(err)
 			}

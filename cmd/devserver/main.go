@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/localengine"
@@ -57,7 +58,8 @@ func run() error {
 		return fmt.Errorf("SWEEP_INTERVAL: %w", err)
 	}
 	sweepEvery := flag.Duration("sweep-interval", defaultSweep, "how often the expiry sweep runs; 0 disables it (SWEEP_INTERVAL)")
-	streamEvery := flag.Duration("stream-interval", 100*time.Millisecond, "how often the stream processor reads the engine's stream")
+	streamEvery := flag.Duration("stream-interval", 100*time.Millisecond, "how often the stream processor reads the engine's stream; 0 runs no stream processor (to measure without it)")
+	pprofAddr := flag.String("pprof", os.Getenv("PPROF_ADDR"), "serve net/http/pprof on this loopback address, off when empty (PPROF_ADDR)")
 	flag.Parse()
 
 	if os.Getenv("TABLE_NAME") == "" {
@@ -94,6 +96,19 @@ func run() error {
 		return err
 	}
 	logger := app.NewLogger(os.Stderr, level)
+	// With the profiler on, every AWS call is counted (/debug/calls).
+	calls := &callCounts{}
+	var dynamoOpts []func(*dynamodb.Options)
+	var streamsOpts []func(*dynamodbstreams.Options)
+	if *pprofAddr != "" {
+		dynamoOpts = append(dynamoOpts, dynamodb.WithAPIOptions(calls.addTo))
+		streamsOpts = append(streamsOpts, dynamodbstreams.WithAPIOptions(calls.addTo))
+	}
+	_, stopPprof, err := servePprof(*pprofAddr, calls, logger)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	var engine *localengine.Engine
 	var engineExited <-chan struct{} // stays nil, never ready, when the engine is someone else's
 	engineReported := false          // its unexpected exit has been logged
@@ -133,7 +148,7 @@ func run() error {
 	logger.Debug("config", slog.String("addr", *addr), slog.String("data", *dataDir), slog.String("table", cfg.TableName),
 		slog.String("endpoint", cfg.Endpoint), slog.String("region", cfg.Region), slog.Int("shards", cfg.Shards),
 		slog.Duration("retention", cfg.Retention), slog.Duration("sweep_interval", *sweepEvery), slog.String("log_level", level.String()))
-	client := app.NewDynamoDB(cfg)
+	client := app.NewDynamoDB(cfg, dynamoOpts...)
 	created, err := samtemplate.EnsureTable(ctx, client, *template, cfg.TableName)
 	if err != nil {
 		return err
@@ -161,13 +176,17 @@ func run() error {
 	// The stream processor on the engine's stream, delivering to the outbox
 	// and publishing to the event log, as the stream function does in AWS.
 	box, events := newOutbox(), newEventLog()
-	reader, err := localstream.New(ctx, client, localengine.NewStreamsClient(cfg.Endpoint), cfg.TableName, logger)
-	if err != nil {
-		return err
+	if *streamEvery > 0 {
+		reader, err := localstream.New(ctx, client, localengine.NewStreamsClient(cfg.Endpoint, streamsOpts...), cfg.TableName, logger)
+		if err != nil {
+			return err
+		}
+		proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: events, Evidence: objects, Logger: logger,
+			Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
+		go reader.Run(ctx, proc, *streamEvery)
+	} else {
+		logger.Warn("no stream processor: nothing is delivered or published (-stream-interval 0)")
 	}
-	proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: events, Evidence: objects, Logger: logger,
-		Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
-	go reader.Run(ctx, proc, *streamEvery)
 	health := &readiness{
 		checks: []dependency{
 			{"store", func(ctx context.Context) error {

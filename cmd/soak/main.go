@@ -1,7 +1,8 @@
 // Command soak runs a mixed workload against a real dev server for a while
 // and checks that nothing was lost or invented: it starts dynoxide (in
-// memory, on loopback) and the dev server as child processes, drives every
-// route from -concurrency workers for -duration (or until -requests),
+// memory, on loopback; DynamoDB Local with -engine dynamodb-local) and the
+// dev server as child processes, drives every route from -concurrency
+// workers for -duration (or until -requests),
 // tracks per identification what the 2xx answers say its state must be,
 // and at the end reads every one back and compares. It fails on any 5xx,
 // transport error, two winners of one transition, a final state that
@@ -24,6 +25,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,12 +41,19 @@ func main() {
 	concurrency := flag.Int("concurrency", 32, "concurrent clients")
 	maxRequests := flag.Int64("requests", 5_000_000, "stop after this many workload requests, whichever comes first")
 	timeout := flag.Duration("timeout", 10*time.Second, "per-request timeout")
+	serverArgs := flag.String("devserver-args", "", "extra arguments for the dev server, split at spaces (e.g. \"-stream-interval 0\" to measure without the stream processor)")
+	engineName := flag.String("engine", localengine.NameDynoxide, "the local engine the dev server runs on: dynoxide (in memory) or dynamodb-local")
+	cpuProfile := flag.String("cpuprofile", "", "write the soak client's CPU profile of the workload to this file")
 	flag.Parse()
+	if *engineName != localengine.NameDynoxide && *engineName != localengine.NameDynamoDBLocal {
+		fmt.Fprintln(os.Stderr, "soak: -engine is dynoxide or dynamodb-local")
+		os.Exit(2)
+	}
 	if *concurrency < 1 || *duration <= 0 || *maxRequests < 1 {
 		fmt.Fprintln(os.Stderr, "soak: -concurrency, -duration and -requests must be positive")
 		os.Exit(2)
 	}
-	ok, err := run(*duration, *concurrency, *maxRequests, *timeout)
+	ok, err := run(*engineName, *duration, *concurrency, *maxRequests, *timeout, *cpuProfile, strings.Fields(*serverArgs))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
@@ -54,7 +63,7 @@ func main() {
 	}
 }
 
-func run(duration time.Duration, concurrency int, maxRequests int64, timeout time.Duration) (bool, error) {
+func run(engineName string, duration time.Duration, concurrency int, maxRequests int64, timeout time.Duration, cpuProfile string, serverArgs []string) (bool, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root, err := localengine.RepoRoot()
@@ -77,18 +86,22 @@ func run(duration time.Duration, concurrency int, maxRequests int64, timeout tim
 	if out, err := build.CombinedOutput(); err != nil {
 		return false, fmt.Errorf("build dev server: %v\n%s", err, out)
 	}
-	engine, err := localengine.StartDynoxide(ctx, localengine.Options{Root: root})
+	start := localengine.StartDynoxide
+	if engineName == localengine.NameDynamoDBLocal {
+		start = localengine.StartDynamoDBLocal
+	}
+	engine, err := start(ctx, localengine.Options{Root: root})
 	if err != nil {
 		return false, err
 	}
 	defer engine.Stop()
 	secret := randomHex(32)
-	server, err := startServer(ctx, bin, root, tmp, engine.Endpoint, secret)
+	server, err := startServer(ctx, bin, root, tmp, engine.Endpoint, secret, serverArgs)
 	if err != nil {
 		return false, err
 	}
 	defer server.stop()
-	fmt.Printf("soak: dev server at %s on dynoxide at %s\n", server.base, engine.Endpoint)
+	fmt.Printf("soak: dev server at %s on %s at %s\n", server.base, engine.Name, engine.Endpoint)
 
 	v := &auth.Verifier{Secret: []byte(secret), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	admin, err := v.Mint("soak", []string{soakOrg}, []string{auth.ScopeAdmin, auth.ScopeForceDelete}, 24*time.Hour)
@@ -101,7 +114,22 @@ func run(duration time.Duration, concurrency int, maxRequests int64, timeout tim
 	}
 	l := newLoad(server.base, admin, other, concurrency, timeout)
 	fmt.Printf("soak: %d clients for %s (at most %d requests)\n", concurrency, duration, maxRequests)
-	l.run(ctx, duration, maxRequests)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return false, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return false, err
+		}
+		l.run(ctx, duration, maxRequests)
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return false, err
+		}
+	} else {
+		l.run(ctx, duration, maxRequests)
+	}
 	fmt.Printf("soak: checking the final state of %d identifications\n", len(l.records.all()))
 	l.verify(ctx)
 
@@ -120,13 +148,13 @@ type server struct {
 	stopOnce sync.Once
 }
 
-func startServer(ctx context.Context, bin, root, tmp, endpoint, secret string) (*server, error) {
+func startServer(ctx context.Context, bin, root, tmp, endpoint, secret string, args []string) (*server, error) {
 	logPath := filepath.Join(tmp, "devserver.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATA_DIR="+filepath.Join(tmp, "data"), "DEV_JWT_SECRET="+secret,
 		"DYNAMODB_ENDPOINT="+endpoint, "TABLE_NAME=soak")

@@ -20,14 +20,20 @@ type stats struct {
 	latencies map[string][]time.Duration
 	start     time.Time
 	elapsed   time.Duration
+	// windows counts the workload's answers per timelineWindow since start,
+	// to show whether the rate holds or falls as the table grows.
+	windows []int
 }
+
+// timelineWindow is the width of one window of the rate's timeline.
+const timelineWindow = 10 * time.Second
 
 func newStats() *stats {
 	return &stats{counts: map[string]map[int]int{}, latencies: map[string][]time.Duration{}}
 }
 
-func (s *stats) begin() { s.start = time.Now() }
-func (s *stats) end()   { s.elapsed = time.Since(s.start) }
+func (s *stats) begin() { s.mu.Lock(); s.start = time.Now(); s.mu.Unlock() }
+func (s *stats) end()   { s.mu.Lock(); s.elapsed = time.Since(s.start); s.mu.Unlock() }
 
 func (s *stats) record(route string, status int, d time.Duration) {
 	s.mu.Lock()
@@ -37,6 +43,29 @@ func (s *stats) record(route string, status int, d time.Duration) {
 	}
 	s.counts[route][status]++
 	s.latencies[route] = append(s.latencies[route], d)
+	if s.elapsed == 0 && !s.start.IsZero() {
+		i := int(time.Since(s.start) / timelineWindow)
+		for len(s.windows) <= i {
+			s.windows = append(s.windows, 0)
+		}
+		s.windows[i]++
+	}
+}
+
+// timeline renders the workload's rate per window: "2410 2380 ..." requests/s.
+func (s *stats) timeline() string {
+	var parts []string
+	for i, n := range s.windows {
+		w := timelineWindow
+		if rest := s.elapsed - time.Duration(i)*timelineWindow; rest < w {
+			w = rest
+		}
+		if w <= 0 {
+			break
+		}
+		parts = append(parts, strconv.Itoa(int(float64(n)/w.Seconds()+0.5)))
+	}
+	return strings.Join(parts, " ")
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -107,6 +136,7 @@ func (l *load) report(w io.Writer, leaks []string) bool {
 	}
 	sort.Strings(finals)
 	fmt.Fprintf(w, "\nworkload: %d requests in %s from %d clients, %.0f requests/s\n", workload, s.elapsed.Round(time.Millisecond), l.concurrency, float64(workload)/s.elapsed.Seconds())
+	fmt.Fprintf(w, "requests/s per %s: %s\n", timelineWindow, s.timeline())
 	fmt.Fprintf(w, "identifications: %d created, final states %s\n", len(recs), strings.Join(finals, " "))
 	fmt.Fprintf(w, "5xx: %d, no answer: %d, violations: %d, final-state mismatches: %d, actor data in the server log: %d\n",
 		fivexx, noAnswer, len(l.violations), len(l.mismatches), len(leaks))

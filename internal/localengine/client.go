@@ -36,13 +36,14 @@ func NewClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Cli
 }
 
 // NewStreamsClient returns a DynamoDB Streams client for the local engine at
-// endpoint: both engines serve their streams on the same endpoint.
-func NewStreamsClient(endpoint string) *dynamodbstreams.Client {
+// endpoint: both engines serve their streams on the same endpoint. optFns
+// run last.
+func NewStreamsClient(endpoint string, optFns ...func(*dynamodbstreams.Options)) *dynamodbstreams.Client {
 	cfg := aws.Config{
 		Region:      Region,
 		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 	}
-	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+	return dynamodbstreams.NewFromConfig(cfg, append([]func(*dynamodbstreams.Options){func(o *dynamodbstreams.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
-	})
+	}}, optFns...)...)
 }

@@ -214,11 +214,7 @@ func LambdaAuthenticator(orgClaim string) httpapi.Authenticator {
 		if !ok || rc.Authorizer == nil || rc.Authorizer.JWT == nil {
 			return auth.Principal{}, errNoAuthorizer
 		}
-		claims := make(map[string]any, len(rc.Authorizer.JWT.Claims))
-		for k, v := range rc.Authorizer.JWT.Claims {
-			claims[k] = v
-		}
-		return auth.FromClaims(claims, orgClaim)
+		return auth.FromStringClaims(rc.Authorizer.JWT.Claims, orgClaim)
 	}
 }
 

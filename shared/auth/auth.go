@@ -63,18 +63,35 @@ func (p Principal) HasScope(scope string) bool {
 // authorizer derived from them (API Gateway's may hold only the scope the
 // route matched, not the force-delete scope a forced delete needs).
 func FromClaims(claims map[string]any, orgClaim string) (Principal, error) {
+	return fromClaims(func(name string) any { return claims[name] }, orgClaim)
+}
+
+// FromStringClaims is FromClaims of claims whose values are all strings,
+// as API Gateway's JWT authorizer passes them, read in place rather than
+// copied into a map[string]any on every request.
+func FromStringClaims(claims map[string]string, orgClaim string) (Principal, error) {
+	return fromClaims(func(name string) any {
+		if v, ok := claims[name]; ok {
+			return v
+		}
+		return nil
+	}, orgClaim)
+}
+
+// fromClaims is FromClaims of the claims claim(name) returns (nil when absent).
+func fromClaims(claim func(name string) any, orgClaim string) (Principal, error) {
 	if orgClaim == "" {
 		orgClaim = DefaultOrgClaim
 	}
 	p := Principal{}
-	if sub, ok := claims["sub"].(string); ok {
+	if sub, ok := claim("sub").(string); ok {
 		p.Subject = sub
 	}
-	p.Orgs = words(claims[orgClaim])
+	p.Orgs = words(claim(orgClaim))
 	if len(p.Orgs) == 0 {
 		return Principal{}, fmt.Errorf("%w: the token has no %s claim", ErrUnauthenticated, orgClaim)
 	}
-	p.Scopes = append(words(claims["scope"]), words(claims["scp"])...)
+	p.Scopes = append(words(claim("scope")), words(claim("scp"))...)
 	return p, nil
 }
 

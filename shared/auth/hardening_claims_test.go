@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -118,4 +119,28 @@ func signRaw(t *testing.T, secret []byte, header, claims string) string {
 		t.Fatalf("sign: %v", err)
 	}
 	return signing + "." + enc.EncodeToString(sig)
+}
+
+// TestFromStringClaimsIsFromClaims: the Lambda authenticator reads API
+// Gateway's string claims in place; it must read them as FromClaims does.
+func TestFromStringClaimsIsFromClaims(t *testing.T) {
+	for _, claims := range []map[string]string{
+		{"sub": "s", DefaultOrgClaim: "acme", "scope": "identifications/admin"},
+		{"sub": "s", DefaultOrgClaim: "acme globex", "scp": "identifications/actor", "scope": "identifications/admin  x"},
+		{"sub": "s", "org": "acme", "scope": "identifications/admin"},
+		{DefaultOrgClaim: "", "scope": "identifications/admin"},
+		{},
+	} {
+		for _, orgClaim := range []string{"", "org"} {
+			anyClaims := map[string]any{}
+			for k, v := range claims {
+				anyClaims[k] = v
+			}
+			want, wantErr := FromClaims(anyClaims, orgClaim)
+			got, err := FromStringClaims(claims, orgClaim)
+			if fmt.Sprint(got, err) != fmt.Sprint(want, wantErr) {
+				t.Errorf("FromStringClaims(%v, %q) = %v, %v; FromClaims: %v, %v", claims, orgClaim, got, err, want, wantErr)
+			}
+		}
+	}
 }
