@@ -126,11 +126,21 @@ func startDevServer(t *testing.T, env ...string) *devProcess {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("dev server did not start in 60s\n%s", p.stderr)
 	}
-	resp, err := http.Get(p.base + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %v %v", resp, err)
+	// Ready once /healthz says so: under load its checks (each bounded by
+	// a second) may answer 503 with Retry-After for a moment.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get(p.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if err == nil && resp.StatusCode == http.StatusOK {
+			break
+		}
+		if err == nil && resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("healthz: %v %v", resp, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	resp.Body.Close()
 	// The tokens come right after the URL.
 	for deadline := time.After(5 * time.Second); len(p.exports) < 3; {
 		select {
