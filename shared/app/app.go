@@ -21,10 +21,12 @@ import (
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
 	"github.com/idadmin/api/shared/sweep"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // NewDynamoDB creates the DynamoDB client of c, with c's credentials (or
@@ -148,6 +150,18 @@ type Deps struct {
 	// processes for the expiry sweep.
 	Dynamo *dynamostore.Store
 	Logger *slog.Logger
+	// Webhooks serves the webhook routes (WithWebhooks); nil where no
+	// route of the process needs it.
+	Webhooks *webhooks.Service
+}
+
+// WithWebhooks is d with the webhook routes' service: endpoints in d's
+// table, their secrets sealed with keys, URLs checked with out (the one
+// client to organisations' URLs), test events and replays queued on
+// queue.
+func (d Deps) WithWebhooks(keys *identification.CodeKeys, out *egress.Client, queue webhooks.Queue) Deps {
+	d.Webhooks = webhooks.NewService(d.Dynamo, keys, WebhookURLCheck(out), queue, nil)
+	return d
 }
 
 // NewDeps wires the store and service on client.
@@ -176,6 +190,7 @@ func (d Deps) Sweep(ctx context.Context, now time.Time, opts sweep.Options) swee
 func (d Deps) LambdaHandler(routes ...httpapi.Route) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
+		Webhooks:     d.Webhooks,
 		Authenticate: LambdaAuthenticator(d.Config.OrgClaim),
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,
@@ -194,6 +209,7 @@ func (d Deps) DevHandler(v *auth.Verifier, routes ...httpapi.Route) (http.Handle
 	}
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
+		Webhooks:     d.Webhooks,
 		Authenticate: v.Authenticate,
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,

@@ -343,7 +343,7 @@ func (h *Handler) listWebhookDeliveries(w http.ResponseWriter, r *http.Request, 
 	}
 	out := struct {
 		Items      []webhookDeliveryView `json:"items"`
-		NextCursor *string        `json:"next_cursor"`
+		NextCursor *string               `json:"next_cursor"`
 	}{Items: make([]webhookDeliveryView, 0, len(page.Items))}
 	for _, d := range page.Items {
 		out.Items = append(out.Items, webhookDeliveryViewOf(d))
