@@ -67,21 +67,30 @@ func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 // WithCodeKeys(codekey.FromSecretsManager); the others link no Secrets
 // Manager read at all. It is resolved once, at start-up, with the
 // function's Config.
-type Option func(ctx context.Context, c Config) (identification.Option, error)
+type Option func(ctx context.Context, c Config, w *wiring) error
+
+// wiring is what the options of a function resolved to.
+type wiring struct {
+	svc   []identification.Option
+	keys  *identification.CodeKeys
+	queue webhooks.Queue
+}
 
 // WithCodeKeys loads the code keys with load, once, at start-up, from the
 // secret c.CodeKeySecret names.
 func WithCodeKeys(load func(context.Context, codekey.SecretsManager) (*identification.CodeKeys, error)) Option {
-	return func(ctx context.Context, c Config) (identification.Option, error) {
+	return func(ctx context.Context, c Config, w *wiring) error {
 		secret, err := c.CodeKeySecret()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k, err := load(ctx, secret)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return identification.WithCodeKeys(k), nil
+		w.keys = k
+		w.svc = append(w.svc, identification.WithCodeKeys(k))
+		return nil
 	}
 }
 
@@ -89,16 +98,35 @@ func WithCodeKeys(load func(context.Context, codekey.SecretsManager) (*identific
 // c.Evidence, once, at start-up: the routes that sign upload forms or
 // download links or inspect uploads use app.WithEvidence(s3evidence.Open).
 func WithEvidence(load func(context.Context, s3evidence.Config) (identification.EvidenceObjects, error)) Option {
-	return func(ctx context.Context, c Config) (identification.Option, error) {
+	return func(ctx context.Context, c Config, w *wiring) error {
 		bucket, err := c.Evidence()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		o, err := load(ctx, bucket)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return identification.WithEvidence(o), nil
+		w.svc = append(w.svc, identification.WithEvidence(o))
+		return nil
+	}
+}
+
+// QueueFunc makes the webhook queue at url (sqs.NewWebhookQueue): passed
+// by the mains that queue, so that no other function links the SQS client.
+type QueueFunc func(region, endpoint string, creds aws.CredentialsProvider, url string) webhooks.Queue
+
+// WithWebhooks gives the function the webhook routes' service (after
+// WithCodeKeys, whose keys seal the secrets): URLs checked and posted to
+// through egress, test events and replays queued with queue on the SQS
+// FIFO queue c.WebhookQueueURL names.
+func WithWebhooks(queue QueueFunc) Option {
+	return func(_ context.Context, c Config, w *wiring) error {
+		if c.WebhookQueueURL == "" {
+			return errors.New("webhooks: WEBHOOK_QUEUE_URL is not set")
+		}
+		w.queue = queue(c.Region, c.SQSEndpoint, c.CredentialsFor(c.SQSEndpoint), c.WebhookQueueURL)
+		return nil
 	}
 }
 
@@ -123,16 +151,17 @@ func (c Config) Evidence() (s3evidence.Config, error) {
 		Credentials: c.CredentialsFor(c.S3Endpoint)}, nil
 }
 
-func resolve(ctx context.Context, c Config, opts []Option) ([]identification.Option, error) {
-	out := make([]identification.Option, 0, len(opts))
+func resolve(ctx context.Context, c Config, opts []Option) (*wiring, error) {
+	w := &wiring{}
 	for _, o := range opts {
-		so, err := o(ctx, c)
-		if err != nil {
+		if err := o(ctx, c, w); err != nil {
 			return nil, err
 		}
-		out = append(out, so)
 	}
-	return out, nil
+	if w.queue != nil && w.keys == nil {
+		return nil, errors.New("webhooks: WithWebhooks needs WithCodeKeys before it")
+	}
+	return w, nil
 }
 
 // NewLogger returns the JSON logger every entry point uses.

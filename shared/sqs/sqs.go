@@ -391,3 +391,9 @@ func visibility(at, now time.Time) int32 {
 	d := min(max(at.Sub(now), 0), MaxVisibility)
 	return int32(math.Ceil(d.Seconds()))
 }
+
+// NewWebhookQueue is the webhook queue at url in region (endpoint, when
+// set, a local emulator), signing with creds: what app.WithWebhooks takes.
+func NewWebhookQueue(region, endpoint string, creds aws.CredentialsProvider, url string) webhooks.Queue {
+	return &Queue{Client: NewClient(region, endpoint, creds), URL: url}
+}
