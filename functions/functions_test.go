@@ -602,9 +602,15 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 		for _, imp := range f.Imports {
 			imports[strings.Trim(imp.Path.Value, `"`)] = true
 		}
-		needs := slices.Contains(rt.Needs, httpapi.NeedCodeKeys)
+		needs := needsCodeKeys(rt)
 		if got := imports["github.com/idadmin/api/shared/codekey"]; got != needs {
 			t.Errorf("%s: imports shared/codekey = %v, its route needs code keys = %v", rt.Name, got, needs)
+		}
+		// The webhook routes' service queues on SQS (WithWebhooks with
+		// sqs.NewWebhookQueue); no other route links the SQS client.
+		hooks := slices.Contains(rt.Needs, httpapi.NeedWebhooks)
+		if got := imports["github.com/idadmin/api/shared/sqs"]; got != hooks {
+			t.Errorf("%s: imports shared/sqs = %v, its route needs the webhooks service = %v", rt.Name, got, hooks)
 		}
 		evidence := slices.Contains(rt.Needs, httpapi.NeedEvidence)
 		if got := imports["github.com/idadmin/api/shared/s3evidence"]; got != evidence {
@@ -618,7 +624,27 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 		if literal == "" || !strings.Contains(string(src), "app.Lambda(httpapi."+literal) {
 			t.Errorf("%s: main does not serve httpapi.%s", rt.Name, literal)
 		}
+		for _, c := range []struct {
+			option string
+			want   bool
+		}{
+			{"app.WithCodeKeys(codekey.FromSecretsManager)", needs},
+			{"app.WithEvidence(s3evidence.Open)", evidence},
+			{"app.WithWebhooks(sqs.NewWebhookQueue)", hooks},
+		} {
+			if got := strings.Contains(string(src), c.option); got != c.want {
+				t.Errorf("%s: main passes %s = %v, want %v (its route's needs)", rt.Name, c.option, got, c.want)
+			}
+		}
 	}
+}
+
+// needsCodeKeys reports whether rt's function loads the code keys: its
+// route issues or checks codes (NeedCodeKeys), or manages webhooks, whose
+// secrets are sealed under a key derived from them (app.WithWebhooks needs
+// app.WithCodeKeys before it).
+func needsCodeKeys(rt httpapi.Route) bool {
+	return slices.Contains(rt.Needs, httpapi.NeedCodeKeys) || slices.Contains(rt.Needs, httpapi.NeedWebhooks)
 }
 
 // routeLiterals reads shared/httpapi's source for its package-level
