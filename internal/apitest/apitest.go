@@ -131,6 +131,12 @@ type Options struct {
 	// Start is the clock's first time (zero: Start). Evidence tests start
 	// at the real time: S3 engines stamp objects with it.
 	Start time.Time
+	// WrapQueue, when set, wraps the webhook queue the webhooks service
+	// sends to (a recording one, say). Env.Queue stays the plain one.
+	WrapQueue func(webhooks.Queue) webhooks.Queue
+	// Resolver, when set, looks up the hosts of webhook URLs (the
+	// registration's check) instead of the system's resolver.
+	Resolver egress.Resolver
 }
 
 // New builds an Env on engine e.
@@ -169,7 +175,11 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	// Webhooks: test events and replays queue in process, on the test's
 	// clock; a test delivers them with env.Queue and a webhooks.Sender.
 	env.Queue = memqueue.New(env.Clock.Now)
-	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{AllowLoopback: true}), env.Queue)
+	var queue webhooks.Queue = env.Queue
+	if o.WrapQueue != nil {
+		queue = o.WrapQueue(queue)
+	}
+	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{AllowLoopback: true, Resolver: o.Resolver}), queue)
 	env.Webhooks = deps.Webhooks
 	h, err := deps.DevHandler(env.Verifier)
 	if err != nil {
