@@ -286,7 +286,9 @@ func utcOrNil(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
-	u := t.UTC()
+	// To the second, as every time the API shows (a retry's time is
+	// jittered to the nanosecond).
+	u := t.UTC().Truncate(time.Second)
 	return &u
 }
 
