@@ -2179,7 +2179,7 @@ type WebhookAccepted struct {
 // WebhookDelivery One event's delivery to the endpoint, as its latest attempt left it.
 type WebhookDelivery struct {
 	Attempts    int        `json:"attempts"`
-	DeliveredAt *Timestamp `json:"delivered_at"`
+	DeliveredAt *time.Time `json:"delivered_at"`
 
 	// EventType The event's type (its `type` in the body).
 	EventType string `json:"event_type"`
@@ -2195,7 +2195,7 @@ type WebhookDelivery struct {
 
 	// LastStatusCode The status the last attempt was answered with; null when none came.
 	LastStatusCode *int       `json:"last_status_code"`
-	NextAttemptAt  *Timestamp `json:"next_attempt_at"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
 
 	// Status `PENDING` (queued or waiting for its next attempt), `DELIVERED` (answered 2xx) or `FAILED` (given up, or its endpoint is disabled).
 	Status WebhookDeliveryStatus `json:"status"`
