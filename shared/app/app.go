@@ -74,6 +74,9 @@ type wiring struct {
 	svc   []identification.Option
 	keys  *identification.CodeKeys
 	queue webhooks.Queue
+	// webhooks wires the webhooks service into the deps (WithWebhooks):
+	// a func value, so that a function without it links no egress client.
+	webhooks func(d Deps, keys *identification.CodeKeys) Deps
 }
 
 // WithCodeKeys loads the code keys with load, once, at start-up, from the
@@ -126,6 +129,10 @@ func WithWebhooks(queue QueueFunc) Option {
 			return errors.New("webhooks: WEBHOOK_QUEUE_URL is not set")
 		}
 		w.queue = queue(c.Region, c.SQSEndpoint, c.CredentialsFor(c.SQSEndpoint), c.WebhookQueueURL)
+		q := w.queue
+		w.webhooks = func(d Deps, keys *identification.CodeKeys) Deps {
+			return d.WithWebhooks(keys, egress.New(egress.Options{}), q)
+		}
 		return nil
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/httpapi"
 )
 
@@ -142,8 +141,8 @@ func lambdaFromEnv(route httpapi.Route, logs io.Writer, opts ...Option) (LambdaF
 		return nil, err
 	}
 	deps := NewDeps(cfg, NewDynamoDB(cfg), logger, w.svc...)
-	if w.queue != nil {
-		deps = deps.WithWebhooks(w.keys, egress.New(egress.Options{}), w.queue)
+	if w.webhooks != nil {
+		deps = w.webhooks(deps, w.keys)
 	}
 	return newLambdaHandler(route, deps)
 }
