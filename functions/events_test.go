@@ -24,6 +24,7 @@ import (
 
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/fixture"
+	"github.com/idadmin/api/internal/memqueue"
 	"github.com/idadmin/api/internal/mototest"
 	"github.com/idadmin/api/internal/routefacts"
 	"github.com/idadmin/api/internal/s3local"
@@ -31,6 +32,7 @@ import (
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
@@ -179,16 +181,39 @@ func seedState(t *testing.T, deps app.Deps, rt httpapi.Route, st *routeState, ev
 // that are created through the store and owe nothing. A create or a
 // listing acts on no process: one try, in no state (nil).
 func eventStates(rt httpapi.Route) []*routeState {
-	if rt.IDParam() == "" {
+	var out []*routeState
+	switch {
+	case namesEndpoint(rt):
+		// A webhook route on an endpoint: the states with one.
+		for n, st := range routeStates {
+			if st.endpoint != nil {
+				out = append(out, &routeStates[n])
+			}
+		}
+		return out
+	case rt.IDParam() == "":
 		return []*routeState{nil}
 	}
-	var out []*routeState
 	for n, st := range routeStates {
 		if st.typ == rt.Type() && st.seed != nil && !st.owed {
 			out = append(out, &routeStates[n])
 		}
 	}
 	return out
+}
+
+// seedEndpointState stores, through the store, the webhook endpoint ev
+// names (and the delivery it names) in state st.
+func seedEndpointState(t *testing.T, deps app.Deps, st *routeState, ev events.APIGatewayV2HTTPRequest) {
+	t.Helper()
+	w := webhookRef{org: ev.PathParameters["org_id"], endpoint: ev.PathParameters["webhook_id"], delivery: ev.PathParameters["delivery_id"]}
+	if w.delivery == "" {
+		// A delivery in the log all the same: the state is the same one.
+		w.delivery = newWebhookRef(w.org).delivery
+	}
+	if err := st.endpoint(t.Context(), deps.Dynamo, w, time.Now().UTC().Truncate(time.Second)); err != nil {
+		t.Fatalf("seed webhook endpoint %s in %s (%s): %v", w.endpoint, w.org, st.name, err)
+	}
 }
 
 // syncBuffer is a log destination safe for concurrent writers.
@@ -253,6 +278,11 @@ func TestEventsThroughTheirFunctions(t *testing.T) {
 					opts = append(opts, identification.WithEvidence(s3evidence.Objects{Bucket: mustBucket(t)}))
 				}
 				deps := app.NewDeps(cfg, client, app.NewLambdaLogger(logs, cfg.LogLevel), opts...)
+				if slices.Contains(rt.Needs, httpapi.NeedWebhooks) {
+					// As app.WithWebhooks wires it, on an in-process queue,
+					// every host resolving to a public address.
+					deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: publicResolver{}}), memqueue.New(time.Now))
+				}
 				handler, err := app.NewLambdaHandler(rt.Name, deps)
 				if err != nil {
 					t.Fatalf("NewLambdaHandler(%q) error = %v", rt.Name, err)
@@ -266,7 +296,11 @@ func TestEventsThroughTheirFunctions(t *testing.T) {
 				for _, st := range eventStates(rt) {
 					ev = samples[rt.Name].Event
 					state := "no process"
-					if st != nil {
+					switch {
+					case st != nil && st.endpoint != nil:
+						seedEndpointState(t, deps, st, ev)
+						state = st.name
+					case st != nil:
 						var ok bool
 						if ev, ok = seedState(t, deps, rt, st, ev); !ok {
 							continue
@@ -338,6 +372,10 @@ func checkBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest
 	if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
+	if slices.Contains(rt.Needs, httpapi.NeedWebhooks) {
+		checkWebhookBody(t, rt, ev, resp)
+		return
+	}
 	var list struct {
 		Items   *[]json.RawMessage `json:"items"`
 		Uploads *[]json.RawMessage `json:"uploads"`
@@ -370,6 +408,50 @@ func checkBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest
 	}
 }
 
+// checkWebhookBody checks what a webhook route's success carries: a
+// listing (checked by the HTTP suites), the delivery id a queueing route
+// answers, or the endpoint (the path's, or on a registration a new one,
+// with a Location), its secret only where it is shown once.
+func checkWebhookBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) {
+	t.Helper()
+	var got struct {
+		Items      *[]json.RawMessage `json:"items"`
+		ID         string             `json:"id"`
+		Secret     string             `json:"secret"`
+		DeliveryID string             `json:"delivery_id"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
+		t.Fatalf("body is not JSON: %v; %s", err, resp.Body)
+	}
+	switch {
+	case got.Items != nil:
+		return
+	case resp.StatusCode == http.StatusAccepted:
+		if !strings.HasPrefix(got.DeliveryID, "msg_") {
+			t.Errorf("delivery_id = %q, want a webhook-id (msg_…)", got.DeliveryID)
+		}
+		if want := ev.PathParameters["delivery_id"]; want != "" && got.DeliveryID != want {
+			t.Errorf("delivery_id = %q, want the path's %q", got.DeliveryID, want)
+		}
+		return
+	}
+	if want := ev.PathParameters["webhook_id"]; want != "" && got.ID != want {
+		t.Errorf("body id = %q, want the path's %q", got.ID, want)
+	}
+	if !strings.HasPrefix(got.ID, "wh_") {
+		t.Errorf("body id = %q, want an endpoint id (wh_…)", got.ID)
+	}
+	shown := rt.Name == httpapi.CreateWebhook.Name || rt.Name == httpapi.RotateWebhookSecret.Name
+	if (got.Secret != "") != shown {
+		t.Errorf("secret shown = %v, want %v (only the registration and the rotation show it)", got.Secret != "", shown)
+	}
+	if resp.StatusCode == http.StatusCreated {
+		if loc, want := resp.Headers["Location"], ev.RawPath+"/"+got.ID; loc != want {
+			t.Errorf("Location = %q, want %q", loc, want)
+		}
+	}
+}
+
 // checkRequestLog finds the handler tree's request line and checks that it
 // is JSON carrying API Gateway's request id and the Lambda invocation's.
 func checkRequestLog(t *testing.T, logs, requestID, invocation string, status int) {
@@ -391,6 +473,11 @@ func checkRequestLog(t *testing.T, logs, requestID, invocation string, status in
 	t.Errorf("no request log line in %q", logs)
 }
 
+// keptUntilDeleted are the kinds of item no TTL removes: an
+// organisation's webhook endpoints and their count live until deleted
+// (their deliveries log, like everything else, has a TTL).
+var keptUntilDeleted = map[string]bool{"webhook": true, "webhook-count": true}
+
 // checkTTL checks that every stored item carries the template's TTL
 // attribute as a number in the future: the attribute DynamoDB's TTL reads
 // is the one the store writes. (A test may scan its own table.)
@@ -401,6 +488,12 @@ func checkTTL(t *testing.T, client *dynamodb.Client, table, ttlName string) {
 		t.Fatalf("scan %s: %v", table, err)
 	}
 	for _, item := range out.Items {
+		if kind, _ := item["kind"].(*types.AttributeValueMemberS); kind != nil && keptUntilDeleted[kind.Value] {
+			if _, ok := item[ttlName]; ok {
+				t.Errorf("item %v of kind %s has %q: it is kept until deleted", item["pk"], kind.Value, ttlName)
+			}
+			continue
+		}
 		n, ok := item[ttlName].(*types.AttributeValueMemberN)
 		if !ok {
 			t.Errorf("item %v has no number attribute %q for TTL", item["pk"], ttlName)

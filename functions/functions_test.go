@@ -325,6 +325,10 @@ func TestTemplateRoutesAreBehindTheJWTAuthorizer(t *testing.T) {
 // codeKeySecret is the logical id of the code key secret.
 const codeKeySecret = "CodeKeySecret"
 
+// webhookQueue is the logical id of the SQS FIFO queue of webhook
+// deliveries.
+const webhookQueue = "WebhookQueue"
+
 // evidenceObjects is the evidence bucket's objects under orgs/ as
 // mustWiredTemplate reads `!Sub ${EvidenceBucket.Arn}/orgs/*`: the one
 // resource S3 actions may be granted on (never the bucket itself).
@@ -474,7 +478,7 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 		// ARN, on exactly the functions whose routes need code keys: the
 		// others must not even know where the secret is.
 		rt, isRoute := routes[f.Name]
-		wantSecret := (isRoute && slices.Contains(rt.Needs, httpapi.NeedCodeKeys)) || f.Name == app.StreamName
+		wantSecret := (isRoute && needsCodeKeys(rt)) || f.Name == app.StreamName || f.Name == app.SenderName
 		var own map[string]string
 		if f.Fn.Environment != nil {
 			own = f.Fn.Environment.Variables
@@ -488,11 +492,22 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 		if _, ok := own["EVIDENCE_BUCKET"]; ok != wantBucket {
 			t.Errorf("function %s: EVIDENCE_BUCKET set = %v, want %v (its route's needs)", f.LogicalID, ok, wantBucket)
 		}
+		// The webhook queue, on the functions that build the webhooks
+		// service (app.WithWebhooks needs it), the stream function, which
+		// queues every event for the endpoints that want it, and the
+		// sender, which the queue feeds: the queue itself (its Ref is its
+		// URL).
+		wantQueue := (isRoute && slices.Contains(rt.Needs, httpapi.NeedWebhooks)) || f.Name == app.StreamName || f.Name == app.SenderName
+		if q, ok := own["WEBHOOK_QUEUE_URL"]; ok != wantQueue {
+			t.Errorf("function %s: WEBHOOK_QUEUE_URL set = %v, want %v (its route's needs)", f.LogicalID, ok, wantQueue)
+		} else if ok && q != webhookQueue {
+			t.Errorf("function %s: WEBHOOK_QUEUE_URL refs %q, want %s", f.LogicalID, q, webhookQueue)
+		}
 		// The stream function's providers are its own: no other function
 		// may know them.
 		streamOnly := map[string]bool{"EVENT_BUS_NAME": true, "SENDER_EMAIL": true, "WHATSAPP_PHONE_NUMBER_ID": true, "WHATSAPP_TEMPLATE_NAME": true}
 		for k := range own {
-			if k != app.CodeKeySecretEnv && k != "EVIDENCE_BUCKET" && !(f.Name == app.StreamName && streamOnly[k]) {
+			if k != app.CodeKeySecretEnv && k != "EVIDENCE_BUCKET" && k != "WEBHOOK_QUEUE_URL" && !(f.Name == app.StreamName && streamOnly[k]) {
 				t.Errorf("function %s sets its own %s; keep configuration in Globals so every function sees one", f.LogicalID, k)
 			}
 		}
@@ -501,7 +516,7 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 	// Lambda adds AWS_REGION; nothing else may leak in from the test's environment.
 	for _, name := range []string{"TABLE_NAME", "ORG_CLAIM", "DOCS_URL", "RETENTION_DAYS", "OPEN_INDEX_SHARDS", "LOG_LEVEL", "CODE_TTL", "DYNAMODB_ENDPOINT", "AWS_DEFAULT_REGION",
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", app.CodeKeySecretEnv, app.SecretsManagerEndpointEnv, "EVIDENCE_BUCKET", "S3_ENDPOINT",
-		"EVENT_BUS_NAME", "SENDER_EMAIL", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_TEMPLATE_NAME"} {
+		"EVENT_BUS_NAME", "SENDER_EMAIL", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_TEMPLATE_NAME", "WEBHOOK_QUEUE_URL", "AWS_ENDPOINT_URL_SQS", app.WebhookLoopbackEnv} {
 		t.Setenv(name, "")
 	}
 	t.Setenv("AWS_REGION", "eu-west-1")
@@ -524,6 +539,38 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 	}
 	if cfg != want {
 		t.Errorf("ConfigFromEnv with the template's environment =\n%+v\nwant the code's defaults\n%+v", cfg, want)
+	}
+}
+
+// TestTemplateNeverAllowsLoopbackWebhooks: no function of the template,
+// nor Globals, sets WEBHOOK_ALLOW_LOOPBACK, which lets webhooks go to
+// loopback addresses over http (the dev server's and the tests' alone).
+func TestTemplateNeverAllowsLoopbackWebhooks(t *testing.T) {
+	tmpl := mustTemplate(t)
+	global, err := tmpl.GetServerlessGlobalFunction()
+	if err != nil {
+		t.Fatalf("Globals.Function: %v", err)
+	}
+	if global.Environment != nil {
+		if _, ok := global.Environment.Variables[app.WebhookLoopbackEnv]; ok {
+			t.Errorf("Globals.Function sets %s", app.WebhookLoopbackEnv)
+		}
+	}
+	for _, f := range mustFunctions(t, tmpl) {
+		if f.Fn.Environment == nil {
+			continue
+		}
+		if _, ok := f.Fn.Environment.Variables[app.WebhookLoopbackEnv]; ok {
+			t.Errorf("function %s sets %s", f.LogicalID, app.WebhookLoopbackEnv)
+		}
+	}
+	// Nor anywhere else in the file (a Lambda::Function, a parameter).
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(src), app.WebhookLoopbackEnv) {
+		t.Errorf("template.yaml mentions %s", app.WebhookLoopbackEnv)
 	}
 }
 
@@ -602,9 +649,15 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 		for _, imp := range f.Imports {
 			imports[strings.Trim(imp.Path.Value, `"`)] = true
 		}
-		needs := slices.Contains(rt.Needs, httpapi.NeedCodeKeys)
+		needs := needsCodeKeys(rt)
 		if got := imports["github.com/idadmin/api/shared/codekey"]; got != needs {
 			t.Errorf("%s: imports shared/codekey = %v, its route needs code keys = %v", rt.Name, got, needs)
+		}
+		// The webhook routes' service queues on SQS (WithWebhooks with
+		// sqs.NewWebhookQueue); no other route links the SQS client.
+		hooks := slices.Contains(rt.Needs, httpapi.NeedWebhooks)
+		if got := imports["github.com/idadmin/api/shared/sqs"]; got != hooks {
+			t.Errorf("%s: imports shared/sqs = %v, its route needs the webhooks service = %v", rt.Name, got, hooks)
 		}
 		evidence := slices.Contains(rt.Needs, httpapi.NeedEvidence)
 		if got := imports["github.com/idadmin/api/shared/s3evidence"]; got != evidence {
@@ -618,7 +671,27 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 		if literal == "" || !strings.Contains(string(src), "app.Lambda(httpapi."+literal) {
 			t.Errorf("%s: main does not serve httpapi.%s", rt.Name, literal)
 		}
+		for _, c := range []struct {
+			option string
+			want   bool
+		}{
+			{"app.WithCodeKeys(codekey.FromSecretsManager)", needs},
+			{"app.WithEvidence(s3evidence.Open)", evidence},
+			{"app.WithWebhooks(sqs.NewWebhookQueue)", hooks},
+		} {
+			if got := strings.Contains(string(src), c.option); got != c.want {
+				t.Errorf("%s: main passes %s = %v, want %v (its route's needs)", rt.Name, c.option, got, c.want)
+			}
+		}
 	}
+}
+
+// needsCodeKeys reports whether rt's function loads the code keys: its
+// route issues or checks codes (NeedCodeKeys), or manages webhooks, whose
+// secrets are sealed under a key derived from them (app.WithWebhooks needs
+// app.WithCodeKeys before it).
+func needsCodeKeys(rt httpapi.Route) bool {
+	return slices.Contains(rt.Needs, httpapi.NeedCodeKeys) || slices.Contains(rt.Needs, httpapi.NeedWebhooks)
 }
 
 // routeLiterals reads shared/httpapi's source for its package-level

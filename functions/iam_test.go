@@ -1,10 +1,14 @@
 package functions_test
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -22,6 +26,7 @@ import (
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // TestTemplatePoliciesGrantWhatRoutesCall derives what each route's
@@ -48,7 +53,11 @@ import (
 //     honours them only if the function may do what they do (a POST form
 //     puts an object; a link with a versionId gets that version);
 //   - reading the code key secret when its route needs code keys (which
-//     TestMainsWireExactlyWhatTheirRouteNeeds ties to its main).
+//     TestMainsWireExactlyWhatTheirRouteNeeds ties to its main), or
+//     manages webhooks (their secrets are sealed under the code keys);
+//   - sqs:SendMessage on the webhook queue when a request sent to it
+//     (the webhooks service's queue, recorded: SQS authorises the
+//     adapter's SendMessageBatch as sqs:SendMessage).
 //
 // On the way it holds each route's first success (no key, a state owing
 // nothing) to routefacts.CheckSuccess.
@@ -73,7 +82,7 @@ func TestTemplatePoliciesGrantWhatRoutesCall(t *testing.T) {
 					rt.Name, rt.Success, o.answers())
 			}
 			want := o.grants
-			if slices.Contains(rt.Needs, httpapi.NeedCodeKeys) {
+			if needsCodeKeys(rt) {
 				want["secretsmanager:GetSecretValue on "+codeKeySecret] = "its route needs code keys"
 			}
 			granted := mustGrants(t, f)
@@ -98,6 +107,41 @@ func TestTemplatePoliciesGrantWhatRoutesCall(t *testing.T) {
 
 // evidenceBucketARN is the evidence bucket as mustWiredTemplate reads it.
 const evidenceBucketARN = "EvidenceBucket.Arn"
+
+// webhookQueueARN is the webhook queue as mustWiredTemplate reads it.
+const webhookQueueARN = "WebhookQueue.Arn"
+
+// queueRecorder is the webhooks service's queue: it counts the sends and
+// passes them on.
+type queueRecorder struct {
+	webhooks.Queue
+	mu    sync.Mutex
+	sends int
+}
+
+func (q *queueRecorder) Send(ctx context.Context, msgs []webhooks.Message) error {
+	q.mu.Lock()
+	q.sends++
+	q.mu.Unlock()
+	return q.Queue.Send(ctx, msgs)
+}
+
+// take returns the sends since the last take.
+func (q *queueRecorder) take() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := q.sends
+	q.sends = 0
+	return n
+}
+
+// publicResolver resolves every host to one public address, so that a
+// webhook URL's check passes without a lookup on the network.
+type publicResolver struct{}
+
+func (publicResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+}
 
 // observed is what driving one route showed.
 type observed struct {
@@ -177,10 +221,11 @@ func s3Resource(key string) string {
 
 // routeDriver drives the routes on one Env.
 type routeDriver struct {
-	t    *testing.T
-	env  *apitest.Env
-	s3   *s3Recorder
-	seen map[string]*observed
+	t     *testing.T
+	env   *apitest.Env
+	s3    *s3Recorder
+	queue *queueRecorder
+	seen  map[string]*observed
 }
 
 // driveRoutes drives every route in every scenario on engine e, the
@@ -188,20 +233,30 @@ type routeDriver struct {
 // route was seen to do, by route name.
 func driveRoutes(t *testing.T, e enginetest.Engine, s3Endpoint string) map[string]*observed {
 	rec := &s3Recorder{}
-	d := &routeDriver{t: t, s3: rec, seen: map[string]*observed{},
+	queue := &queueRecorder{}
+	d := &routeDriver{t: t, s3: rec, queue: queue, seen: map[string]*observed{},
 		// At the real time: the S3 engine stamps objects with it, and a
 		// confirm compares that with its form's time.
 		env: apitest.NewWithOptions(t, e, apitest.Options{S3Endpoint: s3Endpoint, S3HTTPClient: &http.Client{Transport: rec, Timeout: 30 * time.Second},
-			Start: time.Now().UTC().Truncate(time.Second)}),
+			Start: time.Now().UTC().Truncate(time.Second), Resolver: publicResolver{},
+			WrapQueue: func(q webhooks.Queue) webhooks.Queue { queue.Queue = q; return queue }}),
 	}
 	for _, rt := range httpapi.Routes() {
 		o := &observed{grants: map[string]string{}}
 		d.seen[rt.Name] = o
 		states := []*routeState{nil} // a create or a listing acts on no process
-		if rt.IDParam() != "" {
+		switch {
+		case rt.IDParam() != "":
 			states = nil
 			for n := range routeStates {
-				if routeStates[n].typ == rt.Type() {
+				if routeStates[n].typ == rt.Type() && routeStates[n].endpoint == nil {
+					states = append(states, &routeStates[n])
+				}
+			}
+		case namesEndpoint(rt):
+			states = nil
+			for n := range routeStates {
+				if routeStates[n].endpoint != nil {
 					states = append(states, &routeStates[n])
 				}
 			}
@@ -238,7 +293,15 @@ func (d *routeDriver) drive(rt httpapi.Route, o *observed, st *routeState, scope
 	scenario := "as " + scope
 	owed := false
 	body := routefacts.Example(rt.Name)
-	if st != nil {
+	switch {
+	case st != nil && st.endpoint != nil:
+		scenario = st.name + ", " + scenario
+		w := newWebhookRef("acme")
+		if err := st.endpoint(t.Context(), d.env.Store, w, d.env.Clock.Now()); err != nil {
+			t.Fatalf("seed %s (%s): %v", w.endpoint, st.name, err)
+		}
+		path = strings.ReplaceAll(strings.ReplaceAll(path, "{webhook_id}", w.endpoint), "{delivery_id}", w.delivery)
+	case st != nil:
 		scenario = st.name + ", " + scenario
 		owed = st.owed
 		id := d.seed(rt, st)
@@ -276,9 +339,13 @@ func (d *routeDriver) drive(rt httpapi.Route, o *observed, st *routeState, scope
 func (d *routeDriver) send(rt httpapi.Route, o *observed, req apitest.Request, scenario string) (*apitest.Response, []string) {
 	d.env.Counter.Reset()
 	d.s3.take()
+	d.queue.take()
 	resp := d.env.Do(d.t, req)
 	calls := d.env.Counter.Calls()
 	methods, urls := d.s3.take()
+	if d.queue.take() > 0 {
+		o.use("sqs:SendMessage on "+webhookQueueARN, scenario+" (queued a webhook delivery)")
+	}
 	var ops []string
 	for _, c := range calls {
 		ops = append(ops, c.Op)
@@ -411,4 +478,22 @@ func (d *routeDriver) withUpload(ref identification.Ref, body string) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// namesEndpoint reports whether rt acts on a webhook endpoint named in its
+// path (every webhook route but the registration and the listing).
+func namesEndpoint(rt httpapi.Route) bool {
+	return strings.Contains(rt.Path, "{webhook_id}")
+}
+
+// newWebhookRef names a fresh endpoint of org and a delivery of its log,
+// ids of the shapes the routes check: "wh_" and 32 hex digits; "msg_", 11
+// hex digits and 24 lower-case base32 characters.
+func newWebhookRef(org string) webhookRef {
+	b := make([]byte, 16)
+	rand.Read(b)
+	d := make([]byte, 6)
+	rand.Read(d)
+	return webhookRef{org: org, endpoint: "wh_" + hex.EncodeToString(b),
+		delivery: "msg_" + hex.EncodeToString(d)[:11] + strings.ToLower(rand.Text()[:24])}
 }

@@ -1,10 +1,13 @@
 package functions_test
 
 import (
+	"context"
 	"time"
 
 	"github.com/idadmin/api/internal/fixture"
+	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // The states the route tests seed processes in: the IAM derivation drives
@@ -37,6 +40,45 @@ type routeState struct {
 	// keyedCreate: the process is created by its type's create route with
 	// an Idempotency-Key (a delete then erases the key's record too).
 	keyedCreate bool
+	// endpoint, for the webhook routes that name an endpoint (their typ is
+	// none), stores the endpoint and what its log holds (seedEndpoint).
+	endpoint func(ctx context.Context, s *dynamostore.Store, w webhookRef, now time.Time) error
+}
+
+// webhookRef names what a webhook route acts on: an endpoint of org and,
+// for a replay, one delivery of its log ("" when the route names none).
+type webhookRef struct {
+	org, endpoint, delivery string
+}
+
+// seedEndpoint stores an enabled endpoint w.endpoint of w.org, registered
+// an hour before now, wanting every event, its secret sealed as the
+// registration seals it; and, when w names a delivery, that delivery of a
+// process's completion in its log, delivered.
+func seedEndpoint(ctx context.Context, s *dynamostore.Store, w webhookRef, now time.Time) error {
+	secret, err := webhooks.NewSecret()
+	if err != nil {
+		return err
+	}
+	sealed, err := fixture.CodeKeys().Seal(webhooks.SecretPurpose, webhooks.SecretOwner(w.org, w.endpoint), []byte(secret))
+	if err != nil {
+		return err
+	}
+	at := now.Add(-time.Hour)
+	e := &webhooks.Endpoint{ID: w.endpoint, OrgID: w.org, URL: "https://hooks.acme.example/idadmin", Events: []string{webhooks.AllEvents}, Description: "seed",
+		Status: webhooks.StatusEnabled, CreatedAt: at, UpdatedAt: at, Version: 1}
+	if err := s.CreateEndpoint(ctx, webhooks.Stored{Endpoint: e, Secret: sealed}); err != nil {
+		return err
+	}
+	if w.delivery == "" {
+		return nil
+	}
+	ev := identification.Event{DetailType: "identification.completed", OrgID: w.org, ID: "0196f3b2-8c4d-7a1e-9b2f-3c4d5e6f7a81",
+		Type: identification.TypeOTP, Status: identification.StatusCompleted, Previous: identification.StatusInProgress, Version: 3, At: at}
+	delivered := at.Add(time.Second)
+	d := webhooks.Delivery{ID: w.delivery, EndpointID: w.endpoint, OrgID: w.org, EventType: ev.DetailType, IdentificationID: ev.ID,
+		Version: ev.Version, Status: webhooks.DeliveryDelivered, Attempts: 1, LastStatusCode: 204, DeliveredAt: &delivered, At: at}
+	return s.SaveDelivery(ctx, d, ev)
 }
 
 // process is an open (CREATED) process of ref at now, created two minutes
@@ -120,7 +162,8 @@ func withImages(i *identification.Identification, now time.Time) {
 	}
 }
 
-// routeStates are the states every route of a type is driven in.
+// routeStates are the states every route of a type is driven in (the
+// webhook routes that name an endpoint: those with an endpoint).
 var routeStates = []routeState{
 	{name: "created", typ: identification.TypeOTP, seed: func(ref identification.Ref, now time.Time) (*identification.Identification, *identification.CodeMaterial) {
 		i := process(ref, now)
@@ -220,4 +263,6 @@ var routeStates = []routeState{
 		spent(i, code, now, false)
 		return i, code
 	}},
+
+	{name: "a webhook endpoint with a delivery in its log", endpoint: seedEndpoint},
 }

@@ -14,9 +14,11 @@ import (
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/internal/localstream"
+	"github.com/idadmin/api/internal/memqueue"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/stream"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // streamPoller is what the stream function's role must allow for Lambda's
@@ -61,9 +63,12 @@ func (streamEvents) Publish(context.Context, []identification.Event) error { ret
 // (app.NewDeps) on a recording client, handles the table's stream through
 // the event source's filter after: creates whose codes it delivers, one
 // provider failing, the batch replayed (the claims held), a claim taken
-// again after ClaimTimeout, a resend, a cancel, a delete's tombstone. Each
+// again after ClaimTimeout, a resend, a cancel, a delete's tombstone; its
+// publisher is the stream function's, the webhooks' fan-out behind the
+// events' bus, with an endpoint of the organisation registered. Each
 // call's needs (enginetest.NeedsOf: a transaction's item actions) are
-// granted on the table. The stream's own actions are the poller's
+// granted on the table, and sending to the webhook queue
+// (sqs:SendMessage) on the queue when the fan-out queued. The stream's own actions are the poller's
 // (streamPoller).
 func TestTemplateStreamPolicyGrantsWhatTheProcessorCalls(t *testing.T) {
 	tmpl := mustWiredTemplate(t)
@@ -76,9 +81,11 @@ func TestTemplateStreamPolicyGrantsWhatTheProcessorCalls(t *testing.T) {
 	if fn == nil {
 		t.Fatalf("template has no function with CodeUri %s%s", codeURIPrefix, app.StreamName)
 	}
+	// The table's actions and the webhook queue's are the processor's
+	// (the dead-letter queue's is Lambda's on-failure destination's).
 	var granted []string
 	for _, g := range mustGrants(t, *fn) {
-		if strings.HasPrefix(g, "dynamodb:") {
+		if strings.HasPrefix(g, "dynamodb:") || strings.HasSuffix(g, " on "+webhookQueueARN) {
 			granted = append(granted, g)
 		}
 	}
@@ -95,7 +102,16 @@ func TestTemplateStreamPolicyGrantsWhatTheProcessorCalls(t *testing.T) {
 		recorded, counter := enginetest.NewClientWithCounter(e)
 		store := app.NewDeps(app.Config{TableName: table, Region: "us-east-1"}, recorded, nil).Dynamo
 		sender := &streamSender{}
-		p := &stream.Processor{Store: store, Decoder: store, Keys: fixture.CodeKeys(), Publisher: streamEvents{}, Now: clock,
+		// The publisher the stream function builds: the events' bus, then
+		// the webhooks' fan-out to the organisation's endpoints (one
+		// registered, wanting every event) on a recorded queue.
+		if err := seedEndpoint(t.Context(), app.NewDeps(app.Config{TableName: table, Region: "us-east-1"}, client, nil).Dynamo,
+			webhookRef{org: "acme", endpoint: newWebhookRef("acme").endpoint}, clock()); err != nil {
+			t.Fatal(err)
+		}
+		queue := &queueRecorder{Queue: memqueue.New(clock)}
+		publisher := app.Publishers(streamEvents{}, &webhooks.Fanout{Endpoints: store, Queue: queue, Now: clock})
+		p := &stream.Processor{Store: store, Decoder: store, Keys: fixture.CodeKeys(), Publisher: publisher, Now: clock,
 			Senders: map[string]identification.Sender{"SMS": sender}, Sleep: func(context.Context, time.Duration) {}}
 		reader, err := localstream.New(t.Context(), client, localengine.NewStreamsClient(e.Endpoint), table, nil)
 		if err != nil {
@@ -167,6 +183,11 @@ func TestTemplateStreamPolicyGrantsWhatTheProcessorCalls(t *testing.T) {
 		want := map[string]string{}
 		for _, g := range streamPoller {
 			want[g] = "Lambda's poller of the table's stream"
+		}
+		if queue.take() == 0 {
+			t.Errorf("no event was queued for the organisation's webhook endpoint")
+		} else {
+			want["sqs:SendMessage on "+webhookQueueARN] = "the webhooks' fan-out"
 		}
 		for _, c := range counter.Calls() {
 			for _, n := range c.Needs {

@@ -27,14 +27,17 @@ import (
 	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/internal/localstream"
+	"github.com/idadmin/api/internal/memqueue"
 	"github.com/idadmin/api/internal/samtemplate"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
 	"github.com/idadmin/api/shared/stream"
 	"github.com/idadmin/api/shared/sweep"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 func main() {
@@ -169,6 +172,15 @@ func run() error {
 	}
 	defer stopS3()
 	deps := app.NewDeps(cfg, client, logger, identification.WithCodeKeys(keys), identification.WithEvidence(objects))
+	// Webhooks: queued in process (the same FIFO semantics as the SQS
+	// queue in AWS, without an emulator to run) and delivered by the same
+	// sender as the webhook-sender function, through the one egress
+	// client; loopback receivers only with WEBHOOK_ALLOW_LOOPBACK=true.
+	out := egress.New(egress.Options{AllowLoopback: os.Getenv(app.WebhookLoopbackEnv) == "true"})
+	queue := memqueue.New(time.Now)
+	deps = deps.WithWebhooks(keys, out, queue)
+	sender := &webhooks.Sender{Store: deps.Dynamo, Sealer: keys, Post: app.WebhookPoster(out), Logger: logger}
+	go queue.Run(ctx, sender.Handle, time.Second, func(err error) { logger.Error("webhook queue", slog.String("error", err.Error())) })
 	handler, err := deps.DevHandler(verifier)
 	if err != nil {
 		return err
@@ -181,7 +193,8 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: events, Evidence: objects, Logger: logger,
+		fanout := &webhooks.Fanout{Endpoints: deps.Dynamo, Queue: queue}
+		proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: app.Publishers(events, fanout), Evidence: objects, Logger: logger,
 			Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
 		go reader.Run(ctx, proc, *streamEvery)
 	} else {

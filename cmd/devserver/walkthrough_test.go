@@ -45,7 +45,9 @@ func TestEveryWalkThroughWorksAsWritten(t *testing.T) {
 	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	docs = append([]string{filepath.Join(root, "README.md")}, docs...)
 	data := t.TempDir()
-	p := startDevServer(t, "ADDR=127.0.0.1:0", "DATA_DIR="+data, "SWEEP_INTERVAL=0", "DEV_JWT_SECRET="+walkThroughSecret, "TABLE_NAME=", "DYNAMODB_ENDPOINT=", "S3_ENDPOINT=")
+	// Loopback webhook URLs, as docs/webhooks.md starts the server with.
+	p := startDevServer(t, "ADDR=127.0.0.1:0", "DATA_DIR="+data, "SWEEP_INTERVAL=0", "DEV_JWT_SECRET="+walkThroughSecret, "TABLE_NAME=", "DYNAMODB_ENDPOINT=", "S3_ENDPOINT=",
+		app.WebhookLoopbackEnv+"=true")
 
 	want := map[string][]string{
 		"delivery-and-events.md": {"su clave para identificarse es", "HTTP/1.1 204", "identification.created", "identification.code.sent",
@@ -53,6 +55,8 @@ func TestEveryWalkThroughWorksAsWritten(t *testing.T) {
 		"evidence.md": {"upload 204\nupload 204\nconfirm 204\nconfirm 204\nIN_PROGRESS [\"DOCUMENT_FRONT\",\"DOCUMENT_BACK\"]\nvalidate 204\nCOMPLETED\n",
 			"DOCUMENT_FRONT image/png", "DOCUMENT_BACK image/jpeg", "download 200"},
 		"expiry-and-retention.md": {"expired=0 found=0"},
+		"webhooks.md": {`"secret": "whsec_"`, `"has_secret": false`, `"disabled_reason": "disabled by the organisation"`, `"event_type": "webhook.test"`,
+			`"status": "PENDING"`, `"attempts": 1`, "HTTP/1.1 204"},
 	}
 	var devices []string
 	t.Run("docs", func(t *testing.T) {

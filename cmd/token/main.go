@@ -24,7 +24,7 @@ import (
 )
 
 // knownScopes are the scopes the API knows (docs/auth.md).
-var knownScopes = []string{auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeActor, auth.ScopeAgent, auth.ScopeReview, auth.ScopeProvider}
+var knownScopes = []string{auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeActor, auth.ScopeAgent, auth.ScopeReview, auth.ScopeProvider, auth.ScopeSettings}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

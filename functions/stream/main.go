@@ -1,13 +1,16 @@
 // Command stream is the Lambda function on the table's stream: it delivers
 // the codes the system sends (SMS through Amazon SNS, e-mail through Amazon
-// SES, WhatsApp through AWS End User Messaging Social) and publishes every
+// SES, WhatsApp through AWS End User Messaging Social), publishes every
 // change to the deployment's EventBridge bus (docs/delivery-and-events.md),
-// and deletes a deleted process's document images (docs/evidence.md).
+// deletes a deleted process's document images (docs/evidence.md), and
+// queues every event for the organisation's webhook endpoints that want it
+// (the SQS FIFO queue the webhook-sender function is fed by).
 // It chooses its providers here, so that no other function links them.
 package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/codekey"
@@ -17,6 +20,7 @@ import (
 	"github.com/idadmin/api/shared/sesv2"
 	"github.com/idadmin/api/shared/sns"
 	"github.com/idadmin/api/shared/socialmessaging"
+	"github.com/idadmin/api/shared/sqs"
 )
 
 func main() {
@@ -37,6 +41,9 @@ func main() {
 		if err != nil {
 			return app.StreamWiring{}, err
 		}
+		if cfg.WebhookQueueURL == "" {
+			return app.StreamWiring{}, errors.New("webhooks: WEBHOOK_QUEUE_URL is not set")
+		}
 		// Every client signs with the one set of credentials cfg read.
 		creds := cfg.CredentialsFor("")
 		return app.StreamWiring{
@@ -50,6 +57,9 @@ func main() {
 			},
 			Publisher: eventbridge.New(eventbridge.NewClient(cfg.Region, "", creds), cfg.EventBusName),
 			Evidence:  evidence,
+			// Each event is also queued for the organisation's webhook
+			// endpoints that want it.
+			Webhooks: sqs.NewWebhookQueue(cfg.Region, cfg.SQSEndpoint, creds, cfg.WebhookQueueURL),
 		}, nil
 	})
 }

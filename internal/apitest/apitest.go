@@ -22,14 +22,17 @@ import (
 
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/fixture"
+	"github.com/idadmin/api/internal/memqueue"
 	"github.com/idadmin/api/internal/openapitest"
 	"github.com/idadmin/api/internal/s3local"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // Start is the time every Env's clock starts at.
@@ -68,12 +71,16 @@ var Checkers = []Checker{openapitest.Check}
 
 // Env is one handler tree on one engine with its own table.
 type Env struct {
-	Engine   enginetest.Engine
-	Client   *dynamodb.Client
-	Table    string
-	Counter  *enginetest.CallCounter
-	Store    *dynamostore.Store
-	Service  *identification.Service
+	Engine  enginetest.Engine
+	Client  *dynamodb.Client
+	Table   string
+	Counter *enginetest.CallCounter
+	Store   *dynamostore.Store
+	Service *identification.Service
+	// Webhooks is the webhook routes' service; Queue the in-process queue
+	// its test events and replays go to.
+	Webhooks *webhooks.Service
+	Queue    *memqueue.Queue
 	Clock    *Clock
 	Verifier *auth.Verifier
 	Handler  http.Handler
@@ -124,6 +131,12 @@ type Options struct {
 	// Start is the clock's first time (zero: Start). Evidence tests start
 	// at the real time: S3 engines stamp objects with it.
 	Start time.Time
+	// WrapQueue, when set, wraps the webhook queue the webhooks service
+	// sends to (a recording one, say). Env.Queue stays the plain one.
+	WrapQueue func(webhooks.Queue) webhooks.Queue
+	// Resolver, when set, looks up the hosts of webhook URLs (the
+	// registration's check) instead of the system's resolver.
+	Resolver egress.Resolver
 }
 
 // New builds an Env on engine e.
@@ -159,6 +172,15 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
 	}
 	env.Service = deps.Service
+	// Webhooks: test events and replays queue in process, on the test's
+	// clock; a test delivers them with env.Queue and a webhooks.Sender.
+	env.Queue = memqueue.New(env.Clock.Now)
+	var queue webhooks.Queue = env.Queue
+	if o.WrapQueue != nil {
+		queue = o.WrapQueue(queue)
+	}
+	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{AllowLoopback: true, Resolver: o.Resolver}), queue)
+	env.Webhooks = deps.Webhooks
 	h, err := deps.DevHandler(env.Verifier)
 	if err != nil {
 		t.Fatalf("apitest: handler: %v", err)

@@ -2,6 +2,7 @@ package openapitest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/idadmin/api/internal/fixture"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,10 +22,13 @@ import (
 
 	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/internal/memqueue"
 	"github.com/idadmin/api/internal/openapitest"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
+	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 func TestMain(m *testing.M) { enginetest.Main(m) }
@@ -168,6 +173,26 @@ func TestErrorCodesAreDocumented(t *testing.T) {
 type api struct {
 	handler  http.Handler
 	verifier *auth.Verifier
+	// queue takes the webhook routes' test events and replays; sender
+	// delivers them to a receiver that answers 204 to everything.
+	queue  *memqueue.Queue
+	sender *webhooks.Sender
+}
+
+// anyAddress resolves every name to one public address: the examples'
+// webhook URLs (hooks.example.com) pass registration without a lookup.
+type anyAddress struct{}
+
+func (anyAddress) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+}
+
+// acceptAll is a webhook receiver that answers 204 to every delivery,
+// without a network.
+type acceptAll struct{}
+
+func (acceptAll) Post(context.Context, string, map[string]string, []byte) (int, error) {
+	return http.StatusNoContent, nil
 }
 
 func newAPI(t *testing.T, e enginetest.Engine) *api {
@@ -175,11 +200,28 @@ func newAPI(t *testing.T, e enginetest.Engine) *api {
 	client, table, _ := enginetest.NewTable(t, e)
 	deps := app.NewDeps(app.Config{TableName: table, Region: "us-east-1"}, client, slog.New(slog.DiscardHandler), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence())
 	verifier := &auth.Verifier{Secret: []byte("test-secret-0123456789"), Issuer: app.DevIssuer, Audience: app.DevAudience}
+	queue := memqueue.New(time.Now)
+	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: anyAddress{}}), queue)
 	h, err := deps.DevHandler(verifier)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &api{handler: h, verifier: verifier}
+	sender := &webhooks.Sender{Store: deps.Dynamo, Sealer: fixture.CodeKeys(), Post: acceptAll{}}
+	return &api{handler: h, verifier: verifier, queue: queue, sender: sender}
+}
+
+// deliver delivers what the queue holds now.
+func (a *api) deliver(t *testing.T) {
+	t.Helper()
+	for range 10 {
+		n, err := a.queue.Step(t.Context(), a.sender.Handle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
 }
 
 func (a *api) mustToken(t *testing.T, org string, scopes ...string) string {
@@ -236,7 +278,7 @@ func exampleCases(t *testing.T, doc *openapi3.T) []exampleCase {
 	var cases []exampleCase
 	admin := map[string]bool{}
 	for _, rt := range httpapi.Routes() {
-		admin[rt.Method+" "+rt.Path] = slices.Equal(rt.Scopes, []string{auth.ScopeAdmin})
+		admin[rt.Method+" "+rt.Path] = adminRoute(rt)
 	}
 	for _, r := range openapitest.RoutesOf(doc) {
 		// The admin routes' examples replay on a fresh identification; an
@@ -365,7 +407,7 @@ func TestExamplesGetTheirDocumentedStatus(t *testing.T) {
 	cases := exampleCases(t, doc)
 	adminRoutes := 0
 	for _, rt := range httpapi.Routes() {
-		if slices.Equal(rt.Scopes, []string{auth.ScopeAdmin}) {
+		if adminRoute(rt) {
 			adminRoutes++
 		}
 	}
@@ -376,8 +418,9 @@ func TestExamplesGetTheirDocumentedStatus(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		t.Parallel()
 		a := newAPI(t, e)
-		// Both scopes, so that the force=true example is one the API accepts.
-		token := a.mustToken(t, org, auth.ScopeAdmin, auth.ScopeForceDelete)
+		// Both scopes, so that the force=true example is one the API
+		// accepts, and the settings' for the webhook routes.
+		token := a.mustToken(t, org, auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeSettings)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				target := a.mustTarget(t, doc, c, org, token)
@@ -398,9 +441,18 @@ func TestExamplesGetTheirDocumentedStatus(t *testing.T) {
 	})
 }
 
+// adminRoute reports whether rt is an administrator's: the back office's
+// (identifications/admin) or the organisation's settings
+// (identifications/settings, the webhook routes).
+func adminRoute(rt httpapi.Route) bool {
+	return slices.Equal(rt.Scopes, []string{auth.ScopeAdmin}) || slices.Equal(rt.Scopes, []string{auth.ScopeSettings})
+}
+
 // mustTarget fills the path of c: org_id with its example, an
 // identification id with a fresh identification created from the
-// document's first example for its type.
+// document's first example for its type, a webhook id with a fresh
+// endpoint (deleted when the case ends, so that the cases stay under the
+// organisation's 10) and a delivery id with its test event, delivered.
 func (a *api) mustTarget(t *testing.T, doc *openapi3.T, c exampleCase, org, token string) string {
 	t.Helper()
 	const orgParam = "{org_id}"
@@ -427,6 +479,24 @@ func (a *api) mustTarget(t *testing.T, doc *openapi3.T, c exampleCase, org, toke
 			t.Fatalf("create for %s: no id in %s (%v)", c.route, got.body, err)
 		}
 		tmpl = tmpl[:open+1] + created.ID + tmpl[end+1:]
+		if strings.HasPrefix(created.ID, "wh_") {
+			endpoint := strings.ReplaceAll(tmpl[:open+1]+created.ID, orgParam, org)
+			t.Cleanup(func() {
+				header.Del("Content-Type")
+				a.mustDo(t, http.MethodDelete, endpoint, header, nil)
+			})
+			if strings.Contains(tmpl, "{delivery_id}") {
+				got := a.mustDo(t, http.MethodPost, endpoint+"/test", header, nil)
+				var accepted struct {
+					DeliveryID string `json:"delivery_id"`
+				}
+				if err := json.Unmarshal(got.body, &accepted); got.status != http.StatusAccepted || err != nil {
+					t.Fatalf("test event for %s = %d: %s", c.route, got.status, got.body)
+				}
+				a.deliver(t)
+				tmpl = strings.ReplaceAll(tmpl, "{delivery_id}", accepted.DeliveryID)
+			}
+		}
 	}
 	path := strings.ReplaceAll(tmpl, orgParam, org)
 	if c.query != "" {

@@ -43,7 +43,21 @@ const (
 	exampleUploads  = `{"files":[{"kind":"DOCUMENT_FRONT","content_type":"image/jpeg"},{"kind":"DOCUMENT_BACK","content_type":"image/png"}]}`
 	exampleConfirm  = `{"kind":"DOCUMENT_FRONT","key":"orgs/acme/otp/0196f3b2-8c4d-7a1e-9b2f-3c4d5e6f7a81/DOCUMENT_FRONT/0c4d-example.jpg"}`
 	exampleDecision = `{"decision":"APPROVED"}`
+
+	// The webhook routes' (docs/webhooks.md). The URL's host is a public
+	// address, not a name: a registration resolves a name, and the tests
+	// run without DNS.
+	exampleWebhook       = `{"url":"https://93.184.215.14/idadmin/hooks","events":["*"],"description":"Back office"}`
+	exampleWebhookChange = `{"events":["identification.completed","identification.failed"],"description":"The ends only"}`
 )
+
+// deliveriesQueries are the deliveries log's queries: a page size, then a
+// page size and a cursor (of a delivery that need not exist: it is read
+// only as a place in the log).
+var deliveriesQueries = []string{
+	"limit=5",
+	"limit=5&cursor=ZDE6bXNnXzFhMWZkOGM3Yzg4azdxM20yeHY1cDRyNnQyd3ozYTduYnE0",
+}
 
 // listQueries are the listings' queries: the example (a person's
 // processes in two statuses, on the e-mail index), then one for each
@@ -77,6 +91,9 @@ var table = map[string]Facts{
 	"decide-chain-document":          {Example: exampleDecision},
 	"list-otp":                       {Queries: listQueries},
 	"list-chain":                     {Queries: listQueries},
+	"create-webhook":                 {Example: exampleWebhook},
+	"update-webhook":                 {Example: exampleWebhookChange},
+	"list-webhook-deliveries":        {Queries: deliveriesQueries},
 }
 
 // Of returns the facts of the route called name (none for a route that

@@ -21,10 +21,12 @@ import (
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
 	"github.com/idadmin/api/shared/sweep"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // NewDynamoDB creates the DynamoDB client of c, with c's credentials (or
@@ -65,21 +67,33 @@ func NewDynamoDB(c Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 // WithCodeKeys(codekey.FromSecretsManager); the others link no Secrets
 // Manager read at all. It is resolved once, at start-up, with the
 // function's Config.
-type Option func(ctx context.Context, c Config) (identification.Option, error)
+type Option func(ctx context.Context, c Config, w *wiring) error
+
+// wiring is what the options of a function resolved to.
+type wiring struct {
+	svc   []identification.Option
+	keys  *identification.CodeKeys
+	queue webhooks.Queue
+	// webhooks wires the webhooks service into the deps (WithWebhooks):
+	// a func value, so that a function without it links no egress client.
+	webhooks func(d Deps, keys *identification.CodeKeys) Deps
+}
 
 // WithCodeKeys loads the code keys with load, once, at start-up, from the
 // secret c.CodeKeySecret names.
 func WithCodeKeys(load func(context.Context, codekey.SecretsManager) (*identification.CodeKeys, error)) Option {
-	return func(ctx context.Context, c Config) (identification.Option, error) {
+	return func(ctx context.Context, c Config, w *wiring) error {
 		secret, err := c.CodeKeySecret()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k, err := load(ctx, secret)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return identification.WithCodeKeys(k), nil
+		w.keys = k
+		w.svc = append(w.svc, identification.WithCodeKeys(k))
+		return nil
 	}
 }
 
@@ -87,16 +101,39 @@ func WithCodeKeys(load func(context.Context, codekey.SecretsManager) (*identific
 // c.Evidence, once, at start-up: the routes that sign upload forms or
 // download links or inspect uploads use app.WithEvidence(s3evidence.Open).
 func WithEvidence(load func(context.Context, s3evidence.Config) (identification.EvidenceObjects, error)) Option {
-	return func(ctx context.Context, c Config) (identification.Option, error) {
+	return func(ctx context.Context, c Config, w *wiring) error {
 		bucket, err := c.Evidence()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		o, err := load(ctx, bucket)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return identification.WithEvidence(o), nil
+		w.svc = append(w.svc, identification.WithEvidence(o))
+		return nil
+	}
+}
+
+// QueueFunc makes the webhook queue at url (sqs.NewWebhookQueue): passed
+// by the mains that queue, so that no other function links the SQS client.
+type QueueFunc func(region, endpoint string, creds aws.CredentialsProvider, url string) webhooks.Queue
+
+// WithWebhooks gives the function the webhook routes' service (after
+// WithCodeKeys, whose keys seal the secrets): URLs checked and posted to
+// through egress, test events and replays queued with queue on the SQS
+// FIFO queue c.WebhookQueueURL names.
+func WithWebhooks(queue QueueFunc) Option {
+	return func(_ context.Context, c Config, w *wiring) error {
+		if c.WebhookQueueURL == "" {
+			return errors.New("webhooks: WEBHOOK_QUEUE_URL is not set")
+		}
+		w.queue = queue(c.Region, c.SQSEndpoint, c.CredentialsFor(c.SQSEndpoint), c.WebhookQueueURL)
+		q := w.queue
+		w.webhooks = func(d Deps, keys *identification.CodeKeys) Deps {
+			return d.WithWebhooks(keys, egress.New(egress.Options{}), q)
+		}
+		return nil
 	}
 }
 
@@ -121,16 +158,17 @@ func (c Config) Evidence() (s3evidence.Config, error) {
 		Credentials: c.CredentialsFor(c.S3Endpoint)}, nil
 }
 
-func resolve(ctx context.Context, c Config, opts []Option) ([]identification.Option, error) {
-	out := make([]identification.Option, 0, len(opts))
+func resolve(ctx context.Context, c Config, opts []Option) (*wiring, error) {
+	w := &wiring{}
 	for _, o := range opts {
-		so, err := o(ctx, c)
-		if err != nil {
+		if err := o(ctx, c, w); err != nil {
 			return nil, err
 		}
-		out = append(out, so)
 	}
-	return out, nil
+	if w.queue != nil && w.keys == nil {
+		return nil, errors.New("webhooks: WithWebhooks needs WithCodeKeys before it")
+	}
+	return w, nil
 }
 
 // NewLogger returns the JSON logger every entry point uses.
@@ -148,6 +186,18 @@ type Deps struct {
 	// processes for the expiry sweep.
 	Dynamo *dynamostore.Store
 	Logger *slog.Logger
+	// Webhooks serves the webhook routes (WithWebhooks); nil where no
+	// route of the process needs it.
+	Webhooks *webhooks.Service
+}
+
+// WithWebhooks is d with the webhook routes' service: endpoints in d's
+// table, their secrets sealed with keys, URLs checked with out (the one
+// client to organisations' URLs), test events and replays queued on
+// queue.
+func (d Deps) WithWebhooks(keys *identification.CodeKeys, out *egress.Client, queue webhooks.Queue) Deps {
+	d.Webhooks = webhooks.NewService(d.Dynamo, keys, WebhookURLCheck(out), queue, nil)
+	return d
 }
 
 // NewDeps wires the store and service on client.
@@ -176,6 +226,7 @@ func (d Deps) Sweep(ctx context.Context, now time.Time, opts sweep.Options) swee
 func (d Deps) LambdaHandler(routes ...httpapi.Route) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
+		Webhooks:     d.Webhooks,
 		Authenticate: LambdaAuthenticator(d.Config.OrgClaim),
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,
@@ -194,6 +245,7 @@ func (d Deps) DevHandler(v *auth.Verifier, routes ...httpapi.Route) (http.Handle
 	}
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
+		Webhooks:     d.Webhooks,
 		Authenticate: v.Authenticate,
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,

@@ -73,6 +73,13 @@ type Config struct {
 	SenderEmail           string
 	WhatsAppPhoneNumberID string
 	WhatsAppTemplateName  string
+
+	// WebhookQueueURL is the SQS FIFO queue of webhook deliveries
+	// (WEBHOOK_QUEUE_URL), set on the stream function, the webhook routes
+	// that queue (test, replay) and the webhook-sender; SQSEndpoint points
+	// its requests at a local emulator (AWS_ENDPOINT_URL_SQS).
+	WebhookQueueURL string
+	SQSEndpoint     string
 }
 
 // Names of the variables read for the code key's secret.
@@ -130,6 +137,8 @@ func ConfigFromEnv() (Config, error) {
 		SenderEmail:            os.Getenv("SENDER_EMAIL"),
 		WhatsAppPhoneNumberID:  os.Getenv("WHATSAPP_PHONE_NUMBER_ID"),
 		WhatsAppTemplateName:   os.Getenv("WHATSAPP_TEMPLATE_NAME"),
+		WebhookQueueURL:        os.Getenv("WEBHOOK_QUEUE_URL"),
+		SQSEndpoint:            os.Getenv("AWS_ENDPOINT_URL_SQS"),
 	}
 	if c.Region == "" {
 		c.Region = os.Getenv("AWS_DEFAULT_REGION")

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"github.com/idadmin/api/shared/httpapi"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/idadmin/api/shared/httpapi"
 )
 
 // RuntimeAPIEnv is the variable through which Lambda tells a custom runtime
@@ -135,11 +136,15 @@ func lambdaFromEnv(route httpapi.Route, logs io.Writer, opts ...Option) (LambdaF
 		return nil, err
 	}
 	logger := NewLambdaLogger(logs, cfg.LogLevel)
-	svcOpts, err := resolve(context.Background(), cfg, opts)
+	w, err := resolve(context.Background(), cfg, opts)
 	if err != nil {
 		return nil, err
 	}
-	return newLambdaHandler(route, NewDeps(cfg, NewDynamoDB(cfg), logger, svcOpts...))
+	deps := NewDeps(cfg, NewDynamoDB(cfg), logger, w.svc...)
+	if w.webhooks != nil {
+		deps = w.webhooks(deps, w.keys)
+	}
+	return newLambdaHandler(route, deps)
 }
 
 // NewLambdaLogger returns the JSON logger of a Lambda function: the records

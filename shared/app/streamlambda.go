@@ -12,6 +12,7 @@ import (
 
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/stream"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // StreamName is the stream function's name (its directory under
@@ -32,6 +33,9 @@ type StreamWiring struct {
 	// Evidence is the evidence bucket, whose images a deleted process's
 	// tombstone removes.
 	Evidence identification.EvidenceObjects
+	// Webhooks is the webhook queue: each event is also queued for every
+	// endpoint of its organisation that wants it (webhooks.Fanout).
+	Webhooks webhooks.Queue
 }
 
 // NewStreamHandler returns the stream function's handler: the records of a
@@ -82,7 +86,11 @@ func streamFromEnv(logs io.Writer, wire func(ctx context.Context, cfg Config) (S
 	}
 	logger := NewLambdaLogger(logs, cfg.LogLevel)
 	deps := NewDeps(cfg, NewDynamoDB(cfg), logger)
-	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: w.Publisher, Evidence: w.Evidence, Logger: logger}), nil
+	publisher := w.Publisher
+	if w.Webhooks != nil {
+		publisher = Publishers(w.Publisher, &webhooks.Fanout{Endpoints: deps.Dynamo, Queue: w.Webhooks})
+	}
+	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: publisher, Evidence: w.Evidence, Logger: logger}), nil
 }
 
 // FromLambdaImage turns a stream image as Lambda delivers it into the

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/idadmin/api/shared/egress"
+	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/webhooks"
 )
 
@@ -62,3 +63,25 @@ func WebhookURLCheck(c *egress.Client) webhooks.URLCheck {
 		return "must be an https URL whose host resolves only to public addresses"
 	}
 }
+
+// Publishers publishes to each of ps in turn (the events' bus, then the
+// webhooks' fan-out), stopping at the first that fails: the stream record
+// then fails and is handled again, and each publisher takes the repeat as
+// it documents (events are de-duplicated on id and version, webhooks by
+// the queue on their webhook-id).
+func Publishers(ps ...identification.Publisher) identification.Publisher { return publishers(ps) }
+
+type publishers []identification.Publisher
+
+func (ps publishers) Publish(ctx context.Context, events []identification.Event) error {
+	for _, p := range ps {
+		if err := p.Publish(ctx, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WebhookLoopbackEnv, "true" only in the dev server and tests, lets
+// webhooks go to loopback addresses over http. The template never sets it.
+const WebhookLoopbackEnv = "WEBHOOK_ALLOW_LOOPBACK"

@@ -20,6 +20,9 @@ const (
 	ScopeAgent       = "identifications/agent"
 	ScopeReview      = "identifications/review"
 	ScopeProvider    = "identifications/provider"
+	// ScopeSettings configures the organisation (its webhooks): a scope of
+	// its own, so that an admin token alone cannot redirect its events.
+	ScopeSettings = "identifications/settings"
 )
 
 // DefaultOrgClaim is the claim holding the caller's organisation names.

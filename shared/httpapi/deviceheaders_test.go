@@ -23,6 +23,7 @@ func TestDeviceHeaderSpellingHint(t *testing.T) {
 	v := &auth.Verifier{Secret: []byte("hint-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	h, err := httpapi.New(httpapi.Config{
 		Routes:       httpapi.Routes(),
+		Webhooks:     memWebhooks(nil),
 		Service:      identification.NewService(memstore.New(), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: v.Authenticate,
 		Logger:       slog.New(slog.DiscardHandler),

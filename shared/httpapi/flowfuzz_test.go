@@ -43,6 +43,7 @@ func FuzzDeviceHeaders(f *testing.F) {
 	v := &auth.Verifier{Secret: []byte("fuzz-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	h, err := httpapi.New(httpapi.Config{
 		Routes:       httpapi.Routes(),
+		Webhooks:     memWebhooks(nil),
 		Service:      identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: v.Authenticate,
 		Logger:       slog.New(slog.NewJSONHandler(&logs, nil)),

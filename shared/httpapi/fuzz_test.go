@@ -56,6 +56,7 @@ func newFuzzTree(tb testing.TB) *fuzzTree {
 	v := &auth.Verifier{Secret: []byte("fuzz-secret-0123456789abcdef"), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	h, err := httpapi.New(httpapi.Config{
 		Routes:       httpapi.Routes(),
+		Webhooks:     memWebhooks(func() time.Time { return fuzzNow }),
 		Service:      identification.NewService(store, identification.WithClock(func() time.Time { return fuzzNow }), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: v.Authenticate,
 	})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // MaxBodyBytes is the largest request body accepted (docs/openapi.yaml).
@@ -33,7 +34,10 @@ type Authenticator func(r *http.Request) (auth.Principal, error)
 
 // Config is what the handler tree needs.
 type Config struct {
-	Service      *identification.Service
+	Service *identification.Service
+	// Webhooks serves the webhook routes (required by routes that need
+	// NeedWebhooks).
+	Webhooks     *webhooks.Service
 	Authenticate Authenticator
 	Logger       *slog.Logger
 	// DocsURL is the base of every error's ref.
@@ -71,6 +75,7 @@ const DeadlineMargin = 500 * time.Millisecond
 // Handler is the handler tree.
 type Handler struct {
 	svc       *identification.Service
+	webhooks  *webhooks.Service
 	authn     Authenticator
 	logger    *slog.Logger
 	docsURL   string
@@ -89,6 +94,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		svc:       cfg.Service,
+		webhooks:  cfg.Webhooks,
 		authn:     cfg.Authenticate,
 		logger:    cfg.Logger,
 		docsURL:   cfg.DocsURL,
@@ -119,6 +125,9 @@ func New(cfg Config) (*Handler, error) {
 			}
 			if need == NeedEvidence && !cfg.Service.HasEvidence() {
 				return nil, fmt.Errorf("httpapi: route %s needs the evidence bucket, and the service has none", rt.Name)
+			}
+			if need == NeedWebhooks && cfg.Webhooks == nil {
+				return nil, fmt.Errorf("httpapi: route %s needs the webhooks service, and none is configured", rt.Name)
 			}
 		}
 		h.mux.Handle(rt.Method+" "+rt.Path, h.endpoint(rt))

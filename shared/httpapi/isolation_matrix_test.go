@@ -2,22 +2,31 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/idadmin/api/internal/apitest"
 	"github.com/idadmin/api/internal/enginetest"
+	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/routefacts"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // TestIsolationMatrix points every route, with tokens of other
 // organisations (look-alike names included), at org B's records in every
 // state: never a 2xx, never a change, and an answer that does not depend on
 // whether the record exists, byte for byte the answer for a random id.
+// Org B's records include its webhook endpoints (one enabled, one
+// disabled) and their deliveries: another organisation can neither read,
+// change, delete, test nor replay them (nothing is queued to them), and
+// its own endpoint cannot name B's delivery.
 func TestIsolationMatrix(t *testing.T) {
 	const victim = "globex"
 	// attackers hold admin and force-delete for orgs that are not victim.
@@ -39,9 +48,29 @@ func TestIsolationMatrix(t *testing.T) {
 			}
 		}
 
+		// The victim's webhook endpoints, each with a delivery.
+		hooks := seedWebhooks(t, env, victim)
+		settingsToken := env.Token(t, victim, auth.ScopeSettings)
+		for _, h := range hooks {
+			for _, path := range []string{h.path(victim), h.path(victim) + "/deliveries"} {
+				before[path] = env.Do(t, apitest.Request{Method: http.MethodGet, Path: path, Token: settingsToken}).Body
+			}
+		}
+		victimIDs := append(records[identification.TypeOTP], records[identification.TypeChain]...)
+		for _, h := range hooks {
+			victimIDs = append(victimIDs, h.endpoint, h.delivery)
+		}
+
 		for _, attacker := range attackers {
-			token := env.Token(t, attacker, auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeActor, auth.ScopeAgent, auth.ScopeReview, auth.ScopeProvider)
+			token := env.Token(t, attacker, auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeActor, auth.ScopeAgent, auth.ScopeReview, auth.ScopeProvider,
+				auth.ScopeSettings)
+			// The attacker's own endpoint, to name the victim's delivery on.
+			own := seedWebhooks(t, env, attacker)[0]
 			for _, rt := range routes {
+				if isWebhookRoute(rt) {
+					webhookMatrix(t, env, rt, victim, attacker, token, hooks, own, victimIDs)
+					continue
+				}
 				typ := rt.Type()
 				// Creates and listings name no id: on the attacker's own
 				// org they succeed, and must show nothing of the victim's.
@@ -62,7 +91,7 @@ func TestIsolationMatrix(t *testing.T) {
 						resp := env.Do(t, matrixRequest(rt, org, id, token))
 						if resp.Status < 300 {
 							if org == attacker && create {
-								for _, victimID := range append(records[identification.TypeOTP], records[identification.TypeChain]...) {
+								for _, victimID := range victimIDs {
 									if bytes.Contains(resp.Body, []byte(victimID)) {
 										t.Errorf("%s as %s on its own org shows the victim's %s: %s", rt.Name, attacker, victimID, resp.Body)
 									}
@@ -93,7 +122,151 @@ func TestIsolationMatrix(t *testing.T) {
 				}
 			}
 		}
+		for _, h := range hooks {
+			for _, path := range []string{h.path(victim), h.path(victim) + "/deliveries"} {
+				after := env.Do(t, apitest.Request{Method: http.MethodGet, Path: path, Token: settingsToken})
+				if after.Status != http.StatusOK || !bytes.Equal(after.Body, before[path]) {
+					t.Errorf("the victim's %s changed:\nbefore %s\nafter  %d %s", path, before[path], after.Status, after.Body)
+				}
+			}
+		}
+		// Nothing was queued: no test event or replay reached a victim's
+		// endpoint (nor any other).
+		if n := env.Queue.Len(); n != 0 {
+			t.Errorf("%d webhook messages queued by the attackers", n)
+		}
 	})
+}
+
+// matrixHook is one of an organisation's webhook endpoints with one
+// delivery of it.
+type matrixHook struct{ endpoint, delivery string }
+
+func (h matrixHook) path(org string) string { return "/v1/orgs/" + org + "/webhooks/" + h.endpoint }
+
+// accept204 is a receiver answering 204 to every delivery.
+type accept204 struct{}
+
+func (accept204) Post(context.Context, string, map[string]string, []byte) (int, error) {
+	return http.StatusNoContent, nil
+}
+
+// seedWebhooks registers two endpoints of org (the second disabled) and
+// delivers a test event to each, so that each has a delivery in its log.
+func seedWebhooks(t *testing.T, env *apitest.Env, org string) []matrixHook {
+	t.Helper()
+	ctx := t.Context()
+	url := "https://93.184.215.14/" + org + "/hooks"
+	sender := &webhooks.Sender{Store: env.Store, Sealer: fixture.CodeKeys(), Post: accept204{}, Now: env.Clock.Now}
+	var out []matrixHook
+	for n := range 2 {
+		e, _, err := env.Webhooks.Register(ctx, org, webhooks.Input{URL: &url, Events: []string{"*"}, HasEvents: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			disabled := webhooks.StatusDisabled
+			if _, err := env.Webhooks.Change(ctx, org, e.ID, webhooks.Input{Status: &disabled}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		did, err := env.Webhooks.Test(ctx, org, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			k, err := env.Queue.Step(ctx, sender.Handle)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k == 0 {
+				break
+			}
+		}
+		if _, _, err := env.Store.Delivery(ctx, org, e.ID, did); err != nil {
+			t.Fatalf("the test event of %s was not logged: %v", e.ID, err)
+		}
+		out = append(out, matrixHook{endpoint: e.ID, delivery: did})
+	}
+	return out
+}
+
+func isWebhookRoute(rt httpapi.Route) bool { return strings.Contains(rt.Path, "/webhooks") }
+
+// randomHex is n random lower-case hex digits.
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, (n+1)/2)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)[:n]
+}
+
+// randomHook is a webhook id and a delivery id of the right shapes that
+// exist nowhere.
+func randomHook(t *testing.T) matrixHook {
+	return matrixHook{endpoint: "wh_" + randomHex(t, 32), delivery: "msg_" + randomHex(t, 11) + strings.Repeat("a", 24)}
+}
+
+// webhookMatrix is the matrix of one webhook route: on the victim's path a
+// 401, on the attacker's own path with the victim's ids a 404 (and the
+// attacker's own endpoint with the victim's delivery a 404), each byte for
+// byte the answer for ids that exist nowhere. The registration and the
+// listing, which name no id, succeed on the attacker's own org and show
+// nothing of the victim's.
+func webhookMatrix(t *testing.T, env *apitest.Env, rt httpapi.Route, victim, attacker, token string, hooks []matrixHook, own matrixHook, victimIDs []string) {
+	t.Helper()
+	named := strings.Contains(rt.Path, "{webhook_id}")
+	req := func(org string, h matrixHook) apitest.Request {
+		path := strings.NewReplacer("{org_id}", org, "{webhook_id}", h.endpoint, "{delivery_id}", h.delivery).Replace(rt.Path)
+		if q := routefacts.Query(rt.Name); q != "" {
+			path += "?" + q
+		}
+		return apitest.Request{Method: rt.Method, Path: path, Token: token, Body: routefacts.Example(rt.Name)}
+	}
+	for _, org := range []string{victim, attacker} {
+		if !named {
+			resp := env.Do(t, req(org, matrixHook{}))
+			switch {
+			case org == victim && resp.Status != http.StatusUnauthorized:
+				t.Errorf("%s as %s on org %s: got %d, want 401: %s", rt.Name, attacker, org, resp.Status, resp.Body)
+			case org == attacker && resp.Status != rt.Success:
+				t.Errorf("%s as %s on its own org: got %d, want %d: %s", rt.Name, attacker, resp.Status, rt.Success, resp.Body)
+			}
+			for _, id := range victimIDs {
+				if bytes.Contains(resp.Body, []byte(id)) {
+					t.Errorf("%s as %s on org %s shows the victim's %s: %s", rt.Name, attacker, org, id, resp.Body)
+				}
+			}
+			continue
+		}
+		want := map[string]int{victim: http.StatusUnauthorized, attacker: http.StatusNotFound}[org]
+		random := env.Do(t, req(org, randomHook(t)))
+		if random.Status != want {
+			t.Errorf("%s as %s on org %s with random ids: got %d, want %d: %s", rt.Name, attacker, org, random.Status, want, random.Body)
+		}
+		cases := append([]matrixHook(nil), hooks...)
+		if strings.Contains(rt.Path, "{delivery_id}") && org == attacker {
+			// The attacker's own endpoint with the victim's delivery: the
+			// answer of its own endpoint with a delivery that exists nowhere.
+			ownRandom := env.Do(t, req(org, matrixHook{endpoint: own.endpoint, delivery: randomHook(t).delivery}))
+			for _, h := range hooks {
+				resp := env.Do(t, req(org, matrixHook{endpoint: own.endpoint, delivery: h.delivery}))
+				if resp.Status != http.StatusNotFound || resp.Status != ownRandom.Status || !bytes.Equal(resp.Body, ownRandom.Body) {
+					t.Errorf("%s as %s on its own endpoint with the victim's delivery %s: %d %s, a random one %d %s",
+						rt.Name, attacker, h.delivery, resp.Status, resp.Body, ownRandom.Status, ownRandom.Body)
+				}
+			}
+		}
+		for _, h := range cases {
+			resp := env.Do(t, req(org, h))
+			if resp.Status != random.Status || !bytes.Equal(resp.Body, random.Body) {
+				t.Errorf("%s as %s on org %s: the victim's endpoint %s answers %d %s, random ids %d %s",
+					rt.Name, attacker, org, h.endpoint, resp.Status, resp.Body, random.Status, random.Body)
+			}
+		}
+	}
 }
 
 func matrixPath(typ identification.Type, org, id string) string {

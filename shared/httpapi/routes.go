@@ -48,6 +48,8 @@ const (
 	// NeedEvidence: the route signs upload forms or download links, or
 	// inspects uploaded images, in the evidence bucket.
 	NeedEvidence Need = "evidence"
+	// NeedWebhooks: the route manages webhook endpoints (Config.Webhooks).
+	NeedWebhooks Need = "webhooks"
 )
 
 const (
@@ -137,7 +139,9 @@ var (
 var routes = []Route{CreateOTP, CancelOTP, CloseOTP, ExtendOTP, DeleteOTP, CreateChain, CancelChain, CloseChain, ExtendChain, GetOTP, GetChain,
 	ValidateOTP, ResendOTP, ValidateChain, ValidateChainOTP, ResendChainOTP, ValidateChainAgent, GetOTPHistory, GetChainHistory,
 	ListOTP, ListChain, RequestOTPEvidenceUploads, ConfirmOTPEvidence, GetOTPEvidence,
-	RequestChainEvidenceUploads, ConfirmChainEvidence, GetChainEvidence, DecideChainDocument}
+	RequestChainEvidenceUploads, ConfirmChainEvidence, GetChainEvidence, DecideChainDocument,
+	CreateWebhook, ListWebhooks, GetWebhook, UpdateWebhook, RotateWebhookSecret, DeleteWebhook,
+	TestWebhook, ListWebhookDeliveries, ReplayWebhookDelivery}
 
 // Type is the type of process the route acts on.
 func (r Route) Type() identification.Type { return r.typ }
@@ -156,6 +160,8 @@ var callerKinds = map[string]identification.CallerKind{
 	auth.ScopeAgent:    identification.CallerAgent,
 	auth.ScopeReview:   identification.CallerReviewer,
 	auth.ScopeProvider: identification.CallerProvider,
+	// An organisation's settings are an admin's to change.
+	auth.ScopeSettings: identification.CallerAdmin,
 }
 
 // RouteNamed returns the route of the function called name.

@@ -391,3 +391,27 @@ func visibility(at, now time.Time) int32 {
 	d := min(max(at.Sub(now), 0), MaxVisibility)
 	return int32(math.Ceil(d.Seconds()))
 }
+
+// NewWebhookQueue is the webhook queue at url in region (endpoint, when
+// set, a local emulator), signing with creds: what app.WithWebhooks takes.
+func NewWebhookQueue(region, endpoint string, creds aws.CredentialsProvider, url string) webhooks.Queue {
+	return &Queue{Client: NewClient(region, endpoint, creds), URL: url}
+}
+
+// LambdaBatch is one Lambda event's batch of q: Read keeps the batch it
+// read for Settle (app.SQSBatch). A new one serves each event.
+type LambdaBatch struct {
+	Queue *Queue
+	batch *Batch
+}
+
+// Read reads ev (ReadEvent) and returns the messages to attempt.
+func (b *LambdaBatch) Read(ev events.SQSEvent, now time.Time) []webhooks.Received {
+	b.batch = ReadEvent(ev, now)
+	return b.batch.Received
+}
+
+// Settle settles the outcomes of what Read returned (Queue.Settle).
+func (b *LambdaBatch) Settle(ctx context.Context, outcomes []webhooks.Outcome, now time.Time) (events.SQSEventResponse, error) {
+	return b.Queue.Settle(ctx, b.batch, outcomes, now)
+}

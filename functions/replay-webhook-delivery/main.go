@@ -1,0 +1,17 @@
+// Command replay-webhook-delivery is the Lambda function that queues a delivery of a webhook endpoint again:
+// POST /v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/replay.
+// Everything but the route name is shared wiring in package app: the code
+// keys seal the endpoints' secrets, and the webhooks service queues on the
+// SQS FIFO queue of webhook deliveries (WEBHOOK_QUEUE_URL).
+package main
+
+import (
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/sqs"
+)
+
+func main() {
+	app.Lambda(httpapi.ReplayWebhookDelivery, app.WithCodeKeys(codekey.FromSecretsManager), app.WithWebhooks(sqs.NewWebhookQueue))
+}

@@ -1,0 +1,17 @@
+// Command rotate-webhook-secret is the Lambda function that replaces a webhook endpoint's secret (the new one shown once):
+// POST /v1/orgs/{org_id}/webhooks/{webhook_id}/rotate-secret.
+// Everything but the route name is shared wiring in package app: the code
+// keys seal the endpoints' secrets, and the webhooks service queues on the
+// SQS FIFO queue of webhook deliveries (WEBHOOK_QUEUE_URL).
+package main
+
+import (
+	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/sqs"
+)
+
+func main() {
+	app.Lambda(httpapi.RotateWebhookSecret, app.WithCodeKeys(codekey.FromSecretsManager), app.WithWebhooks(sqs.NewWebhookQueue))
+}
