@@ -29,10 +29,6 @@ type storedDelivery struct {
 
 var _ webhooks.Store = (*Webhooks)(nil)
 
-// DisabledByOrganisation is the DisabledReason of an endpoint its
-// organisation disabled, as the DynamoDB store writes it.
-const DisabledByOrganisation = "disabled by the organisation"
-
 // NewWebhooks returns an empty in-memory webhooks store.
 func NewWebhooks() *Webhooks {
 	return &Webhooks{endpoints: map[string]*webhooks.Stored{}, order: map[string][]string{}, deliveries: map[string]map[string]storedDelivery{}}
@@ -124,7 +120,7 @@ func (w *Webhooks) UpdateEndpoint(_ context.Context, org, id string, c webhooks.
 			case webhooks.StatusEnabled:
 				e.DisabledReason, e.FailingSince = "", nil
 			case webhooks.StatusDisabled:
-				e.DisabledReason = DisabledByOrganisation
+				e.DisabledReason = webhooks.DisabledByOrganisation
 			}
 		}
 		e.Version++

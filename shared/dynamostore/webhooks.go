@@ -55,10 +55,6 @@ const (
 	attrPreviousUntil  = "previous_until"
 )
 
-// DisabledByOrganisation is the DisabledReason of an endpoint its
-// organisation disabled (UpdateEndpoint with status DISABLED).
-const DisabledByOrganisation = "disabled by the organisation"
-
 // The store keeps the webhooks' endpoints and deliveries log too.
 var _ webhooks.Store = (*Store)(nil)
 
@@ -356,7 +352,7 @@ func (s *Store) updateEndpoint(ctx context.Context, op, org, id, update string, 
 
 // UpdateEndpoint sets c's non-nil fields at at, version one up, in one
 // UpdateItem: enabling removes DisabledReason and FailingSince, disabling
-// sets DisabledReason to DisabledByOrganisation. An empty description is
+// sets DisabledReason to webhooks.DisabledByOrganisation. An empty description is
 // removed. KindNotFound.
 func (s *Store) UpdateEndpoint(ctx context.Context, org, id string, c webhooks.Change, at time.Time) (*webhooks.Endpoint, error) {
 	names := map[string]string{"#version": attrVersion, "#updated": attrUpdatedAt}
@@ -396,7 +392,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, org, id string, c webhooks.C
 			names["#failing"] = attrFailingSince
 			remove = append(remove, "#reason", "#failing")
 		case webhooks.StatusDisabled:
-			values[":reason"] = str(DisabledByOrganisation)
+			values[":reason"] = str(webhooks.DisabledByOrganisation)
 			set = append(set, "#reason = :reason")
 		default:
 			delete(names, "#reason")

@@ -25,6 +25,10 @@ const SecretPurpose = "webhook-secret"
 // endpoint, so that a sealed value copied to another endpoint opens nowhere.
 func SecretOwner(org, id string) string { return org + "/" + id }
 
+// DisabledByOrganisation is the DisabledReason of an endpoint its
+// organisation disabled (every store writes this one).
+const DisabledByOrganisation = "disabled by the organisation"
+
 // Change is a change of an endpoint: each non-nil field is set. Enabling a
 // disabled endpoint clears its DisabledReason and FailingSince.
 type Change struct {
