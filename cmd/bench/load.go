@@ -378,10 +378,17 @@ func runPoint(ctx context.Context, c int, d time.Duration, ids []string, fn func
 
 // devServer is a running cmd/devserver process.
 type devServer struct {
-	cmd   *exec.Cmd
-	base  string
-	token string
-	log   *os.File
+	cmd      *exec.Cmd
+	base     string
+	token    string
+	log      *os.File
+	verifier *auth.Verifier
+}
+
+// mint is a token of the dev server's issuer for organisation acme with
+// scopes.
+func (s *devServer) mint(scopes ...string) (string, error) {
+	return s.verifier.Mint("bench", []string{"acme"}, scopes, 2*time.Hour)
 }
 
 // startDevServer starts the built dev server on a free loopback port,
@@ -394,6 +401,12 @@ func startDevServer(ctx context.Context, env *engineEnv, bin, table, dir string,
 // startDevServerNamed is startDevServer logging to dir/<name>.log, with its
 // data in dir/<name>.
 func startDevServerNamed(ctx context.Context, env *engineEnv, bin, table, dir, name string, args ...string) (*devServer, error) {
+	return startDevServerEnv(ctx, env, bin, table, dir, name, nil, args...)
+}
+
+// startDevServerEnv is startDevServerNamed with extraEnv added to the dev
+// server's environment.
+func startDevServerEnv(ctx context.Context, env *engineEnv, bin, table, dir, name string, extraEnv []string, args ...string) (*devServer, error) {
 	var raw [32]byte
 	rand.Read(raw[:])
 	secret := hex.EncodeToString(raw[:])
@@ -412,6 +425,7 @@ func startDevServerNamed(ctx context.Context, env *engineEnv, bin, table, dir, n
 		"SWEEP_INTERVAL=0",
 		"LOG_LEVEL=info",
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -442,8 +456,8 @@ func startDevServerNamed(ctx context.Context, env *engineEnv, bin, table, dir, n
 		s.stop()
 		return nil, ctx.Err()
 	}
-	v := &auth.Verifier{Secret: []byte(secret), Issuer: app.DevIssuer, Audience: app.DevAudience}
-	if s.token, err = v.Mint("bench", []string{"acme"}, []string{auth.ScopeAdmin}, 2*time.Hour); err != nil {
+	s.verifier = &auth.Verifier{Secret: []byte(secret), Issuer: app.DevIssuer, Audience: app.DevAudience}
+	if s.token, err = s.mint(auth.ScopeAdmin); err != nil {
 		s.stop()
 		return nil, err
 	}

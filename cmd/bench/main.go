@@ -19,6 +19,10 @@
 //     command implements, warm (warm.go) and cold (coldstart.go);
 //   - delivery_ms: from a create's answer to its message in a dev server's
 //     outbox, under a steady load (delivery.go);
+//   - webhook_ms: from a create's answer to its identification.created
+//     webhook at a receiver, through a dev server under the same load;
+//     webhook_vs_raw: the webhook sender's deliveries a second over a raw
+//     loop posting the same bodies (webhookbench.go);
 //   - stream_vs_raw: the stream processor's records per second over the
 //     engine's raw conditional UpdateItem rate (streambench.go);
 //   - sweep_100k_vs_raw: one sweep pass over 100,000 due processes over the
@@ -69,6 +73,7 @@ type options struct {
 	sweepBigN      int           // due processes of the sweep_100k pass
 	sweepBigRounds int           // rounds of the sweep_100k pass and its raw baseline
 	streamN        int           // creates whose stream records one stream round handles
+	webhookN       int           // events each webhook_vs_raw round delivers
 	deliveryRate   float64       // creates per second of the delivery load
 	deliveryFor    time.Duration // how long the delivery load lasts
 	docs           bool          // copy the table and chart to docs/bench, update README.md's table
@@ -87,6 +92,7 @@ func main() {
 	flag.IntVar(&o.sweepBigN, "sweep-big-n", 100000, "due processes of the one-pass sweep measurement (sweep_100k_vs_raw)")
 	flag.IntVar(&o.sweepBigRounds, "sweep-big-rounds", 2, "rounds of the one-pass sweep over -sweep-big-n processes and its raw baseline")
 	flag.IntVar(&o.streamN, "stream-n", 300, "creates whose stream records each stream_vs_raw round handles")
+	flag.IntVar(&o.webhookN, "webhook-n", 400, "events each webhook_vs_raw round delivers by the sender and by the raw loop")
 	flag.Float64Var(&o.deliveryRate, "delivery-rate", 40, "creates per second of the steady load delivery_ms is measured under")
 	flag.DurationVar(&o.deliveryFor, "delivery-for", 10*time.Second, "how long the delivery load lasts")
 	flag.BoolVar(&o.docs, "docs", true, "copy the table and the chart to docs/bench/ and replace the table in README.md")
@@ -226,6 +232,20 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if o.runs("webhook") {
+		if err := env.restart(ctx); err != nil {
+			return err
+		}
+		step("webhooks from a create's answer to a receiver (%.0f creates/s for %s)", o.deliveryRate, o.deliveryFor)
+		if err := webhookLatency(ctx, env, bins, dir, o, res); err != nil {
+			return err
+		}
+		step("the webhook sender against a raw loop posting the same bodies (%d rounds of %d events)", o.rounds, o.webhookN)
+		if err := webhookVsRaw(ctx, env, o, res); err != nil {
+			return err
+		}
+	}
+
 	if o.runs("cost") {
 		if err := env.restart(ctx); err != nil {
 			return err
@@ -253,7 +273,7 @@ func run(ctx context.Context, o options) error {
 }
 
 // phases are the parts of a run -only can select.
-var phases = []string{"gobench", "calls", "cold", "warm", "sweep", "sweep100k", "stream", "delivery", "cost", "api"}
+var phases = []string{"gobench", "calls", "cold", "warm", "sweep", "sweep100k", "stream", "delivery", "webhook", "cost", "api"}
 
 // runs reports whether phase is part of this run.
 func (o options) runs(phase string) bool {
