@@ -78,6 +78,7 @@ type options struct {
 	deliveryFor    time.Duration // how long the delivery load lasts
 	docs           bool          // copy the table and chart to docs/bench, update README.md's table
 	only           string        // the phases to run, comma-separated ("" for all)
+	routes         string        // the routes the cold and warm phases measure, comma-separated ("" for all)
 }
 
 func main() {
@@ -88,7 +89,7 @@ func main() {
 	flag.StringVar(&o.benchtime, "benchtime", "100ms", "-benchtime of the Go benchmarks")
 	flag.IntVar(&o.benchcount, "benchcount", 3, "-count of the Go benchmarks (the median is reported)")
 	flag.IntVar(&o.sweepN, "sweep-n", 1000, "due processes seeded for each sweep and raw-update measurement")
-	flag.IntVar(&o.warmN, "warm-n", 50, "counted warm invocations of each function and of its baseline per round")
+	flag.IntVar(&o.warmN, "warm-n", 150, "counted warm invocations of each function and of its baseline per round")
 	flag.IntVar(&o.sweepBigN, "sweep-big-n", 100000, "due processes of the one-pass sweep measurement (sweep_100k_vs_raw)")
 	flag.IntVar(&o.sweepBigRounds, "sweep-big-rounds", 2, "rounds of the one-pass sweep over -sweep-big-n processes and its raw baseline")
 	flag.IntVar(&o.streamN, "stream-n", 300, "creates whose stream records each stream_vs_raw round handles")
@@ -97,8 +98,9 @@ func main() {
 	flag.DurationVar(&o.deliveryFor, "delivery-for", 10*time.Second, "how long the delivery load lasts")
 	flag.BoolVar(&o.docs, "docs", true, "copy the table and the chart to docs/bench/ and replace the table in README.md")
 	flag.StringVar(&o.only, "only", "", "run only these phases, comma-separated, of: "+strings.Join(phases, ",")+" (for development; implies -docs=false)")
+	flag.StringVar(&o.routes, "routes", "", "measure only these routes in the cold and warm phases, comma-separated (for development; implies -docs=false)")
 	flag.Parse()
-	if o.only != "" {
+	if o.only != "" || o.routes != "" {
 		o.docs = false
 	}
 
@@ -274,6 +276,11 @@ func run(ctx context.Context, o options) error {
 
 // phases are the parts of a run -only can select.
 var phases = []string{"gobench", "calls", "cold", "warm", "sweep", "sweep100k", "stream", "delivery", "webhook", "cost", "api"}
+
+// measures reports whether the cold and warm phases measure route.
+func (o options) measures(route string) bool {
+	return o.routes == "" || slices.Contains(strings.Split(o.routes, ","), route)
+}
 
 // runs reports whether phase is part of this run.
 func (o options) runs(phase string) bool {

@@ -73,8 +73,10 @@ type stateFn func(ref identification.Ref, now time.Time) (*identification.Identi
 // until the route's function answers its success: an open process; one
 // with a code issued (delivered by the caller, or by the system); a chain
 // started on the event's device at its OTP step with a code issued; a
-// chain started at its agent step. A route added later needs no change
-// here as long as one of them fits it.
+// chain started at its agent step; an open process about to expire (an
+// extend); a chain at its document step with both images in (a
+// decision). A route added later needs no change here as long as one of
+// them fits it.
 func stateCandidates(ev events.APIGatewayV2HTTPRequest) []stateFn {
 	code := "k4khb9"
 	var body struct{ Code string }
@@ -118,6 +120,23 @@ func stateCandidates(ev events.APIGatewayV2HTTPRequest) []stateFn {
 		func(ref identification.Ref, now time.Time) (*identification.Identification, *identification.CodeMaterial) {
 			i := open(ref, now)
 			atStep(i, 2)
+			return i, nil
+		},
+		// An open process that expires within the hour: an extend by a
+		// couple of hours moves its expiry later.
+		func(ref identification.Ref, now time.Time) (*identification.Identification, *identification.CodeMaterial) {
+			return process(ref, identification.StatusCreated, now, now.Add(time.Hour)), nil
+		},
+		// A chain at its document step with both sides of the document in:
+		// a reviewer's decision is what it waits for.
+		func(ref identification.Ref, now time.Time) (*identification.Identification, *identification.CodeMaterial) {
+			i := open(ref, now)
+			atStep(i, 3)
+			at := now.UTC().Truncate(time.Second)
+			for _, kind := range []identification.EvidenceKind{identification.EvidenceDocumentFront, identification.EvidenceDocumentBack} {
+				i.Evidence = append(i.Evidence, identification.Evidence{Kind: kind, Key: "evidence/" + ref.Org + "/" + ref.ID + "/" + string(kind),
+					ContentType: "image/jpeg", Size: 48 << 10, At: at, ByKind: identification.CallerActor, BySub: "bench"})
+			}
 			return i, nil
 		},
 	}

@@ -28,7 +28,7 @@ func warmInvocations(ctx context.Context, env *engineEnv, bins binaries, setups 
 		}
 		name := rs.rt.Name
 		fnPath, base := bins.lambdas[name], bins.baselines[name]
-		if fnPath == "" || base == "" {
+		if fnPath == "" || base == "" || !o.measures(name) {
 			continue
 		}
 		key := "lambda_warm_ratio." + name
