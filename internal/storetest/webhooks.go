@@ -392,6 +392,9 @@ func testHookIsolation(t *testing.T, s webhooks.Store) {
 		if page, more, err := s.Deliveries(ctx, org, "a1", 10, ""); len(page) != 0 || more || err != nil {
 			t.Errorf("%s: Deliveries = %v, %v, %v; want an empty page", org, page, more, err)
 		}
+		// None of the attempts wrote an a1 of its own for org.
+		_, err = s.Endpoint(ctx, org, "a1")
+		checkKind(t, org+": Endpoint after its attempts", err, identification.KindNotFound)
 	}
 	_, _, err := s.Delivery(ctx, "acme", "a2", d.ID)
 	checkKind(t, "a1's delivery as a2's", err, identification.KindNotFound)
@@ -406,6 +409,7 @@ func testHookIsolation(t *testing.T, s webhooks.Store) {
 	checkEndpoints(t, s, "acme", "a1", "a2")
 	checkEndpoints(t, s, "globex", "g1")
 	checkEndpoints(t, s, "acm")
+	checkEndpoints(t, s, "acme2")
 	// Neither count moved: acme has exactly the limit less two places
 	// left, globex the limit less one.
 	for org, left := range map[string]int{"acme": maxEndpoints - 2, "globex": maxEndpoints - 1} {
