@@ -423,8 +423,9 @@ func testHookIsolation(t *testing.T, s webhooks.Store) {
 
 // testHookUpdate: each change sets its fields, at its time, and moves the
 // version one up, leaving the rest and the secrets as they were (the
-// version rule of docs/webhooks.md: one more with every change; no route
-// takes an If-Match, so the store checks none). Enabling clears
+// version rule of docs/webhooks.md: one more with every change; the ETag
+// is informational, as no route takes If-Match (docs/api.md), so a change
+// carries no version for the store to check). Enabling clears
 // DisabledReason and FailingSince; the organisation's disabling says so,
 // and the sender's Disable does not override it; an empty description
 // removes it. A missing endpoint is KindNotFound and is not created.
