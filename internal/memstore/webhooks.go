@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -18,7 +19,7 @@ import (
 type Webhooks struct {
 	mu         sync.Mutex
 	endpoints  map[string]*webhooks.Stored // org/id
-	order      map[string][]string         // org: its endpoint ids, oldest first
+	order      map[string][]string         // org: its endpoint ids, in registration order
 	deliveries map[string]map[string]storedDelivery
 }
 
@@ -50,7 +51,27 @@ func copyStored(s webhooks.Stored) webhooks.Stored {
 	return s
 }
 
-// CreateEndpoint implements webhooks.Store.
+// copyDelivery is a deep copy of sd: the caller's delivery and event
+// share no times or step with the log.
+func copyDelivery(sd storedDelivery) storedDelivery {
+	d, e := sd.d, sd.e
+	if d.NextAttemptAt != nil {
+		t := *d.NextAttemptAt
+		d.NextAttemptAt = &t
+	}
+	if d.DeliveredAt != nil {
+		t := *d.DeliveredAt
+		d.DeliveredAt = &t
+	}
+	if e.Step != nil {
+		st := *e.Step
+		e.Step = &st
+	}
+	return storedDelivery{d: d, e: e}
+}
+
+// CreateEndpoint implements webhooks.Store: the endpoint is stored at
+// version 1, whatever the caller left in it.
 func (w *Webhooks) CreateEndpoint(_ context.Context, s webhooks.Stored) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -62,6 +83,7 @@ func (w *Webhooks) CreateEndpoint(_ context.Context, s webhooks.Stored) error {
 		return identification.Errorf(identification.KindConflict, "webhook endpoint %s already exists", id)
 	}
 	c := copyStored(s)
+	c.Endpoint.Version = 1
 	w.endpoints[org+"/"+id] = &c
 	w.order[org] = append(w.order[org], id)
 	return nil
@@ -78,7 +100,10 @@ func (w *Webhooks) Endpoint(_ context.Context, org, id string) (webhooks.Stored,
 	return copyStored(*s), nil
 }
 
-// Endpoints implements webhooks.Store.
+// Endpoints implements webhooks.Store: oldest first by CreatedAt (then
+// by id), as the DynamoDB store lists them, not in the order the
+// registrations reached the store, which a registration carrying an
+// earlier time than another's may reach after it.
 func (w *Webhooks) Endpoints(_ context.Context, org string) ([]*webhooks.Endpoint, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -86,6 +111,9 @@ func (w *Webhooks) Endpoints(_ context.Context, org string) ([]*webhooks.Endpoin
 	for _, id := range w.order[org] {
 		out = append(out, copyStored(*w.endpoints[org+"/"+id]).Endpoint)
 	}
+	slices.SortFunc(out, func(a, b *webhooks.Endpoint) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
@@ -191,7 +219,7 @@ func (w *Webhooks) SaveDelivery(_ context.Context, d webhooks.Delivery, e identi
 	if w.deliveries[key] == nil {
 		w.deliveries[key] = map[string]storedDelivery{}
 	}
-	w.deliveries[key][d.ID] = storedDelivery{d: d, e: e}
+	w.deliveries[key][d.ID] = copyDelivery(storedDelivery{d: d, e: e})
 	return nil
 }
 
@@ -203,7 +231,8 @@ func (w *Webhooks) Delivery(_ context.Context, org, endpoint, id string) (webhoo
 	if !ok {
 		return webhooks.Delivery{}, identification.Event{}, identification.Errorf(identification.KindNotFound, "no such delivery of this webhook endpoint")
 	}
-	return sd.d, sd.e, nil
+	c := copyDelivery(sd)
+	return c.d, c.e, nil
 }
 
 // Deliveries implements webhooks.Store: newest (greatest id) first.
@@ -213,7 +242,7 @@ func (w *Webhooks) Deliveries(_ context.Context, org, endpoint string, limit int
 	var all []webhooks.Delivery
 	for id, sd := range w.deliveries[org+"/"+endpoint] {
 		if after == "" || id < after {
-			all = append(all, sd.d)
+			all = append(all, copyDelivery(sd).d)
 		}
 	}
 	slices.SortFunc(all, func(a, b webhooks.Delivery) int { return strings.Compare(b.ID, a.ID) })

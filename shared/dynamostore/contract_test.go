@@ -7,6 +7,7 @@ import (
 	"github.com/idadmin/api/internal/storetest"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // TestContract holds the DynamoDB store to the contract every Store meets
@@ -37,6 +38,18 @@ func TestFlowContract(t *testing.T) {
 func TestKeepingContract(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		storetest.RunKeeping(t, func(t *testing.T) storetest.Keeper {
+			client, table, _ := enginetest.NewTable(t, e)
+			return dynamostore.New(client, dynamostore.Options{Table: table})
+		})
+	})
+}
+
+// TestWebhooksContract holds the DynamoDB store's webhooks side to the
+// contract every webhooks.Store meets (storetest.RunWebhooks), on each
+// engine; the in-memory store the handler trees use passes the same suite.
+func TestWebhooksContract(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		storetest.RunWebhooks(t, func(t *testing.T) webhooks.Store {
 			client, table, _ := enginetest.NewTable(t, e)
 			return dynamostore.New(client, dynamostore.Options{Table: table})
 		})

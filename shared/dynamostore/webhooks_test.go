@@ -240,66 +240,6 @@ func TestWebhookEndpointRegistrationsAtOnceStopAtTheLimit(t *testing.T) {
 	})
 }
 
-// TestWebhookEndpointsOfAnotherOrganisationAreNotFound: an organisation
-// reaches none of another's endpoints or deliveries, by any method, and
-// none of its attempts writes anything.
-func TestWebhookEndpointsOfAnotherOrganisationAreNotFound(t *testing.T) {
-	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
-		h := newHooks(t, e)
-		ctx := t.Context()
-		h.create(t, newEndpoint("acme", "a1", now))
-		h.create(t, newEndpoint("globex", "g1", now))
-		ev := identification.Event{DetailType: "identification.completed", OrgID: "acme", ID: "p1", Type: identification.TypeOTP,
-			Status: identification.StatusCompleted, Version: 3, At: now}
-		d := webhooks.Delivery{ID: webhooks.DeliveryID("a1", ev), EndpointID: "a1", OrgID: "acme", EventType: ev.DetailType,
-			IdentificationID: "p1", Version: 3, Status: webhooks.DeliveryPending, At: now}
-		if err := h.store.SaveDelivery(ctx, d, ev); err != nil {
-			t.Fatal(err)
-		}
-		before := h.endpoint(t, "acme", "a1")
-
-		_, err := h.store.Endpoint(ctx, "globex", "a1")
-		wantKind(t, "Endpoint", err, identification.KindNotFound)
-		url := "https://evil.example.com/"
-		_, err = h.store.UpdateEndpoint(ctx, "globex", "a1", webhooks.Change{URL: &url}, now)
-		wantKind(t, "UpdateEndpoint", err, identification.KindNotFound)
-		_, err = h.store.RotateSecret(ctx, "globex", "a1", "sealed:evil", now)
-		wantKind(t, "RotateSecret", err, identification.KindNotFound)
-		_, err = h.store.Failing(ctx, "globex", "a1", now)
-		wantKind(t, "Failing", err, identification.KindNotFound)
-		if ok, err := h.store.Disable(ctx, "globex", "a1", "evil", now, now); ok || err != nil {
-			t.Errorf("Disable = %v, %v; want false, nil", ok, err)
-		}
-		if err := h.store.Succeeded(ctx, "globex", "a1", now); err != nil {
-			t.Errorf("Succeeded = %v; want nil", err)
-		}
-		err = h.store.DeleteEndpoint(ctx, "globex", "a1")
-		wantKind(t, "DeleteEndpoint", err, identification.KindNotFound)
-		_, _, err = h.store.Delivery(ctx, "globex", "a1", d.ID)
-		wantKind(t, "Delivery", err, identification.KindNotFound)
-		page, more, err := h.store.Deliveries(ctx, "globex", "a1", 10, "")
-		if len(page) != 0 || more || err != nil {
-			t.Errorf("Deliveries = %v, %v, %v; want an empty page", page, more, err)
-		}
-
-		if after := h.endpoint(t, "acme", "a1"); !reflect.DeepEqual(after, before) {
-			t.Errorf("acme's endpoint changed:\n before %+v\n after  %+v", before, after)
-		}
-		for org, want := range map[string]string{"acme": "a1", "globex": "g1"} {
-			list, err := h.store.Endpoints(ctx, org)
-			if err != nil || len(list) != 1 || list[0].ID != want || list[0].OrgID != org {
-				t.Errorf("Endpoints(%s) = %+v, %v; want only %s", org, list, err, want)
-			}
-			if got := h.count(t, org); got != "1" {
-				t.Errorf("%s's count = %q, want 1", org, got)
-			}
-		}
-		if _, _, err := h.store.Delivery(ctx, "acme", "a1", d.ID); err != nil {
-			t.Errorf("acme's own delivery: %v", err)
-		}
-	})
-}
-
 // TestWebhookEndpointUpdate: each change sets its fields and moves the
 // version up by one, in one UpdateItem; enabling clears DisabledReason and
 // FailingSince; the organisation's disabling says so; a missing endpoint
