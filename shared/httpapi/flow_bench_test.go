@@ -23,6 +23,7 @@ import (
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 // BenchmarkRoutes measures one request of every route of the table through
@@ -208,7 +209,7 @@ func fbRun(b *testing.B, rt httpapi.Route, mode string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; {
-		n := min(fbBatch, b.N-done)
+		n := min(r.batch(), b.N-done)
 		b.StopTimer()
 		h, reqs := r.prepare(b, r.state, n)
 		b.StartTimer()
@@ -227,6 +228,17 @@ func fbRun(b *testing.B, rt httpapi.Route, mode string) {
 
 // prepare builds a store, a tree and n requests of the route, each on a
 // fresh process in state (for a replay, the first answered beforehand).
+// batch is how many requests of the route are prepared at a time: an
+// organisation registers at most webhooks.MaxEndpoints endpoints, so a
+// registration's batch has a handler tree (and an empty store) per that
+// many.
+func (r *fbRoute) batch() int {
+	if r.rt.Name == httpapi.CreateWebhook.Name {
+		return webhooks.MaxEndpoints
+	}
+	return fbBatch
+}
+
 func (r *fbRoute) prepare(b *testing.B, state fbState, n int) (http.Handler, []*http.Request) {
 	store := &fbOnceStore{Store: memstore.New(), recs: map[string]identification.Idempotency{}}
 	principal := r.principal
