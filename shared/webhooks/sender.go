@@ -65,18 +65,22 @@ const storeRetry = 5 * time.Second
 // Within one group (an endpoint and a process) a message is attempted only
 // if every one before it in the batch is done: otherwise it is handed back
 // untouched (RetryAt now), and its queue gives it again after the one that
-// holds it up, so order holds whatever the batch.
+// holds it up, so order holds whatever the batch. The endpoint is read
+// afresh for every message, never kept from one message to the next: a
+// batch may hold many messages of one endpoint (the dev server's queue
+// hands over every group's head at once) and last minutes, and a
+// deletion, a disable (its organisation's, or the one an earlier message's
+// failure made), a new URL or a rotation holds from the next message.
 func (s *Sender) Handle(ctx context.Context, batch []Received) []Outcome {
 	out := make([]Outcome, len(batch))
 	held := map[string]bool{}
-	endpoints := map[string]*Stored{}
 	for n, r := range batch {
 		g := r.Message.Group()
 		if held[g] {
 			out[n] = Outcome{RetryAt: s.now()}
 			continue
 		}
-		o, err := s.handle(ctx, r, endpoints)
+		o, err := s.handle(ctx, r)
 		if err != nil {
 			s.log().ErrorContext(ctx, "webhook delivery not recorded", slog.String("org", r.Message.OrgID),
 				slog.String("webhook_id", r.Message.EndpointID), slog.String("delivery_id", r.Message.ID()), slog.String("error", err.Error()))
@@ -90,26 +94,21 @@ func (s *Sender) Handle(ctx context.Context, batch []Received) []Outcome {
 	return out
 }
 
-func (s *Sender) endpoint(ctx context.Context, m Message, cache map[string]*Stored) (*Stored, error) {
-	key := m.OrgID + "/" + m.EndpointID
-	if st, ok := cache[key]; ok {
-		return st, nil
-	}
+// endpoint reads m's endpoint; nil when it was deleted.
+func (s *Sender) endpoint(ctx context.Context, m Message) (*Stored, error) {
 	st, err := s.Store.Endpoint(ctx, m.OrgID, m.EndpointID)
 	if identification.KindOf(err) == identification.KindNotFound {
-		cache[key] = nil
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	cache[key] = &st
 	return &st, nil
 }
 
-func (s *Sender) handle(ctx context.Context, r Received, cache map[string]*Stored) (Outcome, error) {
+func (s *Sender) handle(ctx context.Context, r Received) (Outcome, error) {
 	m := r.Message
-	st, err := s.endpoint(ctx, m, cache)
+	st, err := s.endpoint(ctx, m)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -142,7 +141,6 @@ func (s *Sender) handle(ctx context.Context, r Received, cache map[string]*Store
 			if err := s.Store.Succeeded(ctx, m.OrgID, m.EndpointID, now); err != nil {
 				return Outcome{}, err
 			}
-			st.Endpoint.FailingSince = nil
 		}
 		return Outcome{Done: true}, nil
 	}
@@ -154,7 +152,6 @@ func (s *Sender) handle(ctx context.Context, r Received, cache map[string]*Store
 	if err != nil {
 		return Outcome{}, err
 	}
-	st.Endpoint = e
 	jitter := Jitter
 	if s.Jitter != nil {
 		jitter = s.Jitter
