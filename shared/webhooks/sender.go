@@ -58,8 +58,16 @@ func (s *Sender) log() *slog.Logger {
 }
 
 // storeRetry is how soon a message is taken again when the store failed
-// while it was handled (the attempt's outcome could not be recorded).
-const storeRetry = 5 * time.Second
+// while it was handled (the endpoint could not be read, or the attempt's
+// outcome recorded), at its attempt-th receive: the delivery's own
+// back-off (5 s, then 1 min, 10 min, 1 h, 3 h, every 6 h), never given up.
+// Every receive counts towards the queue's redrive policy (50 receives,
+// then the dead-letter queue, where a message reaches no endpoint): a
+// fixed 5 s would dead-letter every message in flight in an outage of the
+// store of four minutes, while this takes days.
+func storeRetry(attempt int) time.Duration {
+	return backoff[min(max(attempt, 1), len(backoff))-1]
+}
 
 // Handle handles a batch, in order, and returns each message's outcome.
 // Within one group (an endpoint and a process) a message is attempted only
@@ -84,7 +92,7 @@ func (s *Sender) Handle(ctx context.Context, batch []Received) []Outcome {
 		if err != nil {
 			s.log().ErrorContext(ctx, "webhook delivery not recorded", slog.String("org", r.Message.OrgID),
 				slog.String("webhook_id", r.Message.EndpointID), slog.String("delivery_id", r.Message.ID()), slog.String("error", err.Error()))
-			o = Outcome{RetryAt: s.now().Add(storeRetry)}
+			o = Outcome{RetryAt: s.now().Add(storeRetry(r.Attempt))}
 		}
 		if !o.Done {
 			held[g] = true

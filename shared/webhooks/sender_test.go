@@ -145,3 +145,42 @@ func TestSenderReadsTheEndpointForEveryMessage(t *testing.T) {
 		}
 	})
 }
+
+// failingStore is a store whose every call fails, as DynamoDB does in an
+// outage or while it throttles.
+type failingStore struct{ webhooks.Store }
+
+func (failingStore) Endpoint(context.Context, string, string) (webhooks.Stored, error) {
+	return webhooks.Stored{}, identification.Errorf(identification.KindUnavailable, "the store is unavailable")
+}
+
+// TestAStoreOutageDoesNotUseUpAMessagesReceives: a message the sender could
+// not handle because its store failed is taken again later and later, so
+// that an outage of minutes does not take it through the queue's receives
+// (the webhook queue's redrive policy moves a message to the dead-letter
+// queue at its 50th, where it reaches no endpoint): its 50 receives take at
+// least as long as a delivery's three days of retries, starting soon.
+func TestAStoreOutageDoesNotUseUpAMessagesReceives(t *testing.T) {
+	r := newSenderRig(t)
+	r.sender.Store = failingStore{}
+	var waited time.Duration
+	for attempt := 1; attempt <= 50; attempt++ {
+		m := r.message("p1")
+		m.Attempt = attempt
+		out := r.sender.Handle(t.Context(), []webhooks.Received{m})
+		if out[0].Done || out[0].RetryAt.Before(r.now) {
+			t.Fatalf("receive %d: outcome %+v, want it taken again later", attempt, out[0])
+		}
+		wait := out[0].RetryAt.Sub(r.now)
+		if attempt == 1 && wait > time.Minute {
+			t.Errorf("the first store failure waits %s, want a retry within a minute", wait)
+		}
+		waited += wait
+	}
+	if len(r.post.posted) != 0 {
+		t.Errorf("%d posts while the store failed, want none", len(r.post.posted))
+	}
+	if waited < webhooks.GiveUpAfter {
+		t.Errorf("50 receives of a message whose store failed take %s, want at least %s", waited, webhooks.GiveUpAfter)
+	}
+}
