@@ -184,3 +184,35 @@ func TestAStoreOutageDoesNotUseUpAMessagesReceives(t *testing.T) {
 		t.Errorf("50 receives of a message whose store failed take %s, want at least %s", waited, webhooks.GiveUpAfter)
 	}
 }
+
+// TestDeliveriesOlderThanTheirRetentionAreGone: the deliveries log holds
+// the last 30 days (docs/webhooks.md), and a replay of an older delivery
+// is a 404, whether or not its store has removed it yet (DynamoDB's TTL
+// removes an item days after it expires, if at all): such a delivery is
+// neither listed nor replayed.
+func TestDeliveriesOlderThanTheirRetentionAreGone(t *testing.T) {
+	r := newSenderRig(t)
+	old, recent := r.message("p-old"), r.message("p-recent")
+	old.Message.Event.At = r.now.Add(-webhooks.DeliveryRetention - time.Hour)
+	recent.Message.Event.At = r.now.Add(-time.Hour)
+	for _, m := range []webhooks.Received{old, recent} {
+		d := webhooks.Delivery{ID: m.Message.ID(), EndpointID: r.ep.ID, OrgID: "acme", EventType: m.Message.Event.DetailType,
+			IdentificationID: m.Message.Event.ID, Version: 1, Status: webhooks.DeliveryDelivered, Attempts: 1, At: m.Message.Event.At}
+		if err := r.store.SaveDelivery(t.Context(), d, m.Message.Event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := r.svc.Deliveries(t.Context(), "acme", r.ep.ID, 1, "")
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != recent.Message.ID() || page.Next != "" {
+		t.Errorf("first page of 1: %+v, %v; want the recent delivery alone, no next page", page, err)
+	}
+	if page, err := r.svc.Deliveries(t.Context(), "acme", r.ep.ID, 20, recent.Message.ID()); err != nil || len(page.Items) != 0 || page.Next != "" {
+		t.Errorf("the page after the recent delivery: %+v, %v; want nothing", page, err)
+	}
+	if err := r.svc.Replay(t.Context(), "acme", r.ep.ID, old.Message.ID()); identification.KindOf(err) != identification.KindNotFound {
+		t.Errorf("replay of a delivery %s old: %v, want not found", webhooks.DeliveryRetention+time.Hour, err)
+	}
+	if err := r.svc.Replay(t.Context(), "acme", r.ep.ID, recent.Message.ID()); err != nil {
+		t.Errorf("replay of a recent delivery: %v", err)
+	}
+}
