@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
@@ -26,6 +27,7 @@ import (
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/webhooks"
 )
 
 func TestMain(m *testing.M) { enginetest.Main(m) }
@@ -753,4 +755,31 @@ func routeLiterals(t *testing.T) map[string]string {
 		t.Fatalf("no Route literals in %s", dir)
 	}
 	return out
+}
+
+// TestTemplateWebhookQueueKeepsWhatWaitsBehindARetry: a webhook message
+// waits in its group (endpoint and process) until the one before it is
+// delivered or given up, which takes up to webhooks.GiveUpAfter of
+// retries, and is then retried for as long itself. SQS deletes a message
+// MessageRetentionPeriod after it was sent, whatever its group: four days
+// dropped the second event of a process whose first one the receiver
+// refused for three days, unattempted past its first day of retries and
+// left PENDING in the log. The queue keeps its messages as long as SQS
+// allows (14 days), and at least two retry spans and a visibility timeout.
+func TestTemplateWebhookQueueKeepsWhatWaitsBehindARetry(t *testing.T) {
+	tmpl := mustTemplate(t)
+	q, err := tmpl.GetSQSQueueWithName(webhookQueue)
+	if err != nil {
+		t.Fatalf("%s: %v", webhookQueue, err)
+	}
+	const sqsMax = 14 * 24 * 60 * 60
+	if q.MessageRetentionPeriod == nil {
+		t.Fatalf("%s keeps messages SQS's default of four days, want %d s", webhookQueue, sqsMax)
+	}
+	retention := time.Duration(*q.MessageRetentionPeriod) * time.Second
+	visibility := time.Duration(deref(q.VisibilityTimeout)) * time.Second
+	if *q.MessageRetentionPeriod != sqsMax || retention < 2*webhooks.GiveUpAfter+visibility {
+		t.Errorf("%s keeps messages %s, want SQS's maximum, %d s (a message waiting behind a retried one gets its own %s of retries)",
+			webhookQueue, retention, sqsMax, webhooks.GiveUpAfter)
+	}
 }

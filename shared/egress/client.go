@@ -184,10 +184,12 @@ func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, bo
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
 	n, _ := strconv.ParseUint(port, 10, 16) // CheckURL checked it
+	deadline, _ := ctx.Deadline()
 	d := &dialer{
-		want:  net.JoinHostPort(host, port),
-		addrs: addrs,
-		port:  uint16(n),
+		want:     net.JoinHostPort(host, port),
+		addrs:    addrs,
+		port:     uint16(n),
+		deadline: deadline,
 		tls: &tls.Config{
 			ServerName: host,
 			MinVersion: tls.VersionTLS12,
@@ -285,6 +287,11 @@ type dialer struct {
 	addrs []netip.Addr
 	port  uint16
 	tls   *tls.Config // for https: ServerName is the URL's host
+	// deadline is the attempt's end, set on every connection it makes:
+	// the request's context stops the transport's reads and writes but
+	// not all of them (the body of a 101 Switching Protocols is the bare
+	// connection, read past any context), so the socket enforces it too.
+	deadline time.Time
 	// answered is set once the receiver has sent a byte of its answer
 	// (after the TLS handshake), to tell a receiver that answered
 	// something unreadable from one that hung up.
@@ -328,6 +335,11 @@ func (d *dialer) connect(ctx context.Context, addr string) (net.Conn, error) {
 	var last error
 	for _, a := range d.addrs {
 		conn, err := nd.DialContext(ctx, "tcp", netip.AddrPortFrom(a, d.port).String())
+		if err == nil && !d.deadline.IsZero() {
+			if err = conn.SetDeadline(d.deadline); err != nil {
+				_ = conn.Close()
+			}
+		}
 		if err == nil {
 			return conn, nil
 		}

@@ -557,3 +557,78 @@ func TestCheckResolvedIsTheRegistrationsCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestPostBoundsAProtocolSwitch: a receiver that answers 101 Switching
+// Protocols (which no request of ours asks for) and then keeps the
+// connection open, saying nothing or a byte now and then, gets no more of
+// the attempt than Timeout, as any other answer: net/http hands a 101's
+// connection over as its body, out of reach of the request's context, so
+// the body's reading would otherwise wait for the receiver for good.
+func TestPostBoundsAProtocolSwitch(t *testing.T) {
+	release := make(chan struct{})
+	var held sync.WaitGroup
+	t.Cleanup(held.Wait)
+	t.Cleanup(func() { close(release) })
+	switching := func(trickle bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			held.Add(1)
+			defer held.Done()
+			defer conn.Close()
+			_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: anything\r\nConnection: Upgrade\r\n\r\n")
+			_ = buf.Flush()
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-release:
+					return
+				case <-tick.C:
+					if trickle {
+						if _, err := conn.Write([]byte("x")); err != nil {
+							return
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		tls     bool
+		trickle bool
+	}{{"http, silent", false, false}, {"http, a byte now and then", false, true}, {"https, silent", true, false}, {"https, a byte now and then", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(switching(c.trickle))
+			opts := egress.Options{AllowLoopback: true, Timeout: 200 * time.Millisecond}
+			if c.tls {
+				srv.StartTLS()
+				opts.RootCAs = trust(srv)
+			} else {
+				srv.Start()
+			}
+			t.Cleanup(srv.Close)
+			type result struct {
+				res egress.Result
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				res, err := egress.New(opts).Post(context.Background(), srv.URL, nil, []byte(`{}`))
+				done <- result{res, err}
+			}()
+			select {
+			case got := <-done:
+				if got.err != nil || got.res.StatusCode != http.StatusSwitchingProtocols {
+					t.Errorf("Post: %+v, %v; want the 101 as the answer, a failure", got.res, got.err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Post still reads a 101's connection 50 times its timeout later")
+			}
+		})
+	}
+}

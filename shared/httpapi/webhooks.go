@@ -400,12 +400,13 @@ func (h *Handler) replayWebhookDelivery(w http.ResponseWriter, r *http.Request, 
 }
 
 // emptyBody accepts a route's body only if it is empty or an empty JSON
-// object (the routes that take none).
+// object (the routes that take none): not null, which encoding/json
+// decodes into a map as no map at all.
 func (h *Handler) emptyBody(w http.ResponseWriter, r *http.Request) bool {
 	body, err := readBody(r)
 	if err == nil && len(body) > 0 {
 		var m map[string]json.RawMessage
-		if json.Unmarshal(body, &m) != nil || len(m) > 0 {
+		if json.Unmarshal(body, &m) != nil || m == nil || len(m) > 0 {
 			err = identification.Invalid([]identification.FieldError{{Path: "body", Message: "must be empty or {}: this endpoint takes no fields"}})
 		}
 	}

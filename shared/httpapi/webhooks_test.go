@@ -566,3 +566,32 @@ func TestWebhookRoutesNeedTheSettingsScope(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookRoutesWithoutFieldsRefuseNull: the routes that take no fields
+// (rotate-secret, test, replay) accept an empty body or {} and refuse any
+// other with a 400 at body: null too, which is no empty object.
+func TestWebhookRoutesWithoutFieldsRefuseNull(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		env := apitest.New(t, e)
+		c := newHooksClient(t, env)
+		h := c.register(t, publicURL)
+		for _, p := range []string{"/rotate-secret", "/test"} {
+			for _, body := range []string{"null", " null ", "[]", `"x"`, `{"a":1}`} {
+				resp := c.do(t, http.MethodPost, "/"+h.ID+p, body)
+				if resp.Status != http.StatusBadRequest {
+					t.Errorf("%s with %q: %d %s, want 400", p, body, resp.Status, resp.Body)
+					continue
+				}
+				if errs := resp.Errors(t); len(errs) == 0 || !strings.HasPrefix(errs[0].Details, "body:") {
+					t.Errorf("%s with %q: %s, want the error at body", p, body, resp.Body)
+				}
+			}
+			for _, body := range []string{"", "{}", " { } "} {
+				if resp := c.do(t, http.MethodPost, "/"+h.ID+p, body); resp.Status/100 != 2 {
+					t.Errorf("%s with %q: %d %s, want it accepted", p, body, resp.Status, resp.Body)
+				}
+			}
+		}
+	})
+}

@@ -58,29 +58,41 @@ func (s *Sender) log() *slog.Logger {
 }
 
 // storeRetry is how soon a message is taken again when the store failed
-// while it was handled (the attempt's outcome could not be recorded).
-const storeRetry = 5 * time.Second
+// while it was handled (the endpoint could not be read, or the attempt's
+// outcome recorded), at its attempt-th receive: the delivery's own
+// back-off (5 s, then 1 min, 10 min, 1 h, 3 h, every 6 h), never given up.
+// Every receive counts towards the queue's redrive policy (50 receives,
+// then the dead-letter queue, where a message reaches no endpoint): a
+// fixed 5 s would dead-letter every message in flight in an outage of the
+// store of four minutes, while this takes days.
+func storeRetry(attempt int) time.Duration {
+	return backoff[min(max(attempt, 1), len(backoff))-1]
+}
 
 // Handle handles a batch, in order, and returns each message's outcome.
 // Within one group (an endpoint and a process) a message is attempted only
 // if every one before it in the batch is done: otherwise it is handed back
 // untouched (RetryAt now), and its queue gives it again after the one that
-// holds it up, so order holds whatever the batch.
+// holds it up, so order holds whatever the batch. The endpoint is read
+// afresh for every message, never kept from one message to the next: a
+// batch may hold many messages of one endpoint (the dev server's queue
+// hands over every group's head at once) and last minutes, and a
+// deletion, a disable (its organisation's, or the one an earlier message's
+// failure made), a new URL or a rotation holds from the next message.
 func (s *Sender) Handle(ctx context.Context, batch []Received) []Outcome {
 	out := make([]Outcome, len(batch))
 	held := map[string]bool{}
-	endpoints := map[string]*Stored{}
 	for n, r := range batch {
 		g := r.Message.Group()
 		if held[g] {
 			out[n] = Outcome{RetryAt: s.now()}
 			continue
 		}
-		o, err := s.handle(ctx, r, endpoints)
+		o, err := s.handle(ctx, r)
 		if err != nil {
 			s.log().ErrorContext(ctx, "webhook delivery not recorded", slog.String("org", r.Message.OrgID),
 				slog.String("webhook_id", r.Message.EndpointID), slog.String("delivery_id", r.Message.ID()), slog.String("error", err.Error()))
-			o = Outcome{RetryAt: s.now().Add(storeRetry)}
+			o = Outcome{RetryAt: s.now().Add(storeRetry(r.Attempt))}
 		}
 		if !o.Done {
 			held[g] = true
@@ -90,26 +102,21 @@ func (s *Sender) Handle(ctx context.Context, batch []Received) []Outcome {
 	return out
 }
 
-func (s *Sender) endpoint(ctx context.Context, m Message, cache map[string]*Stored) (*Stored, error) {
-	key := m.OrgID + "/" + m.EndpointID
-	if st, ok := cache[key]; ok {
-		return st, nil
-	}
+// endpoint reads m's endpoint; nil when it was deleted.
+func (s *Sender) endpoint(ctx context.Context, m Message) (*Stored, error) {
 	st, err := s.Store.Endpoint(ctx, m.OrgID, m.EndpointID)
 	if identification.KindOf(err) == identification.KindNotFound {
-		cache[key] = nil
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	cache[key] = &st
 	return &st, nil
 }
 
-func (s *Sender) handle(ctx context.Context, r Received, cache map[string]*Stored) (Outcome, error) {
+func (s *Sender) handle(ctx context.Context, r Received) (Outcome, error) {
 	m := r.Message
-	st, err := s.endpoint(ctx, m, cache)
+	st, err := s.endpoint(ctx, m)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -142,7 +149,6 @@ func (s *Sender) handle(ctx context.Context, r Received, cache map[string]*Store
 			if err := s.Store.Succeeded(ctx, m.OrgID, m.EndpointID, now); err != nil {
 				return Outcome{}, err
 			}
-			st.Endpoint.FailingSince = nil
 		}
 		return Outcome{Done: true}, nil
 	}
@@ -154,7 +160,6 @@ func (s *Sender) handle(ctx context.Context, r Received, cache map[string]*Store
 	if err != nil {
 		return Outcome{}, err
 	}
-	st.Endpoint = e
 	jitter := Jitter
 	if s.Jitter != nil {
 		jitter = s.Jitter

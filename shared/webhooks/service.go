@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/idadmin/api/shared/identification"
@@ -175,20 +176,35 @@ type DeliveryPage struct {
 	Next string
 }
 
-// Deliveries returns a page of an endpoint's deliveries, newest first.
+// Deliveries returns a page of an endpoint's deliveries, newest first: those
+// of the last DeliveryRetention. The store may still hold older ones (a
+// TTL removes an item some time after it expires); they are not shown, and
+// the page before them is the last.
 func (s *Service) Deliveries(ctx context.Context, org, id string, limit int, after string) (DeliveryPage, error) {
 	if _, err := s.store.Endpoint(ctx, org, id); err != nil {
 		return DeliveryPage{}, err
 	}
-	items, more, err := s.store.Deliveries(ctx, org, id, limit, after)
+	// One more than the page, to tell whether a retained one follows.
+	items, more, err := s.store.Deliveries(ctx, org, id, limit+1, after)
 	if err != nil {
 		return DeliveryPage{}, err
+	}
+	if n := slices.IndexFunc(items, func(d Delivery) bool { return s.expired(d) }); n >= 0 {
+		items, more = items[:n], false // newest first: every later one is older
+	}
+	if len(items) > limit {
+		items, more = items[:limit], true
 	}
 	page := DeliveryPage{Items: items}
 	if more && len(items) > 0 {
 		page.Next = items[len(items)-1].ID
 	}
 	return page, nil
+}
+
+// expired reports whether d is older than the deliveries log keeps.
+func (s *Service) expired(d Delivery) bool {
+	return !s.now().Before(d.At.Add(DeliveryRetention))
 }
 
 // Replay queues a delivery of an endpoint of org again: the same event
@@ -200,6 +216,10 @@ func (s *Service) Replay(ctx context.Context, org, id, deliveryID string) error 
 	d, e, err := s.store.Delivery(ctx, org, id, deliveryID)
 	if err != nil {
 		return err
+	}
+	if s.expired(d) {
+		return identification.Errorf(identification.KindNotFound, "no such delivery of this webhook endpoint in the last %d days",
+			int(DeliveryRetention/(24*time.Hour)))
 	}
 	nonce, err := newID()
 	if err != nil {
