@@ -136,3 +136,24 @@ func (c *Cache) Settings(ctx context.Context, org string) (Settings, error) {
 	c.mu.Unlock()
 	return st.Settings, nil
 }
+
+// Policy is org's identification.Policy: its codes' length and lifetime
+// and the channels the service delivers on (the service's defaults for
+// what the organisation did not set).
+func (c *Cache) Policy(ctx context.Context, org string) (identification.Policy, error) {
+	s, err := c.Settings(ctx, org)
+	if err != nil {
+		return identification.Policy{}, err
+	}
+	return identification.Policy{CodeLength: s.CodeLength, CodeTTL: time.Duration(s.CodeTTLMinutes) * time.Minute, Channels: s.Channels}, nil
+}
+
+// MessageTexts are org's identification.MessageTexts: its display name,
+// default language and own texts.
+func (c *Cache) MessageTexts(ctx context.Context, org string) (identification.MessageTexts, error) {
+	s, err := c.Settings(ctx, org)
+	if err != nil {
+		return identification.MessageTexts{}, err
+	}
+	return identification.MessageTexts{Name: s.DisplayName, DefaultLanguage: s.DefaultLanguage, Texts: s.Messages}, nil
+}

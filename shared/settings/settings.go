@@ -18,8 +18,8 @@ import (
 
 // The bounds of the settings' values.
 const (
-	MinCodeLength     = 6
-	MaxCodeLength     = 10
+	MinCodeLength     = identification.MinCodeLength
+	MaxCodeLength     = identification.MaxCodeLength
 	MinCodeTTLMinutes = 1
 	MaxCodeTTLMinutes = 60
 	MaxDisplayName    = 40

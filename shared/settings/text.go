@@ -3,22 +3,23 @@ package settings
 import (
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/idadmin/api/shared/identification"
 )
 
-// The placeholders a text may use. {code} is required: a message without
-// the code is no message.
+// The placeholders a text may use (identification.FillText fills them).
+// {code} is required: a message without the code is no message.
 const (
-	PlaceholderCode      = "{code}"
-	PlaceholderOrg       = "{org}"
-	PlaceholderMinutes   = "{minutes}"
-	PlaceholderExpiresAt = "{expires_at}"
+	PlaceholderCode      = identification.PlaceholderCode
+	PlaceholderOrg       = identification.PlaceholderOrg
+	PlaceholderMinutes   = identification.PlaceholderMinutes
+	PlaceholderExpiresAt = identification.PlaceholderExpiresAt
 )
 
 // ExpiresAtLayout is how {expires_at} is written: the code's end, in UTC.
-const ExpiresAtLayout = "2006-01-02 15:04 UTC"
+const ExpiresAtLayout = identification.ExpiresAtLayout
 
 // placeholders are every placeholder, each with the longest value it can
 // be filled with for an organisation named name whose codes are of
@@ -30,19 +31,6 @@ func placeholders(name string, length int) map[string]string {
 		PlaceholderMinutes:   strconv.Itoa(MaxCodeTTLMinutes),
 		PlaceholderExpiresAt: ExpiresAtLayout,
 	}
-}
-
-// Fill is text with its placeholders filled: the code, the organisation's
-// name, the code's lifetime in minutes and its end. Nothing else of text
-// is interpreted: a brace that opens no placeholder is not allowed in a
-// text (CheckText), so there is nothing else to fill.
-func Fill(text, code, name string, minutes int, until time.Time) string {
-	return strings.NewReplacer(
-		PlaceholderCode, code,
-		PlaceholderOrg, name,
-		PlaceholderMinutes, strconv.Itoa(minutes),
-		PlaceholderExpiresAt, until.UTC().Format(ExpiresAtLayout),
-	).Replace(text)
 }
 
 // CheckText returns what is wrong with text as channel's message for an
