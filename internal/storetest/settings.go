@@ -305,7 +305,8 @@ func testSettingsHistory(t *testing.T, s settings.Store) {
 		mustPutSettings(t, s, "acme", settingsAt(settings.Settings{DisplayName: fmt.Sprintf("Acme %d", v)}, v), v-1, c)
 		all = slices.Insert(all, 0, c)
 	}
-	// Another organisation's list, older and newer, in the same store.
+	// Another organisation's list in the same store, which no page of
+	// acme's holds.
 	mustPutSettings(t, s, "globex", settingsAt(fullSettings(), 1), 0, changeTo(1, "display_name"))
 
 	var got []settings.Change
