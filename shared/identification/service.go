@@ -16,10 +16,10 @@ import (
 // actor's, on top of a Store. Time, ids and code keys are injected so tests
 // never sleep and can predict ids.
 type Service struct {
-	store   Store
-	now     func() time.Time
-	newID   func() (string, error)
-	objects EvidenceObjects
+	store    Store
+	now      func() time.Time
+	newID    func() (string, error)
+	objects  EvidenceObjects
 	keys     *CodeKeys
 	codeTTL  time.Duration
 	policies Policies
