@@ -195,6 +195,7 @@ func run() error {
 		}
 		fanout := &webhooks.Fanout{Endpoints: deps.Dynamo, Queue: queue}
 		proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: app.Publishers(events, fanout), Evidence: objects, Logger: logger,
+			Texts:   deps.SettingsCache,
 			Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
 		go reader.Run(ctx, proc, *streamEvery)
 	} else {

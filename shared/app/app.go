@@ -25,6 +25,7 @@ import (
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/sweep"
 	"github.com/idadmin/api/shared/webhooks"
 )
@@ -189,6 +190,10 @@ type Deps struct {
 	// Webhooks serves the webhook routes (WithWebhooks); nil where no
 	// route of the process needs it.
 	Webhooks *webhooks.Service
+	// SettingsCache reads organisations' settings for the paths that issue
+	// and deliver codes (the service's policies, the stream processor's
+	// texts), each kept settings.CacheTTL.
+	SettingsCache *settings.Cache
 }
 
 // WithWebhooks is d with the webhook routes' service: endpoints in d's
@@ -203,13 +208,16 @@ func (d Deps) WithWebhooks(keys *identification.CodeKeys, out *egress.Client, qu
 // NewDeps wires the store and service on client.
 func NewDeps(c Config, client *dynamodb.Client, logger *slog.Logger, opts ...identification.Option) Deps {
 	store := dynamostore.New(client, dynamostore.Options{Table: c.TableName, Shards: c.Shards, Retention: c.Retention})
+	cache := settings.NewCache(store, nil)
 	return Deps{
-		Config:  c,
-		Client:  client,
-		Store:   store,
-		Service: identification.NewService(store, append([]identification.Option{identification.WithCodeTTL(c.CodeTTL)}, opts...)...),
-		Dynamo:  store,
-		Logger:  logger,
+		Config: c,
+		Client: client,
+		Store:  store,
+		Service: identification.NewService(store,
+			append([]identification.Option{identification.WithCodeTTL(c.CodeTTL), identification.WithPolicies(cache)}, opts...)...),
+		Dynamo:        store,
+		Logger:        logger,
+		SettingsCache: cache,
 	}
 }
 
