@@ -244,6 +244,9 @@ func driveRoutes(t *testing.T, e enginetest.Engine, s3Endpoint string) map[strin
 	for _, rt := range httpapi.Routes() {
 		o := &observed{grants: map[string]string{}}
 		d.seen[rt.Name] = o
+		// Each route's function starts cold: it reads the organisation's
+		// settings, where it does, as its first request in AWS would.
+		d.env.Settings.Forget()
 		states := []*routeState{nil} // a create or a listing acts on no process
 		switch {
 		case rt.IDParam() != "":

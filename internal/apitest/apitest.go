@@ -32,6 +32,7 @@ import (
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/webhooks"
 )
 
@@ -77,6 +78,9 @@ type Env struct {
 	Counter *enginetest.CallCounter
 	Store   *dynamostore.Store
 	Service *identification.Service
+	// Settings is the cache the service and its routes read
+	// organisations' settings through.
+	Settings *settings.Cache
 	// Webhooks is the webhook routes' service; Queue the in-process queue
 	// its test events and replays go to.
 	Webhooks *webhooks.Service
@@ -167,9 +171,11 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	evidence := identification.WithEvidence(s3evidence.Objects{Bucket: env.Bucket})
 	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
 	env.Store = deps.Store.(*dynamostore.Store)
+	env.Settings = deps.SettingsCache
 	if o.WrapStore != nil {
 		deps.Store = o.WrapStore(deps.Store)
-		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
+		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence,
+			identification.WithPolicies(deps.SettingsCache))
 	}
 	env.Service = deps.Service
 	// Webhooks: test events and replays queue in process, on the test's
