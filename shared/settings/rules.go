@@ -74,16 +74,21 @@ func (s Settings) Check(p *identification.Problems, org string) {
 			}
 		}
 	}
-	// The built-in SMS texts are written for names in the GSM alphabet: a
-	// display name outside it would make them two segments.
-	if s.DisplayName != "" && checkName(s.DisplayName) == "" {
+	// The built-in SMS texts are written for names of the GSM alphabet up
+	// to 64 characters and codes of 6: a name outside that alphabet, or a
+	// longer code, must still leave each of them one segment.
+	if (s.DisplayName != "" && checkName(s.DisplayName) == "") || (s.CodeLength != 0 && !p.Bad("code.length") && s.CodeLength <= MaxCodeLength) {
+		path := "code.length"
+		if s.DisplayName != "" {
+			path = "display_name"
+		}
 		for _, lang := range identification.Languages {
 			if _, own := s.Messages["SMS"][lang]; own {
 				continue
 			}
-			_, text := identification.RenderMessage(identification.Message{Language: lang, Org: s.DisplayName, Code: strings.Repeat("W", length)})
+			_, text := identification.RenderMessage(identification.Message{Language: lang, Org: name, Code: strings.Repeat("W", length)})
 			if n, limit, _ := SMSLength(text); n > limit {
-				p.Add("display_name", "makes the built-in %s SMS longer than one segment (%d characters of %d): use the GSM alphabet, a shorter name, or a text of your own in messages.SMS.%s",
+				p.Add(path, "makes the built-in %s SMS longer than one segment (%d characters of %d): use the GSM alphabet, a shorter name, or a text of your own in messages.SMS.%s",
 					lang, n, limit, lang)
 				break
 			}
