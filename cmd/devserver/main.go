@@ -28,6 +28,7 @@ import (
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/internal/localstream"
 	"github.com/idadmin/api/internal/memqueue"
+	"github.com/idadmin/api/internal/memstore"
 	"github.com/idadmin/api/internal/samtemplate"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
@@ -181,6 +182,14 @@ func run() error {
 	deps = deps.WithWebhooks(keys, out, queue)
 	sender := &webhooks.Sender{Store: deps.Dynamo, Sealer: keys, Post: app.WebhookPoster(out), Logger: logger}
 	go queue.Run(ctx, sender.Handle, time.Second, func(err error) { logger.Error("webhook queue", slog.String("error", err.Error())) })
+	// Settings: on the table, once the DynamoDB store keeps them; until
+	// then in memory, for as long as the server runs.
+	settingsStore, ok := app.DynamoSettings(deps.Dynamo)
+	if !ok {
+		logger.Warn("settings are kept in memory: the DynamoDB store does not keep them yet")
+		settingsStore = memstore.NewSettings()
+	}
+	deps = deps.WithSettings(settingsStore, nil)
 	handler, err := deps.DevHandler(verifier)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/memqueue"
+	"github.com/idadmin/api/internal/memstore"
 	"github.com/idadmin/api/internal/openapitest"
 	"github.com/idadmin/api/internal/s3local"
 	"github.com/idadmin/api/shared/app"
@@ -32,6 +33,7 @@ import (
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/webhooks"
 )
 
@@ -81,9 +83,12 @@ type Env struct {
 	// its test events and replays go to.
 	Webhooks *webhooks.Service
 	Queue    *memqueue.Queue
-	Clock    *Clock
-	Verifier *auth.Verifier
-	Handler  http.Handler
+	// Settings is the settings routes' service, on SettingsStore.
+	Settings      *settings.Service
+	SettingsStore settings.Store
+	Clock         *Clock
+	Verifier      *auth.Verifier
+	Handler       http.Handler
 	// Bucket is the evidence bucket.
 	Bucket *s3evidence.Bucket
 	Logs   *SyncBuffer
@@ -181,6 +186,15 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	}
 	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{AllowLoopback: true, Resolver: o.Resolver}), queue)
 	env.Webhooks = deps.Webhooks
+	// Settings: on the table once the DynamoDB store keeps them, in
+	// memory until then.
+	if st, ok := app.DynamoSettings(env.Store); ok {
+		env.SettingsStore = st
+	} else {
+		env.SettingsStore = memstore.NewSettings()
+	}
+	deps = deps.WithSettings(env.SettingsStore, env.Clock.Now)
+	env.Settings = deps.Settings
 	h, err := deps.DevHandler(env.Verifier)
 	if err != nil {
 		t.Fatalf("apitest: handler: %v", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/memqueue"
+	"github.com/idadmin/api/internal/memstore"
 	"github.com/idadmin/api/internal/openapitest"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
@@ -202,6 +203,7 @@ func newAPI(t *testing.T, e enginetest.Engine) *api {
 	verifier := &auth.Verifier{Secret: []byte("test-secret-0123456789"), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	queue := memqueue.New(time.Now)
 	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: anyAddress{}}), queue)
+	deps = deps.WithSettings(memstore.NewSettings(), nil)
 	h, err := deps.DevHandler(verifier)
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/sweep"
 	"github.com/idadmin/api/shared/webhooks"
 )
@@ -77,6 +78,8 @@ type wiring struct {
 	// webhooks wires the webhooks service into the deps (WithWebhooks):
 	// a func value, so that a function without it links no egress client.
 	webhooks func(d Deps, keys *identification.CodeKeys) Deps
+	// settings: the function serves a settings route (WithSettings).
+	settings bool
 }
 
 // WithCodeKeys loads the code keys with load, once, at start-up, from the
@@ -189,6 +192,9 @@ type Deps struct {
 	// Webhooks serves the webhook routes (WithWebhooks); nil where no
 	// route of the process needs it.
 	Webhooks *webhooks.Service
+	// Settings serves the settings routes (WithSettings); nil where no
+	// route of the process needs it.
+	Settings *settings.Service
 }
 
 // WithWebhooks is d with the webhook routes' service: endpoints in d's
@@ -227,6 +233,7 @@ func (d Deps) LambdaHandler(routes ...httpapi.Route) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
 		Webhooks:     d.Webhooks,
+		Settings:     d.Settings,
 		Authenticate: LambdaAuthenticator(d.Config.OrgClaim),
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,
@@ -246,6 +253,7 @@ func (d Deps) DevHandler(v *auth.Verifier, routes ...httpapi.Route) (http.Handle
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
 		Webhooks:     d.Webhooks,
+		Settings:     d.Settings,
 		Authenticate: v.Authenticate,
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,

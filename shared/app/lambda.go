@@ -144,6 +144,11 @@ func lambdaFromEnv(route httpapi.Route, logs io.Writer, opts ...Option) (LambdaF
 	if w.webhooks != nil {
 		deps = w.webhooks(deps, w.keys)
 	}
+	if w.settings {
+		if deps, err = deps.withDynamoSettings(); err != nil {
+			return nil, err
+		}
+	}
 	return newLambdaHandler(route, deps)
 }
 

@@ -57,6 +57,7 @@ func newFuzzTree(tb testing.TB) *fuzzTree {
 	h, err := httpapi.New(httpapi.Config{
 		Routes:       httpapi.Routes(),
 		Webhooks:     memWebhooks(func() time.Time { return fuzzNow }),
+		Settings:     memSettings(func() time.Time { return fuzzNow }),
 		Service:      identification.NewService(store, identification.WithClock(func() time.Time { return fuzzNow }), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: v.Authenticate,
 	})
