@@ -318,6 +318,7 @@ var statusCodes = map[int][]string{
 	404: {"MDOC_004"},
 	405: {"MDOC_001"},
 	409: {"MDOC_005", "MDOC_006"},
+	412: {"MDOC_010"},
 	503: {"MDOC_000"},
 }
 
