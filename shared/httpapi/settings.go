@@ -6,7 +6,9 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -107,7 +109,13 @@ func parseSettings(body []byte, org string) (settings.Settings, error) {
 		return s, p.Err()
 	}
 	s.DisplayName = wirejson.String(p, m, "", "display_name")
+	if _, ok := m["display_name"].(string); ok && s.DisplayName == "" {
+		p.Fail("display_name", "must be 1 to %d characters, or null to leave it unset", settings.MaxDisplayName)
+	}
 	s.DefaultLanguage = wirejson.String(p, m, "", "default_language")
+	if _, ok := m["default_language"].(string); ok && s.DefaultLanguage == "" {
+		p.Fail("default_language", "must be one of %s, or null to leave it unset", strings.Join(identification.Languages, ", "))
+	}
 	if c, ok := wirejson.Present(p, m, "", "code"); ok {
 		if cm, ok := wirejson.Object(p, "code", c, "length", "ttl_minutes"); ok {
 			s.CodeLength = wholeNumber(p, cm, "code", "length", settings.MinCodeLength, settings.MaxCodeLength)
@@ -155,12 +163,18 @@ func decodeMessages(p *identification.Problems, raw any) map[string]map[string]s
 		if !ok {
 			continue
 		}
-		out[ch] = map[string]string{}
+		known := map[string]string{}
 		for _, lang := range identification.Languages {
 			if _, ok := wirejson.Present(p, texts, path, lang); ok {
-				out[ch][lang] = wirejson.String(p, texts, path, lang)
+				known[lang] = wirejson.String(p, texts, path, lang)
 			}
 		}
+		// Only unknown languages: each is reported already, and the
+		// channel is not also said to have no text.
+		if len(texts) > 0 && len(known) == 0 {
+			continue
+		}
+		out[ch] = known
 	}
 	if len(out) == 0 {
 		return nil
@@ -266,21 +280,31 @@ type changedByView struct {
 // given (at most settings.MaxHistoryPage).
 const DefaultSettingsHistoryLimit = 20
 
-// settingsCursor is the cursor of the page below version: opaque to
-// clients, and read back only as a version of the documented shape. It
-// names nothing a client could not ask for (an organisation's own audit
-// list, below a version), so it is not sealed.
-func settingsCursor(version int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("s1:" + strconv.FormatInt(version, 10)))
+// settingsCursor is the cursor of org's audit list below version: opaque
+// to clients, "s1:", the version and a check binding it to org,
+// base64url. The check is no seal (the cursor names nothing a client
+// could not ask for: its own organisation's audit list below a version);
+// it makes a cursor changed on the way, or another organisation's, a 400
+// rather than another page.
+func settingsCursor(org string, version int64) string {
+	v := strconv.FormatInt(version, 10)
+	return base64.RawURLEncoding.EncodeToString([]byte("s1:" + v + ":" + cursorCheck(org, v)))
 }
 
-func openSettingsCursor(c string) (int64, bool) {
+func cursorCheck(org, version string) string {
+	sum := sha256.Sum256([]byte("settings-history\x00" + org + "\x00" + version))
+	return hex.EncodeToString(sum[:6])
+}
+
+// openSettingsCursor is the version a cursor of org's audit list names.
+func openSettingsCursor(org, c string) (int64, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != c {
 		return 0, false
 	}
-	digits, ok := strings.CutPrefix(string(raw), "s1:")
-	if !ok || !isDigits(digits) || len(digits) > 18 || digits[0] == '0' {
+	rest, ok := strings.CutPrefix(string(raw), "s1:")
+	digits, check, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 || !isDigits(digits) || len(digits) > 18 || digits[0] == '0' || check != cursorCheck(org, digits) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
@@ -308,7 +332,7 @@ func (h *Handler) getSettingsHistory(w http.ResponseWriter, r *http.Request, c *
 			}
 			limit = n
 		case "before":
-			n, ok := openSettingsCursor(v)
+			n, ok := openSettingsCursor(c.org, v)
 			if !ok {
 				h.writeError(w, r, paramError("before: is not a cursor this endpoint gave; pass next back unchanged"))
 				return
@@ -337,7 +361,7 @@ func (h *Handler) getSettingsHistory(w http.ResponseWriter, r *http.Request, c *
 			By: changedByView{Kind: string(ch.ByKind), Sub: ch.BySub}, RequestID: ch.RequestID, Fields: fields})
 	}
 	if more && len(items) > 0 {
-		next := settingsCursor(items[len(items)-1].Version)
+		next := settingsCursor(c.org, items[len(items)-1].Version)
 		out.Next = &next
 	}
 	writeJSON(w, http.StatusOK, out)
