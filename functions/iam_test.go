@@ -23,6 +23,7 @@ import (
 	"github.com/idadmin/api/internal/mototest"
 	"github.com/idadmin/api/internal/routefacts"
 	"github.com/idadmin/api/internal/s3local"
+	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
@@ -68,6 +69,7 @@ func TestTemplatePoliciesGrantWhatRoutesCall(t *testing.T) {
 		fns[f.Name] = f
 	}
 	s3Endpoint := mototest.Start(t)
+	_, dynamoSettings := app.DynamoSettings(nil)
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		t.Parallel()
 		seen := driveRoutes(t, e, s3Endpoint)
@@ -75,6 +77,10 @@ func TestTemplatePoliciesGrantWhatRoutesCall(t *testing.T) {
 			f, ok := fns[rt.Name]
 			if !ok {
 				continue // TestTemplateFunctionsAreTheRouteTable reports it
+			}
+			if slices.Contains(rt.Needs, httpapi.NeedSettings) && !dynamoSettings {
+				t.Logf("%s: not measured: the DynamoDB store does not keep settings yet (they are kept in memory), so its calls cannot be seen", rt.Name)
+				continue
 			}
 			o := seen[rt.Name]
 			if o.success == nil {
@@ -321,6 +327,11 @@ func (d *routeDriver) drive(rt httpapi.Route, o *observed, st *routeState, scope
 		scenario += ", with an Idempotency-Key"
 		req.Header.Set("Idempotency-Key", uuid.NewString())
 	}
+	if rt.Method == http.MethodPut && slices.Contains(rt.Needs, httpapi.NeedSettings) {
+		// A change of the settings is made from the version read.
+		read := d.env.Do(t, apitest.Request{Method: http.MethodGet, Path: strings.ReplaceAll(rt.Path, "{org_id}", "acme"), Token: req.Token})
+		req.Header.Set("If-Match", read.Header.Get("ETag"))
+	}
 	if mode == "replay" {
 		d.send(rt, o, req, scenario+" (first)")
 		scenario += " (replayed)"
@@ -328,6 +339,9 @@ func (d *routeDriver) drive(rt httpapi.Route, o *observed, st *routeState, scope
 	resp, ops := d.send(rt, o, req, scenario)
 	if resp.Status == rt.Success && mode == "" && !owed && o.success == nil {
 		o.success = ops
+		if _, measured := app.DynamoSettings(nil); !measured && slices.Contains(rt.Needs, httpapi.NeedSettings) {
+			return // in memory until the DynamoDB store keeps settings: no calls to check
+		}
 		if err := routefacts.CheckSuccess(rt, ops); err != nil {
 			t.Errorf("success (%s): %v", scenario, err)
 		}
