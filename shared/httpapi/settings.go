@@ -131,8 +131,9 @@ func parseSettings(body []byte, org string) (settings.Settings, error) {
 			for n, e := range list {
 				c, isStr := e.(string)
 				if !isStr {
+					// Kept in its place (as no channel), so that the
+					// rules name the others at their own index.
 					p.Fail("channels["+strconv.Itoa(n)+"]", "must be a string, got %s", wirejson.Kind(e))
-					continue
 				}
 				s.Channels = append(s.Channels, c)
 			}

@@ -239,6 +239,7 @@ func TestSettingsBadInputNamesTheField(t *testing.T) {
 		{"channels empty", `{"channels":[]}`, []string{"channels"}},
 		{"channels a number", `{"channels":["SMS",1]}`, []string{"channels[1]"}},
 		{"channels unknown", `{"channels":["FAX"]}`, []string{"channels[0]"}},
+		{"channels a number before an unknown one", `{"channels":[1,"FAX",null]}`, []string{"channels[0]", "channels[2]", "channels[1]"}}, // decoding first, then the rules
 		{"channels twice", `{"channels":["SMS","EMAIL","SMS"]}`, []string{"channels[2]"}},
 		{"messages a list", `{"messages":[]}`, []string{"messages"}},
 		{"messages unknown channel", `{"messages":{"FAX":{"ES":"{code}"}}}`, []string{"messages.FAX"}},
