@@ -283,6 +283,10 @@ func TestEventsThroughTheirFunctions(t *testing.T) {
 					// every host resolving to a public address.
 					deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: publicResolver{}}), memqueue.New(time.Now))
 				}
+				if slices.Contains(rt.Needs, httpapi.NeedSettings) {
+					// As app.WithSettings wires it, on the table.
+					deps = deps.WithSettings(deps.Dynamo, nil)
+				}
 				handler, err := app.NewLambdaHandler(rt.Name, deps)
 				if err != nil {
 					t.Fatalf("NewLambdaHandler(%q) error = %v", rt.Name, err)

@@ -181,6 +181,7 @@ func run() error {
 	deps = deps.WithWebhooks(keys, out, queue)
 	sender := &webhooks.Sender{Store: deps.Dynamo, Sealer: keys, Post: app.WebhookPoster(out), Logger: logger}
 	go queue.Run(ctx, sender.Handle, time.Second, func(err error) { logger.Error("webhook queue", slog.String("error", err.Error())) })
+	deps = deps.WithSettings(deps.Dynamo, nil)
 	handler, err := deps.DevHandler(verifier)
 	if err != nil {
 		return err

@@ -78,6 +78,8 @@ type wiring struct {
 	// webhooks wires the webhooks service into the deps (WithWebhooks):
 	// a func value, so that a function without it links no egress client.
 	webhooks func(d Deps, keys *identification.CodeKeys) Deps
+	// settings: the function serves a settings route (WithSettings).
+	settings bool
 }
 
 // WithCodeKeys loads the code keys with load, once, at start-up, from the
@@ -194,6 +196,9 @@ type Deps struct {
 	// and deliver codes (the service's policies, the stream processor's
 	// texts), each kept settings.CacheTTL.
 	SettingsCache *settings.Cache
+	// Settings serves the settings routes (WithSettings); nil where no
+	// route of the process needs it.
+	Settings *settings.Service
 }
 
 // WithWebhooks is d with the webhook routes' service: endpoints in d's
@@ -235,6 +240,7 @@ func (d Deps) LambdaHandler(routes ...httpapi.Route) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
 		Webhooks:     d.Webhooks,
+		Settings:     d.Settings,
 		Authenticate: LambdaAuthenticator(d.Config.OrgClaim),
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,
@@ -254,6 +260,7 @@ func (d Deps) DevHandler(v *auth.Verifier, routes ...httpapi.Route) (http.Handle
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
 		Webhooks:     d.Webhooks,
+		Settings:     d.Settings,
 		Authenticate: v.Authenticate,
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,
