@@ -2280,7 +2280,7 @@ type UploadForm struct {
 
 // ValidationRequest defines model for ValidationRequest.
 type ValidationRequest struct {
-	// Code The one-time code the actor received; 6 letters or digits, in any case.
+	// Code The one-time code the actor received; 6 letters or digits (or the organisation's code length, up to 10), in any case.
 	//
 	// Example: k4khb9
 	Code string `json:"code"`

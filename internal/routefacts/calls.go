@@ -105,9 +105,11 @@ func withoutSettingsRead(rt httpapi.Route, ops []string) []string {
 }
 
 // readsSettings reports whether rt may read its organisation's settings:
-// it issues codes (it needs the code keys, and is no GET).
+// it issues codes (it needs the code keys, and is neither a GET nor the
+// validation of a code, which issues none).
 func readsSettings(rt httpapi.Route) bool {
-	return rt.Method != http.MethodGet && slices.Contains(rt.Needs, httpapi.NeedCodeKeys)
+	return rt.Method != http.MethodGet && slices.Contains(rt.Needs, httpapi.NeedCodeKeys) &&
+		rt.Name != httpapi.ValidateOTP.Name && rt.Name != httpapi.ValidateChainOTP.Name
 }
 
 // MaxSuccessCalls is the most DynamoDB calls one success of rt makes on a
