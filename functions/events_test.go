@@ -283,6 +283,10 @@ func TestEventsThroughTheirFunctions(t *testing.T) {
 					// every host resolving to a public address.
 					deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: publicResolver{}}), memqueue.New(time.Now))
 				}
+				if slices.Contains(rt.Needs, httpapi.NeedSettings) {
+					// As app.WithSettings wires it, on the table.
+					deps = deps.WithSettings(deps.Dynamo, nil)
+				}
 				handler, err := app.NewLambdaHandler(rt.Name, deps)
 				if err != nil {
 					t.Fatalf("NewLambdaHandler(%q) error = %v", rt.Name, err)
@@ -376,6 +380,10 @@ func checkBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest
 		checkWebhookBody(t, rt, ev, resp)
 		return
 	}
+	if slices.Contains(rt.Needs, httpapi.NeedSettings) {
+		checkSettingsBody(t, rt, resp)
+		return
+	}
 	var list struct {
 		Items   *[]json.RawMessage `json:"items"`
 		Uploads *[]json.RawMessage `json:"uploads"`
@@ -412,6 +420,37 @@ func checkBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest
 // listing (checked by the HTTP suites), the delivery id a queueing route
 // answers, or the endpoint (the path's, or on a registration a new one,
 // with a Location), its secret only where it is shown once.
+// checkSettingsBody checks a settings route's answer: the document with
+// its version and ETag (one up after a change), or the audit list's page.
+func checkSettingsBody(t *testing.T, rt httpapi.Route, resp events.APIGatewayV2HTTPResponse) {
+	t.Helper()
+	var got struct {
+		Items   *[]json.RawMessage `json:"items"`
+		Version *int64             `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
+		t.Fatalf("body is not JSON: %v; %s", err, resp.Body)
+	}
+	if got.Items != nil {
+		return
+	}
+	if got.Version == nil {
+		t.Fatalf("%s: no version in %s", rt.Name, resp.Body)
+	}
+	etag := ""
+	for k, v := range resp.Headers {
+		if strings.EqualFold(k, "ETag") {
+			etag = v
+		}
+	}
+	if etag != fmt.Sprintf("%q", fmt.Sprint(*got.Version)) {
+		t.Errorf("%s: ETag %q for version %d", rt.Name, etag, *got.Version)
+	}
+	if rt.Method == http.MethodPut && *got.Version < 1 {
+		t.Errorf("%s: version %d after a change", rt.Name, *got.Version)
+	}
+}
+
 func checkWebhookBody(t *testing.T, rt httpapi.Route, ev events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse) {
 	t.Helper()
 	var got struct {
@@ -475,8 +514,9 @@ func checkRequestLog(t *testing.T, logs, requestID, invocation string, status in
 
 // keptUntilDeleted are the kinds of item no TTL removes: an
 // organisation's webhook endpoints and their count live until deleted
-// (their deliveries log, like everything else, has a TTL).
-var keptUntilDeleted = map[string]bool{"webhook": true, "webhook-count": true}
+// (their deliveries log, like everything else, has a TTL), and its
+// settings and their audit list as long as the organisation.
+var keptUntilDeleted = map[string]bool{"webhook": true, "webhook-count": true, "settings": true, "settings-change": true}
 
 // checkTTL checks that every stored item carries the template's TTL
 // attribute as a number in the future: the attribute DynamoDB's TTL reads

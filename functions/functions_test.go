@@ -680,6 +680,7 @@ func TestMainsWireExactlyWhatTheirRouteNeeds(t *testing.T) {
 			{"app.WithCodeKeys(codekey.FromSecretsManager)", needs},
 			{"app.WithEvidence(s3evidence.Open)", evidence},
 			{"app.WithWebhooks(sqs.NewWebhookQueue)", hooks},
+			{"app.WithSettings()", slices.Contains(rt.Needs, httpapi.NeedSettings)},
 		} {
 			if got := strings.Contains(string(src), c.option); got != c.want {
 				t.Errorf("%s: main passes %s = %v, want %v (its route's needs)", rt.Name, c.option, got, c.want)

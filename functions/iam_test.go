@@ -244,6 +244,9 @@ func driveRoutes(t *testing.T, e enginetest.Engine, s3Endpoint string) map[strin
 	for _, rt := range httpapi.Routes() {
 		o := &observed{grants: map[string]string{}}
 		d.seen[rt.Name] = o
+		// Each route's function starts cold: it reads the organisation's
+		// settings, where it does, as its first request in AWS would.
+		d.env.SettingsCache.Forget()
 		states := []*routeState{nil} // a create or a listing acts on no process
 		switch {
 		case rt.IDParam() != "":
@@ -320,6 +323,11 @@ func (d *routeDriver) drive(rt httpapi.Route, o *observed, st *routeState, scope
 	if mode != "" {
 		scenario += ", with an Idempotency-Key"
 		req.Header.Set("Idempotency-Key", uuid.NewString())
+	}
+	if rt.Method == http.MethodPut && slices.Contains(rt.Needs, httpapi.NeedSettings) {
+		// A change of the settings is made from the version read.
+		read := d.env.Do(t, apitest.Request{Method: http.MethodGet, Path: strings.ReplaceAll(rt.Path, "{org_id}", "acme"), Token: req.Token})
+		req.Header.Set("If-Match", read.Header.Get("ETag"))
 	}
 	if mode == "replay" {
 		d.send(rt, o, req, scenario+" (first)")

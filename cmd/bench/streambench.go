@@ -88,7 +88,7 @@ func streamOnce(ctx context.Context, env *engineEnv, n int) (streamRound, error)
 		ref := identification.Ref{Org: "acme", Type: identification.TypeOTP, ID: uuid.Must(uuid.NewV7()).String()}
 		i := process(ref, identification.StatusCreated, now, now.Add(24*time.Hour))
 		i.Channel.External = false
-		code, nonce, err := keys.NewCode(ref)
+		code, nonce, err := keys.NewCode(ref, 0)
 		if err != nil {
 			panic(err)
 		}

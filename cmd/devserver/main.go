@@ -181,6 +181,7 @@ func run() error {
 	deps = deps.WithWebhooks(keys, out, queue)
 	sender := &webhooks.Sender{Store: deps.Dynamo, Sealer: keys, Post: app.WebhookPoster(out), Logger: logger}
 	go queue.Run(ctx, sender.Handle, time.Second, func(err error) { logger.Error("webhook queue", slog.String("error", err.Error())) })
+	deps = deps.WithSettings(deps.Dynamo, nil)
 	handler, err := deps.DevHandler(verifier)
 	if err != nil {
 		return err
@@ -195,6 +196,7 @@ func run() error {
 		}
 		fanout := &webhooks.Fanout{Endpoints: deps.Dynamo, Queue: queue}
 		proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: app.Publishers(events, fanout), Evidence: objects, Logger: logger,
+			Texts:   deps.SettingsCache,
 			Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
 		go reader.Run(ctx, proc, *streamEvery)
 	} else {

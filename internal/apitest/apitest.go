@@ -32,6 +32,7 @@ import (
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/webhooks"
 )
 
@@ -77,13 +78,20 @@ type Env struct {
 	Counter *enginetest.CallCounter
 	Store   *dynamostore.Store
 	Service *identification.Service
+	// SettingsCache is the cache the service and the processor read
+	// organisations' settings through (Forget makes the next read go to
+	// the table).
+	SettingsCache *settings.Cache
 	// Webhooks is the webhook routes' service; Queue the in-process queue
 	// its test events and replays go to.
 	Webhooks *webhooks.Service
 	Queue    *memqueue.Queue
-	Clock    *Clock
-	Verifier *auth.Verifier
-	Handler  http.Handler
+	// Settings is the settings routes' service, on SettingsStore.
+	Settings      *settings.Service
+	SettingsStore settings.Store
+	Clock         *Clock
+	Verifier      *auth.Verifier
+	Handler       http.Handler
 	// Bucket is the evidence bucket.
 	Bucket *s3evidence.Bucket
 	Logs   *SyncBuffer
@@ -167,9 +175,11 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	evidence := identification.WithEvidence(s3evidence.Objects{Bucket: env.Bucket})
 	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
 	env.Store = deps.Store.(*dynamostore.Store)
+	env.SettingsCache = deps.SettingsCache
 	if o.WrapStore != nil {
 		deps.Store = o.WrapStore(deps.Store)
-		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
+		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence,
+			identification.WithPolicies(deps.SettingsCache))
 	}
 	env.Service = deps.Service
 	// Webhooks: test events and replays queue in process, on the test's
@@ -181,6 +191,9 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	}
 	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{AllowLoopback: true, Resolver: o.Resolver}), queue)
 	env.Webhooks = deps.Webhooks
+	env.SettingsStore = env.Store
+	deps = deps.WithSettings(env.SettingsStore, env.Clock.Now)
+	env.Settings = deps.Settings
 	h, err := deps.DevHandler(env.Verifier)
 	if err != nil {
 		t.Fatalf("apitest: handler: %v", err)

@@ -688,6 +688,36 @@ func (e MDOC008Title) Valid() bool {
 	}
 }
 
+// Defines values for MDOC010Code.
+const (
+	MDOC010CodeMDOC010 MDOC010Code = "MDOC_010"
+)
+
+// Valid indicates whether the value is a known member of the MDOC010Code enum.
+func (e MDOC010Code) Valid() bool {
+	switch e {
+	case MDOC010CodeMDOC010:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MDOC010Title.
+const (
+	PRECONDITIONFAILED MDOC010Title = "PRECONDITION_FAILED"
+)
+
+// Valid indicates whether the value is a known member of the MDOC010Title enum.
+func (e MDOC010Title) Valid() bool {
+	switch e {
+	case PRECONDITIONFAILED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OtpIdentificationType.
 const (
 	OtpIdentificationTypeOTP OtpIdentificationType = "OTP"
@@ -1748,6 +1778,24 @@ type MDOC008Code string
 // MDOC008Title defines model for MDOC008.Title.
 type MDOC008Title string
 
+// MDOC010 One problem of code `MDOC_010` (PRECONDITION_FAILED); a validation failure has one per field.
+type MDOC010 struct {
+	Code MDOC010Code `json:"code"`
+
+	// Details What went wrong; for a field, its path comes first (`actor.email: ...`).
+	Details ErrorDetails `json:"details"`
+
+	// Ref The code's entry in the error documentation (the base URL is configurable).
+	Ref   string       `json:"ref"`
+	Title MDOC010Title `json:"title"`
+}
+
+// MDOC010Code defines model for MDOC010.Code.
+type MDOC010Code string
+
+// MDOC010Title defines model for MDOC010.Title.
+type MDOC010Title string
+
 // Msisdn defines model for Msisdn.
 type Msisdn struct {
 	// CountryCode 1 to 3 digits, without `+`.
@@ -2012,6 +2060,11 @@ type OtpStepInput struct {
 // OtpStepInputIdentificationType defines model for OtpStepInput.IdentificationType.
 type OtpStepInputIdentificationType string
 
+// PreconditionFailedErrors A 412 - `MDOC_010`.
+type PreconditionFailedErrors struct {
+	Errors []MDOC010 `json:"errors"`
+}
+
 // ProviderType Who scans the identity document; `INTERNAL` when not given (absent or null).
 type ProviderType string
 
@@ -2029,6 +2082,114 @@ type ResentCode struct {
 	//
 	// Example: k4khb9
 	OtpCode OtpCode `json:"otp_code"`
+}
+
+// Settings The settings document as stored; every member present, null when not set.
+type Settings struct {
+	Channels *[]ChannelType `json:"channels"`
+
+	// Code The codes issued from now on; a member null is not set (the deployment's default).
+	Code SettingsCode `json:"code"`
+
+	// DefaultLanguage The language of a message to an actor who has none, one of ES, EN, EU, GL, CA and DE; null when not set (EN).
+	DefaultLanguage *SettingsLanguage `json:"default_language"`
+	DisplayName     *string           `json:"display_name"`
+
+	// Messages The organisation's own texts by channel and language; the built-in text where there is none. WhatsApp texts are not configurable (a text under WHATSAPP is a 400).
+	Messages *SettingsMessages `json:"messages"`
+
+	// UpdatedAt When the document was last changed; null until the first change.
+	UpdatedAt *time.Time `json:"updated_at"`
+
+	// UpdatedBy The `sub` of the token that last changed it; null until the first change.
+	UpdatedBy *string `json:"updated_by"`
+
+	// Version One up at each change (the ETag); 0 until the first.
+	Version int64 `json:"version"`
+}
+
+// SettingsChange One change of the settings.
+type SettingsChange struct {
+	// At RFC 3339, UTC, to the second.
+	//
+	// Example: 2026-11-21T10:00:00Z
+	At Timestamp `json:"at"`
+	By struct {
+		// Kind The caller's kind (`admin` for the settings scope).
+		Kind string `json:"kind"`
+
+		// Sub The `sub` of the caller's token.
+		Sub string `json:"sub"`
+	} `json:"by"`
+
+	// Fields The paths of the members changed, never their values.
+	Fields []string `json:"fields"`
+
+	// RequestId The request's id (`X-Request-Id`), as logged.
+	RequestId string `json:"request_id"`
+
+	// Version The version the change made.
+	Version int64 `json:"version"`
+}
+
+// SettingsCode The codes issued from now on; a member null is not set (the deployment's default).
+type SettingsCode struct {
+	// Length The code's characters.
+	Length *int `json:"length,omitempty"`
+
+	// TtlMinutes How long a code is valid, in minutes.
+	TtlMinutes *int `json:"ttl_minutes,omitempty"`
+}
+
+// SettingsHistoryPage One page of the audit list, newest change first.
+type SettingsHistoryPage struct {
+	Items []SettingsChange `json:"items"`
+
+	// Next The cursor of the next page (pass it as `before`); null on the last.
+	Next *string `json:"next"`
+}
+
+// SettingsLanguage The language of a message to an actor who has none, one of ES, EN, EU, GL, CA and DE; null when not set (EN).
+type SettingsLanguage = string
+
+// SettingsMessages The organisation's own texts by channel and language; the built-in text where there is none. WhatsApp texts are not configurable (a text under WHATSAPP is a 400).
+type SettingsMessages struct {
+	// EMAIL One text per language; each must contain `{code}` and may use `{org}`, `{minutes}` and `{expires_at}` (docs/settings.md).
+	EMAIL *SettingsTexts `json:"EMAIL,omitempty"`
+
+	// SMS One text per language; each must contain `{code}` and may use `{org}`, `{minutes}` and `{expires_at}` (docs/settings.md).
+	SMS *SettingsTexts `json:"SMS,omitempty"`
+
+	// WHATSAPP One text per language; each must contain `{code}` and may use `{org}`, `{minutes}` and `{expires_at}` (docs/settings.md).
+	WHATSAPP *SettingsTexts `json:"WHATSAPP,omitempty"`
+}
+
+// SettingsRequest The whole settings document; a member left out or null is not set. The guard and sandbox members come in a later release (until then they are unknown members, a 400).
+type SettingsRequest struct {
+	// Channels The channels codes may go by; every channel when not set.
+	Channels *[]ChannelType `json:"channels,omitempty"`
+
+	// Code The codes issued from now on; a member null is not set (the deployment's default).
+	Code *SettingsCode `json:"code,omitempty"`
+
+	// DefaultLanguage The language of a message to an actor who has none, one of ES, EN, EU, GL, CA and DE; null when not set (EN).
+	DefaultLanguage *SettingsLanguage `json:"default_language,omitempty"`
+
+	// DisplayName What messages call the organisation (`{org}`); its id when not set.
+	DisplayName *string `json:"display_name,omitempty"`
+
+	// Messages The organisation's own texts by channel and language; the built-in text where there is none. WhatsApp texts are not configurable (a text under WHATSAPP is a 400).
+	Messages *SettingsMessages `json:"messages,omitempty"`
+}
+
+// SettingsTexts One text per language; each must contain `{code}` and may use `{org}`, `{minutes}` and `{expires_at}` (docs/settings.md).
+type SettingsTexts struct {
+	CA *string `json:"CA,omitempty"`
+	DE *string `json:"DE,omitempty"`
+	EN *string `json:"EN,omitempty"`
+	ES *string `json:"ES,omitempty"`
+	EU *string `json:"EU,omitempty"`
+	GL *string `json:"GL,omitempty"`
 }
 
 // Status Where the process stands; `FAILED`, `CANCELLED`, `CLOSED` and `EXPIRED` are final.
@@ -2119,7 +2280,7 @@ type UploadForm struct {
 
 // ValidationRequest defines model for ValidationRequest.
 type ValidationRequest struct {
-	// Code The one-time code the actor received; 6 letters or digits, in any case.
+	// Code The one-time code the actor received; 6 letters or digits (or the organisation's code length, up to 10), in any case.
 	//
 	// Example: k4khb9
 	Code string `json:"code"`
@@ -2302,6 +2463,9 @@ type Force string
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
 // InstallationID 1 to 128 printable ASCII characters, without spaces.
 type InstallationID = DeviceHeader
 
@@ -2340,6 +2504,12 @@ type ResendFingerprint = DeviceHeader
 
 // ResendInstallationID 1 to 128 printable ASCII characters, without spaces.
 type ResendInstallationID = DeviceHeader
+
+// SettingsHistoryBefore defines model for SettingsHistoryBefore.
+type SettingsHistoryBefore = string
+
+// SettingsHistoryLimit defines model for SettingsHistoryLimit.
+type SettingsHistoryLimit = int
 
 // UserAgent defines model for UserAgent.
 type UserAgent = string
@@ -2382,6 +2552,9 @@ type InternalServerError = InternalErrors
 
 // NotFound A 404 - `MDOC_004`.
 type NotFound = NotFoundErrors
+
+// PreconditionFailed A 412 - `MDOC_010`.
+type PreconditionFailed = PreconditionFailedErrors
 
 // ServiceUnavailable A 500 or 503 - `MDOC_000`.
 type ServiceUnavailable = InternalErrors
@@ -2429,6 +2602,9 @@ type EvidenceUploadsBody = EvidenceUploadsRequest
 // be later than the current one and at most 30 days after the
 // creation.
 type ExtendBody = ExtendRequest
+
+// SettingsBody The whole settings document; a member left out or null is not set. The guard and sandbox members come in a later release (until then they are unknown members, a 400).
+type SettingsBody = SettingsRequest
 
 // UpdateWebhookBody At least one member.
 type UpdateWebhookBody = UpdateWebhookRequest
@@ -2859,6 +3035,21 @@ type ValidateOtpParams struct {
 	XLocation *Location `json:"x-location,omitempty"`
 }
 
+// PutSettingsParams defines parameters for PutSettings.
+type PutSettingsParams struct {
+	// IfMatch The `ETag` of the read the change was made from, unchanged (`"3"`); `*` is not accepted.
+	IfMatch IfMatch `json:"If-Match"`
+}
+
+// GetSettingsHistoryParams defines parameters for GetSettingsHistory.
+type GetSettingsHistoryParams struct {
+	// Limit The page size.
+	Limit *SettingsHistoryLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Before The next of the previous page, unchanged.
+	Before *SettingsHistoryBefore `form:"before,omitempty" json:"before,omitempty"`
+}
+
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
 	// Limit The page size.
@@ -2909,6 +3100,9 @@ type ExtendOtpJSONRequestBody = ExtendRequest
 
 // ValidateOtpJSONRequestBody defines body for ValidateOtp for application/json ContentType.
 type ValidateOtpJSONRequestBody = ValidationRequest
+
+// PutSettingsJSONRequestBody defines body for PutSettings for application/json ContentType.
+type PutSettingsJSONRequestBody = SettingsRequest
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = CreateWebhookRequest
@@ -4331,6 +4525,70 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/validate (the `ValidateOtp` operationId).
 	ValidateOtp(ctx context.Context, orgId OrgID, adminIdentificationId ActorOtpID, params *ValidateOtpParams, body ValidateOtpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSettings Read the organisation's settings
+	//
+	// The settings document as stored: every member, those not set null
+	// (the deployment's default applies to them), with the version it is
+	// at and when and by whom it was last changed. Until it is first
+	// written it is version 0, nothing set, `updated_at` and `updated_by`
+	// null. The `ETag` is the version, quoted: send it back as `If-Match`
+	// to change the document. The read takes no parameters.
+	//
+	// Corresponds with GET /v1/orgs/{org_id}/settings (the `GetSettings` operationId).
+	GetSettings(ctx context.Context, orgId OrgID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutSettingsWithBody Replace the organisation's settings
+	//
+	// Replaces the whole document (a member left out or null is not set:
+	// the default applies) on the condition that it is still at the
+	// version `If-Match` names, the `ETag` of the read it was made from;
+	// otherwise nothing changes and the answer is a 412 (read again,
+	// apply the change, send it with the new `ETag`). `If-Match` is
+	// required; `*` is not accepted. The rules a schema cannot express
+	// (a text's placeholders, one SMS segment once filled, the display
+	// name in the GSM alphabet where the built-in SMS texts use it) are
+	// in docs/settings.md; each broken one is a 400 at its member's path.
+	// A replacement that changes nothing writes nothing and answers the
+	// document with the same `ETag`. Each change is one entry of the
+	// audit list.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/orgs/{org_id}/settings (the `PutSettings` operationId).
+	PutSettingsWithBody(ctx context.Context, orgId OrgID, params *PutSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutSettings Replace the organisation's settings
+	//
+	// Replaces the whole document (a member left out or null is not set:
+	// the default applies) on the condition that it is still at the
+	// version `If-Match` names, the `ETag` of the read it was made from;
+	// otherwise nothing changes and the answer is a 412 (read again,
+	// apply the change, send it with the new `ETag`). `If-Match` is
+	// required; `*` is not accepted. The rules a schema cannot express
+	// (a text's placeholders, one SMS segment once filled, the display
+	// name in the GSM alphabet where the built-in SMS texts use it) are
+	// in docs/settings.md; each broken one is a 400 at its member's path.
+	// A replacement that changes nothing writes nothing and answers the
+	// document with the same `ETag`. Each change is one entry of the
+	// audit list.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/orgs/{org_id}/settings (the `PutSettings` operationId).
+	PutSettings(ctx context.Context, orgId OrgID, params *PutSettingsParams, body PutSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSettingsHistory List the changes of the organisation's settings
+	//
+	// The audit list, newest change first: each change's version, time,
+	// caller (its kind and the token's `sub`), request id and the paths
+	// of the members it changed (`display_name`, `code.length`,
+	// `messages.SMS.ES`), never their values. Pass `next` back as
+	// `before` for the next page; it is null on the last one. A cursor
+	// this route did not give is a 400.
+	//
+	// Corresponds with GET /v1/orgs/{org_id}/settings/history (the `GetSettingsHistory` operationId).
+	GetSettingsHistory(ctx context.Context, orgId OrgID, params *GetSettingsHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListWebhooks List the organisation's webhook endpoints
 	//
 	// Every endpoint of the organisation (at most 10), oldest first. A
@@ -5551,6 +5809,110 @@ func (c *Client) ValidateOtpWithBody(ctx context.Context, orgId OrgID, adminIden
 // Corresponds with PUT /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/validate (the `ValidateOtp` operationId).
 func (c *Client) ValidateOtp(ctx context.Context, orgId OrgID, adminIdentificationId ActorOtpID, params *ValidateOtpParams, body ValidateOtpJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewValidateOtpRequest(c.Server, orgId, adminIdentificationId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSettings Read the organisation's settings
+//
+// The settings document as stored: every member, those not set null
+// (the deployment's default applies to them), with the version it is
+// at and when and by whom it was last changed. Until it is first
+// written it is version 0, nothing set, `updated_at` and `updated_by`
+// null. The `ETag` is the version, quoted: send it back as `If-Match`
+// to change the document. The read takes no parameters.
+//
+// Corresponds with GET /v1/orgs/{org_id}/settings (the `GetSettings` operationId).
+func (c *Client) GetSettings(ctx context.Context, orgId OrgID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSettingsRequest(c.Server, orgId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutSettingsWithBody Replace the organisation's settings
+//
+// Replaces the whole document (a member left out or null is not set:
+// the default applies) on the condition that it is still at the
+// version `If-Match` names, the `ETag` of the read it was made from;
+// otherwise nothing changes and the answer is a 412 (read again,
+// apply the change, send it with the new `ETag`). `If-Match` is
+// required; `*` is not accepted. The rules a schema cannot express
+// (a text's placeholders, one SMS segment once filled, the display
+// name in the GSM alphabet where the built-in SMS texts use it) are
+// in docs/settings.md; each broken one is a 400 at its member's path.
+// A replacement that changes nothing writes nothing and answers the
+// document with the same `ETag`. Each change is one entry of the
+// audit list.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/orgs/{org_id}/settings (the `PutSettings` operationId).
+func (c *Client) PutSettingsWithBody(ctx context.Context, orgId OrgID, params *PutSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutSettingsRequestWithBody(c.Server, orgId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutSettings Replace the organisation's settings
+//
+// Replaces the whole document (a member left out or null is not set:
+// the default applies) on the condition that it is still at the
+// version `If-Match` names, the `ETag` of the read it was made from;
+// otherwise nothing changes and the answer is a 412 (read again,
+// apply the change, send it with the new `ETag`). `If-Match` is
+// required; `*` is not accepted. The rules a schema cannot express
+// (a text's placeholders, one SMS segment once filled, the display
+// name in the GSM alphabet where the built-in SMS texts use it) are
+// in docs/settings.md; each broken one is a 400 at its member's path.
+// A replacement that changes nothing writes nothing and answers the
+// document with the same `ETag`. Each change is one entry of the
+// audit list.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/orgs/{org_id}/settings (the `PutSettings` operationId).
+func (c *Client) PutSettings(ctx context.Context, orgId OrgID, params *PutSettingsParams, body PutSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutSettingsRequest(c.Server, orgId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSettingsHistory List the changes of the organisation's settings
+//
+// The audit list, newest change first: each change's version, time,
+// caller (its kind and the token's `sub`), request id and the paths
+// of the members it changed (`display_name`, `code.length`,
+// `messages.SMS.ES`), never their values. Pass `next` back as
+// `before` for the next page; it is null on the last one. A cursor
+// this route did not give is a 400.
+//
+// Corresponds with GET /v1/orgs/{org_id}/settings/history (the `GetSettingsHistory` operationId).
+func (c *Client) GetSettingsHistory(ctx context.Context, orgId OrgID, params *GetSettingsHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSettingsHistoryRequest(c.Server, orgId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8002,6 +8364,173 @@ func NewValidateOtpRequestWithBody(server string, orgId OrgID, adminIdentificati
 	return req, nil
 }
 
+// NewGetSettingsRequest constructs an http.Request for the GetSettings method
+func NewGetSettingsRequest(server string, orgId OrgID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org_id", orgId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orgs/%s/settings", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutSettingsRequest calls the generic PutSettings builder with application/json body
+func NewPutSettingsRequest(server string, orgId OrgID, params *PutSettingsParams, body PutSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutSettingsRequestWithBody(server, orgId, params, "application/json", bodyReader)
+}
+
+// NewPutSettingsRequestWithBody constructs an http.Request for the PutSettings method, with any body, and a specified content type
+func NewPutSettingsRequestWithBody(server string, orgId OrgID, params *PutSettingsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org_id", orgId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orgs/%s/settings", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("If-Match", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetSettingsHistoryRequest constructs an http.Request for the GetSettingsHistory method
+func NewGetSettingsHistoryRequest(server string, orgId OrgID, params *GetSettingsHistoryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org_id", orgId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orgs/%s/settings/history", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListWebhooksRequest constructs an http.Request for the ListWebhooks method
 func NewListWebhooksRequest(server string, orgId OrgID) (*http.Request, error) {
 	var err error
@@ -9179,6 +9708,74 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/orgs/{org_id}/identifications/otp/{admin_identification_id}/validate (the `ValidateOtp` operationId).
 	ValidateOtpWithResponse(ctx context.Context, orgId OrgID, adminIdentificationId ActorOtpID, params *ValidateOtpParams, body ValidateOtpJSONRequestBody, reqEditors ...RequestEditorFn) (*ValidateOtpResponse, error)
+
+	// GetSettingsWithResponse Read the organisation's settings
+	//
+	// The settings document as stored: every member, those not set null
+	// (the deployment's default applies to them), with the version it is
+	// at and when and by whom it was last changed. Until it is first
+	// written it is version 0, nothing set, `updated_at` and `updated_by`
+	// null. The `ETag` is the version, quoted: send it back as `If-Match`
+	// to change the document. The read takes no parameters.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/orgs/{org_id}/settings (the `GetSettings` operationId).
+	GetSettingsWithResponse(ctx context.Context, orgId OrgID, reqEditors ...RequestEditorFn) (*GetSettingsResponse, error)
+
+	// PutSettingsWithBodyWithResponse Replace the organisation's settings
+	//
+	// Replaces the whole document (a member left out or null is not set:
+	// the default applies) on the condition that it is still at the
+	// version `If-Match` names, the `ETag` of the read it was made from;
+	// otherwise nothing changes and the answer is a 412 (read again,
+	// apply the change, send it with the new `ETag`). `If-Match` is
+	// required; `*` is not accepted. The rules a schema cannot express
+	// (a text's placeholders, one SMS segment once filled, the display
+	// name in the GSM alphabet where the built-in SMS texts use it) are
+	// in docs/settings.md; each broken one is a 400 at its member's path.
+	// A replacement that changes nothing writes nothing and answers the
+	// document with the same `ETag`. Each change is one entry of the
+	// audit list.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/orgs/{org_id}/settings (the `PutSettings` operationId).
+	PutSettingsWithBodyWithResponse(ctx context.Context, orgId OrgID, params *PutSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutSettingsResponse, error)
+
+	// PutSettingsWithResponse Replace the organisation's settings
+	//
+	// Replaces the whole document (a member left out or null is not set:
+	// the default applies) on the condition that it is still at the
+	// version `If-Match` names, the `ETag` of the read it was made from;
+	// otherwise nothing changes and the answer is a 412 (read again,
+	// apply the change, send it with the new `ETag`). `If-Match` is
+	// required; `*` is not accepted. The rules a schema cannot express
+	// (a text's placeholders, one SMS segment once filled, the display
+	// name in the GSM alphabet where the built-in SMS texts use it) are
+	// in docs/settings.md; each broken one is a 400 at its member's path.
+	// A replacement that changes nothing writes nothing and answers the
+	// document with the same `ETag`. Each change is one entry of the
+	// audit list.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/orgs/{org_id}/settings (the `PutSettings` operationId).
+	PutSettingsWithResponse(ctx context.Context, orgId OrgID, params *PutSettingsParams, body PutSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutSettingsResponse, error)
+
+	// GetSettingsHistoryWithResponse List the changes of the organisation's settings
+	//
+	// The audit list, newest change first: each change's version, time,
+	// caller (its kind and the token's `sub`), request id and the paths
+	// of the members it changed (`display_name`, `code.length`,
+	// `messages.SMS.ES`), never their values. Pass `next` back as
+	// `before` for the next page; it is null on the last one. A cursor
+	// this route did not give is a 400.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/orgs/{org_id}/settings/history (the `GetSettingsHistory` operationId).
+	GetSettingsHistoryWithResponse(ctx context.Context, orgId OrgID, params *GetSettingsHistoryParams, reqEditors ...RequestEditorFn) (*GetSettingsHistoryResponse, error)
 
 	// ListWebhooksWithResponse List the organisation's webhook endpoints
 	//
@@ -12899,6 +13496,337 @@ func (r ValidateOtpResponse) ContentType() string {
 	return ""
 }
 
+// GetSettingsResponse200Headers the declared response headers of an HTTP 200 response for GetSettings
+type GetSettingsResponse200Headers struct {
+	ETag       string
+	XRequestId string
+}
+
+// GetSettingsResponse400Headers the declared response headers of an HTTP 400 response for GetSettings
+type GetSettingsResponse400Headers struct {
+	XRequestId string
+}
+
+// GetSettingsResponse401Headers the declared response headers of an HTTP 401 response for GetSettings
+type GetSettingsResponse401Headers struct {
+	XRequestId string
+}
+
+// GetSettingsResponse500Headers the declared response headers of an HTTP 500 response for GetSettings
+type GetSettingsResponse500Headers struct {
+	XRequestId string
+}
+
+// GetSettingsResponse503Headers the declared response headers of an HTTP 503 response for GetSettings
+type GetSettingsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+type GetSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Settings
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSettingsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetSettingsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSettingsResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetSettingsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetSettingsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSettingsResponse) GetJSON200() *Settings {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetSettingsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSettingsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSettingsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSettingsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PutSettingsResponse200Headers the declared response headers of an HTTP 200 response for PutSettings
+type PutSettingsResponse200Headers struct {
+	ETag       string
+	XRequestId string
+}
+
+// PutSettingsResponse400Headers the declared response headers of an HTTP 400 response for PutSettings
+type PutSettingsResponse400Headers struct {
+	XRequestId string
+}
+
+// PutSettingsResponse401Headers the declared response headers of an HTTP 401 response for PutSettings
+type PutSettingsResponse401Headers struct {
+	XRequestId string
+}
+
+// PutSettingsResponse412Headers the declared response headers of an HTTP 412 response for PutSettings
+type PutSettingsResponse412Headers struct {
+	XRequestId string
+}
+
+// PutSettingsResponse500Headers the declared response headers of an HTTP 500 response for PutSettings
+type PutSettingsResponse500Headers struct {
+	XRequestId string
+}
+
+// PutSettingsResponse503Headers the declared response headers of an HTTP 503 response for PutSettings
+type PutSettingsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+type PutSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Settings
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *PreconditionFailed
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PutSettingsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PutSettingsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PutSettingsResponse401Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *PutSettingsResponse412Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *PutSettingsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PutSettingsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutSettingsResponse) GetJSON200() *Settings {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutSettingsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutSettingsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r PutSettingsResponse) GetJSON412() *PreconditionFailed {
+	return r.JSON412
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PutSettingsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutSettingsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PutSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSettingsHistoryResponse200Headers the declared response headers of an HTTP 200 response for GetSettingsHistory
+type GetSettingsHistoryResponse200Headers struct {
+	XRequestId string
+}
+
+// GetSettingsHistoryResponse400Headers the declared response headers of an HTTP 400 response for GetSettingsHistory
+type GetSettingsHistoryResponse400Headers struct {
+	XRequestId string
+}
+
+// GetSettingsHistoryResponse401Headers the declared response headers of an HTTP 401 response for GetSettingsHistory
+type GetSettingsHistoryResponse401Headers struct {
+	XRequestId string
+}
+
+// GetSettingsHistoryResponse500Headers the declared response headers of an HTTP 500 response for GetSettingsHistory
+type GetSettingsHistoryResponse500Headers struct {
+	XRequestId string
+}
+
+// GetSettingsHistoryResponse503Headers the declared response headers of an HTTP 503 response for GetSettingsHistory
+type GetSettingsHistoryResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+type GetSettingsHistoryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SettingsHistoryPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSettingsHistoryResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetSettingsHistoryResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSettingsHistoryResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetSettingsHistoryResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetSettingsHistoryResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSettingsHistoryResponse) GetJSON200() *SettingsHistoryPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetSettingsHistoryResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSettingsHistoryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSettingsHistoryResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSettingsHistoryResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSettingsHistoryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSettingsHistoryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSettingsHistoryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSettingsHistoryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListWebhooksResponse200Headers the declared response headers of an HTTP 200 response for ListWebhooks
 type ListWebhooksResponse200Headers struct {
 	XRequestId string
@@ -14911,6 +15839,98 @@ func (c *ClientWithResponses) ValidateOtpWithResponse(ctx context.Context, orgId
 		return nil, err
 	}
 	return ParseValidateOtpResponse(rsp)
+}
+
+// GetSettingsWithResponse Read the organisation's settings
+//
+// The settings document as stored: every member, those not set null
+// (the deployment's default applies to them), with the version it is
+// at and when and by whom it was last changed. Until it is first
+// written it is version 0, nothing set, `updated_at` and `updated_by`
+// null. The `ETag` is the version, quoted: send it back as `If-Match`
+// to change the document. The read takes no parameters.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/orgs/{org_id}/settings (the `GetSettings` operationId).
+func (c *ClientWithResponses) GetSettingsWithResponse(ctx context.Context, orgId OrgID, reqEditors ...RequestEditorFn) (*GetSettingsResponse, error) {
+	rsp, err := c.GetSettings(ctx, orgId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSettingsResponse(rsp)
+}
+
+// PutSettingsWithBodyWithResponse Replace the organisation's settings
+//
+// Replaces the whole document (a member left out or null is not set:
+// the default applies) on the condition that it is still at the
+// version `If-Match` names, the `ETag` of the read it was made from;
+// otherwise nothing changes and the answer is a 412 (read again,
+// apply the change, send it with the new `ETag`). `If-Match` is
+// required; `*` is not accepted. The rules a schema cannot express
+// (a text's placeholders, one SMS segment once filled, the display
+// name in the GSM alphabet where the built-in SMS texts use it) are
+// in docs/settings.md; each broken one is a 400 at its member's path.
+// A replacement that changes nothing writes nothing and answers the
+// document with the same `ETag`. Each change is one entry of the
+// audit list.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/orgs/{org_id}/settings (the `PutSettings` operationId).
+func (c *ClientWithResponses) PutSettingsWithBodyWithResponse(ctx context.Context, orgId OrgID, params *PutSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutSettingsResponse, error) {
+	rsp, err := c.PutSettingsWithBody(ctx, orgId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutSettingsResponse(rsp)
+}
+
+// PutSettingsWithResponse Replace the organisation's settings
+//
+// Replaces the whole document (a member left out or null is not set:
+// the default applies) on the condition that it is still at the
+// version `If-Match` names, the `ETag` of the read it was made from;
+// otherwise nothing changes and the answer is a 412 (read again,
+// apply the change, send it with the new `ETag`). `If-Match` is
+// required; `*` is not accepted. The rules a schema cannot express
+// (a text's placeholders, one SMS segment once filled, the display
+// name in the GSM alphabet where the built-in SMS texts use it) are
+// in docs/settings.md; each broken one is a 400 at its member's path.
+// A replacement that changes nothing writes nothing and answers the
+// document with the same `ETag`. Each change is one entry of the
+// audit list.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/orgs/{org_id}/settings (the `PutSettings` operationId).
+func (c *ClientWithResponses) PutSettingsWithResponse(ctx context.Context, orgId OrgID, params *PutSettingsParams, body PutSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*PutSettingsResponse, error) {
+	rsp, err := c.PutSettings(ctx, orgId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutSettingsResponse(rsp)
+}
+
+// GetSettingsHistoryWithResponse List the changes of the organisation's settings
+//
+// The audit list, newest change first: each change's version, time,
+// caller (its kind and the token's `sub`), request id and the paths
+// of the members it changed (`display_name`, `code.length`,
+// `messages.SMS.ES`), never their values. Pass `next` back as
+// `before` for the next page; it is null on the last one. A cursor
+// this route did not give is a 400.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/orgs/{org_id}/settings/history (the `GetSettingsHistory` operationId).
+func (c *ClientWithResponses) GetSettingsHistoryWithResponse(ctx context.Context, orgId OrgID, params *GetSettingsHistoryParams, reqEditors ...RequestEditorFn) (*GetSettingsHistoryResponse, error) {
+	rsp, err := c.GetSettingsHistory(ctx, orgId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSettingsHistoryResponse(rsp)
 }
 
 // ListWebhooksWithResponse List the organisation's webhook endpoints
@@ -19160,6 +20180,379 @@ func ParseValidateOtpResponse(rsp *http.Response) (*ValidateOtpResponse, error) 
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ValidateOtpResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSettingsResponse parses an HTTP response from a GetSettingsWithResponse call
+func ParseGetSettingsResponse(rsp *http.Response) (*GetSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Settings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSettingsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetSettingsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSettingsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetSettingsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetSettingsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePutSettingsResponse parses an HTTP response from a PutSettingsWithResponse call
+func ParsePutSettingsResponse(rsp *http.Response) (*PutSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Settings
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PutSettingsResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PutSettingsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PutSettingsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 412:
+		var headers PutSettingsResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 500:
+		var headers PutSettingsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers PutSettingsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSettingsHistoryResponse parses an HTTP response from a GetSettingsHistoryWithResponse call
+func ParseGetSettingsHistoryResponse(rsp *http.Response) (*GetSettingsHistoryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSettingsHistoryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SettingsHistoryPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSettingsHistoryResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetSettingsHistoryResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSettingsHistoryResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetSettingsHistoryResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetSettingsHistoryResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/idadmin/api/docs"
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/memqueue"
+	"github.com/idadmin/api/internal/memstore"
 	"github.com/idadmin/api/internal/openapitest"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
@@ -153,8 +154,8 @@ func TestErrorCodesAreDocumented(t *testing.T) {
 			t.Errorf("schema %s: code enum = %v, want [%s]", name, enum, name)
 		}
 	}
-	if len(codes) != 9 {
-		t.Errorf("the document has %d error code schemas, want MDOC_000..MDOC_008", len(codes))
+	if len(codes) != 10 {
+		t.Errorf("the document has %d error code schemas, want MDOC_000..MDOC_008 and MDOC_010", len(codes))
 	}
 	for _, code := range codes {
 		if anchor := `<a id="` + code + `"></a>`; !bytes.Contains(md, []byte(anchor)) {
@@ -202,6 +203,7 @@ func newAPI(t *testing.T, e enginetest.Engine) *api {
 	verifier := &auth.Verifier{Secret: []byte("test-secret-0123456789"), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	queue := memqueue.New(time.Now)
 	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: anyAddress{}}), queue)
+	deps = deps.WithSettings(memstore.NewSettings(), nil)
 	h, err := deps.DevHandler(verifier)
 	if err != nil {
 		t.Fatal(err)
@@ -427,6 +429,15 @@ func TestExamplesGetTheirDocumentedStatus(t *testing.T) {
 				header := c.header.Clone()
 				header.Set("Content-Type", "application/json")
 				header.Set("Authorization", "Bearer "+token)
+				if header.Get("If-Match") != "" {
+					// A change made from the version read: the ETag of
+					// a read of the same path, as a client sends it.
+					read := a.mustDo(t, http.MethodGet, target, header, nil)
+					if read.status != http.StatusOK || read.header.Get("ETag") == "" {
+						t.Fatalf("read for If-Match: GET %s = %d: %s", target, read.status, read.body)
+					}
+					header.Set("If-Match", read.header.Get("ETag"))
+				}
 				got := a.mustDo(t, c.route.Method, target, header, c.body)
 				if got.status != c.want {
 					t.Errorf("%s %s = %d, want %d: %s", c.route.Method, target, got.status, c.want, got.body)
@@ -443,9 +454,11 @@ func TestExamplesGetTheirDocumentedStatus(t *testing.T) {
 
 // adminRoute reports whether rt is an administrator's: the back office's
 // (identifications/admin) or the organisation's settings
-// (identifications/settings, the webhook routes).
+// (identifications/settings: the webhook and settings routes), or either
+// (the settings' reads).
 func adminRoute(rt httpapi.Route) bool {
-	return slices.Equal(rt.Scopes, []string{auth.ScopeAdmin}) || slices.Equal(rt.Scopes, []string{auth.ScopeSettings})
+	return slices.Equal(rt.Scopes, []string{auth.ScopeAdmin}) || slices.Equal(rt.Scopes, []string{auth.ScopeSettings}) ||
+		slices.Equal(rt.Scopes, []string{auth.ScopeAdmin, auth.ScopeSettings})
 }
 
 // mustTarget fills the path of c: org_id with its example, an

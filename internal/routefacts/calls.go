@@ -3,6 +3,7 @@ package routefacts
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/httpapi"
@@ -36,9 +37,16 @@ var (
 //     (404 otherwise, though its log outlives it): two reads, GetItem
 //     first.
 //
+// A route that issues codes (one that needs the code keys) may also read
+// its organisation's settings (settings.Cache: one GetItem, kept for
+// settings.CacheTTL per function) before it writes: that read, the last
+// GetItem before the first write, is set aside before the rules above are
+// applied.
+//
 // The counts are measured (enginetest.CallCounter), never declared per
 // route.
 func CheckSuccess(rt httpapi.Route, ops []string) error {
+	ops = withoutSettingsRead(rt, ops)
 	var nReads, nWrites int
 	for n, op := range ops {
 		switch {
@@ -74,13 +82,51 @@ func CheckSuccess(rt httpapi.Route, ops []string) error {
 	return nil
 }
 
+// withoutSettingsRead is ops without the read of the organisation's
+// settings a route that issues codes may make: the last GetItem before the
+// first write.
+func withoutSettingsRead(rt httpapi.Route, ops []string) []string {
+	if !readsSettings(rt) {
+		return ops
+	}
+	last := -1
+	for n, op := range ops {
+		if writes[op] {
+			break
+		}
+		if op == "GetItem" {
+			last = n
+		}
+	}
+	if last < 0 || !slices.ContainsFunc(ops[last:], func(op string) bool { return writes[op] }) {
+		return ops
+	}
+	return slices.Delete(slices.Clone(ops), last, last+1)
+}
+
+// readsSettings reports whether rt may read its organisation's settings:
+// it issues codes (it needs the code keys, and is neither a GET nor the
+// validation of a code, which issues none).
+func readsSettings(rt httpapi.Route) bool {
+	return rt.Method != http.MethodGet && slices.Contains(rt.Needs, httpapi.NeedCodeKeys) &&
+		rt.Name != httpapi.ValidateOTP.Name && rt.Name != httpapi.ValidateChainOTP.Name
+}
+
 // MaxSuccessCalls is the most DynamoDB calls one success of rt makes on a
 // table that holds only the process it acts on (where a listing's page
 // has nothing to read ahead for), as CheckSuccess's rules allow: for a
 // listing's page of one partition (no filter, one status, or a person),
 // a Query per shard of the organisation's partitions and one BatchGetItem;
-// one for any other GET and an idempotent action, two for the others.
+// one for any other GET and an idempotent action, two for the others; one
+// more for a route that may read its organisation's settings.
 func MaxSuccessCalls(rt httpapi.Route) int {
+	if readsSettings(rt) {
+		return maxCalls(rt) + 1
+	}
+	return maxCalls(rt)
+}
+
+func maxCalls(rt httpapi.Route) int {
 	if isListing(rt) {
 		return dynamostore.ListShards + 1
 	}

@@ -49,6 +49,11 @@ const (
 	// run without DNS.
 	exampleWebhook       = `{"url":"https://93.184.215.14/idadmin/hooks","events":["*"],"description":"Back office"}`
 	exampleWebhookChange = `{"events":["identification.completed","identification.failed"],"description":"The ends only"}`
+
+	// The settings' (docs/settings.md): the whole document, sent with the
+	// If-Match of the read it was made from.
+	exampleSettings = `{"display_name":"Acme Bank","default_language":"ES","code":{"length":8,"ttl_minutes":10},"channels":["SMS","EMAIL"],` +
+		`"messages":{"SMS":{"ES":"{org}: tu código es {code}. Caduca en {minutes} min."}}}`
 )
 
 // deliveriesQueries are the deliveries log's queries: a page size, then a
@@ -94,6 +99,8 @@ var table = map[string]Facts{
 	"create-webhook":                 {Example: exampleWebhook},
 	"update-webhook":                 {Example: exampleWebhookChange},
 	"list-webhook-deliveries":        {Queries: deliveriesQueries},
+	"put-settings":                   {Example: exampleSettings},
+	"get-settings-history":           {Queries: []string{"limit=5"}},
 }
 
 // Of returns the facts of the route called name (none for a route that

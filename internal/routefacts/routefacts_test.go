@@ -55,7 +55,16 @@ func TestCheckSuccess(t *testing.T) {
 		{httpapi.CreateOTP, []string{"PutItem"}, true},
 		{httpapi.CancelOTP, []string{"UpdateItem"}, true},
 		{httpapi.CancelOTP, []string{"GetItem", "UpdateItem"}, false},
-		{httpapi.ResendOTP, []string{"GetItem", "UpdateItem"}, false},
+		// A route that issues codes may read its organisation's settings
+		// once before its write; never twice, never after.
+		{httpapi.ResendOTP, []string{"GetItem", "UpdateItem"}, true},
+		{httpapi.ResendOTP, []string{"GetItem", "GetItem", "UpdateItem"}, false},
+		{httpapi.ResendOTP, []string{"UpdateItem", "GetItem"}, false},
+		{httpapi.CreateOTP, []string{"GetItem", "PutItem"}, true},
+		{httpapi.CreateOTP, []string{"GetItem", "TransactWriteItems"}, true},
+		{httpapi.CreateOTP, []string{"Query", "PutItem"}, false},
+		{httpapi.ValidateChain, []string{"GetItem", "GetItem", "UpdateItem"}, true},
+		{httpapi.ValidateChain, []string{"GetItem", "GetItem", "GetItem", "UpdateItem"}, false},
 		{httpapi.ResendOTP, []string{"TransactWriteItems", "GetItem"}, false},
 		{httpapi.DeleteOTP, []string{"GetItem", "UpdateItem"}, true},
 		{httpapi.DeleteOTP, []string{"GetItem", "TransactWriteItems"}, true},

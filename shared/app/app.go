@@ -25,6 +25,7 @@ import (
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/sweep"
 	"github.com/idadmin/api/shared/webhooks"
 )
@@ -77,6 +78,8 @@ type wiring struct {
 	// webhooks wires the webhooks service into the deps (WithWebhooks):
 	// a func value, so that a function without it links no egress client.
 	webhooks func(d Deps, keys *identification.CodeKeys) Deps
+	// settings: the function serves a settings route (WithSettings).
+	settings bool
 }
 
 // WithCodeKeys loads the code keys with load, once, at start-up, from the
@@ -189,6 +192,13 @@ type Deps struct {
 	// Webhooks serves the webhook routes (WithWebhooks); nil where no
 	// route of the process needs it.
 	Webhooks *webhooks.Service
+	// SettingsCache reads organisations' settings for the paths that issue
+	// and deliver codes (the service's policies, the stream processor's
+	// texts), each kept settings.CacheTTL.
+	SettingsCache *settings.Cache
+	// Settings serves the settings routes (WithSettings); nil where no
+	// route of the process needs it.
+	Settings *settings.Service
 }
 
 // WithWebhooks is d with the webhook routes' service: endpoints in d's
@@ -203,13 +213,16 @@ func (d Deps) WithWebhooks(keys *identification.CodeKeys, out *egress.Client, qu
 // NewDeps wires the store and service on client.
 func NewDeps(c Config, client *dynamodb.Client, logger *slog.Logger, opts ...identification.Option) Deps {
 	store := dynamostore.New(client, dynamostore.Options{Table: c.TableName, Shards: c.Shards, Retention: c.Retention})
+	cache := settings.NewCache(store, nil)
 	return Deps{
-		Config:  c,
-		Client:  client,
-		Store:   store,
-		Service: identification.NewService(store, append([]identification.Option{identification.WithCodeTTL(c.CodeTTL)}, opts...)...),
-		Dynamo:  store,
-		Logger:  logger,
+		Config: c,
+		Client: client,
+		Store:  store,
+		Service: identification.NewService(store,
+			append([]identification.Option{identification.WithCodeTTL(c.CodeTTL), identification.WithPolicies(cache)}, opts...)...),
+		Dynamo:        store,
+		Logger:        logger,
+		SettingsCache: cache,
 	}
 }
 
@@ -227,6 +240,7 @@ func (d Deps) LambdaHandler(routes ...httpapi.Route) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
 		Webhooks:     d.Webhooks,
+		Settings:     d.Settings,
 		Authenticate: LambdaAuthenticator(d.Config.OrgClaim),
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,
@@ -246,6 +260,7 @@ func (d Deps) DevHandler(v *auth.Verifier, routes ...httpapi.Route) (http.Handle
 	return httpapi.New(httpapi.Config{
 		Service:      d.Service,
 		Webhooks:     d.Webhooks,
+		Settings:     d.Settings,
 		Authenticate: v.Authenticate,
 		Logger:       d.Logger,
 		DocsURL:      d.Config.DocsURL,

@@ -144,6 +144,9 @@ func lambdaFromEnv(route httpapi.Route, logs io.Writer, opts ...Option) (LambdaF
 	if w.webhooks != nil {
 		deps = w.webhooks(deps, w.keys)
 	}
+	if w.settings {
+		deps = deps.WithSettings(deps.Dynamo, nil)
+	}
 	return newLambdaHandler(route, deps)
 }
 

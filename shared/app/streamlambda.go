@@ -90,7 +90,8 @@ func streamFromEnv(logs io.Writer, wire func(ctx context.Context, cfg Config) (S
 	if w.Webhooks != nil {
 		publisher = Publishers(w.Publisher, &webhooks.Fanout{Endpoints: deps.Dynamo, Queue: w.Webhooks})
 	}
-	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: publisher, Evidence: w.Evidence, Logger: logger}), nil
+	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: publisher, Evidence: w.Evidence, Logger: logger,
+		Texts: deps.SettingsCache}), nil
 }
 
 // FromLambdaImage turns a stream image as Lambda delivers it into the

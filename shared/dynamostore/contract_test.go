@@ -7,6 +7,7 @@ import (
 	"github.com/idadmin/api/internal/storetest"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/webhooks"
 )
 
@@ -50,6 +51,18 @@ func TestKeepingContract(t *testing.T) {
 func TestWebhooksContract(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		storetest.RunWebhooks(t, func(t *testing.T) webhooks.Store {
+			client, table, _ := enginetest.NewTable(t, e)
+			return dynamostore.New(client, dynamostore.Options{Table: table})
+		})
+	})
+}
+
+// TestSettingsContract holds the DynamoDB store's settings side to the
+// contract every settings.Store meets (storetest.RunSettings), on each
+// engine.
+func TestSettingsContract(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		storetest.RunSettings(t, func(t *testing.T) settings.Store {
 			client, table, _ := enginetest.NewTable(t, e)
 			return dynamostore.New(client, dynamostore.Options{Table: table})
 		})

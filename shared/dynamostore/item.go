@@ -26,6 +26,8 @@ import (
 //	                             sk = N         how many webhook endpoints the org has (kind webhook-count)
 //	pk = ORG#<org>#WEBHOOK#<endpoint id>
 //	                             sk = D#<delivery id>  a delivery in the endpoint's log (kind webhook-delivery)
+//	pk = ORG#<org>#SETTINGS      sk = S         the organisation's settings document (kind settings; settings.go)
+//	                             sk = H#<ver>   the change that made version <ver>, zero-padded to 12 digits (kind settings-change)
 //
 // Only process items have sort key P (so only they reach the stream
 // function) and only they carry an index's key attributes.

@@ -58,10 +58,10 @@ const (
 // The store keeps the webhooks' endpoints and deliveries log too.
 var _ webhooks.Store = (*Store)(nil)
 
-// Retries of a transaction on the endpoint count that met another one on
-// it (registrations or deletions at once): DynamoDB cancels it, having
-// changed nothing, with reason TransactionConflict, which the SDK does not
-// retry.
+// Retries of a transaction that met another one on one of its items (on
+// the endpoint count: registrations or deletions at once; on a settings
+// document: changes at once): DynamoDB cancels it, having changed
+// nothing, with reason TransactionConflict, which the SDK does not retry.
 const (
 	conflictRetries  = 12
 	conflictBaseWait = 5 * time.Millisecond
@@ -177,7 +177,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, st webhooks.Stored) error {
 			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 		}},
 	}
-	reasons, err := s.transactEndpoints(ctx, items)
+	reasons, err := s.transactRetrying(ctx, items, endpointsBusy)
 	if err != nil {
 		return fmt.Errorf("create webhook endpoint: %w", err)
 	}
@@ -210,7 +210,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, org, id string) error {
 			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": number(-1), ":kind": str(kindWebhookCount)},
 		}},
 	}
-	reasons, err := s.transactEndpoints(ctx, items)
+	reasons, err := s.transactRetrying(ctx, items, endpointsBusy)
 	if err != nil {
 		return fmt.Errorf("delete webhook endpoint: %w", err)
 	}
@@ -223,12 +223,17 @@ func (s *Store) DeleteEndpoint(ctx context.Context, org, id string) error {
 	return fmt.Errorf("delete webhook endpoint: transaction cancelled: %s", reasonCodes(reasons))
 }
 
-// transactEndpoints runs items as one TransactWriteItems, again (after a
+// endpointsBusy is what a change of webhook endpoints that kept meeting
+// others is told.
+const endpointsBusy = "another change of this organisation's webhook endpoints is in progress; retry"
+
+// transactRetrying runs items as one TransactWriteItems, again (after a
 // jittered wait) while DynamoDB cancels it only for meeting another
 // transaction on one of its items. It returns the cancellation reasons of
 // a transaction cancelled for another cause (a condition), nil when it
-// was written; KindConflict when it kept meeting others.
-func (s *Store) transactEndpoints(ctx context.Context, items []types.TransactWriteItem) ([]types.CancellationReason, error) {
+// was written; KindConflict with the message busy when it kept meeting
+// others.
+func (s *Store) transactRetrying(ctx context.Context, items []types.TransactWriteItem, busy string) ([]types.CancellationReason, error) {
 	wait := conflictBaseWait
 	for try := 1; ; try++ {
 		// A new input each time: the SDK fills in its ClientRequestToken,
@@ -258,8 +263,7 @@ func (s *Store) transactEndpoints(ctx context.Context, items []types.TransactWri
 			return nil, classify("transact write items", err)
 		}
 		if try == conflictRetries {
-			return nil, &identification.Error{Kind: identification.KindConflict,
-				Message: "another change of this organisation's webhook endpoints is in progress; retry", Err: err}
+			return nil, &identification.Error{Kind: identification.KindConflict, Message: busy, Err: err}
 		}
 		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
 		select {

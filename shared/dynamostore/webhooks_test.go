@@ -39,7 +39,7 @@ func newHooks(t *testing.T, e enginetest.Engine) *hooks {
 	// could reach the stream function.
 	t.Cleanup(func() {
 		if !t.Failed() {
-			h.checkNoIndexKeys(t)
+			checkNoIndexKeys(t, h.client, h.table, "webhook")
 		}
 	})
 	return h
@@ -90,14 +90,15 @@ func (h *hooks) count(t *testing.T, org string) string {
 // indexKeys are the attributes the table's indexes key on.
 var indexKeys = []string{"l_org", "l_org_status", "l_email", "l_phone", "l_document", "ls", "open_shard", "open_expires_at"}
 
-// checkNoIndexKeys scans the table: no item has an index's key attribute
-// or sort key P, and every index is empty.
-func (h *hooks) checkNoIndexKeys(t *testing.T) {
+// checkNoIndexKeys scans the table: every item is of a kind named
+// kindPrefix..., no item has an index's key attribute or sort key P, and
+// every index is empty.
+func checkNoIndexKeys(t *testing.T, client *dynamodb.Client, table, kindPrefix string) {
 	t.Helper()
 	// t.Context() is already cancelled when cleanups run.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	desc, err := h.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(h.table)})
+	desc, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func (h *hooks) checkNoIndexKeys(t *testing.T) {
 				t.Errorf("index %s keys on %s, which the test does not know", aws.ToString(gsi.IndexName), aws.ToString(k.AttributeName))
 			}
 		}
-		out, err := h.client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(h.table), IndexName: gsi.IndexName})
+		out, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), IndexName: gsi.IndexName})
 		if err != nil {
 			t.Fatalf("scan %s: %v", aws.ToString(gsi.IndexName), err)
 		}
@@ -116,7 +117,7 @@ func (h *hooks) checkNoIndexKeys(t *testing.T) {
 			t.Errorf("index %s holds %d items: %v", aws.ToString(gsi.IndexName), len(out.Items), out.Items)
 		}
 	}
-	p := dynamodb.NewScanPaginator(h.client, &dynamodb.ScanInput{TableName: aws.String(h.table), ConsistentRead: aws.Bool(true)})
+	p := dynamodb.NewScanPaginator(client, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
 	items := 0
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -128,7 +129,7 @@ func (h *hooks) checkNoIndexKeys(t *testing.T) {
 			if s(it["sk"]) == "P" {
 				t.Errorf("item %s has sort key P: the stream function would see it", s(it["pk"]))
 			}
-			if k := s(it["kind"]); !strings.HasPrefix(k, "webhook") {
+			if k := s(it["kind"]); !strings.HasPrefix(k, kindPrefix) {
 				t.Errorf("item %s %s is of kind %q", s(it["pk"]), s(it["sk"]), k)
 			}
 			for _, a := range keyed {

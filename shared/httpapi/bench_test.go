@@ -75,7 +75,7 @@ func benchRoute(b *testing.B, rt httpapi.Route, authn httpapi.Authenticator, hea
 
 	prepare := func(n int) {
 		store := memstore.New()
-		tree, err := httpapi.New(httpapi.Config{Routes: httpapi.Routes(), Webhooks: memWebhooks(nil), Service: identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()), Authenticate: authn, Logger: logger})
+		tree, err := httpapi.New(httpapi.Config{Routes: httpapi.Routes(), Webhooks: memWebhooks(nil), Settings: memSettings(nil), Service: identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()), Authenticate: authn, Logger: logger})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -24,6 +24,7 @@ func TestDeviceHeaderSpellingHint(t *testing.T) {
 	h, err := httpapi.New(httpapi.Config{
 		Routes:       httpapi.Routes(),
 		Webhooks:     memWebhooks(nil),
+		Settings:     memSettings(nil),
 		Service:      identification.NewService(memstore.New(), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: v.Authenticate,
 		Logger:       slog.New(slog.DiscardHandler),

@@ -43,6 +43,7 @@ var errorTable = map[identification.Kind]errorClass{
 	identification.KindUnavailable:  {http.StatusServiceUnavailable, "MDOC_000", "INTERNAL_SERVER_ERROR"},
 	identification.KindMismatch:     {http.StatusUnprocessableEntity, "MDOC_007", "UNPROCESSABLE_ENTITY"},
 	identification.KindTooSoon:      {http.StatusTooManyRequests, "MDOC_008", "TOO_MANY_REQUESTS"},
+	identification.KindPrecondition: {http.StatusPreconditionFailed, "MDOC_010", "PRECONDITION_FAILED"},
 }
 
 var errInternal = errorClass{http.StatusInternalServerError, "MDOC_000", "INTERNAL_SERVER_ERROR"}

@@ -242,7 +242,7 @@ func (r *fbRoute) batch() int {
 func (r *fbRoute) prepare(b *testing.B, state fbState, n int) (http.Handler, []*http.Request) {
 	store := &fbOnceStore{Store: memstore.New(), recs: map[string]identification.Idempotency{}}
 	principal := r.principal
-	h, err := httpapi.New(httpapi.Config{Routes: httpapi.Routes(), Logger: r.logger, Webhooks: memWebhooks(nil),
+	h, err := httpapi.New(httpapi.Config{Routes: httpapi.Routes(), Logger: r.logger, Webhooks: memWebhooks(nil), Settings: memSettings(nil),
 		Service:      identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: func(*http.Request) (auth.Principal, error) { return principal, nil },
 		SourceIP:     func(*http.Request) string { return "198.51.100.7" }})

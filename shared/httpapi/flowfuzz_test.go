@@ -44,6 +44,7 @@ func FuzzDeviceHeaders(f *testing.F) {
 	h, err := httpapi.New(httpapi.Config{
 		Routes:       httpapi.Routes(),
 		Webhooks:     memWebhooks(nil),
+		Settings:     memSettings(nil),
 		Service:      identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: v.Authenticate,
 		Logger:       slog.New(slog.NewJSONHandler(&logs, nil)),

@@ -57,6 +57,7 @@ func newFuzzTree(tb testing.TB) *fuzzTree {
 	h, err := httpapi.New(httpapi.Config{
 		Routes:       httpapi.Routes(),
 		Webhooks:     memWebhooks(func() time.Time { return fuzzNow }),
+		Settings:     memSettings(func() time.Time { return fuzzNow }),
 		Service:      identification.NewService(store, identification.WithClock(func() time.Time { return fuzzNow }), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: v.Authenticate,
 	})
@@ -317,6 +318,7 @@ var statusCodes = map[int][]string{
 	404: {"MDOC_004"},
 	405: {"MDOC_001"},
 	409: {"MDOC_005", "MDOC_006"},
+	412: {"MDOC_010"},
 	503: {"MDOC_000"},
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/webhooks"
 )
 
@@ -37,7 +38,10 @@ type Config struct {
 	Service *identification.Service
 	// Webhooks serves the webhook routes (required by routes that need
 	// NeedWebhooks).
-	Webhooks     *webhooks.Service
+	Webhooks *webhooks.Service
+	// Settings serves the settings routes (required by routes that need
+	// NeedSettings).
+	Settings     *settings.Service
 	Authenticate Authenticator
 	Logger       *slog.Logger
 	// DocsURL is the base of every error's ref.
@@ -76,6 +80,7 @@ const DeadlineMargin = 500 * time.Millisecond
 type Handler struct {
 	svc       *identification.Service
 	webhooks  *webhooks.Service
+	settings  *settings.Service
 	authn     Authenticator
 	logger    *slog.Logger
 	docsURL   string
@@ -95,6 +100,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		svc:       cfg.Service,
 		webhooks:  cfg.Webhooks,
+		settings:  cfg.Settings,
 		authn:     cfg.Authenticate,
 		logger:    cfg.Logger,
 		docsURL:   cfg.DocsURL,
@@ -128,6 +134,9 @@ func New(cfg Config) (*Handler, error) {
 			}
 			if need == NeedWebhooks && cfg.Webhooks == nil {
 				return nil, fmt.Errorf("httpapi: route %s needs the webhooks service, and none is configured", rt.Name)
+			}
+			if need == NeedSettings && cfg.Settings == nil {
+				return nil, fmt.Errorf("httpapi: route %s needs the settings service, and none is configured", rt.Name)
 			}
 		}
 		h.mux.Handle(rt.Method+" "+rt.Path, h.endpoint(rt))

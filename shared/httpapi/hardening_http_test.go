@@ -41,6 +41,7 @@ func newHardTree(t *testing.T, store identification.Store, configure func(*httpa
 	cfg := httpapi.Config{
 		Routes:       httpapi.Routes(),
 		Webhooks:     memWebhooks(func() time.Time { return fuzzNow }),
+		Settings:     memSettings(func() time.Time { return fuzzNow }),
 		Service:      identification.NewService(store, identification.WithClock(func() time.Time { return fuzzNow }), identification.WithCodeKeys(fixture.CodeKeys()), fixture.UnreachableEvidence()),
 		Authenticate: tree.v.Authenticate,
 		Logger:       app.NewLogger(tree.logs, slog.LevelInfo),

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,6 +62,10 @@ func TestIsolationMatrix(t *testing.T) {
 			victimIDs = append(victimIDs, h.endpoint, h.delivery)
 		}
 
+		// The victim's settings, changed twice.
+		settingsBefore := seedSettings(t, env, victim, settingsToken)
+		victimIDs = append(victimIDs, matrixSettingsName)
+
 		for _, attacker := range attackers {
 			token := env.Token(t, attacker, auth.ScopeAdmin, auth.ScopeForceDelete, auth.ScopeActor, auth.ScopeAgent, auth.ScopeReview, auth.ScopeProvider,
 				auth.ScopeSettings)
@@ -69,6 +74,10 @@ func TestIsolationMatrix(t *testing.T) {
 			for _, rt := range routes {
 				if isWebhookRoute(rt) {
 					webhookMatrix(t, env, rt, victim, attacker, token, hooks, own, victimIDs)
+					continue
+				}
+				if isSettingsRoute(rt) {
+					settingsMatrix(t, env, rt, victim, attacker, token, victimIDs)
 					continue
 				}
 				typ := rt.Type()
@@ -128,6 +137,12 @@ func TestIsolationMatrix(t *testing.T) {
 				if after.Status != http.StatusOK || !bytes.Equal(after.Body, before[path]) {
 					t.Errorf("the victim's %s changed:\nbefore %s\nafter  %d %s", path, before[path], after.Status, after.Body)
 				}
+			}
+		}
+		for path, body := range settingsBefore {
+			after := env.Do(t, apitest.Request{Method: http.MethodGet, Path: path, Token: settingsToken})
+			if after.Status != http.StatusOK || !bytes.Equal(after.Body, body) {
+				t.Errorf("the victim's %s changed:\nbefore %s\nafter  %d %s", path, body, after.Status, after.Body)
 			}
 		}
 		// Nothing was queued: no test event or replay reached a victim's
@@ -192,6 +207,64 @@ func seedWebhooks(t *testing.T, env *apitest.Env, org string) []matrixHook {
 }
 
 func isWebhookRoute(rt httpapi.Route) bool { return strings.Contains(rt.Path, "/webhooks") }
+
+func isSettingsRoute(rt httpapi.Route) bool { return strings.Contains(rt.Path, "/settings") }
+
+// matrixSettingsName is the victim's display name, which no answer to
+// another organisation may show.
+const matrixSettingsName = "Victim Bank Zeta"
+
+// seedSettings changes org's settings twice and returns what its reads
+// answer, by path.
+func seedSettings(t *testing.T, env *apitest.Env, org, token string) map[string][]byte {
+	t.Helper()
+	base := "/v1/orgs/" + org + "/settings"
+	for n, body := range []string{`{"display_name":"Victim Bank"}`, `{"display_name":"` + matrixSettingsName + `","code":{"length":9}}`} {
+		resp := env.Do(t, apitest.Request{Method: http.MethodPut, Path: base, Token: token, Body: body,
+			Header: http.Header{"If-Match": {`"` + strconv.Itoa(n) + `"`}}})
+		if resp.Status != http.StatusOK {
+			t.Fatalf("seed settings of %s: %d %s", org, resp.Status, resp.Body)
+		}
+	}
+	out := map[string][]byte{}
+	for _, path := range []string{base, base + "/history"} {
+		out[path] = env.Do(t, apitest.Request{Method: http.MethodGet, Path: path, Token: token}).Body
+	}
+	return out
+}
+
+// settingsMatrix is the matrix of one settings route: on the victim's path
+// a 401 (a PUT with the victim's current ETag included); on the
+// attacker's own path its own settings, showing nothing of the victim's.
+func settingsMatrix(t *testing.T, env *apitest.Env, rt httpapi.Route, victim, attacker, token string, victimIDs []string) {
+	t.Helper()
+	for _, org := range []string{victim, attacker} {
+		path := strings.ReplaceAll(rt.Path, "{org_id}", org)
+		req := apitest.Request{Method: rt.Method, Path: path, Token: token, Body: routefacts.Example(rt.Name)}
+		if q := routefacts.Query(rt.Name); q != "" {
+			req.Path += "?" + q
+		}
+		if rt.Method == http.MethodPut {
+			etag := `"2"` // the victim's
+			if org == attacker {
+				etag = env.Do(t, apitest.Request{Method: http.MethodGet, Path: path, Token: token}).Header.Get("ETag")
+			}
+			req.Header = http.Header{"If-Match": {etag}}
+		}
+		resp := env.Do(t, req)
+		switch {
+		case org == victim && resp.Status != http.StatusUnauthorized:
+			t.Errorf("%s as %s on org %s: got %d, want 401: %s", rt.Name, attacker, org, resp.Status, resp.Body)
+		case org == attacker && resp.Status != rt.Success:
+			t.Errorf("%s as %s on its own org: got %d, want %d: %s", rt.Name, attacker, resp.Status, rt.Success, resp.Body)
+		}
+		for _, id := range victimIDs {
+			if bytes.Contains(resp.Body, []byte(id)) {
+				t.Errorf("%s as %s on org %s shows the victim's %s: %s", rt.Name, attacker, org, id, resp.Body)
+			}
+		}
+	}
+}
 
 // randomHex is n random lower-case hex digits.
 func randomHex(t *testing.T, n int) string {

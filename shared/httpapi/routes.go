@@ -50,6 +50,9 @@ const (
 	NeedEvidence Need = "evidence"
 	// NeedWebhooks: the route manages webhook endpoints (Config.Webhooks).
 	NeedWebhooks Need = "webhooks"
+	// NeedSettings: the route reads or changes the organisation's
+	// settings (Config.Settings).
+	NeedSettings Need = "settings"
 )
 
 const (
@@ -141,7 +144,8 @@ var routes = []Route{CreateOTP, CancelOTP, CloseOTP, ExtendOTP, DeleteOTP, Creat
 	ListOTP, ListChain, RequestOTPEvidenceUploads, ConfirmOTPEvidence, GetOTPEvidence,
 	RequestChainEvidenceUploads, ConfirmChainEvidence, GetChainEvidence, DecideChainDocument,
 	CreateWebhook, ListWebhooks, GetWebhook, UpdateWebhook, RotateWebhookSecret, DeleteWebhook,
-	TestWebhook, ListWebhookDeliveries, ReplayWebhookDelivery}
+	TestWebhook, ListWebhookDeliveries, ReplayWebhookDelivery,
+	GetSettings, PutSettings, GetSettingsHistory}
 
 // Type is the type of process the route acts on.
 func (r Route) Type() identification.Type { return r.typ }

@@ -26,30 +26,30 @@ const (
 )
 
 var (
-	settings       = []string{auth.ScopeSettings}
+	settingsScope  = []string{auth.ScopeSettings}
 	webhooksNeeded = []Need{NeedWebhooks}
 )
 
 // The webhook routes.
 var (
-	CreateWebhook = Route{Name: "create-webhook", Method: http.MethodPost, Path: webhooksPath, Success: http.StatusCreated, Scopes: settings,
+	CreateWebhook = Route{Name: "create-webhook", Method: http.MethodPost, Path: webhooksPath, Success: http.StatusCreated, Scopes: settingsScope,
 		Needs: webhooksNeeded, serve: (*Handler).createWebhook}
-	ListWebhooks = Route{Name: "list-webhooks", Method: http.MethodGet, Path: webhooksPath, Success: http.StatusOK, Scopes: settings,
+	ListWebhooks = Route{Name: "list-webhooks", Method: http.MethodGet, Path: webhooksPath, Success: http.StatusOK, Scopes: settingsScope,
 		Needs: webhooksNeeded, serve: (*Handler).listWebhooks}
-	GetWebhook = Route{Name: "get-webhook", Method: http.MethodGet, Path: webhooksPath + "/{" + webhookID + "}", Success: http.StatusOK, Scopes: settings,
+	GetWebhook = Route{Name: "get-webhook", Method: http.MethodGet, Path: webhooksPath + "/{" + webhookID + "}", Success: http.StatusOK, Scopes: settingsScope,
 		Needs: webhooksNeeded, serve: (*Handler).getWebhook}
-	UpdateWebhook = Route{Name: "update-webhook", Method: http.MethodPatch, Path: webhooksPath + "/{" + webhookID + "}", Success: http.StatusOK, Scopes: settings,
+	UpdateWebhook = Route{Name: "update-webhook", Method: http.MethodPatch, Path: webhooksPath + "/{" + webhookID + "}", Success: http.StatusOK, Scopes: settingsScope,
 		Needs: webhooksNeeded, serve: (*Handler).updateWebhook}
 	RotateWebhookSecret = Route{Name: "rotate-webhook-secret", Method: http.MethodPost, Path: webhooksPath + "/{" + webhookID + "}/rotate-secret", Success: http.StatusOK,
-		Scopes: settings, Needs: webhooksNeeded, serve: (*Handler).rotateWebhookSecret}
-	DeleteWebhook = Route{Name: "delete-webhook", Method: http.MethodDelete, Path: webhooksPath + "/{" + webhookID + "}", Success: http.StatusNoContent, Scopes: settings,
+		Scopes: settingsScope, Needs: webhooksNeeded, serve: (*Handler).rotateWebhookSecret}
+	DeleteWebhook = Route{Name: "delete-webhook", Method: http.MethodDelete, Path: webhooksPath + "/{" + webhookID + "}", Success: http.StatusNoContent, Scopes: settingsScope,
 		Needs: webhooksNeeded, serve: (*Handler).deleteWebhook}
-	TestWebhook = Route{Name: "test-webhook", Method: http.MethodPost, Path: webhooksPath + "/{" + webhookID + "}/test", Success: http.StatusAccepted, Scopes: settings,
+	TestWebhook = Route{Name: "test-webhook", Method: http.MethodPost, Path: webhooksPath + "/{" + webhookID + "}/test", Success: http.StatusAccepted, Scopes: settingsScope,
 		Needs: webhooksNeeded, serve: (*Handler).testWebhook}
 	ListWebhookDeliveries = Route{Name: "list-webhook-deliveries", Method: http.MethodGet, Path: webhooksPath + "/{" + webhookID + "}/deliveries", Success: http.StatusOK,
-		Scopes: settings, Needs: webhooksNeeded, serve: (*Handler).listWebhookDeliveries}
+		Scopes: settingsScope, Needs: webhooksNeeded, serve: (*Handler).listWebhookDeliveries}
 	ReplayWebhookDelivery = Route{Name: "replay-webhook-delivery", Method: http.MethodPost, Path: webhooksPath + "/{" + webhookID + "}/deliveries/{" + deliveryID + "}/replay",
-		Success: http.StatusAccepted, Scopes: settings, Needs: webhooksNeeded, serve: (*Handler).replayWebhookDelivery}
+		Success: http.StatusAccepted, Scopes: settingsScope, Needs: webhooksNeeded, serve: (*Handler).replayWebhookDelivery}
 )
 
 // validWebhookID reports whether s is an endpoint id: "wh_" and 32

@@ -8,6 +8,7 @@ import (
 	"github.com/idadmin/api/internal/memstore"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/egress"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/webhooks"
 )
 
@@ -22,4 +23,11 @@ func memWebhooks(clock func() time.Time) *webhooks.Service {
 	}
 	check := app.WebhookURLCheck(egress.New(egress.Options{AllowLoopback: true}))
 	return webhooks.NewService(memstore.NewWebhooks(), fixture.CodeKeys(), check, memqueue.New(clock), clock)
+}
+
+// memSettings is the settings routes' service for a handler tree built
+// without a table: documents and their audit list in memory, on clock
+// (time.Now when nil).
+func memSettings(clock func() time.Time) *settings.Service {
+	return settings.NewService(memstore.NewSettings(), clock)
 }

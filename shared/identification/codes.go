@@ -15,10 +15,14 @@ import (
 	"time"
 )
 
-// CodeLength and CodeAlphabet shape a one-time code: 6 of 0-9a-z.
+// CodeLength and CodeAlphabet shape a one-time code: 6 of 0-9a-z, unless
+// the organisation chose another length, from MinCodeLength to
+// MaxCodeLength (its settings).
 const (
-	CodeLength   = 6
-	CodeAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	CodeLength    = 6
+	MinCodeLength = 6
+	MaxCodeLength = 10
+	CodeAlphabet  = "0123456789abcdefghijklmnopqrstuvwxyz"
 )
 
 // CodeKeys hash codes under a deployment secret (HMAC-SHA256), so that the
@@ -50,29 +54,60 @@ func NewCodeKeys(currentID string, current []byte, previous map[string][]byte) (
 	return k, nil
 }
 
-// NewCode returns a new code for ref: its nonce, and the code derived from
-// it. The code is drawn uniformly from CodeAlphabet: the nonce comes from
-// crypto/rand and the derivation rejects bytes that would bias it.
-func (k *CodeKeys) NewCode(ref Ref) (code, nonce string, err error) {
+// NewCode returns a new code for ref of length characters (CodeLength
+// when 0): its nonce, and the code derived from it. The code is drawn
+// uniformly from CodeAlphabet: the nonce comes from crypto/rand and the
+// derivation rejects bytes that would bias it. A length other than
+// CodeLength is written into the nonce ("<length>." before the random
+// part), so that every path that derives the code again from the stored
+// nonce (a delivery, an Idempotency-Key's replay) derives it at the
+// length it was issued with, whatever the organisation's settings say by
+// then.
+func (k *CodeKeys) NewCode(ref Ref, length int) (code, nonce string, err error) {
+	if length == 0 {
+		length = CodeLength
+	}
+	if length < MinCodeLength || length > MaxCodeLength {
+		return "", "", fmt.Errorf("new code: length %d is not from %d to %d", length, MinCodeLength, MaxCodeLength)
+	}
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", "", fmt.Errorf("new code: %w", err)
 	}
 	nonce = base64.RawURLEncoding.EncodeToString(raw[:])
+	if length != CodeLength {
+		nonce = strconv.Itoa(length) + "." + nonce
+	}
 	code, err = k.Derive(ref, k.current, nonce)
 	return code, nonce, err
 }
 
-// Derive is the code of nonce for ref under key id: the same nonce always
-// gives the same code, so that delivering a code again (a replayed stream
-// record) can never send a second, different one.
+// nonceLength is the code length a nonce was issued for: CodeLength for a
+// nonce without a length, or with one out of bounds.
+func nonceLength(nonce string) int {
+	l, _, ok := strings.Cut(nonce, ".")
+	if !ok {
+		return CodeLength
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < MinCodeLength || n > MaxCodeLength {
+		return CodeLength
+	}
+	return n
+}
+
+// Derive is the code of nonce for ref under key id, of the length the
+// nonce was issued for: the same nonce always gives the same code, so that
+// delivering a code again (a replayed stream record) can never send a
+// second, different one.
 func (k *CodeKeys) Derive(ref Ref, keyID, nonce string) (string, error) {
 	key, ok := k.keys[keyID]
 	if !ok {
 		return "", fmt.Errorf("derive code: unknown key %q", keyID)
 	}
-	out := make([]byte, 0, CodeLength)
-	for counter := uint32(0); len(out) < CodeLength; counter++ {
+	length := nonceLength(nonce)
+	out := make([]byte, 0, length)
+	for counter := uint32(0); len(out) < length; counter++ {
 		m := hmac.New(sha256.New, key)
 		var c [4]byte
 		binary.BigEndian.PutUint32(c[:], counter)
@@ -85,7 +120,7 @@ func (k *CodeKeys) Derive(ref Ref, keyID, nonce string) (string, error) {
 				continue
 			}
 			out = append(out, CodeAlphabet[int(b)%len(CodeAlphabet)])
-			if len(out) == CodeLength {
+			if len(out) == length {
 				break
 			}
 		}
@@ -256,9 +291,11 @@ func Matches(stored *CodeMaterial, guessHash string) bool {
 	return hmac.Equal([]byte(stored.Hash), []byte(guessHash))
 }
 
-// ValidCodeShape reports whether s could be a code: 6 of 0-9 a-z A-Z.
+// ValidCodeShape reports whether s could be a code: MinCodeLength to
+// MaxCodeLength of 0-9 a-z A-Z (an organisation chooses its codes' length;
+// a guess of another length than the code's is a wrong guess, counted).
 func ValidCodeShape(s string) bool {
-	if len(s) != CodeLength {
+	if len(s) < MinCodeLength || len(s) > MaxCodeLength {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

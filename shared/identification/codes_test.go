@@ -15,7 +15,7 @@ func TestCodesAreSixOfTheAlphabet(t *testing.T) {
 	k := fixture.CodeKeys()
 	seen := map[string]bool{}
 	for n := 0; n < 200; n++ {
-		code, nonce, err := k.NewCode(codeRef)
+		code, nonce, err := k.NewCode(codeRef, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,14 +21,35 @@ type Message struct {
 	To string
 	// Language is one of Languages; EN when the actor has none.
 	Language string
-	// Org is the organisation that asks (its name, as in the path).
-	Org string
+	// Org is the organisation that asks (its id, as in the path), and
+	// Name what its settings call it in messages ("": its id).
+	Org  string
+	Name string
+	// Text is the organisation's own text for this channel and language
+	// ("": the built-in one), and Minutes the code's lifetime it may say.
+	Text    string
+	Minutes int
 	// Code and ValidUntil are what the message says.
 	Code       string
 	ValidUntil time.Time
 	// IdentificationID is the process the code is for (never shown to the
 	// actor; for the dev outbox and the logs' correlation).
 	IdentificationID string
+}
+
+// MessageTexts are what an organisation's settings say of its messages:
+// its name ("": its id), the language for an actor who has none ("":
+// English) and its own texts by channel and language.
+type MessageTexts struct {
+	Name            string
+	DefaultLanguage string
+	Texts           map[string]map[string]string
+}
+
+// TextsSource gives an organisation's MessageTexts (package settings'
+// Cache); an error is the store's.
+type TextsSource interface {
+	MessageTexts(ctx context.Context, org string) (MessageTexts, error)
 }
 
 // Sender delivers a message through one channel's provider. It returns the

@@ -39,12 +39,15 @@ const (
 	// KindTooSoon is a new code asked for too soon (429, MDOC_008);
 	// RetryAfter says when to ask again.
 	KindTooSoon
+	// KindPrecondition is a change made from a version of a document that
+	// is no longer the current one (412, MDOC_010: If-Match).
+	KindPrecondition
 )
 
 // Kinds lists every kind: the error table, the error documentation and the
 // OpenAPI document each have an entry for every one (a test proves it).
 var Kinds = []Kind{KindParameter, KindInvalid, KindUnauthorized, KindForbidden, KindNotFound,
-	KindExpired, KindConflict, KindUnavailable, KindMismatch, KindTooSoon}
+	KindExpired, KindConflict, KindUnavailable, KindMismatch, KindTooSoon, KindPrecondition}
 
 // String names the kind for logs.
 func (k Kind) String() string {
@@ -69,6 +72,8 @@ func (k Kind) String() string {
 		return "mismatch"
 	case KindTooSoon:
 		return "too_soon"
+	case KindPrecondition:
+		return "precondition"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

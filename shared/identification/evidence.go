@@ -430,7 +430,7 @@ func (s *Service) DecideDocument(ctx context.Context, ref Ref, in DecisionInput,
 		cmd.Action = ActionRejectDocument
 	}
 	if d.Approved && !cmd.Last {
-		if cmd.Code, err = s.codeOfStep(i, step+1, now); err != nil {
+		if cmd.Code, err = s.codeOfStep(ctx, i, step+1, now); err != nil {
 			return fmt.Errorf("decide document of %s: %w", ref.ID, err)
 		}
 	}

@@ -28,7 +28,7 @@ func (s *Service) StartChain(ctx context.Context, ref Ref, by Caller) error {
 	now := s.Now()
 	cmd := Command{Action: ActionStart, At: now, By: by}
 	if i.Status == StatusCreated && len(i.Sequence) > 0 {
-		if cmd.Code, err = s.codeOfStep(i, 1, now); err != nil {
+		if cmd.Code, err = s.codeOfStep(ctx, i, 1, now); err != nil {
 			return fmt.Errorf("start chain %s: %w", ref.ID, err)
 		}
 	}
@@ -288,7 +288,7 @@ func (s *Service) Resend(ctx context.Context, ref Ref, by Caller) (Resent, error
 		return Resent{}, fmt.Errorf("resend %s: %w", ref.ID, errNoKeys)
 	}
 	now := s.Now()
-	code, ic, err := s.issue(ref, now, time.Time{}, false)
+	code, ic, err := s.issue(ctx, ref, now, time.Time{}, false)
 	if err != nil {
 		return Resent{}, err
 	}
@@ -321,7 +321,7 @@ func (s *Service) ResendOnce(ctx context.Context, ref Ref, by Caller, rec Idempo
 		return Resent{}, false, err
 	}
 	now := s.Now()
-	_, ic, err := s.issue(ref, now, time.Time{}, false)
+	_, ic, err := s.issue(ctx, ref, now, time.Time{}, false)
 	if err != nil {
 		return Resent{}, false, err
 	}
@@ -399,7 +399,7 @@ func (s *Service) CompleteAgent(ctx context.Context, ref Ref, in AgentResult, by
 	cmd := Command{Action: ActionCompleteAgent, At: now, By: by, Step: step, Last: step == len(i.Sequence),
 		Agent: &AgentRecord{Name: in.Agent, Sub: by.Sub, EvidenceMetadata: in.EvidenceMetadata, At: now}}
 	if !cmd.Last {
-		if cmd.Code, err = s.codeOfStep(i, step+1, now); err != nil {
+		if cmd.Code, err = s.codeOfStep(ctx, i, step+1, now); err != nil {
 			return fmt.Errorf("complete agent step %s: %w", ref.ID, err)
 		}
 	}
@@ -410,7 +410,7 @@ func (s *Service) CompleteAgent(ctx context.Context, ref Ref, in AgentResult, by
 // codeOfStep is the code the chain's step at position n (1-based) starts
 // with: one the system delivers when it is an OTP step with external
 // false, nil for any other step.
-func (s *Service) codeOfStep(i *Identification, n int, now time.Time) (*IssuedCode, error) {
+func (s *Service) codeOfStep(ctx context.Context, i *Identification, n int, now time.Time) (*IssuedCode, error) {
 	st := i.Sequence[n-1]
 	if st.IdentificationType != StepOTP || st.OTPStep == nil || st.OTPStep.Channel == nil || st.OTPStep.Channel.External {
 		return nil, nil
@@ -418,6 +418,6 @@ func (s *Service) codeOfStep(i *Identification, n int, now time.Time) (*IssuedCo
 	if s.keys == nil {
 		return nil, errNoKeys
 	}
-	_, ic, err := s.issue(i.Ref(), now, i.ExpiresAt, false)
+	_, ic, err := s.issue(ctx, i.Ref(), now, i.ExpiresAt, false)
 	return ic, err
 }

@@ -2,7 +2,9 @@ package identification
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // template is the code message in one language. text is an fmt format with
@@ -62,17 +64,52 @@ var templates = map[string]template{
 
 // RenderMessage returns the e-mail subject and the text (the SMS, or the
 // e-mail body) of m in m.Language, English when it is empty or not one of
-// Languages. The text says who asks (m.Org), the code and when it stops
+// Languages: the organisation's own text when m has one (m.Text, filled by
+// FillText), the built-in one otherwise. The text says who asks (m.Name,
+// or m.Org when the organisation set no name), the code and when it stops
 // working (m.ValidUntil, in UTC), and nothing else: it takes no actor data.
 func RenderMessage(m Message) (subject, text string) {
 	t, ok := templates[strings.ToUpper(m.Language)]
 	if !ok {
 		t = templates["EN"]
 	}
+	name := m.Name
+	if name == "" {
+		name = m.Org
+	}
 	until := m.ValidUntil.UTC()
-	subject = fmt.Sprintf(t.subject, m.Org)
-	text = fmt.Sprintf(t.text, m.Org, m.Code, until.Format("15:04"), until.Format(t.dateLayout))
+	subject = fmt.Sprintf(t.subject, name)
+	if m.Text != "" {
+		return subject, FillText(m.Text, m.Code, name, m.Minutes, until)
+	}
+	text = fmt.Sprintf(t.text, name, m.Code, until.Format("15:04"), until.Format(t.dateLayout))
 	return subject, text
+}
+
+// The placeholders of an organisation's own text.
+const (
+	PlaceholderCode      = "{code}"
+	PlaceholderOrg       = "{org}"
+	PlaceholderMinutes   = "{minutes}"
+	PlaceholderExpiresAt = "{expires_at}"
+)
+
+// ExpiresAtLayout is how {expires_at} is written: the code's end, in UTC.
+const ExpiresAtLayout = "2006-01-02 15:04 UTC"
+
+// FillText is an organisation's text with its placeholders filled: the
+// code, the organisation's name, the code's lifetime in minutes and its
+// end. Nothing else of the text is interpreted: the settings refuse a
+// brace that opens no placeholder, so there is nothing else to fill, and
+// the values are filled in one pass (a name holding "{code}" stays as
+// written: names may not hold braces anyway).
+func FillText(text, code, name string, minutes int, until time.Time) string {
+	return strings.NewReplacer(
+		PlaceholderCode, code,
+		PlaceholderOrg, name,
+		PlaceholderMinutes, strconv.Itoa(minutes),
+		PlaceholderExpiresAt, until.UTC().Format(ExpiresAtLayout),
+	).Replace(text)
 }
 
 // E164 is m as an E.164 number: "+", the country code and the number; ""

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,12 +16,83 @@ import (
 // actor's, on top of a Store. Time, ids and code keys are injected so tests
 // never sleep and can predict ids.
 type Service struct {
-	store   Store
-	now     func() time.Time
-	newID   func() (string, error)
-	objects EvidenceObjects
-	keys    *CodeKeys
-	codeTTL time.Duration
+	store    Store
+	now      func() time.Time
+	newID    func() (string, error)
+	objects  EvidenceObjects
+	keys     *CodeKeys
+	codeTTL  time.Duration
+	policies Policies
+}
+
+// Policy is what an organisation's settings decide of the codes the
+// service issues for it and the channels it delivers them on (package
+// settings makes it from the document). A zero member leaves the
+// service's default.
+type Policy struct {
+	// CodeLength is the length of new codes (CodeLength when 0).
+	CodeLength int
+	// CodeTTL is how long a new code is valid (the service's code TTL
+	// when 0).
+	CodeTTL time.Duration
+	// Channels are the channels the service may deliver codes on (every
+	// channel when nil). A process whose code its caller delivers
+	// (external) is not limited by them.
+	Channels []string
+}
+
+// Policies give an organisation's Policy; an error is the store's (the
+// request fails with it rather than issue a code against the
+// organisation's settings).
+type Policies interface {
+	Policy(ctx context.Context, org string) (Policy, error)
+}
+
+// WithPolicies makes the service issue codes and check channels by each
+// organisation's Policy (the service's defaults for every organisation
+// otherwise).
+func WithPolicies(p Policies) Option { return func(s *Service) { s.policies = p } }
+
+// policy is org's Policy, the zero Policy without Policies.
+func (s *Service) policy(ctx context.Context, org string) (Policy, error) {
+	if s.policies == nil {
+		return Policy{}, nil
+	}
+	p, err := s.policies.Policy(ctx, org)
+	if err != nil {
+		return Policy{}, fmt.Errorf("the settings of %s: %w", org, err)
+	}
+	return p, nil
+}
+
+// checkChannels refuses a create asking the service to deliver on a
+// channel the organisation's policy leaves out, naming each field.
+func checkChannels(pol Policy, channels map[string]*Channel) error {
+	if pol.Channels == nil {
+		return nil
+	}
+	var fields []FieldError
+	for _, path := range sortedPaths(channels) {
+		ch := channels[path]
+		if ch == nil || ch.External || slices.Contains(pol.Channels, ch.Type) {
+			continue
+		}
+		fields = append(fields, FieldError{Path: path, Message: "must be a channel this organisation delivers codes on (its settings' channels: " +
+			strings.Join(pol.Channels, ", ") + "), or delivered by you (external true)"})
+	}
+	if len(fields) > 0 {
+		return Invalid(fields)
+	}
+	return nil
+}
+
+func sortedPaths(m map[string]*Channel) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Option configures a Service.
@@ -139,7 +212,14 @@ func (s *Service) CreateOTPOnce(ctx context.Context, org string, in CreateOTP, b
 	i.TwoFactorType = in.TwoFactorType
 	ch := *in.Channel
 	i.Channel = &ch
-	code, issued, err := s.issue(i.Ref(), i.CreatedAt, i.ExpiresAt, ch.External)
+	pol, err := s.policy(ctx, org)
+	if err != nil {
+		return Created{}, nil, err
+	}
+	if err := checkChannels(pol, map[string]*Channel{"channel.type": &ch}); err != nil {
+		return Created{}, nil, err
+	}
+	code, issued, err := s.issueWith(pol, i.Ref(), i.CreatedAt, i.ExpiresAt, ch.External)
 	if err != nil {
 		return Created{}, nil, err
 	}
@@ -186,15 +266,28 @@ func (s *Service) Replayed(ref Ref, rec *Idempotency) ([]byte, error) {
 	return []byte(strings.Replace(string(rec.Body), CodePlaceholder, code, 1)), nil
 }
 
-// issue makes a new code for ref at now: valid for the code TTL, never past
-// the process's expiry.
-func (s *Service) issue(ref Ref, now, processExpiry time.Time, external bool) (string, *IssuedCode, error) {
-	code, nonce, err := s.keys.NewCode(ref)
+// issue makes a new code for ref at now, by its organisation's policy:
+// of its length, valid for its code TTL, never past the process's expiry.
+func (s *Service) issue(ctx context.Context, ref Ref, now, processExpiry time.Time, external bool) (string, *IssuedCode, error) {
+	pol, err := s.policy(ctx, ref.Org)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.issueWith(pol, ref, now, processExpiry, external)
+}
+
+// issueWith is issue by pol.
+func (s *Service) issueWith(pol Policy, ref Ref, now, processExpiry time.Time, external bool) (string, *IssuedCode, error) {
+	code, nonce, err := s.keys.NewCode(ref, pol.CodeLength)
 	if err != nil {
 		return "", nil, err
 	}
 	hash, keyID := s.keys.Hash(ref, code)
-	exp := now.Add(s.codeTTL)
+	ttl := s.codeTTL
+	if pol.CodeTTL > 0 {
+		ttl = pol.CodeTTL
+	}
+	exp := now.Add(ttl)
 	if !processExpiry.IsZero() && processExpiry.Before(exp) {
 		exp = processExpiry
 	}
@@ -221,6 +314,19 @@ func (s *Service) CreateChainOnce(ctx context.Context, org string, in CreateChai
 		}
 	}
 	ttl, _ := ParseExpiresIn(in.ExpiresIn)
+	pol, err := s.policy(ctx, org)
+	if err != nil {
+		return nil, nil, err
+	}
+	channels := map[string]*Channel{}
+	for n, st := range in.Sequence {
+		if st.OTPStep != nil && st.OTPStep.Channel != nil {
+			channels["sequence["+strconv.Itoa(n)+"].otp_step.channel.type"] = st.OTPStep.Channel
+		}
+	}
+	if err := checkChannels(pol, channels); err != nil {
+		return nil, nil, err
+	}
 	i, err := s.newIdentification(org, TypeChain, in.Actor, ttl, by)
 	if err != nil {
 		return nil, nil, err

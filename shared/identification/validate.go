@@ -322,14 +322,14 @@ type Validation struct {
 // be is an e-mail address.
 var maxTwoFactor = maxEmailLength
 
-// Check records the rules the input breaks in p: a code of CodeLength
-// letters or digits, a second factor of one line of at most 254
+// Check records the rules the input breaks in p: a code of MinCodeLength
+// to MaxCodeLength letters or digits, a second factor of one line of at most 254
 // characters. Whether two_factor is required depends on the process
 // (DOCUMENT_NUMBER and EMAIL need it): the attempt's own conditional write
 // checks that, without a read before it.
 func (v *Validation) Check(p *Problems) {
 	if !p.Bad("code") && !ValidCodeShape(v.Code) {
-		p.Add("code", "must be %d letters or digits", CodeLength)
+		p.Add("code", "must be %d to %d letters or digits", MinCodeLength, MaxCodeLength)
 	}
 	if !p.Bad("two_factor") {
 		if msg := checkOptionalText(v.TwoFactor, oneLine, maxTwoFactor); msg != "" {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssesv2 "github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -13,6 +14,7 @@ import (
 	"github.com/idadmin/api/internal/mototest"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/sesv2"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/sns"
 )
 
@@ -84,4 +86,54 @@ func (r *rig) createOTPTo(t *testing.T, channel, language, phone, mail string) *
 		t.Fatal(err)
 	}
 	return created.Identification
+}
+
+// TestOwnTextsReachTheProviders: an organisation's own SMS and e-mail
+// texts reach moto's SNS and SES as filled, with its name, its codes'
+// length and lifetime, and the e-mail's line breaks; the code they carry
+// validates.
+func TestOwnTextsReachTheProviders(t *testing.T) {
+	endpoint := mototest.Start(t)
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		r := newRig(t, e)
+		svc := r.withSettings(t)
+		const from = "codes@idadmin.example"
+		sesClient := sesv2.NewClient("us-east-1", endpoint, nil)
+		if _, err := sesClient.CreateEmailIdentity(context.Background(), &awssesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
+			t.Fatal(err)
+		}
+		r.proc.Senders = map[string]identification.Sender{"SMS": sns.New(sns.NewClient("us-east-1", endpoint, nil)), "EMAIL": sesv2.New(sesClient, from)}
+		if _, err := svc.Put(t.Context(), "acme", settings.Settings{DisplayName: "Acme Bank", CodeLength: 9, CodeTTLMinutes: 5,
+			Messages: map[string]map[string]string{
+				"SMS":   {"ES": "{org}: tu clave es {code}. Caduca en {minutes} min."},
+				"EMAIL": {"DE": "Hallo,\n\nIhr Code bei {org}: {code}\nGültig bis {expires_at}."}}}, 0, ops); err != nil {
+			t.Fatal(err)
+		}
+		phone, mail := map[string]string{"dynoxide": "633333333", "dynamodb-local": "644444444"}[e.Name], "own-"+e.Name+"@example.com"
+		smsOTP := r.createOTPTo(t, "SMS", "ES", phone, mail)
+		mailOTP := r.createOTPTo(t, "EMAIL", "DE", phone, mail)
+		r.drain(t)
+		data := mototest.Data(t, endpoint)
+		texts, mails := data.SMSTo("+34"+phone), data.MailTo(mail)
+		if len(texts) != 1 || len(mails) != 1 {
+			t.Fatalf("moto holds %d SMS to the number and %d e-mails to the address, want 1 each", len(texts), len(mails))
+		}
+		sms := regexp.MustCompile(`^Acme Bank: tu clave es ([0-9a-z]{9})\. Caduca en 5 min\.$`).FindStringSubmatch(texts[0].Message)
+		if sms == nil {
+			t.Fatalf("the SMS %q is not the organisation's text filled", texts[0].Message)
+		}
+		until := start.Add(5 * time.Minute).Format("2006-01-02 15:04 UTC")
+		email := regexp.MustCompile(`^Hallo,\n\nIhr Code bei Acme Bank: ([0-9a-z]{9})\nGültig bis ` + regexp.QuoteMeta(until) + `\.$`).FindStringSubmatch(mails[0].Body)
+		if email == nil || !strings.Contains(mails[0].Subject, "Acme Bank") {
+			t.Fatalf("the e-mail %q / %q is not the organisation's text filled", mails[0].Subject, mails[0].Body)
+		}
+		for _, c := range []struct {
+			code string
+			i    *identification.Identification
+		}{{sms[1], smsOTP}, {email[1], mailOTP}} {
+			if err := r.svc.Validate(t.Context(), c.i.Ref(), identification.Validation{Code: c.code}, actor); err != nil {
+				t.Errorf("the code received for %s does not validate: %v", c.i.ID, err)
+			}
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -62,6 +63,9 @@ type Processor struct {
 	Keys      *identification.CodeKeys
 	Senders   map[string]identification.Sender // by channel type
 	Publisher identification.Publisher
+	// Texts give each organisation's name, default language and own texts
+	// for its messages (nil: the built-in texts under its id).
+	Texts identification.TextsSource
 	// Evidence is the evidence bucket: a tombstone's record deletes the
 	// images the process held (nil: the bucket is not this processor's).
 	Evidence identification.EvidenceObjects
@@ -254,6 +258,20 @@ func Events(old, i *identification.Identification) []identification.Event {
 	return out
 }
 
+// messageOf is the message of i's code on channel: in the actor's
+// language, or the organisation's default, with the organisation's name
+// and its own text for that channel and language when it has one.
+func messageOf(i *identification.Identification, channel, code string, texts identification.MessageTexts, at time.Time) identification.Message {
+	lang := i.Actor.Language
+	if lang == "" {
+		lang = texts.DefaultLanguage
+	}
+	until := identification.CodeExpiry(i)
+	minutes := int(math.Ceil(until.Sub(at).Minutes()))
+	return identification.Message{Channel: channel, To: destination(i, channel), Language: lang, Org: i.OrgID, Name: texts.Name,
+		Text: texts.Texts[channel][strings.ToUpper(lang)], Minutes: max(minutes, 0), Code: code, ValidUntil: until, IdentificationID: i.ID}
+}
+
 // deliver sends the code just issued, when the system delivers it: once,
 // by the processor that claims it. With mark, the claim also marks the
 // version published; it reports whether it did (the claim landed).
@@ -273,6 +291,16 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, m
 	if p.Keys == nil {
 		return false, errors.New("stream: no code keys configured")
 	}
+	// The organisation's texts are read before the claim: a failure to
+	// read them fails the record before anything is claimed, and the
+	// stream hands it over again.
+	var texts identification.MessageTexts
+	if p.Texts != nil {
+		var err error
+		if texts, err = p.Texts.MessageTexts(ctx, i.OrgID); err != nil {
+			return false, fmt.Errorf("stream: the message settings of %s: %w", i.OrgID, err)
+		}
+	}
 	at := p.now()
 	claim, claimed, err := p.Store.ClaimDelivery(ctx, i, code.Nonce, at, mark)
 	if err != nil {
@@ -285,8 +313,7 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, m
 	if err != nil {
 		return mark, fmt.Errorf("stream: code of %s: %w", i.ID, err)
 	}
-	msg := identification.Message{Channel: ch.Type, To: destination(i, ch.Type), Language: i.Actor.Language,
-		Org: i.OrgID, Code: text, ValidUntil: identification.CodeExpiry(i), IdentificationID: i.ID}
+	msg := messageOf(i, ch.Type, text, texts, at)
 	id, sendErr := p.send(ctx, sender, msg)
 	if sendErr != nil {
 		// Logged without the destination or the code.

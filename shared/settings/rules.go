@@ -1,0 +1,174 @@
+package settings
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/idadmin/api/shared/identification"
+)
+
+// Check records in p every rule s breaks, each at its member's path,
+// naming the rule and never the value. org is the organisation's id, which
+// messages call it by when s has no display name.
+func (s Settings) Check(p *identification.Problems, org string) {
+	if s.DisplayName != "" {
+		if msg := checkName(s.DisplayName); msg != "" {
+			p.Add("display_name", "%s", msg)
+		}
+	}
+	if s.DefaultLanguage != "" && !slices.Contains(identification.Languages, s.DefaultLanguage) {
+		p.Add("default_language", "must be one of %s", strings.Join(identification.Languages, ", "))
+	}
+	if s.CodeLength != 0 && (s.CodeLength < MinCodeLength || s.CodeLength > MaxCodeLength) {
+		p.Add("code.length", "must be from %d to %d", MinCodeLength, MaxCodeLength)
+	}
+	if s.CodeTTLMinutes != 0 && (s.CodeTTLMinutes < MinCodeTTLMinutes || s.CodeTTLMinutes > MaxCodeTTLMinutes) {
+		p.Add("code.ttl_minutes", "must be from %d to %d", MinCodeTTLMinutes, MaxCodeTTLMinutes)
+	}
+	if s.Channels != nil {
+		if len(s.Channels) == 0 {
+			p.Add("channels", "must name at least one channel, of %s", strings.Join(Channels, ", "))
+		}
+		for n, c := range s.Channels {
+			path := "channels[" + itoa(n) + "]"
+			switch {
+			case !slices.Contains(Channels, c):
+				p.Add(path, "must be one of %s", strings.Join(Channels, ", "))
+			case slices.Index(s.Channels, c) != n:
+				p.Add(path, "must name each channel once")
+			}
+		}
+	}
+	name := s.DisplayName
+	if name == "" {
+		name = org
+	}
+	length := max(s.CodeLength, MinCodeLength)
+	if s.CodeLength > MaxCodeLength {
+		length = MaxCodeLength
+	}
+	for _, ch := range sortedKeys(s.Messages) {
+		path := "messages." + ch
+		if !slices.Contains(Channels, ch) {
+			p.Add(path, "must be a channel, one of %s", strings.Join(Channels, ", "))
+			continue
+		}
+		if ch == "WHATSAPP" {
+			p.Add(path, "is not configurable: WhatsApp sends the templates approved in the WhatsApp Business account")
+			continue
+		}
+		if len(s.Messages[ch]) == 0 {
+			p.Add(path, "must hold at least one language's text, or be left out")
+		}
+		for _, lang := range sortedKeys(s.Messages[ch]) {
+			lpath := path + "." + lang
+			if !slices.Contains(identification.Languages, lang) {
+				p.Add(lpath, "must be a language, one of %s", strings.Join(identification.Languages, ", "))
+				continue
+			}
+			if msg := CheckText(ch, s.Messages[ch][lang], name, length); msg != "" {
+				p.Add(lpath, "%s", msg)
+			}
+		}
+	}
+	// The built-in SMS texts are written for names of the GSM alphabet up
+	// to 64 characters and codes of 6: a name outside that alphabet, or a
+	// longer code, must still leave each of them one segment.
+	if (s.DisplayName != "" && checkName(s.DisplayName) == "") || (s.CodeLength != 0 && !p.Bad("code.length") && s.CodeLength <= MaxCodeLength) {
+		path := "code.length"
+		if s.DisplayName != "" {
+			path = "display_name"
+		}
+		for _, lang := range identification.Languages {
+			if _, own := s.Messages["SMS"][lang]; own {
+				continue
+			}
+			_, text := identification.RenderMessage(identification.Message{Language: lang, Org: name, Code: strings.Repeat("W", length)})
+			if n, limit, _ := SMSLength(text); n > limit {
+				p.Add(path, "makes the built-in %s SMS longer than one segment (%d characters of %d): use the GSM alphabet, a shorter name, or a text of your own in messages.SMS.%s",
+					lang, n, limit, lang)
+				break
+			}
+		}
+	}
+}
+
+// checkName is what is wrong with a display name ("" when nothing): 1 to
+// MaxDisplayName characters, printable, no line break, no braces (a name is
+// filled into a text, never read as one), not only spaces.
+func checkName(name string) string {
+	if !utf8.ValidString(name) {
+		return "must be UTF-8 text"
+	}
+	if n := utf8.RuneCountInString(name); n > MaxDisplayName {
+		return "must be at most " + itoa(MaxDisplayName) + " characters"
+	}
+	if strings.TrimSpace(name) != name || name == "" {
+		return "must not start or end with a space"
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) && r != ' ' || r == '{' || r == '}' {
+			return "must hold printable characters only, and no { or }"
+		}
+	}
+	return ""
+}
+
+// Changed are the paths of the members that differ between a and b, in
+// the document's order.
+func Changed(a, b Settings) []string {
+	var out []string
+	if a.DisplayName != b.DisplayName {
+		out = append(out, "display_name")
+	}
+	if a.DefaultLanguage != b.DefaultLanguage {
+		out = append(out, "default_language")
+	}
+	if a.CodeLength != b.CodeLength {
+		out = append(out, "code.length")
+	}
+	if a.CodeTTLMinutes != b.CodeTTLMinutes {
+		out = append(out, "code.ttl_minutes")
+	}
+	if !slices.Equal(a.Channels, b.Channels) || (a.Channels == nil) != (b.Channels == nil) {
+		out = append(out, "channels")
+	}
+	chans := map[string]bool{}
+	for ch := range a.Messages {
+		chans[ch] = true
+	}
+	for ch := range b.Messages {
+		chans[ch] = true
+	}
+	for _, ch := range sortedKeys(chans) {
+		langs := map[string]bool{}
+		for l := range a.Messages[ch] {
+			langs[l] = true
+		}
+		for l := range b.Messages[ch] {
+			langs[l] = true
+		}
+		for _, l := range sortedKeys(langs) {
+			av, aok := a.Messages[ch][l]
+			bv, bok := b.Messages[ch][l]
+			if av != bv || aok != bok {
+				out = append(out, "messages."+ch+"."+l)
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
