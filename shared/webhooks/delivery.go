@@ -43,14 +43,21 @@ var backoff = []time.Duration{5 * time.Second, time.Minute, 10 * time.Minute, ti
 // NextAttempt is when the attempt after the n-th failed one (n from 1)
 // runs, failed at at: the back-off of n, plus or minus up to a fifth of it
 // (jitter, in [0, 1), picks where: receivers that all failed at once are
-// not all tried again at once). It returns false when that would be past
-// GiveUpAfter from first, the first attempt: the delivery is then FAILED.
+// not all tried again at once), and never later than GiveUpAfter from
+// first, the first attempt, so that the last attempt is made when the
+// three days are up. It returns false once an attempt made GiveUpAfter or
+// more after first has failed: the delivery is then FAILED, having been
+// tried for at least GiveUpAfter.
 func NextAttempt(n int, first, at time.Time, jitter float64) (time.Time, bool) {
+	deadline := first.Add(GiveUpAfter)
+	if !at.Before(deadline) {
+		return time.Time{}, false
+	}
 	d := backoff[min(max(n, 1), len(backoff))-1]
 	d += time.Duration((jitter*2 - 1) * float64(d) / 5)
 	next := at.Add(d)
-	if next.Sub(first) > GiveUpAfter {
-		return time.Time{}, false
+	if next.After(deadline) {
+		next = deadline
 	}
 	return next, true
 }

@@ -125,22 +125,33 @@ func TestRetriesBackOffForThreeDays(t *testing.T) {
 			t.Errorf("after failure %d: the middle jitter waits %s, want %s", n+1, next.Sub(first), want)
 		}
 	}
-	at, attempts := first, 1
-	for {
-		next, ok := webhooks.NextAttempt(attempts, first, at, 0.999)
-		if !ok {
-			break
+	// Retried for at least three days: the last attempt is made when they
+	// are up, whatever the jitter, and none after it.
+	for _, j := range []float64{0, 0.5, 0.999} {
+		at, attempts := first, 1
+		for {
+			next, ok := webhooks.NextAttempt(attempts, first, at, j)
+			if !ok {
+				break
+			}
+			if !next.After(at) {
+				t.Fatalf("jitter %.3f: attempt %d at %s, not after the one before at %s", j, attempts+1, next, at)
+			}
+			at, attempts = next, attempts+1
+			if attempts > 100 {
+				t.Fatal("never gives up")
+			}
 		}
-		at, attempts = next, attempts+1
-		if attempts > 100 {
-			t.Fatal("never gives up")
+		if span := at.Sub(first); span != webhooks.GiveUpAfter {
+			t.Errorf("jitter %.3f: the last attempt is %s after the first; want %s, the three days", j, span, webhooks.GiveUpAfter)
+		}
+		if attempts < 15 {
+			t.Errorf("jitter %.3f: %d attempts in three days, want at least 15", j, attempts)
 		}
 	}
-	if span := at.Sub(first); span > webhooks.GiveUpAfter || span < webhooks.GiveUpAfter-8*time.Hour {
-		t.Errorf("the last attempt is %s after the first; want within the last retry's wait of %s", span, webhooks.GiveUpAfter)
-	}
-	if attempts < 15 {
-		t.Errorf("%d attempts in three days, want at least 15", attempts)
+	// An attempt failed after the three days (a late receive) is the last.
+	if _, ok := webhooks.NextAttempt(20, first, first.Add(webhooks.GiveUpAfter+time.Minute), 0.5); ok {
+		t.Error("an attempt that failed after the three days has another after it")
 	}
 }
 
