@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -38,39 +35,6 @@ func deliveryLatency(ctx context.Context, env *engineEnv, bins binaries, dir str
 	}
 	defer srv.stop()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-	const path = "/v1/orgs/acme/identifications/otp"
-
-	var mu sync.Mutex
-	answered := map[string]time.Time{}
-	failed, firstErr := 0, ""
-	var wg sync.WaitGroup
-	create := func() {
-		defer wg.Done()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.base+path, strings.NewReader(deliveryBody))
-		req.Header.Set("Authorization", "Bearer "+srv.token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		at := time.Now()
-		var created struct{ ID string }
-		if err == nil {
-			err = json.NewDecoder(resp.Body).Decode(&created)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode != http.StatusCreated {
-				err = fmt.Errorf("HTTP %d", resp.StatusCode)
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil || created.ID == "" {
-			failed++
-			if firstErr == "" {
-				firstErr = fmt.Sprint(err)
-			}
-			return
-		}
-		answered[created.ID] = at
-	}
-
 	// The outbox, read as an admin reads it, every 50 ms.
 	delivered := map[string]time.Time{}
 	readOutbox := func() error {
@@ -118,65 +82,47 @@ func deliveryLatency(ctx context.Context, env *engineEnv, bins binaries, dir str
 		}
 	}()
 
-	interval := time.Duration(float64(time.Second) / o.deliveryRate)
-	start := time.Now()
-	for next := start; next.Before(start.Add(o.deliveryFor)); next = next.Add(interval) {
-		time.Sleep(time.Until(next))
-		wg.Add(1)
-		go create()
+	load := steadyCreates(ctx, srv, hc, o)
+	// The poller stops before this goroutine reads the outbox itself: the
+	// two would write delivered at once.
+	close(stopPolling)
+	if err := <-polled; err != nil {
+		return err
 	}
-	wg.Wait()
 	// Let the last codes through: at most 10 s.
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		if err := readOutbox(); err != nil {
 			return err
 		}
-		mu.Lock()
 		all := true
-		for id := range answered {
+		for id := range load.answered {
 			if _, ok := delivered[id]; !ok {
 				all = false
 				break
 			}
 		}
-		mu.Unlock()
 		if all {
 			break
 		}
 	}
 	waited := time.Now()
-	close(stopPolling)
-	if err := <-polled; err != nil {
-		return err
-	}
-	var ms []float64
-	missing := 0
-	for id, at := range answered {
-		d, ok := delivered[id]
-		if !ok {
-			missing++
-			ms = append(ms, float64(waited.Sub(at))/float64(time.Millisecond)) // a lower bound
-			continue
-		}
-		ms = append(ms, float64(d.Sub(at))/float64(time.Millisecond))
-	}
+	ms, missing := load.latencies(delivered, waited)
 	if len(ms) == 0 {
-		return fmt.Errorf("delivery: no create succeeded (%d failed: %s)", failed, firstErr)
+		return fmt.Errorf("delivery: no create succeeded (%d failed: %s)", load.failed, load.firstErr)
 	}
-	slices.Sort(ms)
-	pct := func(p float64) float64 { return ms[min(len(ms)-1, max(0, int(math.Ceil(p/100*float64(len(ms))))-1))] }
+	pct := func(p float64) float64 { return nearestRank(ms, p) }
 	res.set("delivery_ms.p50", pct(50))
 	res.set("delivery_ms.p99", pct(99))
 	res.set("delivery_ms.max", ms[len(ms)-1])
-	res.set("delivery_creates", float64(len(answered)))
+	res.set("delivery_creates", float64(len(load.answered)))
 	res.set("delivery_missing", float64(missing))
 	note := fmt.Sprintf("%d creates at %.0f/s for %s through a dev server on dynoxide (stream read every 100 ms); max %.0f ms; %d not delivered, %d creates failed",
-		len(answered), o.deliveryRate, o.deliveryFor, ms[len(ms)-1], missing, failed)
-	if firstErr != "" {
-		note += " (" + firstErr + ")"
+		len(load.answered), o.deliveryRate, o.deliveryFor, ms[len(ms)-1], missing, load.failed)
+	if load.firstErr != "" {
+		note += " (" + load.firstErr + ")"
 	}
 	res.note("delivery_ms.p99", note)
-	res.note("delivery_ms.p50", fmt.Sprintf("from a create's answer to its message in the dev server's outbox; %d creates", len(answered)))
-	step("  %d creates: delivery p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d missing", len(answered), pct(50), pct(99), ms[len(ms)-1], missing)
+	res.note("delivery_ms.p50", fmt.Sprintf("from a create's answer to its message in the dev server's outbox; %d creates", len(load.answered)))
+	step("  %d creates: delivery p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d missing", len(load.answered), pct(50), pct(99), ms[len(ms)-1], missing)
 	return nil
 }

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,51 +164,11 @@ func webhookLatency(ctx context.Context, env *engineEnv, bins binaries, dir stri
 	}
 	recv.secret.Store(&registered.Secret)
 
-	const path = "/v1/orgs/acme/identifications/otp"
-	var mu sync.Mutex
-	answered := map[string]time.Time{}
-	failed, firstErr := 0, ""
-	var wg sync.WaitGroup
-	create := func() {
-		defer wg.Done()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.base+path, strings.NewReader(deliveryBody))
-		req.Header.Set("Authorization", "Bearer "+srv.token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		at := time.Now()
-		var created struct{ ID string }
-		if err == nil {
-			err = json.NewDecoder(resp.Body).Decode(&created)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode != http.StatusCreated {
-				err = fmt.Errorf("HTTP %d", resp.StatusCode)
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil || created.ID == "" {
-			failed++
-			if firstErr == "" {
-				firstErr = fmt.Sprint(err)
-			}
-			return
-		}
-		answered[created.ID] = at
-	}
-	interval := time.Duration(float64(time.Second) / o.deliveryRate)
-	start := time.Now()
-	for next := start; next.Before(start.Add(o.deliveryFor)); next = next.Add(interval) {
-		time.Sleep(time.Until(next))
-		wg.Add(1)
-		go create()
-	}
-	wg.Wait()
+	load := steadyCreates(ctx, srv, hc, o)
 	all := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
 		recv.mu.Lock()
 		defer recv.mu.Unlock()
-		for id := range answered {
+		for id := range load.answered {
 			if _, ok := recv.arrived[id]; !ok {
 				return false
 			}
@@ -219,43 +177,29 @@ func webhookLatency(ctx context.Context, env *engineEnv, bins binaries, dir stri
 	}
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && !all(); time.Sleep(50 * time.Millisecond) {
 	}
-	waited := time.Now()
 	recv.mu.Lock()
-	var msv []float64
-	missing := 0
-	for id, at := range answered {
-		d, ok := recv.arrived[id]
-		if !ok {
-			missing++
-			msv = append(msv, float64(waited.Sub(at))/float64(time.Millisecond))
-			continue
-		}
-		msv = append(msv, float64(d.Sub(at))/float64(time.Millisecond))
-	}
+	msv, missing := load.latencies(recv.arrived, time.Now())
 	recv.mu.Unlock()
 	if len(msv) == 0 {
-		return fmt.Errorf("webhooks: no create succeeded (%d failed: %s)", failed, firstErr)
+		return fmt.Errorf("webhooks: no create succeeded (%d failed: %s)", load.failed, load.firstErr)
 	}
 	if n := recv.bad.Load(); n > 0 {
 		return fmt.Errorf("webhooks: %d deliveries failed the receiver's signature check", n)
 	}
-	slices.Sort(msv)
-	pct := func(p float64) float64 {
-		return msv[min(len(msv)-1, max(0, int(math.Ceil(p/100*float64(len(msv))))-1))]
-	}
-	res.set("webhook_ms.p50", pct(50))
-	res.set("webhook_ms.p99", pct(99))
-	res.set("webhook_ms.max", msv[len(msv)-1])
+	p50, p99, most := nearestRank(msv, 50), nearestRank(msv, 99), msv[len(msv)-1]
+	res.set("webhook_ms.p50", p50)
+	res.set("webhook_ms.p99", p99)
+	res.set("webhook_ms.max", most)
 	res.set("webhook_missing", float64(missing))
 	note := fmt.Sprintf("%d creates at %.0f/s for %s through a dev server on dynoxide (stream read every 100 ms), one endpoint for every event type "+
 		"(%d deliveries verified); max %.0f ms; %d not delivered, %d creates failed",
-		len(answered), o.deliveryRate, o.deliveryFor, recv.verified.Load(), msv[len(msv)-1], missing, failed)
-	if firstErr != "" {
-		note += " (" + firstErr + ")"
+		len(load.answered), o.deliveryRate, o.deliveryFor, recv.verified.Load(), most, missing, load.failed)
+	if load.firstErr != "" {
+		note += " (" + load.firstErr + ")"
 	}
 	res.note("webhook_ms.p99", note)
-	res.note("webhook_ms.p50", fmt.Sprintf("from a create's answer to its identification.created delivery at a loopback receiver, signature checked; %d creates", len(answered)))
-	step("  %d creates: webhook p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d missing", len(answered), pct(50), pct(99), msv[len(msv)-1], missing)
+	res.note("webhook_ms.p50", fmt.Sprintf("from a create's answer to its identification.created delivery at a loopback receiver, signature checked; %d creates", len(load.answered)))
+	step("  %d creates: webhook p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d missing", len(load.answered), p50, p99, most, missing)
 	return nil
 }
 
