@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,7 +73,7 @@ func checkChannels(pol Policy, channels map[string]*Channel) error {
 		return nil
 	}
 	var fields []FieldError
-	for _, path := range sortedPaths(channels) {
+	for _, path := range slices.Sorted(maps.Keys(channels)) {
 		ch := channels[path]
 		if ch == nil || ch.External || slices.Contains(pol.Channels, ch.Type) {
 			continue
@@ -84,15 +85,6 @@ func checkChannels(pol Policy, channels map[string]*Channel) error {
 		return Invalid(fields)
 	}
 	return nil
-}
-
-func sortedPaths(m map[string]*Channel) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // Option configures a Service.

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +34,7 @@ func (s Settings) Check(p *identification.Problems, org string) {
 			p.Add("channels", "must name at least one channel, of %s", strings.Join(Channels, ", "))
 		}
 		for n, c := range s.Channels {
-			path := "channels[" + itoa(n) + "]"
+			path := "channels[" + strconv.Itoa(n) + "]"
 			switch {
 			case !slices.Contains(Channels, c):
 				p.Add(path, "must be one of %s", strings.Join(Channels, ", "))
@@ -50,7 +51,7 @@ func (s Settings) Check(p *identification.Problems, org string) {
 	if s.CodeLength > MaxCodeLength {
 		length = MaxCodeLength
 	}
-	for _, ch := range sortedKeys(s.Messages) {
+	for _, ch := range slices.Sorted(maps.Keys(s.Messages)) {
 		path := "messages." + ch
 		if !slices.Contains(Channels, ch) {
 			p.Add(path, "must be a channel, one of %s", strings.Join(Channels, ", "))
@@ -63,7 +64,7 @@ func (s Settings) Check(p *identification.Problems, org string) {
 		if len(s.Messages[ch]) == 0 {
 			p.Add(path, "must hold at least one language's text, or be left out")
 		}
-		for _, lang := range sortedKeys(s.Messages[ch]) {
+		for _, lang := range slices.Sorted(maps.Keys(s.Messages[ch])) {
 			lpath := path + "." + lang
 			if !slices.Contains(identification.Languages, lang) {
 				p.Add(lpath, "must be a language, one of %s", strings.Join(identification.Languages, ", "))
@@ -104,7 +105,7 @@ func checkName(name string) string {
 		return "must be UTF-8 text"
 	}
 	if n := utf8.RuneCountInString(name); n > MaxDisplayName {
-		return "must be at most " + itoa(MaxDisplayName) + " characters"
+		return "must be at most " + strconv.Itoa(MaxDisplayName) + " characters"
 	}
 	if strings.TrimSpace(name) != name || name == "" {
 		return "must not start or end with a space"
@@ -136,22 +137,8 @@ func Changed(a, b Settings) []string {
 	if !slices.Equal(a.Channels, b.Channels) || (a.Channels == nil) != (b.Channels == nil) {
 		out = append(out, "channels")
 	}
-	chans := map[string]bool{}
-	for ch := range a.Messages {
-		chans[ch] = true
-	}
-	for ch := range b.Messages {
-		chans[ch] = true
-	}
-	for _, ch := range sortedKeys(chans) {
-		langs := map[string]bool{}
-		for l := range a.Messages[ch] {
-			langs[l] = true
-		}
-		for l := range b.Messages[ch] {
-			langs[l] = true
-		}
-		for _, l := range sortedKeys(langs) {
+	for _, ch := range union(a.Messages, b.Messages) {
+		for _, l := range union(a.Messages[ch], b.Messages[ch]) {
 			av, aok := a.Messages[ch][l]
 			bv, bok := b.Messages[ch][l]
 			if av != bv || aok != bok {
@@ -162,13 +149,18 @@ func Changed(a, b Settings) []string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+// union is the keys of a and b, each once, sorted.
+func union[V any](a, b map[string]V) []string {
+	return slices.Compact(slices.Sorted(func(yield func(string) bool) {
+		for k := range a {
+			if !yield(k) {
+				return
+			}
+		}
+		for k := range b {
+			if !yield(k) {
+				return
+			}
+		}
+	}))
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/idadmin/api/internal/memstore"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/settings"
 )
@@ -157,52 +157,44 @@ func TestChangedNamesEachMember(t *testing.T) {
 	}
 }
 
-// memory is a settings.Store for the service's tests.
-type memory struct {
-	mu      sync.Mutex
-	doc     map[string]settings.Stored
-	changes map[string][]settings.Change
-	reads   int
-	fail    error
+// counted is the in-memory settings store, counting its reads of a
+// document and failing them while fail is set.
+type counted struct {
+	mem   *memstore.Settings
+	reads int
+	fail  error
 }
 
-func newMemory() *memory {
-	return &memory{doc: map[string]settings.Stored{}, changes: map[string][]settings.Change{}}
-}
+func newCounted() *counted { return &counted{mem: memstore.NewSettings()} }
 
-func (m *memory) Settings(_ context.Context, org string) (settings.Stored, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reads++
-	if m.fail != nil {
-		return settings.Stored{}, m.fail
+func (c *counted) Settings(ctx context.Context, org string) (settings.Stored, error) {
+	c.reads++
+	if c.fail != nil {
+		return settings.Stored{}, c.fail
 	}
-	s, ok := m.doc[org]
-	if !ok {
-		return settings.Stored{}, identification.Errorf(identification.KindNotFound, "no settings")
-	}
-	s.Settings = s.Settings.Clone()
-	return s, nil
+	return c.mem.Settings(ctx, org)
 }
 
-func (m *memory) PutSettings(_ context.Context, org string, s settings.Stored, from int64, c settings.Change) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.doc[org].Version != from {
-		return identification.Errorf(identification.KindPrecondition, "stale")
-	}
-	s.Settings, s.Version, c.Version = s.Settings.Clone(), from+1, from+1
-	m.doc[org] = s
-	m.changes[org] = append(m.changes[org], c)
-	return nil
+func (c *counted) PutSettings(ctx context.Context, org string, s settings.Stored, from int64, ch settings.Change) error {
+	return c.mem.PutSettings(ctx, org, s, from, ch)
 }
 
-func (m *memory) SettingsHistory(_ context.Context, org string, limit int, before int64) ([]settings.Change, bool, error) {
-	return nil, false, nil
+func (c *counted) SettingsHistory(ctx context.Context, org string, limit int, before int64) ([]settings.Change, bool, error) {
+	return c.mem.SettingsHistory(ctx, org, limit, before)
+}
+
+// changes is org's whole audit list, newest first.
+func (c *counted) changes(t *testing.T, org string) []settings.Change {
+	t.Helper()
+	out, _, err := c.mem.SettingsHistory(t.Context(), org, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestPutFromAStaleVersionChangesNothing(t *testing.T) {
-	store := newMemory()
+	store := newCounted()
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	svc := settings.NewService(store, func() time.Time { return now })
 	ctx := t.Context()
@@ -215,17 +207,17 @@ func TestPutFromAStaleVersionChangesNothing(t *testing.T) {
 		t.Fatalf("a put from version 0 after version 1: %v, want KindPrecondition", err)
 	}
 	got, _ := svc.Get(ctx, "acme")
-	if got.Settings.DisplayName != "Acme" || got.Version != 1 || len(store.changes["acme"]) != 1 {
-		t.Errorf("after a stale put: %+v, %d changes", got, len(store.changes["acme"]))
+	if got.Settings.DisplayName != "Acme" || got.Version != 1 || len(store.changes(t, "acme")) != 1 {
+		t.Errorf("after a stale put: %+v, %d changes", got, len(store.changes(t, "acme")))
 	}
-	c := store.changes["acme"][0]
+	c := store.changes(t, "acme")[0]
 	if c.BySub != "ops-1" || c.ByKind != identification.CallerAdmin || c.RequestID != "req-1" || !slices.Equal(c.Fields, []string{"display_name"}) {
 		t.Errorf("the audit entry: %+v", c)
 	}
 	// A put that changes nothing writes nothing.
 	same, err := svc.Put(ctx, "acme", settings.Settings{DisplayName: "Acme"}, 1, admin)
-	if err != nil || same.Version != 1 || len(store.changes["acme"]) != 1 {
-		t.Errorf("an unchanged put: %+v, %v, %d changes", same, err, len(store.changes["acme"]))
+	if err != nil || same.Version != 1 || len(store.changes(t, "acme")) != 1 {
+		t.Errorf("an unchanged put: %+v, %v, %d changes", same, err, len(store.changes(t, "acme")))
 	}
 	// A put that breaks a rule is refused before any read or write.
 	if _, err := svc.Put(ctx, "acme", settings.Settings{CodeLength: 4}, 1, admin); identification.KindOf(err) != identification.KindInvalid {
@@ -237,7 +229,7 @@ func TestPutFromAStaleVersionChangesNothing(t *testing.T) {
 }
 
 func TestTheCacheReadsOncePerTTL(t *testing.T) {
-	store := newMemory()
+	store := newCounted()
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	svc := settings.NewService(store, clock)

@@ -1,8 +1,10 @@
 package settings
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -21,17 +23,9 @@ const (
 // ExpiresAtLayout is how {expires_at} is written: the code's end, in UTC.
 const ExpiresAtLayout = identification.ExpiresAtLayout
 
-// placeholders are every placeholder, each with the longest value it can
-// be filled with for an organisation named name whose codes are of
-// length characters and last up to MaxCodeTTLMinutes.
-func placeholders(name string, length int) map[string]string {
-	return map[string]string{
-		PlaceholderCode:      strings.Repeat("W", length),
-		PlaceholderOrg:       name,
-		PlaceholderMinutes:   strconv.Itoa(MaxCodeTTLMinutes),
-		PlaceholderExpiresAt: ExpiresAtLayout,
-	}
-}
+// placeholders are the placeholders a text may use, and nothing else in
+// braces.
+var placeholders = []string{PlaceholderCode, PlaceholderOrg, PlaceholderMinutes, PlaceholderExpiresAt}
 
 // CheckText returns what is wrong with text as channel's message for an
 // organisation named name with codes of length characters ("" when
@@ -51,7 +45,10 @@ func CheckText(channel, text, name string, length int) string {
 			continue
 		}
 		if !unicode.IsPrint(r) && r != ' ' {
-			return "must hold printable characters only" + map[bool]string{true: " (and line breaks)", false: ""}[channel == "EMAIL"]
+			if channel == "EMAIL" {
+				return "must hold printable characters and line breaks only"
+			}
+			return "must hold printable characters only"
 		}
 	}
 	rest := text
@@ -67,7 +64,7 @@ func CheckText(channel, text, name string, length int) string {
 		if end < 0 {
 			return "has a { that opens no placeholder; the placeholders are {code}, {org}, {minutes} and {expires_at}"
 		}
-		if _, ok := placeholders("", 0)[rest[i:i+end+1]]; !ok {
+		if !slices.Contains(placeholders, rest[i:i+end+1]) {
 			return "has an unknown placeholder; the placeholders are {code}, {org}, {minutes} and {expires_at}"
 		}
 		rest = rest[i+end+1:]
@@ -75,10 +72,9 @@ func CheckText(channel, text, name string, length int) string {
 	if !strings.Contains(text, PlaceholderCode) {
 		return "must contain {code}"
 	}
-	filled := text
-	for p, v := range placeholders(name, length) {
-		filled = strings.ReplaceAll(filled, p, v)
-	}
+	// The longest values: a code of its length (W stands for any), the
+	// most minutes, the expiry's fixed layout, the name as it is.
+	filled := identification.FillText(text, strings.Repeat("W", length), name, MaxCodeTTLMinutes, time.Time{})
 	switch channel {
 	case "SMS":
 		if n, limit, enc := SMSLength(filled); n > limit {
