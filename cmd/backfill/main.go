@@ -1,8 +1,9 @@
 // Command backfill gives every process in the table the listing keys this
-// release writes and reads: l_org and l_org_status (the organisation's and
-// the status's partitions, in the process's shard) and ls where it has
-// none. It is a step of moving a deployment to the keys-only listing
-// indexes (docs/deployment.md, "Moving to the keys-only listing indexes"):
+// release writes and reads: l_org (the organisation's partition, in the
+// process's shard) and ls where it has none, and removes the l_org_status
+// of the release before (whose list-by-org-status index is gone). It is a
+// step of moving a deployment to the keys-only listing indexes
+// (docs/deployment.md, "Moving to the keys-only listing indexes"):
 //
 //	TABLE_NAME=<table> AWS_REGION=<region> go run ./cmd/backfill [-segments 4] [-rate 200] [-state backfill-state.json]
 //
@@ -10,7 +11,7 @@
 // credentials in the environment; DYNAMODB_ENDPOINT for a local engine),
 // scans it in -segments parallel segments and, for each process whose keys
 // are not already this release's, makes one conditional UpdateItem that
-// sets only those attributes (dynamostore.Store.BackfillListKeys), at most
+// sets (and removes) only those attributes (dynamostore.Store.BackfillListKeys), at most
 // -rate a second. It is idempotent: a process that has its keys is not
 // written, so a pass can run again at the cost of its scan. It is
 // resumable: after each page of each segment it records where the segment
@@ -132,7 +133,6 @@ func backfill(ctx context.Context, client *dynamodb.Client, table string, opts o
 		total.Written += c.Written
 		total.Current += c.Current
 		total.Gone += c.Gone
-		total.Reread += c.Reread
 	}
 	fmt.Fprintf(out, "this pass: %s\n", total)
 	if err := errors.Join(errs...); err != nil {

@@ -72,14 +72,15 @@ func seed(t *testing.T, s *dynamostore.Store, n int) []seeded {
 	return out[1:]
 }
 
-// toPreviousShape rewrites every process item as the previous release
-// wrote it: l_month and l_status unsharded, no l_org or l_org_status; and
-// every fifth as written before the listing existed, without ls either.
+// toPreviousShape rewrites every process item as earlier releases wrote
+// it: l_month and l_status unsharded, the status's partition l_org_status,
+// no l_org; and every fifth as written before the listing existed, without
+// ls either.
 func toPreviousShape(t *testing.T, client *dynamodb.Client, table string, all []seeded) {
 	t.Helper()
 	for n, p := range all {
 		created := time.Unix(mustSeconds(t, p.pos), 0).UTC()
-		update := "SET l_month = :m, l_status = :s REMOVE l_org, l_org_status"
+		update := "SET l_month = :m, l_status = :s, l_org_status = :o REMOVE l_org"
 		if n%5 == 0 {
 			update += ", ls"
 		}
@@ -93,6 +94,7 @@ func toPreviousShape(t *testing.T, client *dynamodb.Client, table string, all []
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":m": &types.AttributeValueMemberS{Value: p.org + "#" + string(p.typ) + "#" + created.Format("200601")},
 				":s": &types.AttributeValueMemberS{Value: p.org + "#" + string(p.typ) + "#" + string(p.status)},
+				":o": &types.AttributeValueMemberS{Value: p.org + "#" + string(p.typ) + "#" + string(p.status) + "#00"},
 			},
 			ConditionExpression: aws.String("attribute_exists(pk)"),
 		})
@@ -282,8 +284,8 @@ func scanAll(t *testing.T, client *dynamodb.Client, table string) map[string]map
 	}
 }
 
-// checkOnlyKeysWritten: the pass changed l_org, l_org_status and a missing
-// ls, and nothing else of any item.
+// checkOnlyKeysWritten: the pass set l_org and a missing ls, removed
+// l_org_status, and changed nothing else of any item.
 func checkOnlyKeysWritten(t *testing.T, before, after map[string]map[string]types.AttributeValue) {
 	t.Helper()
 	if len(before) != len(after) {
@@ -292,12 +294,15 @@ func checkOnlyKeysWritten(t *testing.T, before, after map[string]map[string]type
 	for pk, b := range before {
 		a := after[pk]
 		for attr := range a {
-			if _, was := b[attr]; !was && attr != "l_org" && attr != "l_org_status" && attr != "ls" {
+			if _, was := b[attr]; !was && attr != "l_org" && attr != "ls" {
 				t.Errorf("%s: the pass added %s", pk, attr)
 			}
 		}
+		if _, ok := a["l_org_status"]; ok {
+			t.Errorf("%s: the pass left l_org_status", pk)
+		}
 		for attr, v := range b {
-			if attr == "ls" {
+			if attr == "ls" || attr == "l_org_status" {
 				continue
 			}
 			if got, ok := a[attr]; !ok || !reflect.DeepEqual(got, v) {

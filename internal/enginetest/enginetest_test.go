@@ -153,12 +153,11 @@ func TestNewTableMatchesTemplate(t *testing.T) {
 			t.Errorf("KeySchema = %s, want pk:HASH sk:RANGE", got)
 		}
 		want := map[string]string{
-			"open-by-expiry":     "open_shard:HASH open_expires_at:RANGE KEYS_ONLY",
-			"list-by-org":        "l_org:HASH ls:RANGE KEYS_ONLY",
-			"list-by-org-status": "l_org_status:HASH ls:RANGE INCLUDE [expires_at]",
-			"find-by-email":      "l_email:HASH ls:RANGE INCLUDE [l_phone]",
-			"find-by-phone":      "l_phone:HASH ls:RANGE KEYS_ONLY",
-			"find-by-document":   "l_document:HASH ls:RANGE INCLUDE [l_email l_phone]",
+			"open-by-expiry":   "open_shard:HASH open_expires_at:RANGE KEYS_ONLY",
+			"list-by-org":      "l_org:HASH ls:RANGE KEYS_ONLY",
+			"find-by-email":    "l_email:HASH ls:RANGE INCLUDE [l_phone]",
+			"find-by-phone":    "l_phone:HASH ls:RANGE KEYS_ONLY",
+			"find-by-document": "l_document:HASH ls:RANGE INCLUDE [l_email l_phone]",
 		}
 		got := map[string]string{}
 		for _, gsi := range desc.GlobalSecondaryIndexes {

@@ -84,7 +84,6 @@ const (
 	attrHistory         = "history"
 	attrDeletedAt       = "deleted_at"
 	attrDeletedBy       = "deleted_by"
-	attrListOrgStatus   = "l_org_status"
 	attrDecision        = "document_decision"
 )
 
@@ -170,12 +169,11 @@ type item struct {
 	// value per facet (the organisation's and its status's written to one
 	// of ListShards shards by id). The actor facets hold keyed hashes,
 	// never values.
-	ListPosition  string `dynamodbav:"ls,omitempty"`
-	ListOrg       string `dynamodbav:"l_org,omitempty"`
-	ListOrgStatus string `dynamodbav:"l_org_status,omitempty"`
-	ListEmail     string `dynamodbav:"l_email,omitempty"`
-	ListPhone     string `dynamodbav:"l_phone,omitempty"`
-	ListDocument  string `dynamodbav:"l_document,omitempty"`
+	ListPosition string `dynamodbav:"ls,omitempty"`
+	ListOrg      string `dynamodbav:"l_org,omitempty"`
+	ListEmail    string `dynamodbav:"l_email,omitempty"`
+	ListPhone    string `dynamodbav:"l_phone,omitempty"`
+	ListDocument string `dynamodbav:"l_document,omitempty"`
 
 	// The evidence images, one attribute per kind (an update can set a
 	// top-level attribute whatever else the item holds), and the decision
@@ -424,7 +422,6 @@ func toItem(i *identification.Identification, code *identification.CodeMaterial,
 	facet := facetPrefix(i.OrgID, i.Type)
 	it.ListPosition = identification.Position(i)
 	it.ListOrg = orgFacet(i.OrgID, i.Type, i.ID)
-	it.ListOrgStatus = statusFacet(i.OrgID, i.Type, i.Status, i.ID)
 	it.ListEmail = facetOf(facet, i.ActorKeys.Email)
 	it.ListPhone = facetOf(facet, i.ActorKeys.Phone)
 	it.ListDocument = facetOf(facet, i.ActorKeys.Document)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,73 +23,70 @@ import (
 // starts with the organisation and the type:
 //
 //	list-by-org         l_org         <org>#<TYPE>#<shard>
-//	list-by-org-status  l_org_status  <org>#<TYPE>#<status>#<shard>
 //	find-by-email       l_email       <org>#<TYPE>#<keyed hash of the e-mail address>
 //	find-by-phone       l_phone       <org>#<TYPE>#<keyed hash of the E.164 number>
 //	find-by-document    l_document    <org>#<TYPE>#<keyed hash of the document number>
 //
-// They hold keys, never the process: list-by-org only its keys,
-// list-by-org-status its expiry besides (an open status's filter), the
+// They hold keys, never the process: list-by-org only its keys, the
 // find-by indexes the hashes the rest of a person's query is filtered on,
-// which never change. So no actor value is in any index, a write that
-// changes nothing an index holds does not touch it (a find-by entry is
-// written by the create and removed by the delete, nothing else), and an
-// index entry costs one write unit whatever the process's size. A page
-// reads the keys, then the page's processes with one BatchGetItem; a
-// person's page asking for statuses filters them on the processes read
-// (personPage).
+// which never change. So no actor value is in any index, and no index
+// holds anything a process's changes change: each entry is written by the
+// create and removed by the delete, nothing else, and costs one write
+// unit whatever the process's size. A page reads the keys, then the page's
+// processes with one BatchGetItem.
 //
-// The organisation's own partitions (list-by-org, list-by-org-status) are
-// split into ListShards shards by id, so that one organisation's writes
-// spread over ListShards partition keys (see ListShards); a page reads
-// every shard and merges them by position. A person's partitions are not
-// split: one person's processes are never many a second.
+// No index holds the status: every status move would write its entry
+// twice (a delete and a put), 5 of a verification's write units (see
+// docs/architecture.md). A page asking for statuses filters them on the
+// processes read instead (filteredPage): it considers at most a bounded
+// number of keys, so a rare status's page may be short, or empty, with a
+// cursor to go on from.
+//
+// The organisation's own partition (list-by-org) is split into ListShards
+// shards by id, so that one organisation's writes spread over ListShards
+// partition keys (see ListShards); a page reads every shard and merges
+// them by position. A person's partitions are not split: one person's
+// processes are never many a second.
 const (
-	IndexByOrg       = "list-by-org"
-	IndexByOrgStatus = "list-by-org-status"
-	IndexByEmail     = "find-by-email"
-	IndexByPhone     = "find-by-phone"
-	IndexByDocument  = "find-by-document"
+	IndexByOrg      = "list-by-org"
+	IndexByEmail    = "find-by-email"
+	IndexByPhone    = "find-by-phone"
+	IndexByDocument = "find-by-document"
 
 	attrPosition = "ls"
 	attrListOrg  = "l_org"
 )
 
 // ListShards is the number of partition keys one organisation's processes
-// of one type are written to, in list-by-org and in each status of
-// list-by-org-status: shard = FNV-1a(id) mod ListShards.
+// of one type are written to in list-by-org: shard = FNV-1a(id) mod
+// ListShards.
 //
 // A partition key takes at most 1,000 write units a second, and the goal
 // is one organisation completing 1,000 verifications a second with its
 // hottest key taking at most one unit per verification. An index entry
-// holds keys (and an expiry), well under 1 KB: one unit per write.
+// holds keys, well under 1 KB: one unit per write. A create writes one
+// entry and nothing ever moves it: 1 unit per verification, 1/8 on each
+// shard, 125 units a second at the goal, an eighth of a partition's limit.
 //
-//   - list-by-org: a create writes one entry and nothing ever moves it:
-//     1 unit per verification, 1/8 on each shard: 125 units a second.
-//   - list-by-org-status: a status move deletes the entry under the old
-//     status and puts one under the new. A verification writes CREATED
-//     (create), moves it to IN_PROGRESS (first attempt) and on to
-//     COMPLETED: CREATED and IN_PROGRESS take a put and a delete each,
-//     2 units per verification, 2/8 = 0.25 on each shard: 250 units a
-//     second, a quarter of a partition's limit (an extend, which moves the
-//     projected expiry, adds one to an open status's).
-//
-// Reading costs the other way: a page Queries every shard of each partition
-// it reads. 8 keeps the hottest key at a quarter of its limit and an
-// unfiltered page at 8 Queries; changing it re-keys every process
+// Reading costs the other way: a page Queries every shard. 8 keeps the
+// hottest key well under its limit (room for bursts of creates 8 times
+// the goal) and a page at 8 Queries; changing it re-keys every process
 // (cmd/backfill rewrites the keys of a table).
 const ListShards = 8
 
 // ListIndexes are the listing indexes, each with its partition attribute.
 var ListIndexes = map[string]string{
-	IndexByOrg: attrListOrg, IndexByOrgStatus: attrListOrgStatus, IndexByEmail: "l_email",
+	IndexByOrg: attrListOrg, IndexByEmail: "l_email",
 	IndexByPhone: "l_phone", IndexByDocument: "l_document",
 }
 
 // legacyAttrs are listing keys of earlier releases, which the indexes they
-// fed (list-by-month, list-by-status) no longer read; items written before
-// may still carry them, and a delete removes them with the rest.
-var legacyAttrs = []string{"l_month", "l_status"}
+// fed (list-by-month, list-by-status, list-by-org-status) no longer read;
+// items written before may still carry them, a delete removes them with
+// the rest, and cmd/backfill removes l_org_status (attrLegacyOrgStatus).
+var legacyAttrs = []string{"l_month", "l_status", attrLegacyOrgStatus}
+
+const attrLegacyOrgStatus = "l_org_status"
 
 func facetPrefix(org string, t identification.Type) string { return org + "#" + string(t) + "#" }
 
@@ -110,12 +108,6 @@ func listShard(id string) string {
 // orgFacet is the list-by-org partition of the process id of org and t.
 func orgFacet(org string, t identification.Type, id string) string {
 	return facetPrefix(org, t) + listShard(id)
-}
-
-// statusFacet is the list-by-org-status partition of the process id of
-// org and t in status st.
-func statusFacet(org string, t identification.Type, st identification.Status, id string) string {
-	return facetPrefix(org, t) + string(st) + "#" + listShard(id)
 }
 
 // shards are the ListShards partitions of a sharded facet: prefix, then
@@ -140,8 +132,8 @@ type source struct {
 	// another value) reads ahead, so that one Query still fills the page.
 	atLeast int
 	// upTo, when not 0, is how many keys the source reads (rather than
-	// the page's Limit+1): a person's processes whose statuses are
-	// filtered once read (personPage).
+	// the page's Limit+1): a page whose statuses are filtered once its
+	// processes are read (filteredPage).
 	upTo int
 }
 
@@ -151,16 +143,18 @@ type source struct {
 // within the retention period.
 const personReadAhead = 250
 
-// personBatch is how many processes one BatchGetItem of a person's page
-// asking for statuses reads after its first (which reads the page's
-// Limit+1): so such a page makes at most 1 + ⌈personReadAhead/personBatch⌉
-// = 4 BatchGetItem calls, 3 more per previous code key kept.
-const personBatch = maxBatchGet
+// shardReadAhead is how many keys of each of the organisation's shards a
+// page asking for statuses considers: ListShards × 50 = 400 processes at
+// most, newest first, of which the page keeps those in the asked statuses.
+const shardReadAhead = 50
 
-// sweepLagReadAhead is how many more items a Query of an open status reads
-// than the page needs, for the processes past their expiry that the sweep
-// has not ended yet (it ends them within a minute of their expiry).
-const sweepLagReadAhead = 10
+// filterBatch is how many processes one BatchGetItem of a page asking
+// for statuses reads after its first (which reads the page's Limit+1): so
+// such a page makes at most 1 + ⌈(keys considered − Limit − 1)/filterBatch⌉
+// BatchGetItem calls: 4 for a person's (personReadAhead; 3 more per
+// previous code key kept), 5 for the organisation's (ListShards ×
+// shardReadAhead).
+const filterBatch = maxBatchGet
 
 // Reading a page's processes: BatchGetItem takes at most 100 keys (a page
 // holds at most identification.MaxListLimit), and the keys DynamoDB leaves
@@ -220,14 +214,21 @@ func (s *Store) List(ctx context.Context, f identification.ListFilter) (identifi
 		}
 		return 0
 	})
-	// A process moving between statuses may be, for a moment, under both.
-	all = slices.CompactFunc(all, func(a, b candidate) bool { return a.pk == b.pk })
 	if sources[0].upTo > 0 {
-		capped := false
+		// Past the last key a capped source read, another source's
+		// keys are not all of that range's: the page considers the
+		// keys down to the highest such last key.
+		capped, cutoff := false, ""
 		for n, l := range lists {
-			capped = capped || len(l) >= sources[n].upTo
+			if len(l) >= sources[n].upTo {
+				capped, cutoff = true, max(cutoff, l[len(l)-1].position)
+			}
 		}
-		return s.personPage(ctx, all, capped, f)
+		if capped {
+			end, _ := slices.BinarySearchFunc(all, cutoff, func(c candidate, p string) int { return strings.Compare(p, c.position) })
+			all = all[:end+1]
+		}
+		return s.filteredPage(ctx, all, capped, f)
 	}
 	page := identification.ListPage{More: len(all) > f.Limit}
 	if page.More {
@@ -250,23 +251,22 @@ func (s *Store) List(ctx context.Context, f identification.ListFilter) (identifi
 	return page, nil
 }
 
-// personPage answers a page of one person's processes filtered by
-// status, from cs, their keys newest first (capped: a partition had more
-// than it read). The find-by indexes hold no status (a status move would
-// write each of them), so the statuses are filtered on the processes as
-// read: a first BatchGetItem reads the page's Limit+1, and, while fewer
-// than Limit+1 are in the asked statuses, the next personBatch keys are
-// read, until the page is full or the keys are all read. A page that runs
-// out of keys of a capped partition ends there, short, with a cursor
-// below the last key it read.
-func (s *Store) personPage(ctx context.Context, cs []candidate, capped bool, f identification.ListFilter) (identification.ListPage, error) {
+// filteredPage answers a page filtered by status, from cs, its keys
+// newest first (capped: a partition had more than it read). No index
+// holds the status (a status move would write it), so the statuses are
+// filtered on the processes as read: a first BatchGetItem reads the page's
+// Limit+1, and, while fewer than Limit+1 are in the asked statuses, the
+// next filterBatch keys are read, until the page is full or the keys are
+// all read. A page that runs out of keys of a capped partition ends there,
+// short (even empty), with a cursor below the last key it read.
+func (s *Store) filteredPage(ctx context.Context, cs []candidate, capped bool, f identification.ListFilter) (identification.ListPage, error) {
 	var page identification.ListPage
 	var kept []*identification.Identification
 	var last candidate
 	for start := 0; start < len(cs); {
-		n := personBatch
+		n := filterBatch
 		if start == 0 {
-			n = f.Limit + 1
+			n = min(f.Limit+1, filterBatch)
 		}
 		chunk := cs[start:min(start+n, len(cs))]
 		start += len(chunk)
@@ -379,7 +379,7 @@ func (s *Store) sources(f identification.ListFilter) []source {
 		// One person's processes: the other values asked are a filter
 		// on a partition that holds only theirs (on the hashes the
 		// index projects for it: the template's find-by indexes), the
-		// statuses a filter on the processes read (personPage).
+		// statuses a filter on the processes read (filteredPage).
 		var conds []expression.ConditionBuilder
 		for _, other := range actor[n+1:] {
 			if other.hashes != nil {
@@ -408,28 +408,13 @@ func (s *Store) sources(f identification.ListFilter) []source {
 		}
 		return out
 	}
-	if len(f.Statuses) > 0 {
-		out := make([]source, 0, len(f.Statuses)*ListShards)
-		for _, st := range f.Statuses {
-			src := source{index: IndexByOrgStatus, attr: attrListOrgStatus}
-			if st.Open() {
-				// An open process past its expiry reads as EXPIRED:
-				// not one of these (the sweep moves it within a minute,
-				// so the filter drops few, and then one more Query runs).
-				c := name(attrExpiresAt).GreaterThan(expression.Value(f.Now.Unix()))
-				src.filter, src.atLeast = &c, f.Limit+1+sweepLagReadAhead
-			}
-			for _, v := range shards(prefix + string(st) + "#") {
-				one := src
-				one.value = v
-				out = append(out, one)
-			}
-		}
-		return out
-	}
 	out := make([]source, 0, ListShards)
 	for _, v := range shards(prefix) {
-		out = append(out, source{index: IndexByOrg, attr: attrListOrg, value: v})
+		src := source{index: IndexByOrg, attr: attrListOrg, value: v}
+		if len(f.Statuses) > 0 {
+			src.upTo = shardReadAhead
+		}
+		out = append(out, src)
 	}
 	return out
 }

@@ -223,11 +223,11 @@ func (t *translation) change(c identification.Change) error {
 	switch c := c.(type) {
 	case identification.SetStatus:
 		t.key = append(t.key, 's')
-		// The status's listing partition moves with it, to the same
-		// shard (the id's).
-		st, facet := t.v(str(string(c.To))), t.v(str(statusFacet(t.ref.Org, t.ref.Type, c.To, t.ref.ID)))
+		// No index holds the status: a status move writes the item
+		// alone (a listing by status filters list-by-org's processes).
+		st := t.v(str(string(c.To)))
 		if t.build {
-			t.upd = t.upd.Set(name(attrStatus), st).Set(name(attrListOrgStatus), facet)
+			t.upd = t.upd.Set(name(attrStatus), st)
 		}
 	case identification.End:
 		t.key = append(t.key, 'e', byte(c.Clock), bool1(c.UserAgent != ""))

@@ -88,7 +88,7 @@ func (h *hooks) count(t *testing.T, org string) string {
 }
 
 // indexKeys are the attributes the table's indexes key on.
-var indexKeys = []string{"l_org", "l_org_status", "l_email", "l_phone", "l_document", "ls", "open_shard", "open_expires_at"}
+var indexKeys = []string{"l_org", "l_email", "l_phone", "l_document", "ls", "open_shard", "open_expires_at"}
 
 // checkNoIndexKeys scans the table: every item is of a kind named
 // kindPrefix..., no item has an index's key attribute or sort key P, and

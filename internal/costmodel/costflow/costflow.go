@@ -341,23 +341,17 @@ func Local(ctx context.Context, endpoint, table, org string, model costmodel.Mod
 // layout to them (checkTargets) and cmd/bench reports against them.
 const (
 	// TargetWCU bounds the write units of one verification, table and
-	// indexes together.
+	// indexes together. The way down from 126: the stream processor's
+	// claim and published marks on items of their own (1 unit each, not
+	// 2 on the process and its indexes: 37 → 32), no status on the
+	// find-by indexes (32 → 26), the claim of a version's code carrying
+	// its published mark (26 → 25), no index holding the status at all:
+	// a listing by status filters the processes it reads (25 → 20).
 	TargetWCU = 20
 	// TargetHottestKeyWCU bounds the write units the hottest partition
 	// key value (the table's or any index's) takes per verification of
 	// one organisation.
 	TargetHottestKeyWCU = 1
-	// CeilingWCU is what one verification costs on this layout, measured
-	// by TestVerificationCost: the layout may not cost more. It is lowered
-	// with each change that saves write units, down to TargetWCU, which
-	// this layout does not meet yet (docs/deployment.md, "Limits", says
-	// where the units go). 37 → 32: the stream processor's claim and
-	// published marks moved off the process item into items of their own
-	// (1 unit each instead of 2). 32 → 26: the find-by indexes hold no
-	// status (a person's page filters it on the processes read), so a
-	// status move no longer writes them. 26 → 25: the claim of the code a
-	// version issued carries that version's published mark.
-	CeilingWCU = 25
 )
 
 // Measurement is what n verifications of one organisation cost.
