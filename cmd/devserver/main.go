@@ -61,7 +61,7 @@ func run() error {
 		return fmt.Errorf("SWEEP_INTERVAL: %w", err)
 	}
 	sweepEvery := flag.Duration("sweep-interval", defaultSweep, "how often the expiry sweep runs; 0 disables it (SWEEP_INTERVAL)")
-	streamEvery := flag.Duration("stream-interval", 100*time.Millisecond, "how often the stream processor reads the engine's stream; 0 runs no stream processor (to measure without it)")
+	streamEvery := flag.Duration("stream-interval", 100*time.Millisecond, "how often the stream processor reads the engine's stream; 0 runs no stream processor and creates the table without a stream (to measure without them)")
 	pprofAddr := flag.String("pprof", os.Getenv("PPROF_ADDR"), "serve net/http/pprof on this loopback address, off when empty (PPROF_ADDR)")
 	flag.Parse()
 
@@ -152,7 +152,11 @@ func run() error {
 		slog.String("endpoint", cfg.Endpoint), slog.String("region", cfg.Region), slog.Int("shards", cfg.Shards),
 		slog.Duration("retention", cfg.Retention), slog.Duration("sweep_interval", *sweepEvery), slog.String("log_level", level.String()))
 	client := app.NewDynamoDB(cfg, dynamoOpts...)
-	created, err := samtemplate.EnsureTable(ctx, client, *template, cfg.TableName)
+	var tableOpts []samtemplate.TableOption
+	if *streamEvery <= 0 {
+		tableOpts = append(tableOpts, samtemplate.WithoutStream())
+	}
+	created, err := samtemplate.EnsureTable(ctx, client, *template, cfg.TableName, tableOpts...)
 	if err != nil {
 		return err
 	}

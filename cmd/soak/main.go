@@ -9,6 +9,11 @@
 // differs from the expected one, or actor data in the server's logs.
 //
 //	go run ./cmd/soak -duration 60s -concurrency 32
+//
+// With -probe-engine it runs no workload: it measures the engine's own
+// write rate, as its tables grow, with and without a stream and indexes
+// (probe.go), to tell the engine's share of a soak's rate from the
+// service's.
 package main
 
 import (
@@ -44,6 +49,7 @@ func main() {
 	serverArgs := flag.String("devserver-args", "", "extra arguments for the dev server, split at spaces (e.g. \"-stream-interval 0\" to measure without the stream processor)")
 	engineName := flag.String("engine", localengine.NameDynoxide, "the local engine the dev server runs on: dynoxide (in memory) or dynamodb-local")
 	cpuProfile := flag.String("cpuprofile", "", "write the soak client's CPU profile of the workload to this file")
+	probe := flag.Bool("probe-engine", false, "run no workload: measure the engine's write rate as its tables grow, with and without a stream and indexes")
 	flag.Parse()
 	if *engineName != localengine.NameDynoxide && *engineName != localengine.NameDynamoDBLocal {
 		fmt.Fprintln(os.Stderr, "soak: -engine is dynoxide or dynamodb-local")
@@ -53,6 +59,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "soak: -concurrency, -duration and -requests must be positive")
 		os.Exit(2)
 	}
+	if *probe {
+		if err := runProbe(*engineName); err != nil {
+			fmt.Fprintln(os.Stderr, "soak:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ok, err := run(*engineName, *duration, *concurrency, *maxRequests, *timeout, *cpuProfile, strings.Fields(*serverArgs))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -61,6 +74,32 @@ func main() {
 	if !ok {
 		os.Exit(1)
 	}
+}
+
+func startEngine(ctx context.Context, root, engineName string) (*localengine.Engine, error) {
+	start := localengine.StartDynoxide
+	if engineName == localengine.NameDynamoDBLocal {
+		start = localengine.StartDynamoDBLocal
+	}
+	return start(ctx, localengine.Options{Root: root})
+}
+
+func runProbe(engineName string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root, err := localengine.RepoRoot()
+	if err != nil {
+		return err
+	}
+	if err := localengine.EnsureTools(root); err != nil {
+		return err
+	}
+	engine, err := startEngine(ctx, root, engineName)
+	if err != nil {
+		return err
+	}
+	defer engine.Stop()
+	return probeEngine(ctx, os.Stdout, engine)
 }
 
 func run(engineName string, duration time.Duration, concurrency int, maxRequests int64, timeout time.Duration, cpuProfile string, serverArgs []string) (bool, error) {
@@ -86,11 +125,7 @@ func run(engineName string, duration time.Duration, concurrency int, maxRequests
 	if out, err := build.CombinedOutput(); err != nil {
 		return false, fmt.Errorf("build dev server: %v\n%s", err, out)
 	}
-	start := localengine.StartDynoxide
-	if engineName == localengine.NameDynamoDBLocal {
-		start = localengine.StartDynamoDBLocal
-	}
-	engine, err := start(ctx, localengine.Options{Root: root})
+	engine, err := startEngine(ctx, root, engineName)
 	if err != nil {
 		return false, err
 	}

@@ -14,11 +14,22 @@ import (
 // TableLogicalID is the template's one table.
 const TableLogicalID = "IdentificationsTable"
 
+// TableOption changes the table EnsureTable creates from the template's.
+type TableOption func(*dynamodb.CreateTableInput)
+
+// WithoutStream creates the table without its stream: for a dev server
+// that runs no stream processor (-stream-interval 0), so that the engine
+// does not keep records nobody reads (dynoxide's writes slow down as its
+// stream grows; see cmd/soak).
+func WithoutStream() TableOption {
+	return func(in *dynamodb.CreateTableInput) { in.StreamSpecification = nil }
+}
+
 // EnsureTable creates the table name from the template's definition unless
 // it exists, waits until it is ACTIVE and applies the template's TTL
-// setting, so local engines hold exactly the table AWS would. It returns
-// whether it created the table.
-func EnsureTable(ctx context.Context, client *dynamodb.Client, templatePath, name string) (bool, error) {
+// setting, so local engines hold exactly the table AWS would (but for
+// opts). It returns whether it created the table.
+func EnsureTable(ctx context.Context, client *dynamodb.Client, templatePath, name string, opts ...TableOption) (bool, error) {
 	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 	if err == nil {
 		return false, nil
@@ -32,6 +43,9 @@ func EnsureTable(ctx context.Context, client *dynamodb.Client, templatePath, nam
 		return false, err
 	}
 	in.TableName = aws.String(name)
+	for _, o := range opts {
+		o(in)
+	}
 	if _, err := client.CreateTable(ctx, in); err != nil {
 		var inUse *types.ResourceInUseException
 		if errors.As(err, &inUse) {
