@@ -285,7 +285,7 @@ func TestEventsThroughTheirFunctions(t *testing.T) {
 				}
 				if slices.Contains(rt.Needs, httpapi.NeedSettings) {
 					// As app.WithSettings wires it, on the table.
-					deps = deps.WithSettings(deps.Dynamo, nil)
+					deps = deps.WithSettings(deps.Dynamo, deps.Dynamo, nil)
 				}
 				handler, err := app.NewLambdaHandler(rt.Name, deps)
 				if err != nil {

@@ -539,7 +539,7 @@ func TestTemplateEnvironmentIsTheAppConfig(t *testing.T) {
 		LogLevel:  slog.LevelInfo,
 		CodeTTL:   identification.DefaultCodeTTL,
 	}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("ConfigFromEnv with the template's environment =\n%+v\nwant the code's defaults\n%+v", cfg, want)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/webhooks"
 )
 
@@ -283,6 +284,45 @@ func driveRoutes(t *testing.T, e enginetest.Engine, s3Endpoint string) map[strin
 			}
 		}
 	}
+	// The routes that issue codes again, with the organisation's sending
+	// guard counting every send (its budgets and limits: an UpdateItem of
+	// each counter before the route's write), then refusing every send
+	// (a country it does not allow: a guard event, PutItem, and no write
+	// of the process).
+	for _, g := range []struct {
+		name  string
+		guard settings.Guard
+	}{
+		{"the guard counting", settings.Guard{MaxSendsPerHour: 1000, MaxSendsPerDay: 10000, MaxSendsPerDestinationPerDay: 100, PrefixDigits: 6, PrefixMaxPerHour: 1000}},
+		{"the guard refusing", settings.Guard{AllowedCountries: []string{"IS"}}},
+	} {
+		cur, err := d.env.Settings.Get(t.Context(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.env.Settings.Put(t.Context(), "acme", settings.Settings{Guard: g.guard}, cur.Version, identification.Caller{Kind: identification.CallerAdmin, Sub: "iam"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, rt := range httpapi.Routes() {
+			if rt.Method == http.MethodGet || !slices.Contains(rt.Needs, httpapi.NeedCodeKeys) {
+				continue
+			}
+			d.env.SettingsCache.Forget()
+			o := d.seen[rt.Name]
+			states := []*routeState{nil}
+			if rt.IDParam() != "" {
+				states = nil
+				for n := range routeStates {
+					if routeStates[n].typ == rt.Type() && routeStates[n].endpoint == nil {
+						states = append(states, &routeStates[n])
+					}
+				}
+			}
+			for _, st := range states {
+				d.driveAs(rt, o, st, rt.Scopes[0], "", "", g.name)
+			}
+		}
+	}
 	return d.seen
 }
 
@@ -291,11 +331,24 @@ func driveRoutes(t *testing.T, e enginetest.Engine, s3Endpoint string) map[strin
 // route that names no process), as a caller holding scope, with query q,
 // and records what each request did in o.
 func (d *routeDriver) drive(rt httpapi.Route, o *observed, st *routeState, scope, q, mode string) {
+	d.driveAs(rt, o, st, scope, q, mode, "")
+}
+
+// driveAs is drive, its scenario named with settings (the organisation's
+// settings of the moment) when not "".
+func (d *routeDriver) driveAs(rt httpapi.Route, o *observed, st *routeState, scope, q, mode, settings string) {
 	t := d.t
 	path := strings.ReplaceAll(rt.Path, "{org_id}", "acme")
 	scenario := "as " + scope
+	if settings != "" {
+		scenario = settings + ", " + scenario
+	}
 	owed := false
 	body := routefacts.Example(rt.Name)
+	if settings != "" {
+		// The guard checks only the codes the service delivers.
+		body = strings.ReplaceAll(body, `"external":"true"`, `"external":false`)
+	}
 	switch {
 	case st != nil && st.endpoint != nil:
 		scenario = st.name + ", " + scenario

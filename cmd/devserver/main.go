@@ -33,6 +33,7 @@ import (
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/egress"
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
 	"github.com/idadmin/api/shared/stream"
@@ -175,7 +176,8 @@ func run() error {
 		return err
 	}
 	defer stopS3()
-	deps := app.NewDeps(cfg, client, logger, identification.WithCodeKeys(keys), identification.WithEvidence(objects))
+	deps := app.NewDeps(cfg, client, logger, identification.WithCodeKeys(keys), identification.WithEvidence(objects),
+		app.SendGuard(cfg, app.NewStore(cfg, client), numbers.Numbers{}, logger))
 	// Webhooks: queued in process (the same FIFO semantics as the SQS
 	// queue in AWS, without an emulator to run) and delivered by the same
 	// sender as the webhook-sender function, through the one egress
@@ -185,7 +187,7 @@ func run() error {
 	deps = deps.WithWebhooks(keys, out, queue)
 	sender := &webhooks.Sender{Store: deps.Dynamo, Sealer: keys, Post: app.WebhookPoster(out), Logger: logger}
 	go queue.Run(ctx, sender.Handle, time.Second, func(err error) { logger.Error("webhook queue", slog.String("error", err.Error())) })
-	deps = deps.WithSettings(deps.Dynamo, nil)
+	deps = deps.WithSettings(deps.Dynamo, deps.Dynamo, nil)
 	handler, err := deps.DevHandler(verifier)
 	if err != nil {
 		return err

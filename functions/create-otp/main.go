@@ -7,9 +7,10 @@ package main
 import (
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/httpapi"
 )
 
 func main() {
-	app.Lambda(httpapi.CreateOTP, app.WithCodeKeys(codekey.FromSecretsManager))
+	app.Lambda(httpapi.CreateOTP, app.WithCodeKeys(codekey.FromSecretsManager), app.WithSendGuard(numbers.Numbers{}))
 }

@@ -6,9 +6,10 @@ package main
 import (
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/codekey"
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/httpapi"
 )
 
 func main() {
-	app.Lambda(httpapi.DecideChainDocument, app.WithCodeKeys(codekey.FromSecretsManager))
+	app.Lambda(httpapi.DecideChainDocument, app.WithCodeKeys(codekey.FromSecretsManager), app.WithSendGuard(numbers.Numbers{}))
 }

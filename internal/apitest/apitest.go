@@ -30,6 +30,7 @@ import (
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/httpapi"
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
 	"github.com/idadmin/api/shared/settings"
@@ -173,13 +174,15 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	cfg := app.Config{TableName: table, Region: "us-east-1", DocsURL: httpapi.DefaultDocsURL, Shards: dynamostore.DefaultShards, Retention: dynamostore.DefaultRetention}
 	env.Bucket = evidenceBucket(t, o.S3Endpoint, o.S3HTTPClient)
 	evidence := identification.WithEvidence(s3evidence.Objects{Bucket: env.Bucket})
-	deps := app.NewDeps(cfg, client, app.NewLogger(env.Logs, slog.LevelDebug), identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence)
+	logger := app.NewLogger(env.Logs, slog.LevelDebug)
+	sendGuard := app.SendGuard(cfg, app.NewStore(cfg, client), numbers.Numbers{}, logger)
+	deps := app.NewDeps(cfg, client, logger, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence, sendGuard)
 	env.Store = deps.Store.(*dynamostore.Store)
 	env.SettingsCache = deps.SettingsCache
 	if o.WrapStore != nil {
 		deps.Store = o.WrapStore(deps.Store)
 		deps.Service = identification.NewService(deps.Store, identification.WithClock(env.Clock.Now), identification.WithCodeKeys(fixture.CodeKeys()), evidence,
-			identification.WithPolicies(deps.SettingsCache))
+			identification.WithPolicies(deps.SettingsCache), sendGuard)
 	}
 	env.Service = deps.Service
 	// Webhooks: test events and replays queue in process, on the test's
@@ -192,7 +195,7 @@ func NewWithOptions(t testing.TB, e enginetest.Engine, o Options) *Env {
 	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{AllowLoopback: true, Resolver: o.Resolver}), queue)
 	env.Webhooks = deps.Webhooks
 	env.SettingsStore = env.Store
-	deps = deps.WithSettings(env.SettingsStore, env.Clock.Now)
+	deps = deps.WithSettings(env.SettingsStore, env.Store, env.Clock.Now)
 	env.Settings = deps.Settings
 	h, err := deps.DevHandler(env.Verifier)
 	if err != nil {

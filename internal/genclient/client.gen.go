@@ -51,13 +51,13 @@ func (e AgentStepInputIdentificationType) Valid() bool {
 
 // Defines values for ChainIdentificationType.
 const (
-	CHAIN ChainIdentificationType = "CHAIN"
+	ChainIdentificationTypeCHAIN ChainIdentificationType = "CHAIN"
 )
 
 // Valid indicates whether the value is a known member of the ChainIdentificationType enum.
 func (e ChainIdentificationType) Valid() bool {
 	switch e {
-	case CHAIN:
+	case ChainIdentificationTypeCHAIN:
 		return true
 	default:
 		return false
@@ -105,6 +105,7 @@ func (e ChannelType) Valid() bool {
 
 // Defines values for DeliveryStatus.
 const (
+	DeliveryStatusBLOCKED  DeliveryStatus = "BLOCKED"
 	DeliveryStatusEXTERNAL DeliveryStatus = "EXTERNAL"
 	DeliveryStatusFAILED   DeliveryStatus = "FAILED"
 	DeliveryStatusPENDING  DeliveryStatus = "PENDING"
@@ -114,6 +115,8 @@ const (
 // Valid indicates whether the value is a known member of the DeliveryStatus enum.
 func (e DeliveryStatus) Valid() bool {
 	switch e {
+	case DeliveryStatusBLOCKED:
+		return true
 	case DeliveryStatusEXTERNAL:
 		return true
 	case DeliveryStatusFAILED:
@@ -241,6 +244,87 @@ func (e FailureReason) Valid() bool {
 	case MAXATTEMPTS:
 		return true
 	case STEPREJECTED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GuardEventsPageItemsAction.
+const (
+	GuardEventsPageItemsActionREFUSED GuardEventsPageItemsAction = "REFUSED"
+	GuardEventsPageItemsActionSENT    GuardEventsPageItemsAction = "SENT"
+)
+
+// Valid indicates whether the value is a known member of the GuardEventsPageItemsAction enum.
+func (e GuardEventsPageItemsAction) Valid() bool {
+	switch e {
+	case GuardEventsPageItemsActionREFUSED:
+		return true
+	case GuardEventsPageItemsActionSENT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GuardEventsPageItemsIdentificationType.
+const (
+	GuardEventsPageItemsIdentificationTypeCHAIN GuardEventsPageItemsIdentificationType = "CHAIN"
+	GuardEventsPageItemsIdentificationTypeOTP   GuardEventsPageItemsIdentificationType = "OTP"
+)
+
+// Valid indicates whether the value is a known member of the GuardEventsPageItemsIdentificationType enum.
+func (e GuardEventsPageItemsIdentificationType) Valid() bool {
+	switch e {
+	case GuardEventsPageItemsIdentificationTypeCHAIN:
+		return true
+	case GuardEventsPageItemsIdentificationTypeOTP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GuardEventsPageItemsMode.
+const (
+	GuardEventsPageItemsModeENFORCE GuardEventsPageItemsMode = "ENFORCE"
+	GuardEventsPageItemsModeMONITOR GuardEventsPageItemsMode = "MONITOR"
+)
+
+// Valid indicates whether the value is a known member of the GuardEventsPageItemsMode enum.
+func (e GuardEventsPageItemsMode) Valid() bool {
+	switch e {
+	case GuardEventsPageItemsModeENFORCE:
+		return true
+	case GuardEventsPageItemsModeMONITOR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GuardEventsPageItemsRule.
+const (
+	AllowedCountries             GuardEventsPageItemsRule = "allowed_countries"
+	MaxSendsPerDay               GuardEventsPageItemsRule = "max_sends_per_day"
+	MaxSendsPerDestinationPerDay GuardEventsPageItemsRule = "max_sends_per_destination_per_day"
+	MaxSendsPerHour              GuardEventsPageItemsRule = "max_sends_per_hour"
+	PrefixVelocity               GuardEventsPageItemsRule = "prefix_velocity"
+)
+
+// Valid indicates whether the value is a known member of the GuardEventsPageItemsRule enum.
+func (e GuardEventsPageItemsRule) Valid() bool {
+	switch e {
+	case AllowedCountries:
+		return true
+	case MaxSendsPerDay:
+		return true
+	case MaxSendsPerDestinationPerDay:
+		return true
+	case MaxSendsPerHour:
+		return true
+	case PrefixVelocity:
 		return true
 	default:
 		return false
@@ -688,6 +772,36 @@ func (e MDOC008Title) Valid() bool {
 	}
 }
 
+// Defines values for MDOC009Code.
+const (
+	MDOC009CodeMDOC009 MDOC009Code = "MDOC_009"
+)
+
+// Valid indicates whether the value is a known member of the MDOC009Code enum.
+func (e MDOC009Code) Valid() bool {
+	switch e {
+	case MDOC009CodeMDOC009:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MDOC009Title.
+const (
+	SENDINGBLOCKED MDOC009Title = "SENDING_BLOCKED"
+)
+
+// Valid indicates whether the value is a known member of the MDOC009Title enum.
+func (e MDOC009Title) Valid() bool {
+	switch e {
+	case SENDINGBLOCKED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MDOC010Code.
 const (
 	MDOC010CodeMDOC010 MDOC010Code = "MDOC_010"
@@ -775,6 +889,30 @@ func (e ProviderType) Valid() bool {
 	case ProviderTypeEXTERNAL:
 		return true
 	case ProviderTypeINTERNAL:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SettingsGuardMode.
+const (
+	SettingsGuardModeENFORCE     SettingsGuardMode = "ENFORCE"
+	SettingsGuardModeLessThannil SettingsGuardMode = "<nil>"
+	SettingsGuardModeMONITOR     SettingsGuardMode = "MONITOR"
+	SettingsGuardModeOFF         SettingsGuardMode = "OFF"
+)
+
+// Valid indicates whether the value is a known member of the SettingsGuardMode enum.
+func (e SettingsGuardMode) Valid() bool {
+	switch e {
+	case SettingsGuardModeENFORCE:
+		return true
+	case SettingsGuardModeLessThannil:
+		return true
+	case SettingsGuardModeMONITOR:
+		return true
+	case SettingsGuardModeOFF:
 		return true
 	default:
 		return false
@@ -1329,6 +1467,8 @@ type CreateWebhookRequest struct {
 // Delivery How the current code reaches the actor. `EXTERNAL`: the organisation
 // delivers it (`channel.external` true). Otherwise the system delivers
 // it: `PENDING` until its send, then `SENT` or, after the retries, `FAILED`.
+// `BLOCKED`: a chain step's code the sending guard refused to send
+// (docs/guard.md); an admin's resend is guarded again.
 type Delivery struct {
 	// Attempts Delivery attempts of the current code.
 	Attempts int `json:"attempts"`
@@ -1506,6 +1646,41 @@ type ExtendRequest struct {
 
 // FailureReason Why a `FAILED` process failed: `MAX_ATTEMPTS`, five wrong attempts at its code; `STEP_REJECTED`, its identity document rejected (a chain).
 type FailureReason string
+
+// GuardEventsPage One page of guard events, newest first.
+type GuardEventsPage struct {
+	Items []struct {
+		// Action `REFUSED` (ENFORCE): nothing was sent; `SENT` (MONITOR): the code went all the same.
+		Action  GuardEventsPageItemsAction `json:"action"`
+		At      time.Time                  `json:"at"`
+		Channel ChannelType                `json:"channel"`
+
+		// Country The destination's country; null for e-mail or a number of no country.
+		Country *string `json:"country"`
+
+		// IdentificationId The process created anyway (MONITOR), the chain whose step's code was blocked, or the id a refused create would have had.
+		IdentificationId   string                                 `json:"identification_id"`
+		IdentificationType GuardEventsPageItemsIdentificationType `json:"identification_type"`
+		Mode               GuardEventsPageItemsMode               `json:"mode"`
+
+		// Prefix The number's calling code and two digits (`+34 80…`); null for e-mail.
+		Prefix *string                  `json:"prefix"`
+		Rule   GuardEventsPageItemsRule `json:"rule"`
+	} `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// GuardEventsPageItemsAction `REFUSED` (ENFORCE): nothing was sent; `SENT` (MONITOR): the code went all the same.
+type GuardEventsPageItemsAction string
+
+// GuardEventsPageItemsIdentificationType defines model for GuardEventsPage.Items.IdentificationType.
+type GuardEventsPageItemsIdentificationType string
+
+// GuardEventsPageItemsMode defines model for GuardEventsPage.Items.Mode.
+type GuardEventsPageItemsMode string
+
+// GuardEventsPageItemsRule defines model for GuardEventsPage.Items.Rule.
+type GuardEventsPageItemsRule string
 
 // History defines model for History.
 type History struct {
@@ -1778,6 +1953,24 @@ type MDOC008Code string
 // MDOC008Title defines model for MDOC008.Title.
 type MDOC008Title string
 
+// MDOC009 One problem of code `MDOC_009` (SENDING_BLOCKED); a validation failure has one per field.
+type MDOC009 struct {
+	Code MDOC009Code `json:"code"`
+
+	// Details What went wrong; for a field, its path comes first (`actor.email: ...`).
+	Details ErrorDetails `json:"details"`
+
+	// Ref The code's entry in the error documentation (the base URL is configurable).
+	Ref   string       `json:"ref"`
+	Title MDOC009Title `json:"title"`
+}
+
+// MDOC009Code defines model for MDOC009.Code.
+type MDOC009Code string
+
+// MDOC009Title defines model for MDOC009.Title.
+type MDOC009Title string
+
 // MDOC010 One problem of code `MDOC_010` (PRECONDITION_FAILED); a validation failure has one per field.
 type MDOC010 struct {
 	Code MDOC010Code `json:"code"`
@@ -2005,6 +2198,8 @@ type OtpState struct {
 	// Delivery How the current code reaches the actor. `EXTERNAL`: the organisation
 	// delivers it (`channel.external` true). Otherwise the system delivers
 	// it: `PENDING` until its send, then `SENT` or, after the retries, `FAILED`.
+	// `BLOCKED`: a chain step's code the sending guard refused to send
+	// (docs/guard.md); an admin's resend is guarded again.
 	Delivery Delivery `json:"delivery"`
 
 	// MaxCodes Codes a process may have in all (5).
@@ -2084,6 +2279,11 @@ type ResentCode struct {
 	OtpCode OtpCode `json:"otp_code"`
 }
 
+// SendingBlockedErrors A 422 - `MDOC_009`.
+type SendingBlockedErrors struct {
+	Errors []MDOC009 `json:"errors"`
+}
+
 // Settings The settings document as stored; every member present, null when not set.
 type Settings struct {
 	Channels *[]ChannelType `json:"channels"`
@@ -2094,6 +2294,9 @@ type Settings struct {
 	// DefaultLanguage The language of a message to an actor who has none, one of ES, EN, EU, GL, CA and DE; null when not set (EN).
 	DefaultLanguage *SettingsLanguage `json:"default_language"`
 	DisplayName     *string           `json:"display_name"`
+
+	// Guard The sending guard (docs/guard.md); a member left out or null is not set (ENFORCE, the deployment's countries, no limit).
+	Guard SettingsGuard `json:"guard"`
 
 	// Messages The organisation's own texts by channel and language; the built-in text where there is none. WhatsApp texts are not configurable (a text under WHATSAPP is a 400).
 	Messages *SettingsMessages `json:"messages"`
@@ -2141,6 +2344,24 @@ type SettingsCode struct {
 	TtlMinutes *int `json:"ttl_minutes,omitempty"`
 }
 
+// SettingsGuard The sending guard (docs/guard.md); a member left out or null is not set (ENFORCE, the deployment's countries, no limit).
+type SettingsGuard struct {
+	// AllowedCountries ISO 3166-1 alpha-2 codes; the deployment's `DefaultAllowedCountries` when not set.
+	AllowedCountries             *[]string          `json:"allowed_countries,omitempty"`
+	MaxSendsPerDay               *int               `json:"max_sends_per_day,omitempty"`
+	MaxSendsPerDestinationPerDay *int               `json:"max_sends_per_destination_per_day,omitempty"`
+	MaxSendsPerHour              *int               `json:"max_sends_per_hour,omitempty"`
+	Mode                         *SettingsGuardMode `json:"mode,omitempty"`
+	PrefixVelocity               *struct {
+		// Digits How many digits of the number, its calling code included.
+		Digits     int `json:"digits"`
+		MaxPerHour int `json:"max_per_hour"`
+	} `json:"prefix_velocity,omitempty"`
+}
+
+// SettingsGuardMode defines model for SettingsGuard.Mode.
+type SettingsGuardMode string
+
 // SettingsHistoryPage One page of the audit list, newest change first.
 type SettingsHistoryPage struct {
 	Items []SettingsChange `json:"items"`
@@ -2164,7 +2385,7 @@ type SettingsMessages struct {
 	WHATSAPP *SettingsTexts `json:"WHATSAPP,omitempty"`
 }
 
-// SettingsRequest The whole settings document; a member left out or null is not set. The guard and sandbox members come in a later release (until then they are unknown members, a 400).
+// SettingsRequest The whole settings document; a member left out or null is not set. The sandbox member comes in a later release (until then it is an unknown member, a 400).
 type SettingsRequest struct {
 	// Channels The channels codes may go by; every channel when not set.
 	Channels *[]ChannelType `json:"channels,omitempty"`
@@ -2177,6 +2398,9 @@ type SettingsRequest struct {
 
 	// DisplayName What messages call the organisation (`{org}`); its id when not set.
 	DisplayName *string `json:"display_name,omitempty"`
+
+	// Guard The sending guard (docs/guard.md); a member left out or null is not set (ENFORCE, the deployment's countries, no limit).
+	Guard *SettingsGuard `json:"guard,omitempty"`
 
 	// Messages The organisation's own texts by channel and language; the built-in text where there is none. WhatsApp texts are not configurable (a text under WHATSAPP is a 400).
 	Messages *SettingsMessages `json:"messages,omitempty"`
@@ -2556,6 +2780,9 @@ type NotFound = NotFoundErrors
 // PreconditionFailed A 412 - `MDOC_010`.
 type PreconditionFailed = PreconditionFailedErrors
 
+// SendingBlocked A 422 - `MDOC_009`.
+type SendingBlocked = SendingBlockedErrors
+
 // ServiceUnavailable A 500 or 503 - `MDOC_000`.
 type ServiceUnavailable = InternalErrors
 
@@ -2603,7 +2830,7 @@ type EvidenceUploadsBody = EvidenceUploadsRequest
 // creation.
 type ExtendBody = ExtendRequest
 
-// SettingsBody The whole settings document; a member left out or null is not set. The guard and sandbox members come in a later release (until then they are unknown members, a 400).
+// SettingsBody The whole settings document; a member left out or null is not set. The sandbox member comes in a later release (until then it is an unknown member, a 400).
 type SettingsBody = SettingsRequest
 
 // UpdateWebhookBody At least one member.
@@ -2611,6 +2838,12 @@ type UpdateWebhookBody = UpdateWebhookRequest
 
 // ValidationBody defines model for ValidationBody.
 type ValidationBody = ValidationRequest
+
+// GetGuardEventsParams defines parameters for GetGuardEvents.
+type GetGuardEventsParams struct {
+	Limit  *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
 
 // ListChainParams defines parameters for ListChain.
 type ListChainParams struct {
@@ -3846,6 +4079,19 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// GetGuardEvents List the sending guard's refusals and would-be refusals
+	//
+	// Every code the organisation's sending guard refused (`ENFORCE`) or
+	// would have refused (`MONITOR`), newest first, kept 30 days: the
+	// rule, the channel, the destination's country and its number's
+	// prefix masked to the calling code and two digits, never the
+	// destination. Pass `next_cursor` back as `cursor` for the next page;
+	// it is null on the last one. A cursor this route did not give is a
+	// 400.
+	//
+	// Corresponds with GET /v1/orgs/{org_id}/guard/events (the `GetGuardEvents` operationId).
+	GetGuardEvents(ctx context.Context, orgId OrgID, params *GetGuardEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListChain List and search chain identifications
 	//
 	// The organisation's chain identifications, newest first (by
@@ -4718,6 +4964,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/orgs/{org_id}/webhooks/{webhook_id}/test (the `TestWebhook` operationId).
 	TestWebhook(ctx context.Context, orgId OrgID, webhookId WebhookID, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// GetGuardEvents List the sending guard's refusals and would-be refusals
+//
+// Every code the organisation's sending guard refused (`ENFORCE`) or
+// would have refused (`MONITOR`), newest first, kept 30 days: the
+// rule, the channel, the destination's country and its number's
+// prefix masked to the calling code and two digits, never the
+// destination. Pass `next_cursor` back as `cursor` for the next page;
+// it is null on the last one. A cursor this route did not give is a
+// 400.
+//
+// Corresponds with GET /v1/orgs/{org_id}/guard/events (the `GetGuardEvents` operationId).
+func (c *Client) GetGuardEvents(ctx context.Context, orgId OrgID, params *GetGuardEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGuardEventsRequest(c.Server, orgId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListChain List and search chain identifications
@@ -6161,6 +6430,79 @@ func (c *Client) TestWebhook(ctx context.Context, orgId OrgID, webhookId Webhook
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewGetGuardEventsRequest constructs an http.Request for the GetGuardEvents method
+func NewGetGuardEventsRequest(server string, orgId OrgID, params *GetGuardEventsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org_id", orgId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orgs/%s/guard/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewListChainRequest constructs an http.Request for the ListChain method
@@ -9002,6 +9344,21 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// GetGuardEventsWithResponse List the sending guard's refusals and would-be refusals
+	//
+	// Every code the organisation's sending guard refused (`ENFORCE`) or
+	// would have refused (`MONITOR`), newest first, kept 30 days: the
+	// rule, the channel, the destination's country and its number's
+	// prefix masked to the calling code and two digits, never the
+	// destination. Pass `next_cursor` back as `cursor` for the next page;
+	// it is null on the last one. A cursor this route did not give is a
+	// 400.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/orgs/{org_id}/guard/events (the `GetGuardEvents` operationId).
+	GetGuardEventsWithResponse(ctx context.Context, orgId OrgID, params *GetGuardEventsParams, reqEditors ...RequestEditorFn) (*GetGuardEventsResponse, error)
+
 	// ListChainWithResponse List and search chain identifications
 	//
 	// The organisation's chain identifications, newest first (by
@@ -9920,6 +10277,111 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/orgs/{org_id}/webhooks/{webhook_id}/test (the `TestWebhook` operationId).
 	TestWebhookWithResponse(ctx context.Context, orgId OrgID, webhookId WebhookID, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
+}
+
+// GetGuardEventsResponse200Headers the declared response headers of an HTTP 200 response for GetGuardEvents
+type GetGuardEventsResponse200Headers struct {
+	XRequestId string
+}
+
+// GetGuardEventsResponse400Headers the declared response headers of an HTTP 400 response for GetGuardEvents
+type GetGuardEventsResponse400Headers struct {
+	XRequestId string
+}
+
+// GetGuardEventsResponse401Headers the declared response headers of an HTTP 401 response for GetGuardEvents
+type GetGuardEventsResponse401Headers struct {
+	XRequestId string
+}
+
+// GetGuardEventsResponse500Headers the declared response headers of an HTTP 500 response for GetGuardEvents
+type GetGuardEventsResponse500Headers struct {
+	XRequestId string
+}
+
+// GetGuardEventsResponse503Headers the declared response headers of an HTTP 503 response for GetGuardEvents
+type GetGuardEventsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+type GetGuardEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GuardEventsPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetGuardEventsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetGuardEventsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetGuardEventsResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetGuardEventsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetGuardEventsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetGuardEventsResponse) GetJSON200() *GuardEventsPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetGuardEventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetGuardEventsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetGuardEventsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetGuardEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetGuardEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetGuardEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetGuardEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetGuardEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListChainResponse200Headers the declared response headers of an HTTP 200 response for ListChain
@@ -11451,6 +11913,11 @@ type ResendChainOtpResponse409Headers struct {
 	XRequestId string
 }
 
+// ResendChainOtpResponse422Headers the declared response headers of an HTTP 422 response for ResendChainOtp
+type ResendChainOtpResponse422Headers struct {
+	XRequestId string
+}
+
 // ResendChainOtpResponse429Headers the declared response headers of an HTTP 429 response for ResendChainOtp
 type ResendChainOtpResponse429Headers struct {
 	RetryAfter int
@@ -11481,6 +11948,8 @@ type ResendChainOtpResponse struct {
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *CodeConflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *SendingBlocked
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -11499,6 +11968,8 @@ type ResendChainOtpResponse struct {
 	Headers404 *ResendChainOtpResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *ResendChainOtpResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ResendChainOtpResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ResendChainOtpResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -11530,6 +12001,11 @@ func (r ResendChainOtpResponse) GetJSON404() *NotFound {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r ResendChainOtpResponse) GetJSON409() *CodeConflict {
 	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ResendChainOtpResponse) GetJSON422() *SendingBlocked {
+	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -11968,6 +12444,11 @@ type CreateOtpResponse409Headers struct {
 	XRequestId string
 }
 
+// CreateOtpResponse422Headers the declared response headers of an HTTP 422 response for CreateOtp
+type CreateOtpResponse422Headers struct {
+	XRequestId string
+}
+
 // CreateOtpResponse500Headers the declared response headers of an HTTP 500 response for CreateOtp
 type CreateOtpResponse500Headers struct {
 	XRequestId string
@@ -11990,6 +12471,8 @@ type CreateOtpResponse struct {
 	JSON401 *Unauthorized
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *CreateConflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *SendingBlocked
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -12002,6 +12485,8 @@ type CreateOtpResponse struct {
 	Headers401 *CreateOtpResponse401Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *CreateOtpResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateOtpResponse422Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *CreateOtpResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -12026,6 +12511,11 @@ func (r CreateOtpResponse) GetJSON401() *Unauthorized {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateOtpResponse) GetJSON409() *CreateConflict {
 	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateOtpResponse) GetJSON422() *SendingBlocked {
+	return r.JSON422
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -13231,6 +13721,11 @@ type ResendOtpResponse409Headers struct {
 	XRequestId string
 }
 
+// ResendOtpResponse422Headers the declared response headers of an HTTP 422 response for ResendOtp
+type ResendOtpResponse422Headers struct {
+	XRequestId string
+}
+
 // ResendOtpResponse429Headers the declared response headers of an HTTP 429 response for ResendOtp
 type ResendOtpResponse429Headers struct {
 	RetryAfter int
@@ -13261,6 +13756,8 @@ type ResendOtpResponse struct {
 	JSON404 *NotFound
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *CodeConflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *SendingBlocked
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -13279,6 +13776,8 @@ type ResendOtpResponse struct {
 	Headers404 *ResendOtpResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *ResendOtpResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ResendOtpResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ResendOtpResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -13310,6 +13809,11 @@ func (r ResendOtpResponse) GetJSON404() *NotFound {
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r ResendOtpResponse) GetJSON409() *CodeConflict {
 	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ResendOtpResponse) GetJSON422() *SendingBlocked {
+	return r.JSON422
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -14882,6 +15386,27 @@ func (r TestWebhookResponse) ContentType() string {
 	return ""
 }
 
+// GetGuardEventsWithResponse List the sending guard's refusals and would-be refusals
+//
+// Every code the organisation's sending guard refused (`ENFORCE`) or
+// would have refused (`MONITOR`), newest first, kept 30 days: the
+// rule, the channel, the destination's country and its number's
+// prefix masked to the calling code and two digits, never the
+// destination. Pass `next_cursor` back as `cursor` for the next page;
+// it is null on the last one. A cursor this route did not give is a
+// 400.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/orgs/{org_id}/guard/events (the `GetGuardEvents` operationId).
+func (c *ClientWithResponses) GetGuardEventsWithResponse(ctx context.Context, orgId OrgID, params *GetGuardEventsParams, reqEditors ...RequestEditorFn) (*GetGuardEventsResponse, error) {
+	rsp, err := c.GetGuardEvents(ctx, orgId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGuardEventsResponse(rsp)
+}
+
 // ListChainWithResponse List and search chain identifications
 //
 // The organisation's chain identifications, newest first (by
@@ -16141,6 +16666,120 @@ func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, orgId
 		return nil, err
 	}
 	return ParseTestWebhookResponse(rsp)
+}
+
+// ParseGetGuardEventsResponse parses an HTTP response from a GetGuardEventsWithResponse call
+func ParseGetGuardEventsResponse(rsp *http.Response) (*GetGuardEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetGuardEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GuardEventsPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetGuardEventsResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetGuardEventsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetGuardEventsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetGuardEventsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetGuardEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListChainResponse parses an HTTP response from a ListChainWithResponse call
@@ -17886,6 +18525,13 @@ func ParseResendChainOtpResponse(rsp *http.Response) (*ResendChainOtpResponse, e
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest SendingBlocked
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17970,6 +18616,16 @@ func ParseResendChainOtpResponse(rsp *http.Response) (*ResendChainOtpResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers ResendChainOtpResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers ResendChainOtpResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18480,6 +19136,13 @@ func ParseCreateOtpResponse(rsp *http.Response) (*CreateOtpResponse, error) {
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest SendingBlocked
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18544,6 +19207,16 @@ func ParseCreateOtpResponse(rsp *http.Response) (*CreateOtpResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateOtpResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateOtpResponse500Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19906,6 +20579,13 @@ func ParseResendOtpResponse(rsp *http.Response) (*ResendOtpResponse, error) {
 		}
 		response.JSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest SendingBlocked
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19990,6 +20670,16 @@ func ParseResendOtpResponse(rsp *http.Response) (*ResendOtpResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers ResendOtpResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers ResendOtpResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

@@ -203,7 +203,7 @@ func newAPI(t *testing.T, e enginetest.Engine) *api {
 	verifier := &auth.Verifier{Secret: []byte("test-secret-0123456789"), Issuer: app.DevIssuer, Audience: app.DevAudience}
 	queue := memqueue.New(time.Now)
 	deps = deps.WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: anyAddress{}}), queue)
-	deps = deps.WithSettings(memstore.NewSettings(), nil)
+	deps = deps.WithSettings(memstore.NewSettings(), memstore.NewGuard(), nil)
 	h, err := deps.DevHandler(verifier)
 	if err != nil {
 		t.Fatal(err)

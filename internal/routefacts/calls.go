@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/guard"
 	"github.com/idadmin/api/shared/httpapi"
 )
 
@@ -129,6 +130,9 @@ func MaxSuccessCalls(rt httpapi.Route) int {
 func maxCalls(rt httpapi.Route) int {
 	if isListing(rt) {
 		return dynamostore.ListShards + 1
+	}
+	if rt.Name == httpapi.GetGuardEvents.Name {
+		return guard.Shards // a Query of each of the organisation's event partitions
 	}
 	if readsWebhookLog(rt) {
 		return 2

@@ -101,6 +101,7 @@ var table = map[string]Facts{
 	"list-webhook-deliveries":        {Queries: deliveriesQueries},
 	"put-settings":                   {Example: exampleSettings},
 	"get-settings-history":           {Queries: []string{"limit=5"}},
+	"get-guard-events":               {Queries: []string{"limit=5"}},
 }
 
 // Of returns the facts of the route called name (none for a route that

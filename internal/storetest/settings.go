@@ -45,6 +45,8 @@ func fullSettings() settings.Settings {
 	return settings.Settings{
 		DisplayName: "Acme Bank", DefaultLanguage: "ES", CodeLength: 8, CodeTTLMinutes: 15,
 		Channels: []string{"SMS", "EMAIL", "WHATSAPP"},
+		Guard: settings.Guard{Mode: "MONITOR", AllowedCountries: []string{"PT", "ES"}, MaxSendsPerHour: 100, MaxSendsPerDay: 1000,
+			MaxSendsPerDestinationPerDay: 5, PrefixDigits: 6, PrefixMaxPerHour: 30},
 		Messages: map[string]map[string]string{
 			"SMS": {
 				"ES": "Tu código de {org} es {code}. Caduca en {minutes} min.",

@@ -22,6 +22,7 @@ import (
 	"github.com/idadmin/api/shared/codekey"
 	"github.com/idadmin/api/shared/dynamostore"
 	"github.com/idadmin/api/shared/egress"
+	"github.com/idadmin/api/shared/guard"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/s3evidence"
@@ -80,6 +81,25 @@ type wiring struct {
 	webhooks func(d Deps, keys *identification.CodeKeys) Deps
 	// settings: the function serves a settings route (WithSettings).
 	settings bool
+	// numbers: the function issues codes, through the sending guard,
+	// reading numbers with these (WithSendGuard).
+	numbers guard.Numbers
+}
+
+// WithSendGuard makes the function's service check every code it is about
+// to deliver with the sending guard (docs/guard.md), reading phone numbers
+// with n (numbers.Numbers): passed by the mains of the routes that issue
+// codes, so that no other function links the numbers' metadata.
+func WithSendGuard(n guard.Numbers) Option {
+	return func(_ context.Context, _ Config, w *wiring) error {
+		w.numbers = n
+		return nil
+	}
+}
+
+// SendGuard is the sending guard on store for c, reading numbers with n.
+func SendGuard(c Config, store guard.Store, n guard.Numbers, logger *slog.Logger) identification.Option {
+	return identification.WithSendGuard(guard.New(store, n, c.DefaultAllowedCountries, logger))
 }
 
 // WithCodeKeys loads the code keys with load, once, at start-up, from the
@@ -210,9 +230,14 @@ func (d Deps) WithWebhooks(keys *identification.CodeKeys, out *egress.Client, qu
 	return d
 }
 
+// NewStore is the DynamoDB store of c's table on client.
+func NewStore(c Config, client *dynamodb.Client) *dynamostore.Store {
+	return dynamostore.New(client, dynamostore.Options{Table: c.TableName, Shards: c.Shards, Retention: c.Retention})
+}
+
 // NewDeps wires the store and service on client.
 func NewDeps(c Config, client *dynamodb.Client, logger *slog.Logger, opts ...identification.Option) Deps {
-	store := dynamostore.New(client, dynamostore.Options{Table: c.TableName, Shards: c.Shards, Retention: c.Retention})
+	store := NewStore(c, client)
 	cache := settings.NewCache(store, nil)
 	return Deps{
 		Config: c,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 )
@@ -80,6 +81,12 @@ type Config struct {
 	// its requests at a local emulator (AWS_ENDPOINT_URL_SQS).
 	WebhookQueueURL string
 	SQSEndpoint     string
+
+	// DefaultAllowedCountries are the countries the sending guard allows
+	// a phone destination in for an organisation whose settings name none
+	// (DEFAULT_ALLOWED_COUNTRIES: ISO 3166-1 alpha-2 codes separated by
+	// commas, or * or nothing for every country: nil).
+	DefaultAllowedCountries []string
 }
 
 // Names of the variables read for the code key's secret.
@@ -165,6 +172,15 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("config: OPEN_INDEX_SHARDS must be from 1 to 100, got %q", v)
 		}
 		c.Shards = n
+	}
+	if v := strings.TrimSpace(os.Getenv("DEFAULT_ALLOWED_COUNTRIES")); v != "" && v != "*" {
+		for code := range strings.SplitSeq(v, ",") {
+			code = strings.TrimSpace(code)
+			if !numbers.KnownCountry(code) {
+				return c, fmt.Errorf("config: DEFAULT_ALLOWED_COUNTRIES must be ISO 3166-1 alpha-2 country codes in capitals separated by commas (ES,PT), or *; %q is not one", code)
+			}
+			c.DefaultAllowedCountries = append(c.DefaultAllowedCountries, code)
+		}
 	}
 	if v := os.Getenv("CODE_TTL"); v != "" {
 		n, err := strconv.Atoi(v)

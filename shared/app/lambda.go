@@ -140,12 +140,16 @@ func lambdaFromEnv(route httpapi.Route, logs io.Writer, opts ...Option) (LambdaF
 	if err != nil {
 		return nil, err
 	}
-	deps := NewDeps(cfg, NewDynamoDB(cfg), logger, w.svc...)
+	client := NewDynamoDB(cfg)
+	if w.numbers != nil {
+		w.svc = append(w.svc, SendGuard(cfg, NewStore(cfg, client), w.numbers, logger))
+	}
+	deps := NewDeps(cfg, client, logger, w.svc...)
 	if w.webhooks != nil {
 		deps = w.webhooks(deps, w.keys)
 	}
 	if w.settings {
-		deps = deps.WithSettings(deps.Dynamo, nil)
+		deps = deps.WithSettings(deps.Dynamo, deps.Dynamo, nil)
 	}
 	return newLambdaHandler(route, deps)
 }

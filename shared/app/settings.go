@@ -16,9 +16,9 @@ func WithSettings() Option {
 	}
 }
 
-// WithSettings is d with the settings routes' service on store (now:
-// time.Now when nil).
-func (d Deps) WithSettings(store settings.Store, now func() time.Time) Deps {
-	d.Settings = settings.NewService(store, now)
+// WithSettings is d with the settings routes' service on store, the
+// guard's events listed from events (now: time.Now when nil).
+func (d Deps) WithSettings(store settings.Store, events settings.GuardEvents, now func() time.Time) Deps {
+	d.Settings = settings.NewService(store, events, now)
 	return d
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/storetest"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/guard"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/settings"
 	"github.com/idadmin/api/shared/webhooks"
@@ -63,6 +64,17 @@ func TestWebhooksContract(t *testing.T) {
 func TestSettingsContract(t *testing.T) {
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		storetest.RunSettings(t, func(t *testing.T) settings.Store {
+			client, table, _ := enginetest.NewTable(t, e)
+			return dynamostore.New(client, dynamostore.Options{Table: table})
+		})
+	})
+}
+
+// TestGuardContract holds the DynamoDB store's guard side to the contract
+// every guard.Store meets (storetest.RunGuard), on each engine.
+func TestGuardContract(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		storetest.RunGuard(t, func(t *testing.T) guard.Store {
 			client, table, _ := enginetest.NewTable(t, e)
 			return dynamostore.New(client, dynamostore.Options{Table: table})
 		})

@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -86,6 +87,17 @@ type settingsDoc struct {
 	Code            *settingsCode                `dynamodbav:"code,omitempty"`
 	Channels        []string                     `dynamodbav:"channels,omitempty"`
 	Messages        map[string]map[string]string `dynamodbav:"messages,omitempty"`
+	Guard           *settingsGuard               `dynamodbav:"guard,omitempty"`
+}
+
+type settingsGuard struct {
+	Mode                         string   `dynamodbav:"mode,omitempty"`
+	AllowedCountries             []string `dynamodbav:"allowed_countries,omitempty"`
+	MaxSendsPerHour              int64    `dynamodbav:"max_sends_per_hour,omitempty"`
+	MaxSendsPerDay               int64    `dynamodbav:"max_sends_per_day,omitempty"`
+	MaxSendsPerDestinationPerDay int64    `dynamodbav:"max_sends_per_destination_per_day,omitempty"`
+	PrefixDigits                 int64    `dynamodbav:"prefix_digits,omitempty"`
+	PrefixMaxPerHour             int64    `dynamodbav:"prefix_max_per_hour,omitempty"`
 }
 
 type settingsCode struct {
@@ -100,6 +112,11 @@ func toSettingsDoc(s settings.Settings) settingsDoc {
 	if s.CodeLength != 0 || s.CodeTTLMinutes != 0 {
 		d.Code = &settingsCode{Length: int64(s.CodeLength), TTLMinutes: int64(s.CodeTTLMinutes)}
 	}
+	if g := s.Guard; !reflect.ValueOf(g).IsZero() {
+		d.Guard = &settingsGuard{Mode: g.Mode, AllowedCountries: g.AllowedCountries, MaxSendsPerHour: int64(g.MaxSendsPerHour),
+			MaxSendsPerDay: int64(g.MaxSendsPerDay), MaxSendsPerDestinationPerDay: int64(g.MaxSendsPerDestinationPerDay),
+			PrefixDigits: int64(g.PrefixDigits), PrefixMaxPerHour: int64(g.PrefixMaxPerHour)}
+	}
 	return d
 }
 
@@ -107,6 +124,11 @@ func (d settingsDoc) settings() settings.Settings {
 	s := settings.Settings{DisplayName: d.DisplayName, DefaultLanguage: d.DefaultLanguage, Channels: d.Channels, Messages: d.Messages}
 	if c := d.Code; c != nil {
 		s.CodeLength, s.CodeTTLMinutes = int(c.Length), int(c.TTLMinutes)
+	}
+	if g := d.Guard; g != nil {
+		s.Guard = settings.Guard{Mode: g.Mode, AllowedCountries: g.AllowedCountries, MaxSendsPerHour: int(g.MaxSendsPerHour),
+			MaxSendsPerDay: int(g.MaxSendsPerDay), MaxSendsPerDestinationPerDay: int(g.MaxSendsPerDestinationPerDay),
+			PrefixDigits: int(g.PrefixDigits), PrefixMaxPerHour: int(g.PrefixMaxPerHour)}
 	}
 	return s
 }

@@ -44,6 +44,7 @@ var errorTable = map[identification.Kind]errorClass{
 	identification.KindMismatch:     {http.StatusUnprocessableEntity, "MDOC_007", "UNPROCESSABLE_ENTITY"},
 	identification.KindTooSoon:      {http.StatusTooManyRequests, "MDOC_008", "TOO_MANY_REQUESTS"},
 	identification.KindPrecondition: {http.StatusPreconditionFailed, "MDOC_010", "PRECONDITION_FAILED"},
+	identification.KindSendingBlocked: {http.StatusUnprocessableEntity, "MDOC_009", "SENDING_BLOCKED"},
 }
 
 var errInternal = errorClass{http.StatusInternalServerError, "MDOC_000", "INTERNAL_SERVER_ERROR"}

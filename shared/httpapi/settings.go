@@ -51,6 +51,7 @@ type settingsView struct {
 	Code            codeView                     `json:"code"`
 	Channels        []string                     `json:"channels"`
 	Messages        map[string]map[string]string `json:"messages"`
+	Guard           guardView                    `json:"guard"`
 	Version         int64                        `json:"version"`
 	UpdatedAt       *time.Time                   `json:"updated_at"`
 	UpdatedBy       *string                      `json:"updated_by"`
@@ -61,12 +62,34 @@ type codeView struct {
 	TTLMinutes *int `json:"ttl_minutes"`
 }
 
+// guardView is the sending guard as the API shows it: a member not set
+// null (ENFORCE, the deployment's countries, no limit).
+type guardView struct {
+	Mode                         *string             `json:"mode"`
+	AllowedCountries             []string            `json:"allowed_countries"`
+	MaxSendsPerHour              *int                `json:"max_sends_per_hour"`
+	MaxSendsPerDay               *int                `json:"max_sends_per_day"`
+	MaxSendsPerDestinationPerDay *int                `json:"max_sends_per_destination_per_day"`
+	PrefixVelocity               *prefixVelocityView `json:"prefix_velocity"`
+}
+
+type prefixVelocityView struct {
+	Digits     int `json:"digits"`
+	MaxPerHour int `json:"max_per_hour"`
+}
+
 func settingsViewOf(st settings.Stored) settingsView {
 	s := st.Settings.Clone()
 	v := settingsView{DisplayName: nonEmpty(s.DisplayName), DefaultLanguage: nonEmpty(s.DefaultLanguage),
 		Code: codeView{Length: nonZero(s.CodeLength), TTLMinutes: nonZero(s.CodeTTLMinutes)}, Channels: s.Channels, Version: st.Version}
 	if len(s.Messages) > 0 {
 		v.Messages = s.Messages
+	}
+	g := s.Guard
+	v.Guard = guardView{Mode: nonEmpty(g.Mode), AllowedCountries: g.AllowedCountries, MaxSendsPerHour: nonZero(g.MaxSendsPerHour),
+		MaxSendsPerDay: nonZero(g.MaxSendsPerDay), MaxSendsPerDestinationPerDay: nonZero(g.MaxSendsPerDestinationPerDay)}
+	if g.PrefixDigits != 0 {
+		v.Guard.PrefixVelocity = &prefixVelocityView{Digits: g.PrefixDigits, MaxPerHour: g.PrefixMaxPerHour}
 	}
 	if !st.UpdatedAt.IsZero() {
 		at := st.UpdatedAt.UTC().Truncate(time.Second)
@@ -90,9 +113,13 @@ func nonZero(n int) *int {
 	return &n
 }
 
-// settingsMembers are the members a PUT takes. The guard and sandbox
-// members come in a later release: until then they are unknown fields.
-var settingsMembers = []string{"display_name", "default_language", "code", "channels", "messages"}
+// settingsMembers are the members a PUT takes. The sandbox member comes
+// in a later release: until then it is an unknown field.
+var settingsMembers = []string{"display_name", "default_language", "code", "channels", "messages", "guard"}
+
+// guardMembers are the guard's.
+var guardMembers = []string{"mode", "allowed_countries", "max_sends_per_hour", "max_sends_per_day",
+	"max_sends_per_destination_per_day", "prefix_velocity"}
 
 // parseSettings decodes a PUT's body, the whole document (a member absent
 // or null is not set), and checks the document's rules for org: every
@@ -142,6 +169,9 @@ func parseSettings(body []byte, org string) (settings.Settings, error) {
 	if raw, ok := wirejson.Present(p, m, "", "messages"); ok {
 		s.Messages = decodeMessages(p, raw)
 	}
+	if raw, ok := wirejson.Present(p, m, "", "guard"); ok {
+		s.Guard = decodeGuard(p, raw)
+	}
 	s.Check(p, org)
 	return s, p.Err()
 }
@@ -181,6 +211,50 @@ func decodeMessages(p *identification.Problems, raw any) map[string]map[string]s
 		return nil
 	}
 	return out
+}
+
+// decodeGuard reads guard: its members' types and ranges (the rules
+// between them are Settings.Check's).
+func decodeGuard(p *identification.Problems, raw any) settings.Guard {
+	var g settings.Guard
+	m, ok := wirejson.Object(p, "guard", raw, guardMembers...)
+	if !ok {
+		return g
+	}
+	g.Mode = wirejson.String(p, m, "guard", "mode")
+	if _, ok := m["mode"].(string); ok && g.Mode == "" {
+		p.Fail("guard.mode", "must be one of %s, or null to leave it unset", strings.Join(identification.GuardModes, ", "))
+	}
+	if raw, ok := wirejson.Present(p, m, "guard", "allowed_countries"); ok {
+		list, isList := raw.([]any)
+		if !isList {
+			p.Fail("guard.allowed_countries", "must be a list of country codes, got %s", wirejson.Kind(raw))
+		} else {
+			g.AllowedCountries = make([]string, 0, len(list))
+			for n, e := range list {
+				c, isStr := e.(string)
+				if !isStr {
+					p.Fail("guard.allowed_countries["+strconv.Itoa(n)+"]", "must be a string, got %s", wirejson.Kind(e))
+				}
+				g.AllowedCountries = append(g.AllowedCountries, c)
+			}
+		}
+	}
+	g.MaxSendsPerHour = wholeNumber(p, m, "guard", "max_sends_per_hour", 1, settings.MaxSendsPerHour)
+	g.MaxSendsPerDay = wholeNumber(p, m, "guard", "max_sends_per_day", 1, settings.MaxSendsPerDay)
+	g.MaxSendsPerDestinationPerDay = wholeNumber(p, m, "guard", "max_sends_per_destination_per_day", 1, settings.MaxSendsPerDestination)
+	if raw, ok := wirejson.Present(p, m, "guard", "prefix_velocity"); ok {
+		if pv, ok := wirejson.Object(p, "guard.prefix_velocity", raw, "digits", "max_per_hour"); ok {
+			g.PrefixDigits = wholeNumber(p, pv, "guard.prefix_velocity", "digits", settings.MinPrefixDigits, settings.MaxPrefixDigits)
+			g.PrefixMaxPerHour = wholeNumber(p, pv, "guard.prefix_velocity", "max_per_hour", 1, settings.MaxPrefixPerHour)
+			for _, k := range []string{"digits", "max_per_hour"} {
+				if _, ok := pv[k]; !ok || pv[k] == nil {
+					p.Fail("guard.prefix_velocity."+k, "is required with prefix_velocity")
+				}
+			}
+		}
+	}
+	return g
 }
 
 // wholeNumber reads an integer field from lo to hi (0 when absent or

@@ -211,7 +211,21 @@ func TestSettingsBadInputNamesTheField(t *testing.T) {
 		{"not JSON", `{"display_name":`, []string{"body"}},
 		{"not an object", `["SMS"]`, []string{"body"}},
 		{"empty", ``, []string{"body"}},
-		{"guard is not served yet", `{"guard":{"max_attempts":3}}`, []string{"guard"}},
+		{"guard a number", `{"guard":1}`, []string{"guard"}},
+		{"guard unknown member", `{"guard":{"max_attempts":3}}`, []string{"guard.max_attempts"}},
+		{"guard.mode unknown", `{"guard":{"mode":"BLOCK"}}`, []string{"guard.mode"}},
+		{"guard.mode empty", `{"guard":{"mode":""}}`, []string{"guard.mode"}},
+		{"guard.allowed_countries a string", `{"guard":{"allowed_countries":"ES"}}`, []string{"guard.allowed_countries"}},
+		{"guard.allowed_countries empty", `{"guard":{"allowed_countries":[]}}`, []string{"guard.allowed_countries"}},
+		{"guard.allowed_countries unknown", `{"guard":{"allowed_countries":["ES","XX","es",7]}}`, []string{"guard.allowed_countries[3]", "guard.allowed_countries[1]", "guard.allowed_countries[2]"}},
+		{"guard.allowed_countries twice", `{"guard":{"allowed_countries":["ES","PT","ES"]}}`, []string{"guard.allowed_countries[2]"}},
+		{"guard.max_sends_per_hour zero", `{"guard":{"max_sends_per_hour":0}}`, []string{"guard.max_sends_per_hour"}},
+		{"guard.max_sends_per_hour a string", `{"guard":{"max_sends_per_hour":"100"}}`, []string{"guard.max_sends_per_hour"}},
+		{"guard.max_sends_per_day below the hour's", `{"guard":{"max_sends_per_hour":100,"max_sends_per_day":50}}`, []string{"guard.max_sends_per_day"}},
+		{"guard.max_sends_per_destination_per_day too many", `{"guard":{"max_sends_per_destination_per_day":1001}}`, []string{"guard.max_sends_per_destination_per_day"}},
+		{"guard.prefix_velocity a number", `{"guard":{"prefix_velocity":6}}`, []string{"guard.prefix_velocity"}},
+		{"guard.prefix_velocity without max_per_hour", `{"guard":{"prefix_velocity":{"digits":6}}}`, []string{"guard.prefix_velocity.max_per_hour"}},
+		{"guard.prefix_velocity digits too few", `{"guard":{"prefix_velocity":{"digits":2,"max_per_hour":5}}}`, []string{"guard.prefix_velocity.digits"}},
 		{"sandbox is not served yet", `{"sandbox":true}`, []string{"sandbox"}},
 		{"unknown member", `{"colour":"red"}`, []string{"colour"}},
 		{"version is not a member", `{"version":1}`, []string{"version"}},
@@ -257,7 +271,7 @@ func TestSettingsBadInputNamesTheField(t *testing.T) {
 		{"messages SMS two UCS-2 segments", `{"messages":{"SMS":{"EN":"{code} ` + strings.Repeat("ż", 70) + `"}}}`, []string{"messages.SMS.EN"}},
 		{"messages e-mail too long", `{"messages":{"EMAIL":{"EN":"{code} ` + long(1000) + `"}}}`, []string{"messages.EMAIL.EN"}},
 		{"every problem at once", `{"display_name":5,"code":{"length":99,"ttl_minutes":"x"},"guard":1,"channels":["FAX"],"messages":{"SMS":{"ES":"no"}}}`,
-			[]string{"guard", "display_name", "code.length", "code.ttl_minutes", "channels[0]", "messages.SMS.ES"}},
+			[]string{"display_name", "code.length", "code.ttl_minutes", "guard", "channels[0]", "messages.SMS.ES"}},
 	}
 	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
 		t.Parallel()
@@ -278,7 +292,7 @@ func TestSettingsBadInputNamesTheField(t *testing.T) {
 						t.Errorf("code %s, want MDOC_002: %s", it.Code, it.Details)
 					}
 					// Never the value sent.
-					for _, v := range []string{"Acme {x}", "hola", "99", `"x"`, "red", long(41), "max_attempts"} {
+					for _, v := range []string{"Acme {x}", "hola", "99", `"x"`, "red", long(41), "BLOCK", "XX"} {
 						if strings.Contains(tc.body, v) && strings.Contains(it.Details, v) {
 							t.Errorf("details repeat the value %q: %s", v, it.Details)
 						}

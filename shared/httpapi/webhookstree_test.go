@@ -29,5 +29,5 @@ func memWebhooks(clock func() time.Time) *webhooks.Service {
 // without a table: documents and their audit list in memory, on clock
 // (time.Now when nil).
 func memSettings(clock func() time.Time) *settings.Service {
-	return settings.NewService(memstore.NewSettings(), clock)
+	return settings.NewService(memstore.NewSettings(), memstore.NewGuard(), clock)
 }

@@ -42,12 +42,16 @@ const (
 	// KindPrecondition is a change made from a version of a document that
 	// is no longer the current one (412, MDOC_010: If-Match).
 	KindPrecondition
+	// KindSendingBlocked is a code the organisation's sending guard
+	// refused to send (422, MDOC_009): Message names the rule, never the
+	// destination.
+	KindSendingBlocked
 )
 
 // Kinds lists every kind: the error table, the error documentation and the
 // OpenAPI document each have an entry for every one (a test proves it).
 var Kinds = []Kind{KindParameter, KindInvalid, KindUnauthorized, KindForbidden, KindNotFound,
-	KindExpired, KindConflict, KindUnavailable, KindMismatch, KindTooSoon, KindPrecondition}
+	KindExpired, KindConflict, KindUnavailable, KindMismatch, KindTooSoon, KindPrecondition, KindSendingBlocked}
 
 // String names the kind for logs.
 func (k Kind) String() string {
@@ -72,6 +76,8 @@ func (k Kind) String() string {
 		return "mismatch"
 	case KindTooSoon:
 		return "too_soon"
+	case KindSendingBlocked:
+		return "sending_blocked"
 	case KindPrecondition:
 		return "precondition"
 	}

@@ -288,6 +288,9 @@ func (s *Service) Resend(ctx context.Context, ref Ref, by Caller) (Resent, error
 		return Resent{}, fmt.Errorf("resend %s: %w", ref.ID, errNoKeys)
 	}
 	now := s.Now()
+	if err := s.guardResend(ctx, ref, now, by); err != nil {
+		return Resent{}, err
+	}
 	code, ic, err := s.issue(ctx, ref, now, time.Time{}, false)
 	if err != nil {
 		return Resent{}, err
@@ -321,6 +324,9 @@ func (s *Service) ResendOnce(ctx context.Context, ref Ref, by Caller, rec Idempo
 		return Resent{}, false, err
 	}
 	now := s.Now()
+	if err := s.guardResend(ctx, ref, now, by); err != nil {
+		return Resent{}, false, err
+	}
 	_, ic, err := s.issue(ctx, ref, now, time.Time{}, false)
 	if err != nil {
 		return Resent{}, false, err
@@ -418,6 +424,52 @@ func (s *Service) codeOfStep(ctx context.Context, i *Identification, n int, now 
 	if s.keys == nil {
 		return nil, errNoKeys
 	}
-	_, ic, err := s.issue(ctx, i.Ref(), now, i.ExpiresAt, false)
-	return ic, err
+	pol, err := s.policy(ctx, i.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	_, ic, err := s.issueWith(pol, i.Ref(), now, i.ExpiresAt, false)
+	if err != nil {
+		return nil, err
+	}
+	// The step becomes current all the same: its code is not delivered
+	// (BLOCKED), and an admin's resend is guarded again.
+	var blocked *Error
+	if err := s.guardSend(ctx, pol, i, st.OTPStep.Channel.Type, now); errors.As(err, &blocked) && blocked.Kind == KindSendingBlocked {
+		ic.Delivery = DeliveryBlocked
+	} else if err != nil {
+		return nil, err
+	}
+	return ic, nil
+}
+
+// guardResend checks a resend of ref's code with the sending guard, on
+// the process as read: a resend the lifecycle refuses anyway (too soon,
+// too many codes, not open) or whose code the organisation delivers
+// itself is not counted. Without a guard, or with the organisation's OFF,
+// it reads nothing.
+func (s *Service) guardResend(ctx context.Context, ref Ref, now time.Time, by Caller) error {
+	if s.guard == nil || s.keys == nil {
+		return nil
+	}
+	pol, err := s.policy(ctx, ref.Org)
+	if err != nil || pol.Sending.Mode == GuardOff {
+		return err
+	}
+	i, err := s.store.Get(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("resend %s: %w", ref.ID, err)
+	}
+	ch := OTPChannel(i)
+	if ch == nil || ch.External {
+		return nil
+	}
+	cmd := Command{Action: ActionIssueCode, At: now, By: by, Code: &IssuedCode{}}
+	if ref.Type == TypeChain {
+		cmd.StepType = StepOTP
+	}
+	if e, err := Plan(cmd); err != nil || e.Check(i, nil) != nil {
+		return nil // the write refuses it, and says why
+	}
+	return s.guardSend(ctx, pol, i, ch.Type, now)
 }

@@ -162,7 +162,7 @@ type OTPState struct {
 
 // Delivery is how the current code reaches the actor.
 type Delivery struct {
-	// Status is PENDING, SENT, FAILED or EXTERNAL.
+	// Status is PENDING, SENT, FAILED, EXTERNAL or BLOCKED.
 	Status    string
 	Attempts  int
 	LastTried time.Time
@@ -175,6 +175,9 @@ const (
 	DeliverySent     = "SENT"
 	DeliveryFailed   = "FAILED"
 	DeliveryExternal = "EXTERNAL"
+	// DeliveryBlocked is a chain step's code the sending guard refused
+	// to send (docs/guard.md): never delivered; a resend is guarded again.
+	DeliveryBlocked = "BLOCKED"
 )
 
 // Device is what an actor call says about the device it comes from. It is

@@ -24,6 +24,7 @@ type Service struct {
 	keys     *CodeKeys
 	codeTTL  time.Duration
 	policies Policies
+	guard    SendGuard
 }
 
 // Policy is what an organisation's settings decide of the codes the
@@ -40,6 +41,8 @@ type Policy struct {
 	// channel when nil). A process whose code its caller delivers
 	// (external) is not limited by them.
 	Channels []string
+	// Sending is the organisation's sending guard (WithSendGuard).
+	Sending SendingRules
 }
 
 // Policies give an organisation's Policy; an error is the store's (the
@@ -210,6 +213,11 @@ func (s *Service) CreateOTPOnce(ctx context.Context, org string, in CreateOTP, b
 	}
 	if err := checkChannels(pol, map[string]*Channel{"channel.type": &ch}); err != nil {
 		return Created{}, nil, err
+	}
+	if !ch.External {
+		if err := s.guardSend(ctx, pol, i, ch.Type, i.CreatedAt); err != nil {
+			return Created{}, nil, err
+		}
 	}
 	code, issued, err := s.issueWith(pol, i.Ref(), i.CreatedAt, i.ExpiresAt, ch.External)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -43,6 +44,7 @@ func (s Settings) Check(p *identification.Problems, org string) {
 			}
 		}
 	}
+	s.Guard.check(p)
 	name := s.DisplayName
 	if name == "" {
 		name = org
@@ -97,6 +99,46 @@ func (s Settings) Check(p *identification.Problems, org string) {
 	}
 }
 
+// check records the rules g breaks, at "guard.<member>".
+func (g Guard) check(p *identification.Problems) {
+	if g.Mode != "" && !slices.Contains(identification.GuardModes, g.Mode) {
+		p.Add("guard.mode", "must be one of %s", strings.Join(identification.GuardModes, ", "))
+	}
+	if g.AllowedCountries != nil {
+		if len(g.AllowedCountries) == 0 {
+			p.Add("guard.allowed_countries", "must name at least one country, or be null for the deployment's default")
+		}
+		for n, c := range g.AllowedCountries {
+			path := "guard.allowed_countries[" + strconv.Itoa(n) + "]"
+			switch {
+			case !numbers.KnownCountry(c):
+				p.Add(path, "must be an ISO 3166-1 alpha-2 country code with a calling code, in capitals (ES)")
+			case slices.Index(g.AllowedCountries, c) != n:
+				p.Add(path, "must name each country once")
+			}
+		}
+	}
+	bound := func(path string, v, hi int) {
+		if v != 0 && (v < 1 || v > hi) {
+			p.Add(path, "must be from 1 to %d, or null for no limit", hi)
+		}
+	}
+	bound("guard.max_sends_per_hour", g.MaxSendsPerHour, MaxSendsPerHour)
+	bound("guard.max_sends_per_day", g.MaxSendsPerDay, MaxSendsPerDay)
+	bound("guard.max_sends_per_destination_per_day", g.MaxSendsPerDestinationPerDay, MaxSendsPerDestination)
+	if g.MaxSendsPerHour > 0 && g.MaxSendsPerDay > 0 && g.MaxSendsPerDay < g.MaxSendsPerHour && !p.Bad("guard.max_sends_per_day") {
+		p.Add("guard.max_sends_per_day", "must be at least max_sends_per_hour")
+	}
+	if g.PrefixDigits != 0 || g.PrefixMaxPerHour != 0 {
+		if g.PrefixDigits < MinPrefixDigits || g.PrefixDigits > MaxPrefixDigits {
+			p.Add("guard.prefix_velocity.digits", "must be from %d to %d", MinPrefixDigits, MaxPrefixDigits)
+		}
+		if g.PrefixMaxPerHour < 1 || g.PrefixMaxPerHour > MaxPrefixPerHour {
+			p.Add("guard.prefix_velocity.max_per_hour", "must be from 1 to %d", MaxPrefixPerHour)
+		}
+	}
+}
+
 // checkName is what is wrong with a display name ("" when nothing): 1 to
 // MaxDisplayName characters, printable, no line break, no braces (a name is
 // filled into a text, never read as one), not only spaces.
@@ -136,6 +178,25 @@ func Changed(a, b Settings) []string {
 	}
 	if !slices.Equal(a.Channels, b.Channels) || (a.Channels == nil) != (b.Channels == nil) {
 		out = append(out, "channels")
+	}
+	ga, gb := a.Guard, b.Guard
+	if ga.Mode != gb.Mode {
+		out = append(out, "guard.mode")
+	}
+	if !slices.Equal(ga.AllowedCountries, gb.AllowedCountries) || (ga.AllowedCountries == nil) != (gb.AllowedCountries == nil) {
+		out = append(out, "guard.allowed_countries")
+	}
+	if ga.MaxSendsPerHour != gb.MaxSendsPerHour {
+		out = append(out, "guard.max_sends_per_hour")
+	}
+	if ga.MaxSendsPerDay != gb.MaxSendsPerDay {
+		out = append(out, "guard.max_sends_per_day")
+	}
+	if ga.MaxSendsPerDestinationPerDay != gb.MaxSendsPerDestinationPerDay {
+		out = append(out, "guard.max_sends_per_destination_per_day")
+	}
+	if ga.PrefixDigits != gb.PrefixDigits || ga.PrefixMaxPerHour != gb.PrefixMaxPerHour {
+		out = append(out, "guard.prefix_velocity")
 	}
 	for _, ch := range union(a.Messages, b.Messages) {
 		for _, l := range union(a.Messages[ch], b.Messages[ch]) {

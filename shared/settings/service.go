@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idadmin/api/shared/guard"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -12,16 +13,30 @@ import (
 // (the defaults until it is first written), replace it on the condition
 // that it did not change since it was read, and read the audit list.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store  Store
+	events GuardEvents
+	now    func() time.Time
 }
 
-// NewService makes the service on store (time.Now when now is nil).
-func NewService(store Store, now func() time.Time) *Service {
+// GuardEvents lists an organisation's sending guard events (guard.Store).
+type GuardEvents interface {
+	GuardEvents(ctx context.Context, org string, limit int, before string) ([]guard.Event, string, error)
+}
+
+// NewService makes the service on store, listing the guard's events from
+// events (time.Now when now is nil).
+func NewService(store Store, events GuardEvents, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}
+	return &Service{store: store, events: events, now: now}
+}
+
+// GuardEvents is a page of org's guard events, newest first, and the
+// cursor of the next ("" for none); guard.ErrBadCursor for a cursor no
+// page gave.
+func (s *Service) GuardEvents(ctx context.Context, org string, limit int, cursor string) ([]guard.Event, string, error) {
+	return s.events.GuardEvents(ctx, org, limit, cursor)
 }
 
 // Get returns org's document, version 0 with nothing set when it was never
@@ -86,7 +101,8 @@ func (s *Service) History(ctx context.Context, org string, limit int, before int
 // organisation's creates read the document about once per CacheTTL per
 // warm function rather than once each. Nothing that protects anyone rests
 // on the settings being fresh to the second (codes issued keep the length
-// and lifetime they were issued with).
+// and lifetime they were issued with); a change of the sending guard (a
+// budget lowered during an attack) holds everywhere within CacheTTL.
 const CacheTTL = 10 * time.Second
 
 // Cache reads organisations' settings for the hot paths, keeping each for
@@ -145,7 +161,8 @@ func (c *Cache) Policy(ctx context.Context, org string) (identification.Policy, 
 	if err != nil {
 		return identification.Policy{}, err
 	}
-	return identification.Policy{CodeLength: s.CodeLength, CodeTTL: time.Duration(s.CodeTTLMinutes) * time.Minute, Channels: s.Channels}, nil
+	return identification.Policy{CodeLength: s.CodeLength, CodeTTL: time.Duration(s.CodeTTLMinutes) * time.Minute, Channels: s.Channels,
+		Sending: s.Guard.Rules()}, nil
 }
 
 // MessageTexts are org's identification.MessageTexts: its display name,

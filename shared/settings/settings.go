@@ -1,7 +1,7 @@
 // Package settings is what an organisation configures of itself
 // (docs/settings.md): the name its messages give it, the language they
 // fall back to, its codes' length and lifetime, the channels it delivers
-// on and its own message texts. It holds the document, its rules, the
+// on, its own message texts and its sending guard. It holds the document, its rules, the
 // rendering of a text, the audit list of changes and the service the
 // routes call; a store keeps them (dynamostore), and the create, resend
 // and delivery paths read them through a Cache.
@@ -25,6 +25,14 @@ const (
 	MaxDisplayName    = 40
 	// MaxTextLength is the longest e-mail text, in characters.
 	MaxTextLength = 1000
+
+	// The sending guard's limits (docs/guard.md).
+	MaxSendsPerHour        = 1_000_000
+	MaxSendsPerDay         = 10_000_000
+	MaxSendsPerDestination = 1000
+	MinPrefixDigits        = 3
+	MaxPrefixDigits        = 12
+	MaxPrefixPerHour       = 1_000_000
 )
 
 // Channels are the channels a code can go by.
@@ -48,12 +56,37 @@ type Settings struct {
 	// Messages are the organisation's own texts by channel and language
 	// (Messages["SMS"]["ES"]); the built-in text where there is none.
 	Messages map[string]map[string]string
+	// Guard is the sending guard (docs/guard.md).
+	Guard Guard
+}
+
+// Guard is the sending guard's part of the document. A zero member is not
+// set: ENFORCE, the deployment's allowed countries, no limit.
+type Guard struct {
+	// Mode is one of identification.GuardModes.
+	Mode string
+	// AllowedCountries are ISO 3166-1 alpha-2 codes; the deployment's
+	// DefaultAllowedCountries when nil.
+	AllowedCountries []string
+	// The budgets and the destination's daily limit.
+	MaxSendsPerHour, MaxSendsPerDay, MaxSendsPerDestinationPerDay int
+	// PrefixDigits and PrefixMaxPerHour are prefix_velocity: both, or
+	// neither.
+	PrefixDigits, PrefixMaxPerHour int
+}
+
+// Rules are g as the service applies it.
+func (g Guard) Rules() identification.SendingRules {
+	return identification.SendingRules{Mode: g.Mode, AllowedCountries: slices.Clone(g.AllowedCountries),
+		MaxPerHour: g.MaxSendsPerHour, MaxPerDay: g.MaxSendsPerDay, MaxPerDestinationPerDay: g.MaxSendsPerDestinationPerDay,
+		PrefixDigits: g.PrefixDigits, PrefixMaxPerHour: g.PrefixMaxPerHour}
 }
 
 // Clone is a deep copy of s.
 func (s Settings) Clone() Settings {
 	c := s
 	c.Channels = slices.Clone(s.Channels)
+	c.Guard.AllowedCountries = slices.Clone(s.Guard.AllowedCountries)
 	if s.Messages != nil {
 		c.Messages = make(map[string]map[string]string, len(s.Messages))
 		for ch, texts := range s.Messages {

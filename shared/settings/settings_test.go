@@ -196,7 +196,7 @@ func (c *counted) changes(t *testing.T, org string) []settings.Change {
 func TestPutFromAStaleVersionChangesNothing(t *testing.T) {
 	store := newCounted()
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	svc := settings.NewService(store, func() time.Time { return now })
+	svc := settings.NewService(store, memstore.NewGuard(), func() time.Time { return now })
 	ctx := t.Context()
 	admin := identification.Caller{Kind: identification.CallerAdmin, Sub: "ops-1", RequestID: "req-1"}
 	first, err := svc.Put(ctx, "acme", settings.Settings{DisplayName: "Acme"}, 0, admin)
@@ -232,7 +232,7 @@ func TestTheCacheReadsOncePerTTL(t *testing.T) {
 	store := newCounted()
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	svc := settings.NewService(store, clock)
+	svc := settings.NewService(store, memstore.NewGuard(), clock)
 	cache := settings.NewCache(store, clock)
 	ctx := t.Context()
 	if _, err := svc.Put(ctx, "acme", settings.Settings{CodeLength: 8, CodeTTLMinutes: 3, Channels: []string{"EMAIL"}, DisplayName: "Acme"}, 0,

@@ -23,7 +23,7 @@ func (r *rig) withSettings(t *testing.T) *settings.Service {
 	r.svc = identification.NewService(r.store, identification.WithClock(clock), identification.WithCodeKeys(fixture.CodeKeys()),
 		identification.WithPolicies(cache))
 	r.proc.Texts = cache
-	return settings.NewService(r.store, clock)
+	return settings.NewService(r.store, r.store, clock)
 }
 
 var ops = identification.Caller{Kind: identification.CallerAdmin, Sub: "ops-7", RequestID: "req-7"}

@@ -1,0 +1,13 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/idadmin/api/internal/memstore"
+	"github.com/idadmin/api/internal/storetest"
+	"github.com/idadmin/api/shared/guard"
+)
+
+func TestGuardContract(t *testing.T) {
+	storetest.RunGuard(t, func(*testing.T) guard.Store { return memstore.NewGuard() })
+}
