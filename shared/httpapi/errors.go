@@ -33,17 +33,17 @@ type errorClass struct {
 // errorTable maps every domain error kind to its documented status, code and
 // title. Anything not in it is internal (errInternal).
 var errorTable = map[identification.Kind]errorClass{
-	identification.KindParameter:    {http.StatusBadRequest, "MDOC_001", "PARAMETER_ERROR"},
-	identification.KindInvalid:      {http.StatusBadRequest, "MDOC_002", "INVALID_INPUT"},
-	identification.KindUnauthorized: {http.StatusUnauthorized, "MDOC_003", "UNAUTHORIZED"},
-	identification.KindForbidden:    {http.StatusForbidden, "MDOC_003", "UNAUTHORIZED"},
-	identification.KindNotFound:     {http.StatusNotFound, "MDOC_004", "RESOURCE_NOT_FOUND"},
-	identification.KindExpired:      {http.StatusConflict, "MDOC_005", "RESOURCE_IS_NO_LONGER_AVAILABLE"},
-	identification.KindConflict:     {http.StatusConflict, "MDOC_006", "CONFLICT"},
-	identification.KindUnavailable:  {http.StatusServiceUnavailable, "MDOC_000", "INTERNAL_SERVER_ERROR"},
-	identification.KindMismatch:     {http.StatusUnprocessableEntity, "MDOC_007", "UNPROCESSABLE_ENTITY"},
-	identification.KindTooSoon:      {http.StatusTooManyRequests, "MDOC_008", "TOO_MANY_REQUESTS"},
-	identification.KindPrecondition: {http.StatusPreconditionFailed, "MDOC_010", "PRECONDITION_FAILED"},
+	identification.KindParameter:      {http.StatusBadRequest, "MDOC_001", "PARAMETER_ERROR"},
+	identification.KindInvalid:        {http.StatusBadRequest, "MDOC_002", "INVALID_INPUT"},
+	identification.KindUnauthorized:   {http.StatusUnauthorized, "MDOC_003", "UNAUTHORIZED"},
+	identification.KindForbidden:      {http.StatusForbidden, "MDOC_003", "UNAUTHORIZED"},
+	identification.KindNotFound:       {http.StatusNotFound, "MDOC_004", "RESOURCE_NOT_FOUND"},
+	identification.KindExpired:        {http.StatusConflict, "MDOC_005", "RESOURCE_IS_NO_LONGER_AVAILABLE"},
+	identification.KindConflict:       {http.StatusConflict, "MDOC_006", "CONFLICT"},
+	identification.KindUnavailable:    {http.StatusServiceUnavailable, "MDOC_000", "INTERNAL_SERVER_ERROR"},
+	identification.KindMismatch:       {http.StatusUnprocessableEntity, "MDOC_007", "UNPROCESSABLE_ENTITY"},
+	identification.KindTooSoon:        {http.StatusTooManyRequests, "MDOC_008", "TOO_MANY_REQUESTS"},
+	identification.KindPrecondition:   {http.StatusPreconditionFailed, "MDOC_010", "PRECONDITION_FAILED"},
 	identification.KindSendingBlocked: {http.StatusUnprocessableEntity, "MDOC_009", "SENDING_BLOCKED"},
 }
 
