@@ -95,6 +95,19 @@ func goBenchmarks(ctx context.Context, root string, o options, res *results) err
 			res.set("store_calls."+flow, calls)
 		}
 	}
+	// The sending guard: a create whose code the service delivers, with
+	// every rule of the guard set, against the same create without it.
+	guarded, ok1 := med("BenchmarkStoreFlow/create-otp-sms-guarded/flow", ns)
+	plain, ok2 := med("BenchmarkStoreFlow/create-otp-sms/flow", ns)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("BenchmarkStoreFlow/create-otp-sms(-guarded)/flow missing from the output")
+	}
+	gc, _ := med("BenchmarkStoreFlow/create-otp-sms-guarded/flow", func(r benchRun) float64 { return r.callsPerOp })
+	pc, _ := med("BenchmarkStoreFlow/create-otp-sms/flow", func(r benchRun) float64 { return r.callsPerOp })
+	res.set("guard_us", (guarded-plain)/1e3)
+	res.set("guard_calls", gc-pc)
+	res.set("guard_create_ns", guarded)
+	res.set("guard_plain_create_ns", plain)
 	lambda, ok1 := med("BenchmarkAdapter/lambda", ns)
 	direct, ok2 := med("BenchmarkAdapter/direct", ns)
 	if !ok1 || !ok2 {

@@ -117,6 +117,12 @@ func rows(res *results, functions []string) []row {
 	}
 	out = append(out, row{key: "handler_hs256_ns.get-otp", format: micros,
 		detail: "for reference: get-otp with the dev server's HS256 verification (API Gateway's job in AWS)"})
+	gcreate, _ := res.get("guard_create_ns")
+	pcreate, _ := res.get("guard_plain_create_ns")
+	out = append(out, row{key: "guard_us", format: twoDecimals,
+		detail: fmt.Sprintf("client CPU the sending guard adds to a create (every rule set: allowed countries, both budgets, the destination's and the prefix's limits): %.1f µs guarded vs %.1f µs without (BenchmarkStoreFlow, stub HTTP)", gcreate/1e3, pcreate/1e3)},
+		row{key: "guard_calls", format: oneDecimal,
+			detail: "DynamoDB calls the guard adds to that create: one conditional UpdateItem per counter (the destination's, the prefix's, the organisation's budgets); none with the default settings"})
 	lambda, _ := res.get("adapter_lambda_ns")
 	direct, _ := res.get("adapter_direct_ns")
 	allocs, _ := res.get("adapter_allocs")

@@ -18,6 +18,8 @@ import (
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/localengine"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/guard"
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -51,6 +53,10 @@ func BenchmarkStoreFlow(b *testing.B) {
 	}
 	createOTP := identification.CreateOTP{Actor: actorOf("NIF", ""), ExpiresIn: "P7D", TwoFactorType: "DOCUMENT_NUMBER",
 		Channel: &identification.Channel{Type: "SMS", External: true}}
+	// The same create, its code delivered by the service: what the
+	// sending guard checks.
+	createSMS := createOTP
+	createSMS.Channel = &identification.Channel{Type: "SMS"}
 	createChain := identification.CreateChain{Actor: actorOf("IDENTITY_CARD", "ES"), ExpiresIn: "PT15M", Sequence: []identification.Step{
 		{IdentificationType: "OTP", OTPStep: &identification.OTPStep{TwoFactorType: "DOCUMENT_NUMBER", Channel: &identification.Channel{Type: "SMS"}}},
 		{IdentificationType: "AGENT"}}}
@@ -108,6 +114,9 @@ func BenchmarkStoreFlow(b *testing.B) {
 		code  bool
 		run   func(ctx context.Context, svc *identification.Service, ref identification.Ref) error
 		fresh bool // the flow creates its own process: nothing is seeded
+		// guarded: the service checks its codes with the sending guard,
+		// every rule set (each a counter, an UpdateItem).
+		guarded bool
 	}
 	flows := []flow{
 		{name: "validate-otp", typ: identification.TypeOTP, code: true, run: func(ctx context.Context, svc *identification.Service, ref identification.Ref) error {
@@ -142,6 +151,14 @@ func BenchmarkStoreFlow(b *testing.B) {
 			_, _, err := svc.CreateChainOnce(ctx, "acme", createChain, admin, func(identification.Created) identification.Idempotency { return record(http.StatusCreated) })
 			return err
 		}},
+		{name: "create-otp-sms", fresh: true, run: func(ctx context.Context, svc *identification.Service, _ identification.Ref) error {
+			_, err := svc.CreateOTP(ctx, "acme", createSMS, admin)
+			return err
+		}},
+		{name: "create-otp-sms-guarded", fresh: true, guarded: true, run: func(ctx context.Context, svc *identification.Service, _ identification.Ref) error {
+			_, err := svc.CreateOTP(ctx, "acme", createSMS, admin)
+			return err
+		}},
 		{name: "cancel-otp-once", typ: identification.TypeOTP, run: func(ctx context.Context, svc *identification.Service, ref identification.Ref) error {
 			_, err := svc.CancelOnce(ctx, ref, "customer asked", admin, record(http.StatusNoContent))
 			return err
@@ -155,7 +172,11 @@ func BenchmarkStoreFlow(b *testing.B) {
 			o.APIOptions = append(o.APIOptions, rec.addTo)
 		})
 		store := dynamostore.New(client, dynamostore.Options{Table: "bench"})
-		svc := identification.NewService(store, identification.WithCodeKeys(keys))
+		opts := []identification.Option{identification.WithCodeKeys(keys)}
+		if f.guarded {
+			opts = append(opts, identification.WithPolicies(everyRule{}), identification.WithSendGuard(guard.New(store, numbers.Numbers{}, []string{"ES"}, nil)))
+		}
+		svc := identification.NewService(store, opts...)
 		ctx := context.Background()
 		var ref identification.Ref
 		if !f.fresh {
@@ -198,6 +219,15 @@ func BenchmarkStoreFlow(b *testing.B) {
 			})
 		}
 	}
+}
+
+// everyRule is every organisation's Policy with every rule of the
+// sending guard set, none of which a create of the benchmark breaks.
+type everyRule struct{}
+
+func (everyRule) Policy(context.Context, string) (identification.Policy, error) {
+	return identification.Policy{Sending: identification.SendingRules{AllowedCountries: []string{"ES"},
+		MaxPerHour: 1 << 30, MaxPerDay: 1 << 30, MaxPerDestinationPerDay: 1000, PrefixDigits: 6, PrefixMaxPerHour: 1 << 30}}, nil
 }
 
 // sfCapture records the input of each operation while on.

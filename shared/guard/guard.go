@@ -200,10 +200,13 @@ func (g *Guard) Admit(ctx context.Context, s identification.Send) (identificatio
 		hash  string
 		c     Counter
 	}{
-		{identification.RuleDestinationDaily, r.MaxPerDestinationPerDay, s.DestinationKey,
-			Counter{Org: s.Ref.Org, Key: "dest#" + s.DestinationKey + "#" + day, Expires: dayEnd}},
+		// The prefix first: under a pumping attack it is the rule that
+		// refuses, and once its counter is full for the hour this Guard
+		// refuses without a write, and counts nothing to take back.
 		{identification.RulePrefixVelocity, r.PrefixMaxPerHour, s.PrefixKey,
 			Counter{Org: s.Ref.Org, Key: "prefix#" + s.PrefixKey + "#" + hour, Expires: hourEnd}},
+		{identification.RuleDestinationDaily, r.MaxPerDestinationPerDay, s.DestinationKey,
+			Counter{Org: s.Ref.Org, Key: "dest#" + s.DestinationKey + "#" + day, Expires: dayEnd}},
 	}
 	for _, one := range single {
 		if one.limit == 0 || one.hash == "" {

@@ -51,12 +51,12 @@ func TestTheTableAgreesWithLibphonenumber(t *testing.T) {
 			}
 		}
 		cc := phonenumbers.GetCountryCodeForRegion(r)
-		for range 200 {
+		for range 60 {
 			check(fmt.Sprintf("+%d%09d", cc, rng.IntN(1_000_000_000)))
 			check(fmt.Sprintf("+%d%010d", cc, rng.IntN(10_000_000_000)))
 		}
 	}
-	if checked < 2000 {
+	if checked < 1000 {
 		t.Fatalf("only %d valid numbers checked", checked)
 	}
 	// libphonenumber tells some countries of a shared calling code apart
