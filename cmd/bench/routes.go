@@ -30,6 +30,7 @@ import (
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
 )
@@ -155,7 +156,10 @@ func setupRoutes(ctx context.Context, env *engineEnv, res *results) ([]*routeSet
 	rec := &recorder{next: awshttp.NewBuildableClient()}
 	client := localengine.NewClient(env.endpoint, dynamodb.WithAPIOptions(counter.AddTo), func(o *dynamodb.Options) { o.HTTPClient = rec })
 	cfg := benchConfig(table, env.endpoint)
-	deps := app.NewDeps(cfg, client, env.logger, identification.WithCodeKeys(fixture.CodeKeys()))
+	// The sending guard, as the functions that issue codes wire it (with
+	// the default settings it checks nothing, and makes no call).
+	deps := app.NewDeps(cfg, client, env.logger, identification.WithCodeKeys(fixture.CodeKeys()),
+		app.SendGuard(cfg, app.NewStore(cfg, client), numbers.Numbers{}, env.logger))
 	setup := env.store(table)
 	var out []*routeSetup
 	for _, rt := range httpapi.Routes() {

@@ -146,6 +146,17 @@ func New(store Store, numbers Numbers, defaults []string, logger *slog.Logger) *
 
 var _ identification.SendGuard = (*Guard)(nil)
 
+// Checks reports whether r checks anything (identification.SendGuard):
+// not when OFF, nor when every country is allowed (by the organisation
+// and the deployment) and no limit is set.
+func (g *Guard) Checks(r identification.SendingRules) bool {
+	if r.Mode == identification.GuardOff {
+		return false
+	}
+	limited := r.MaxPerHour > 0 || r.MaxPerDay > 0 || r.MaxPerDestinationPerDay > 0 || r.PrefixMaxPerHour > 0
+	return limited || r.AllowedCountries != nil || g.defaults != nil
+}
+
 // Admit checks s against its rules and counts it (identification.SendGuard).
 func (g *Guard) Admit(ctx context.Context, s identification.Send) (identification.Verdict, error) {
 	r := s.Rules

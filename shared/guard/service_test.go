@@ -188,3 +188,58 @@ func TestAChainStepWhoseCodeIsRefusedIsBlocked(t *testing.T) {
 func asError(err error, target **identification.Error) bool { return errors.As(err, target) }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// countingStore counts the service's reads of a process.
+type countingStore struct {
+	*memstore.Store
+	gets int
+}
+
+func (c *countingStore) Get(ctx context.Context, ref identification.Ref) (*identification.Identification, error) {
+	c.gets++
+	return c.Store.Get(ctx, ref)
+}
+
+// TestRulesThatCheckNothingCostNothing: with the default settings (every
+// country, no limit) and the deployment allowing every country, the guard
+// checks nothing, so a resend does not read the process for it and a
+// create records nothing; a deployment's default countries, a limit, or
+// an organisation's countries make it check again, and OFF never does.
+func TestRulesThatCheckNothingCostNothing(t *testing.T) {
+	open := guard.New(memstore.NewGuard(), numbers.Numbers{}, nil, nil)
+	spain := guard.New(memstore.NewGuard(), numbers.Numbers{}, []string{"ES"}, nil)
+	for _, tc := range []struct {
+		g     *guard.Guard
+		rules identification.SendingRules
+		want  bool
+	}{
+		{open, identification.SendingRules{}, false},
+		{open, identification.SendingRules{Mode: identification.GuardMonitor}, false},
+		{open, identification.SendingRules{MaxPerDestinationPerDay: 5}, true},
+		{open, identification.SendingRules{AllowedCountries: []string{"PT"}}, true},
+		{spain, identification.SendingRules{}, true},
+		{spain, identification.SendingRules{Mode: identification.GuardOff, MaxPerHour: 5}, false},
+	} {
+		if got := tc.g.Checks(tc.rules); got != tc.want {
+			t.Errorf("Checks(%+v) = %v, want %v", tc.rules, got, tc.want)
+		}
+	}
+	store := &countingStore{Store: memstore.New()}
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	rules := &fixedRules{}
+	svc := identification.NewService(store, identification.WithCodeKeys(fixture.CodeKeys()),
+		identification.WithClock(func() time.Time { return now }), identification.WithPolicies(rules), identification.WithSendGuard(open))
+	c, err := svc.CreateOTP(context.Background(), "acme", identification.CreateOTP{Actor: phone("34", "612345678"), Channel: &identification.Channel{Type: "SMS"}}, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := svc.Resend(context.Background(), c.Ref(), admin); err != nil || store.gets != 0 {
+		t.Fatalf("a resend with rules that check nothing: %v, %d reads of the process, want none", err, store.gets)
+	}
+	rules.rules.MaxPerDestinationPerDay = 10
+	now = now.Add(time.Minute)
+	if _, err := svc.Resend(context.Background(), c.Ref(), admin); err != nil || store.gets != 1 {
+		t.Fatalf("a resend with a limit: %v, %d reads of the process, want 1", err, store.gets)
+	}
+}

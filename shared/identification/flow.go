@@ -446,14 +446,15 @@ func (s *Service) codeOfStep(ctx context.Context, i *Identification, n int, now 
 // guardResend checks a resend of ref's code with the sending guard, on
 // the process as read: a resend the lifecycle refuses anyway (too soon,
 // too many codes, not open) or whose code the organisation delivers
-// itself is not counted. Without a guard, or with the organisation's OFF,
-// it reads nothing.
+// itself is not counted. Without a guard, or with rules that check
+// nothing (OFF, or the defaults: every country, no limit), it reads
+// nothing.
 func (s *Service) guardResend(ctx context.Context, ref Ref, now time.Time, by Caller) error {
 	if s.guard == nil || s.keys == nil {
 		return nil
 	}
 	pol, err := s.policy(ctx, ref.Org)
-	if err != nil || pol.Sending.Mode == GuardOff {
+	if err != nil || !s.guard.Checks(pol.Sending) {
 		return err
 	}
 	i, err := s.store.Get(ctx, ref)

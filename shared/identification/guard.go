@@ -81,6 +81,11 @@ type Verdict struct {
 // then not issued.
 type SendGuard interface {
 	Admit(ctx context.Context, s Send) (Verdict, error)
+	// Checks reports whether rules check anything: false when they are
+	// OFF, or allow every country and set no limit (the defaults), so
+	// that a path that would read the process only for the guard reads
+	// nothing.
+	Checks(rules SendingRules) bool
 }
 
 // WithSendGuard makes the service check every code it delivers itself
@@ -92,7 +97,7 @@ func WithSendGuard(g SendGuard) Option { return func(s *Service) { s.guard = g }
 // may go (or when the rule it broke is only monitored), KindSendingBlocked
 // naming the rule when it may not.
 func (s *Service) guardSend(ctx context.Context, pol Policy, i *Identification, channel string, now time.Time) error {
-	if s.guard == nil || pol.Sending.Mode == GuardOff || s.keys == nil {
+	if s.guard == nil || !s.guard.Checks(pol.Sending) || s.keys == nil {
 		return nil
 	}
 	send := Send{Ref: i.Ref(), Channel: channel, At: now, Rules: pol.Sending}
