@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -247,15 +248,7 @@ func (s *Store) GuardEvents(ctx context.Context, org string, limit int, before s
 			}
 		}
 	}
-	slices.SortFunc(all, func(a, b guardEventItem) int {
-		switch {
-		case a.SK > b.SK:
-			return -1
-		case a.SK < b.SK:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(a, b guardEventItem) int { return strings.Compare(b.SK, a.SK) }) // newest first
 	next := ""
 	if len(all) > limit {
 		all = all[:limit]

@@ -312,12 +312,13 @@ func (g *Guard) budget(ctx context.Context, s identification.Send, enforce bool,
 			hourFull++
 			continue
 		}
-		if (r.MaxPerHour > 0 && capOf(r.MaxPerHour, shard) == 0) || (r.MaxPerDay > 0 && capOf(r.MaxPerDay, shard) == 0) {
-			if r.MaxPerDay > 0 && capOf(r.MaxPerDay, shard) == 0 {
-				dayFull++
-			} else {
-				hourFull++
-			}
+		// A budget smaller than Shards leaves some shards a cap of 0.
+		if c.Fields[1].Limit == 0 && r.MaxPerDay > 0 {
+			dayFull++
+			continue
+		}
+		if c.Fields[0].Limit == 0 && r.MaxPerHour > 0 {
+			hourFull++
 			continue
 		}
 		ok, values, err := g.store.Count(ctx, c, true)

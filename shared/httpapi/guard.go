@@ -6,8 +6,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/idadmin/api/shared/guard"
@@ -44,31 +42,10 @@ type guardEventsView struct {
 }
 
 func (h *Handler) getGuardEvents(w http.ResponseWriter, r *http.Request, c *call) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	limit, cursor, err := pageQuery(r, DefaultGuardEventsLimit, MaxGuardEventsLimit, "cursor")
 	if err != nil {
-		h.writeError(w, r, paramError("query: is malformed"))
+		h.writeError(w, r, err)
 		return
-	}
-	limit, cursor := DefaultGuardEventsLimit, ""
-	for name, vals := range q {
-		if len(vals) != 1 {
-			h.writeError(w, r, paramError("%s: must be given once", safeParam(name)))
-			return
-		}
-		switch v := vals[0]; name {
-		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > MaxGuardEventsLimit || !isDigits(v) {
-				h.writeError(w, r, paramError("limit: must be a whole number from 1 to %d", MaxGuardEventsLimit))
-				return
-			}
-			limit = n
-		case "cursor":
-			cursor = v
-		default:
-			h.writeError(w, r, paramError("%s: is not a parameter of this endpoint (limit, cursor)", safeParam(name)))
-			return
-		}
 	}
 	events, next, err := h.settings.GuardEvents(r.Context(), c.org, limit, cursor)
 	if errors.Is(err, guard.ErrBadCursor) {

@@ -387,36 +387,19 @@ func openSettingsCursor(org, c string) (int64, bool) {
 }
 
 func (h *Handler) getSettingsHistory(w http.ResponseWriter, r *http.Request, c *call) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	limit, raw, err := pageQuery(r, DefaultSettingsHistoryLimit, settings.MaxHistoryPage, "before")
 	if err != nil {
-		h.writeError(w, r, paramError("query: is malformed"))
+		h.writeError(w, r, err)
 		return
 	}
-	limit, before := DefaultSettingsHistoryLimit, int64(0)
-	for name, vals := range q {
-		if len(vals) != 1 {
-			h.writeError(w, r, paramError("%s: must be given once", safeParam(name)))
+	before := int64(0)
+	if raw != "" {
+		n, ok := openSettingsCursor(c.org, raw)
+		if !ok {
+			h.writeError(w, r, paramError("before: is not a cursor this endpoint gave; pass next back unchanged"))
 			return
 		}
-		switch v := vals[0]; name {
-		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > settings.MaxHistoryPage || !isDigits(v) {
-				h.writeError(w, r, paramError("limit: must be a whole number from 1 to %d", settings.MaxHistoryPage))
-				return
-			}
-			limit = n
-		case "before":
-			n, ok := openSettingsCursor(c.org, v)
-			if !ok {
-				h.writeError(w, r, paramError("before: is not a cursor this endpoint gave; pass next back unchanged"))
-				return
-			}
-			before = n
-		default:
-			h.writeError(w, r, paramError("%s: is not a parameter of this endpoint (limit, before)", safeParam(name)))
-			return
-		}
+		before = n
 	}
 	items, more, err := h.settings.History(r.Context(), c.org, limit, before)
 	if err != nil {
@@ -440,4 +423,33 @@ func (h *Handler) getSettingsHistory(w http.ResponseWriter, r *http.Request, c *
 		out.Next = &next
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// pageQuery reads a paged route's query: limit (1 to max, def when
+// absent) and the cursor parameter named cursor (raw, "" when absent),
+// each at most once and nothing else; the route reads its cursor itself.
+func pageQuery(r *http.Request, def, max int, cursor string) (int, string, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return 0, "", paramError("query: is malformed")
+	}
+	limit, c := def, ""
+	for name, vals := range q {
+		if len(vals) != 1 {
+			return 0, "", paramError("%s: must be given once", safeParam(name))
+		}
+		switch v := vals[0]; name {
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > max || !isDigits(v) {
+				return 0, "", paramError("limit: must be a whole number from 1 to %d", max)
+			}
+			limit = n
+		case cursor:
+			c = v
+		default:
+			return 0, "", paramError("%s: is not a parameter of this endpoint (limit, %s)", safeParam(name), cursor)
+		}
+	}
+	return limit, c, nil
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -325,40 +324,19 @@ func (h *Handler) listWebhookDeliveries(w http.ResponseWriter, r *http.Request, 
 	if !ok {
 		return
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	limit, raw, err := pageQuery(r, identification.DefaultListLimit, identification.MaxListLimit, "cursor")
 	if err != nil {
-		h.writeError(w, r, paramError("query: is malformed"))
+		h.writeError(w, r, err)
 		return
 	}
-	limit, after := identification.DefaultListLimit, ""
-	for name, vals := range q {
-		if len(vals) != 1 {
-			h.writeError(w, r, paramError("%s: must be given once", safeParam(name)))
+	after := ""
+	if raw != "" {
+		b, err := base64.RawURLEncoding.DecodeString(raw)
+		if err != nil || len(b) <= 3 || string(b[:3]) != "d1:" || !validDeliveryID(string(b[3:])) {
+			h.writeError(w, r, paramError("cursor: is not a cursor this endpoint gave; pass next_cursor back unchanged"))
 			return
 		}
-		switch v := vals[0]; name {
-		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > identification.MaxListLimit {
-				h.writeError(w, r, paramError("limit: must be a whole number from 1 to %d", identification.MaxListLimit))
-				return
-			}
-			limit = n
-		case "cursor":
-			raw, err := base64.RawURLEncoding.DecodeString(v)
-			id, ok := "", false
-			if err == nil && len(raw) > 3 && string(raw[:3]) == "d1:" {
-				id, ok = string(raw[3:]), validDeliveryID(string(raw[3:]))
-			}
-			if !ok {
-				h.writeError(w, r, paramError("cursor: is not a cursor this endpoint gave; pass next_cursor back unchanged"))
-				return
-			}
-			after = id
-		default:
-			h.writeError(w, r, paramError("%s: is not a parameter of this endpoint (limit, cursor)", safeParam(name)))
-			return
-		}
+		after = string(b[3:])
 	}
 	page, err := h.webhooks.Deliveries(r.Context(), c.org, id, limit, after)
 	if err != nil {
