@@ -202,7 +202,7 @@ func run() error {
 		}
 		fanout := &webhooks.Fanout{Endpoints: deps.Dynamo, Queue: queue}
 		proc := &stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: keys, Publisher: app.Publishers(events, fanout), Evidence: objects, Logger: logger,
-			Texts:   deps.SettingsCache,
+			Texts: deps.SettingsCache, Blocks: deps.Dynamo, Stats: deps.Dynamo, Countries: numbers.CountryOf,
 			Senders: map[string]identification.Sender{"SMS": box, "EMAIL": box, "WHATSAPP": box}}
 		go reader.Run(ctx, proc, *streamEvery)
 	} else {

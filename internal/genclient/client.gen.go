@@ -919,6 +919,30 @@ func (e SettingsGuardMode) Valid() bool {
 	}
 }
 
+// Defines values for StatsGroupBy.
+const (
+	StatsGroupByChannel     StatsGroupBy = "channel"
+	StatsGroupByCountry     StatsGroupBy = "country"
+	StatsGroupByLessThannil StatsGroupBy = "<nil>"
+	StatsGroupByType        StatsGroupBy = "type"
+)
+
+// Valid indicates whether the value is a known member of the StatsGroupBy enum.
+func (e StatsGroupBy) Valid() bool {
+	switch e {
+	case StatsGroupByChannel:
+		return true
+	case StatsGroupByCountry:
+		return true
+	case StatsGroupByLessThannil:
+		return true
+	case StatsGroupByType:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Status.
 const (
 	StatusCANCELLED  Status = "CANCELLED"
@@ -1150,6 +1174,27 @@ func (e DeleteOtpParamsForce) Valid() bool {
 	case DeleteOtpParamsForceFalse:
 		return true
 	case DeleteOtpParamsForceTrue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetStatsParamsGroupBy.
+const (
+	GetStatsParamsGroupByChannel GetStatsParamsGroupBy = "channel"
+	GetStatsParamsGroupByCountry GetStatsParamsGroupBy = "country"
+	GetStatsParamsGroupByType    GetStatsParamsGroupBy = "type"
+)
+
+// Valid indicates whether the value is a known member of the GetStatsParamsGroupBy enum.
+func (e GetStatsParamsGroupBy) Valid() bool {
+	switch e {
+	case GetStatsParamsGroupByChannel:
+		return true
+	case GetStatsParamsGroupByCountry:
+		return true
+	case GetStatsParamsGroupByType:
 		return true
 	default:
 		return false
@@ -2416,6 +2461,54 @@ type SettingsTexts struct {
 	GL *string `json:"GL,omitempty"`
 }
 
+// Stats An organisation's statistics over a span of whole hours.
+type Stats struct {
+	Buckets []StatsRow    `json:"buckets"`
+	From    time.Time     `json:"from"`
+	GroupBy *StatsGroupBy `json:"group_by"`
+	To      time.Time     `json:"to"`
+	Totals  []StatsRow    `json:"totals"`
+}
+
+// StatsGroupBy defines model for Stats.GroupBy.
+type StatsGroupBy string
+
+// StatsRow The counts of one hour (a bucket: `hour` set) or of the span (a
+// total), of one group when grouped: a channel (`SMS`, `EMAIL`,
+// `WHATSAPP`, `NONE` for a chain without a code step), a country
+// (ISO 3166-1 alpha-2 of the actor's phone, `NONE` without one) or a
+// type (`OTP`, `CHAIN`).
+type StatsRow struct {
+	// Blocked Sends the sending guard refused (ENFORCE).
+	Blocked   int `json:"blocked"`
+	Cancelled int `json:"cancelled"`
+
+	// CodesSent Codes the service handed to a provider (every try of a code a processor claimed).
+	CodesSent int `json:"codes_sent"`
+	Completed int `json:"completed"`
+
+	// Conversion completed ÷ created, to four decimals; null with none created.
+	Conversion *float32 `json:"conversion"`
+
+	// Created Processes created.
+	Created int `json:"created"`
+
+	// Delivered Codes the provider accepted.
+	Delivered int `json:"delivered"`
+
+	// DeliveryFailed Codes the provider refused or could not take after the retries.
+	DeliveryFailed int  `json:"delivery_failed"`
+	DeliveryMsP50  *int `json:"delivery_ms_p50"`
+	DeliveryMsP95  *int `json:"delivery_ms_p95"`
+	Expired        int  `json:"expired"`
+	Failed         int  `json:"failed"`
+
+	// Flagged Sends the sending guard would have refused and let through (MONITOR).
+	Flagged int        `json:"flagged"`
+	Group   *string    `json:"group,omitempty"`
+	Hour    *time.Time `json:"hour,omitempty"`
+}
+
 // Status Where the process stands; `FAILED`, `CANCELLED`, `CLOSED` and `EXPIRED` are final.
 type Status string
 
@@ -3282,6 +3375,16 @@ type GetSettingsHistoryParams struct {
 	// Before The next of the previous page, unchanged.
 	Before *SettingsHistoryBefore `form:"before,omitempty" json:"before,omitempty"`
 }
+
+// GetStatsParams defines parameters for GetStats.
+type GetStatsParams struct {
+	From    *time.Time             `form:"from,omitempty" json:"from,omitempty"`
+	To      *time.Time             `form:"to,omitempty" json:"to,omitempty"`
+	GroupBy *GetStatsParamsGroupBy `form:"group_by,omitempty" json:"group_by,omitempty"`
+}
+
+// GetStatsParamsGroupBy defines parameters for GetStats.
+type GetStatsParamsGroupBy string
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
@@ -4835,6 +4938,24 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/orgs/{org_id}/settings/history (the `GetSettingsHistory` operationId).
 	GetSettingsHistory(ctx context.Context, orgId OrgID, params *GetSettingsHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetStats Read the organisation's hourly statistics
+	//
+	// What happened to the organisation's processes and codes, in hourly
+	// buckets, counted by the stream processor as the changes happened
+	// (never by scanning): one bucket per hour and group that has a count,
+	// oldest first, and a total per group over the span. `from` is rounded
+	// down and `to` up to whole hours; `to` defaults to the end of the
+	// current hour, `from` to 24 hours before `to`; the span is at most 31
+	// days. Without `group_by` the buckets are the organisation's totals.
+	// `conversion` is completed ÷ created (null with none created);
+	// `delivery_ms_p50` and `p95` are the time from a code's issue to the
+	// provider's acceptance, to the edge of the bucket holding them
+	// (250, 500 ms, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300 s; 300000 means
+	// 300 s or more), null with nothing delivered. See docs/api.md#statistics.
+	//
+	// Corresponds with GET /v1/orgs/{org_id}/stats (the `GetStats` operationId).
+	GetStats(ctx context.Context, orgId OrgID, params *GetStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListWebhooks List the organisation's webhook endpoints
 	//
 	// Every endpoint of the organisation (at most 10), oldest first. A
@@ -6182,6 +6303,34 @@ func (c *Client) PutSettings(ctx context.Context, orgId OrgID, params *PutSettin
 // Corresponds with GET /v1/orgs/{org_id}/settings/history (the `GetSettingsHistory` operationId).
 func (c *Client) GetSettingsHistory(ctx context.Context, orgId OrgID, params *GetSettingsHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSettingsHistoryRequest(c.Server, orgId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStats Read the organisation's hourly statistics
+//
+// What happened to the organisation's processes and codes, in hourly
+// buckets, counted by the stream processor as the changes happened
+// (never by scanning): one bucket per hour and group that has a count,
+// oldest first, and a total per group over the span. `from` is rounded
+// down and `to` up to whole hours; `to` defaults to the end of the
+// current hour, `from` to 24 hours before `to`; the span is at most 31
+// days. Without `group_by` the buckets are the organisation's totals.
+// `conversion` is completed ÷ created (null with none created);
+// `delivery_ms_p50` and `p95` are the time from a code's issue to the
+// provider's acceptance, to the edge of the bucket holding them
+// (250, 500 ms, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300 s; 300000 means
+// 300 s or more), null with nothing delivered. See docs/api.md#statistics.
+//
+// Corresponds with GET /v1/orgs/{org_id}/stats (the `GetStats` operationId).
+func (c *Client) GetStats(ctx context.Context, orgId OrgID, params *GetStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStatsRequest(c.Server, orgId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -8873,6 +9022,91 @@ func NewGetSettingsHistoryRequest(server string, orgId OrgID, params *GetSetting
 	return req, nil
 }
 
+// NewGetStatsRequest constructs an http.Request for the GetStats method
+func NewGetStatsRequest(server string, orgId OrgID, params *GetStatsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org_id", orgId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/orgs/%s/stats", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.GroupBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "group_by", *params.GroupBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListWebhooksRequest constructs an http.Request for the ListWebhooks method
 func NewListWebhooksRequest(server string, orgId OrgID) (*http.Request, error) {
 	var err error
@@ -10133,6 +10367,26 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/orgs/{org_id}/settings/history (the `GetSettingsHistory` operationId).
 	GetSettingsHistoryWithResponse(ctx context.Context, orgId OrgID, params *GetSettingsHistoryParams, reqEditors ...RequestEditorFn) (*GetSettingsHistoryResponse, error)
+
+	// GetStatsWithResponse Read the organisation's hourly statistics
+	//
+	// What happened to the organisation's processes and codes, in hourly
+	// buckets, counted by the stream processor as the changes happened
+	// (never by scanning): one bucket per hour and group that has a count,
+	// oldest first, and a total per group over the span. `from` is rounded
+	// down and `to` up to whole hours; `to` defaults to the end of the
+	// current hour, `from` to 24 hours before `to`; the span is at most 31
+	// days. Without `group_by` the buckets are the organisation's totals.
+	// `conversion` is completed ÷ created (null with none created);
+	// `delivery_ms_p50` and `p95` are the time from a code's issue to the
+	// provider's acceptance, to the edge of the bucket holding them
+	// (250, 500 ms, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300 s; 300000 means
+	// 300 s or more), null with nothing delivered. See docs/api.md#statistics.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/orgs/{org_id}/stats (the `GetStats` operationId).
+	GetStatsWithResponse(ctx context.Context, orgId OrgID, params *GetStatsParams, reqEditors ...RequestEditorFn) (*GetStatsResponse, error)
 
 	// ListWebhooksWithResponse List the organisation's webhook endpoints
 	//
@@ -14331,6 +14585,111 @@ func (r GetSettingsHistoryResponse) ContentType() string {
 	return ""
 }
 
+// GetStatsResponse200Headers the declared response headers of an HTTP 200 response for GetStats
+type GetStatsResponse200Headers struct {
+	XRequestId string
+}
+
+// GetStatsResponse400Headers the declared response headers of an HTTP 400 response for GetStats
+type GetStatsResponse400Headers struct {
+	XRequestId string
+}
+
+// GetStatsResponse401Headers the declared response headers of an HTTP 401 response for GetStats
+type GetStatsResponse401Headers struct {
+	XRequestId string
+}
+
+// GetStatsResponse500Headers the declared response headers of an HTTP 500 response for GetStats
+type GetStatsResponse500Headers struct {
+	XRequestId string
+}
+
+// GetStatsResponse503Headers the declared response headers of an HTTP 503 response for GetStats
+type GetStatsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+type GetStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Stats
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetStatsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetStatsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetStatsResponse401Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetStatsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetStatsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStatsResponse) GetJSON200() *Stats {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetStatsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetStatsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetStatsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetStatsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListWebhooksResponse200Headers the declared response headers of an HTTP 200 response for ListWebhooks
 type ListWebhooksResponse200Headers struct {
 	XRequestId string
@@ -16456,6 +16815,32 @@ func (c *ClientWithResponses) GetSettingsHistoryWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetSettingsHistoryResponse(rsp)
+}
+
+// GetStatsWithResponse Read the organisation's hourly statistics
+//
+// What happened to the organisation's processes and codes, in hourly
+// buckets, counted by the stream processor as the changes happened
+// (never by scanning): one bucket per hour and group that has a count,
+// oldest first, and a total per group over the span. `from` is rounded
+// down and `to` up to whole hours; `to` defaults to the end of the
+// current hour, `from` to 24 hours before `to`; the span is at most 31
+// days. Without `group_by` the buckets are the organisation's totals.
+// `conversion` is completed ÷ created (null with none created);
+// `delivery_ms_p50` and `p95` are the time from a code's issue to the
+// provider's acceptance, to the edge of the bucket holding them
+// (250, 500 ms, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300 s; 300000 means
+// 300 s or more), null with nothing delivered. See docs/api.md#statistics.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/orgs/{org_id}/stats (the `GetStats` operationId).
+func (c *ClientWithResponses) GetStatsWithResponse(ctx context.Context, orgId OrgID, params *GetStatsParams, reqEditors ...RequestEditorFn) (*GetStatsResponse, error) {
+	rsp, err := c.GetStats(ctx, orgId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStatsResponse(rsp)
 }
 
 // ListWebhooksWithResponse List the organisation's webhook endpoints
@@ -21243,6 +21628,120 @@ func ParseGetSettingsHistoryResponse(rsp *http.Response) (*GetSettingsHistoryRes
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetSettingsHistoryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetStatsResponse parses an HTTP response from a GetStatsWithResponse call
+func ParseGetStatsResponse(rsp *http.Response) (*GetStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Stats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetStatsResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetStatsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetStatsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetStatsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetStatsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

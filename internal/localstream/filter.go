@@ -19,9 +19,28 @@ import (
 // nested objects, lists of literal values (strings, numbers, booleans,
 // null), and the exists and prefix rules; a pattern with any other rule is
 // refused by ParseFilter, never half-evaluated.
+//
+// A filter of several patterns (ParseFilters) admits a record any of them
+// matches, as an event source mapping's filters do.
 type Filter struct {
-	pattern map[string]any
-	text    string
+	patterns []map[string]any
+	text     string
+}
+
+// ParseFilters reads an event source mapping's filter patterns.
+func ParseFilters(patterns ...string) (*Filter, error) {
+	if len(patterns) == 0 {
+		return nil, fmt.Errorf("localstream: no filter pattern")
+	}
+	out := &Filter{text: strings.Join(patterns, "\n")}
+	for _, text := range patterns {
+		f, err := ParseFilter(text)
+		if err != nil {
+			return nil, err
+		}
+		out.patterns = append(out.patterns, f.patterns...)
+	}
+	return out, nil
 }
 
 // ParseFilter reads a filter pattern.
@@ -35,10 +54,11 @@ func ParseFilter(pattern string) (*Filter, error) {
 	if err := checkPattern(p, ""); err != nil {
 		return nil, fmt.Errorf("localstream: filter pattern: %w", err)
 	}
-	return &Filter{pattern: p, text: pattern}, nil
+	return &Filter{patterns: []map[string]any{p}, text: pattern}, nil
 }
 
-// String is the pattern the filter was read from.
+// String is the pattern the filter was read from (its patterns, a line
+// each).
 func (f *Filter) String() string { return f.text }
 
 func checkPattern(p map[string]any, at string) error {
@@ -100,7 +120,14 @@ func (f *Filter) Admits(rec types.Record) bool { return f.AdmitsEvent(eventOf(re
 
 // AdmitsEvent reports whether a record in Lambda's JSON (decoded into maps,
 // lists, strings, json.Number or float64, booleans) matches the filter.
-func (f *Filter) AdmitsEvent(event map[string]any) bool { return matchObject(f.pattern, event) }
+func (f *Filter) AdmitsEvent(event map[string]any) bool {
+	for _, p := range f.patterns {
+		if matchObject(p, event) {
+			return true
+		}
+	}
+	return false
+}
 
 func matchObject(p map[string]any, event map[string]any) bool {
 	for k, want := range p {

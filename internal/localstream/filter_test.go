@@ -37,8 +37,8 @@ var (
 // pattern, and a pattern with a rule the reader does not evaluate is
 // refused rather than half-applied.
 func TestStreamFilterParses(t *testing.T) {
-	if f := localstream.StreamFilter(); f.String() != dynamostore.StreamFilterPattern {
-		t.Errorf("StreamFilter reads %s, want dynamostore.StreamFilterPattern", f)
+	if f := localstream.StreamFilter(); f.String() != strings.Join(dynamostore.StreamFilterPatterns, "\n") {
+		t.Errorf("StreamFilter reads %s, want dynamostore.StreamFilterPatterns", f)
 	}
 	for _, bad := range []string{
 		``, `[]`, `{}`, `{"dynamodb": {}}`, `{"eventName": []}`, `{"eventName": "INSERT"}`,

@@ -1,7 +1,7 @@
 // Package localstream reads a local engine's DynamoDB stream (dynoxide and
 // DynamoDB Local both keep one) and feeds its records to the stream
 // processor, as the stream function's event source mapping does in AWS,
-// through the same event filter (dynamostore.StreamFilterPattern): the dev
+// through the same event filter (dynamostore.StreamFilterPatterns): the dev
 // server's and the tests' entry point to package stream.
 package localstream
 
@@ -35,9 +35,9 @@ type Reader struct {
 }
 
 // StreamFilter is the filter of the stream function's event source mapping
-// (dynamostore.StreamFilterPattern), which New applies.
+// (dynamostore.StreamFilterPatterns), which New applies.
 func StreamFilter() *Filter {
-	f, err := ParseFilter(dynamostore.StreamFilterPattern)
+	f, err := ParseFilters(dynamostore.StreamFilterPatterns...)
 	if err != nil {
 		panic(err) // TestStreamFilterParses
 	}
@@ -46,7 +46,8 @@ func StreamFilter() *Filter {
 
 // New opens the stream of table, filtered as the stream function's event
 // source mapping filters it (StreamFilter): only the records of process
-// items, never those of the stream processor's bookkeeping. streams is a
+// items and the sending guard's new records, never those of the stream
+// processor's bookkeeping. streams is a
 // client on the engine's endpoint; db reads the table's stream ARN.
 func New(ctx context.Context, db *dynamodb.Client, streams *dynamodbstreams.Client, table string, logger *slog.Logger) (*Reader, error) {
 	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})

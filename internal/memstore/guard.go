@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/idadmin/api/shared/guard"
+	"github.com/idadmin/api/shared/stats"
 )
 
 // Guard is an in-memory guard.Store: counters and events in maps, each
@@ -15,6 +17,7 @@ type Guard struct {
 	mu       sync.Mutex
 	counters map[string]map[string]int64
 	events   map[string][]guard.Event // by organisation, oldest first
+	stats    map[string]map[time.Time]stats.Counts
 }
 
 // NewGuard returns an empty in-memory guard store.

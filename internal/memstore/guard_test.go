@@ -11,3 +11,7 @@ import (
 func TestGuardContract(t *testing.T) {
 	storetest.RunGuard(t, func(*testing.T) guard.Store { return memstore.NewGuard() })
 }
+
+func TestStatsContract(t *testing.T) {
+	storetest.RunStats(t, func(*testing.T) storetest.StatsStore { return memstore.NewGuard() })
+}

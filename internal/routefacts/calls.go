@@ -134,6 +134,9 @@ func maxCalls(rt httpapi.Route) int {
 	if rt.Name == httpapi.GetGuardEvents.Name {
 		return guard.Shards // a Query of each of the organisation's event partitions
 	}
+	if rt.Name == httpapi.GetStats.Name {
+		return dynamostore.StatsShards // a Query of each of an hour's shards (a page of a day's)
+	}
 	if readsWebhookLog(rt) {
 		return 2
 	}

@@ -102,6 +102,7 @@ var table = map[string]Facts{
 	"put-settings":                   {Example: exampleSettings},
 	"get-settings-history":           {Queries: []string{"limit=5"}},
 	"get-guard-events":               {Queries: []string{"limit=5"}},
+	"get-stats":                      {Queries: []string{"group_by=channel"}},
 }
 
 // Of returns the facts of the route called name (none for a route that

@@ -218,7 +218,7 @@ func toFloat(v any) float64 {
 // TestTemplateStreamProcessing: the stream function is fed by the table's
 // stream as docs/delivery-and-events.md says: new and old images, partial
 // batch responses, bisection, bounded retries, the dead-letter queue, a
-// filter for process items (dynamostore.StreamFilterPattern, the dev
+// filter for process items and new guard events (dynamostore.StreamFilterPatterns, the dev
 // server's too); and the queue is alarmed.
 func TestTemplateStreamProcessing(t *testing.T) {
 	getAtt := func(_ string, input, _ any) any {
@@ -262,20 +262,26 @@ func TestTemplateStreamProcessing(t *testing.T) {
 	case m.DestinationConfig == nil || m.DestinationConfig.OnFailure == nil || m.DestinationConfig.OnFailure.Destination == nil ||
 		*m.DestinationConfig.OnFailure.Destination != "StreamDeadLetterQueue.Arn":
 		t.Error("no on-failure destination on the dead-letter queue")
-	case m.FilterCriteria == nil || len(m.FilterCriteria.Filters) != 1 || m.FilterCriteria.Filters[0].Pattern == nil:
-		t.Errorf("filter %+v, want one pattern", m.FilterCriteria)
+	case m.FilterCriteria == nil || len(m.FilterCriteria.Filters) != len(dynamostore.StreamFilterPatterns):
+		t.Errorf("filter %+v, want %d patterns", m.FilterCriteria, len(dynamostore.StreamFilterPatterns))
 	default:
-		// The one filter of the table's stream: the dev server's reader
-		// applies dynamostore.StreamFilterPattern, so the two must be one.
-		var got, want any
-		if err := json.Unmarshal([]byte(*m.FilterCriteria.Filters[0].Pattern), &got); err != nil {
-			t.Errorf("filter pattern: %v", err)
-		}
-		if err := json.Unmarshal([]byte(dynamostore.StreamFilterPattern), &want); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("filter pattern %s, want dynamostore.StreamFilterPattern %s", *m.FilterCriteria.Filters[0].Pattern, dynamostore.StreamFilterPattern)
+		// The filters of the table's stream: the dev server's reader
+		// applies dynamostore.StreamFilterPatterns, so the two must be one.
+		for n, f := range m.FilterCriteria.Filters {
+			var got, want any
+			if f.Pattern == nil {
+				t.Errorf("filter %d has no pattern", n)
+				continue
+			}
+			if err := json.Unmarshal([]byte(*f.Pattern), &got); err != nil {
+				t.Errorf("filter pattern: %v", err)
+			}
+			if err := json.Unmarshal([]byte(dynamostore.StreamFilterPatterns[n]), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("filter pattern %s, want dynamostore.StreamFilterPatterns[%d] %s", *f.Pattern, n, dynamostore.StreamFilterPatterns[n])
+			}
 		}
 	}
 	alarm, err := tmpl.GetCloudWatchAlarmWithName("StreamDeadLetterAlarm")

@@ -17,8 +17,9 @@ func WithSettings() Option {
 }
 
 // WithSettings is d with the settings routes' service on store, the
-// guard's events listed from events (now: time.Now when nil).
-func (d Deps) WithSettings(store settings.Store, events settings.GuardEvents, now func() time.Time) Deps {
-	d.Settings = settings.NewService(store, events, now)
+// guard's events and the statistics read from records (now: time.Now
+// when nil).
+func (d Deps) WithSettings(store settings.Store, records settings.Records, now func() time.Time) Deps {
+	d.Settings = settings.NewService(store, records, now)
 	return d
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/stream"
 	"github.com/idadmin/api/shared/webhooks"
@@ -91,7 +92,7 @@ func streamFromEnv(logs io.Writer, wire func(ctx context.Context, cfg Config) (S
 		publisher = Publishers(w.Publisher, &webhooks.Fanout{Endpoints: deps.Dynamo, Queue: w.Webhooks})
 	}
 	return NewStreamHandler(&stream.Processor{Store: deps.Dynamo, Decoder: deps.Dynamo, Keys: w.Keys, Senders: w.Senders, Publisher: publisher, Evidence: w.Evidence, Logger: logger,
-		Texts: deps.SettingsCache}), nil
+		Texts: deps.SettingsCache, Blocks: deps.Dynamo, Stats: deps.Dynamo, Countries: numbers.CountryOf}), nil
 }
 
 // FromLambdaImage turns a stream image as Lambda delivers it into the

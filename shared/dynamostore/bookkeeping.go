@@ -37,16 +37,26 @@ const (
 	attrTries     = "tries"
 )
 
-// StreamFilterPattern is the one event filter of the table's stream (Lambda's
-// filter rule syntax): it admits a record only when its item is a process
+// StreamFilterPattern is the event filter of the table's stream (Lambda's
+// filter rule syntax) for processes: it admits a record only when its item is a process
 // item (sort key P) and it has a new image that is a process or a
 // tombstone, so a change of a process and its deletion reach the stream
 // processor; a bookkeeping item, an idempotency record and a removal by
-// TTL do not. template.yaml's StreamEventSourceMapping filters with it
-// (internal/samtemplate's TestTemplateStreamProcessing compares the two),
+// TTL do not. template.yaml's StreamEventSourceMapping filters with it and
+// StreamBlockFilterPattern (internal/samtemplate's
+// TestTemplateStreamProcessing compares them),
 // and the dev server's reader of a local engine's stream applies it
 // (internal/localstream).
 const StreamFilterPattern = `{"dynamodb": {"Keys": {"sk": {"S": ["` + skProcess + `"]}}, "NewImage": {"kind": {"S": ["` + kindProcess + `", "` + kindTombstone + `"]}}}}`
+
+// StreamBlockFilterPattern admits the record of a new guard event (a send
+// the sending guard refused or flagged), which the stream processor
+// publishes and counts; not its published mark's (a MODIFY).
+const StreamBlockFilterPattern = `{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["` + kindGuardEvent + `"]}}}}`
+
+// StreamFilterPatterns are the stream function's filters, in
+// template.yaml's order: a record any of them admits reaches it.
+var StreamFilterPatterns = []string{StreamFilterPattern, StreamBlockFilterPattern}
 
 // claimItem is the delivery claim of one code: when it was last claimed
 // (the last try, as the read shows it once the outcome is written) and how

@@ -80,3 +80,14 @@ func TestGuardContract(t *testing.T) {
 		})
 	})
 }
+
+// TestStatsContract holds the DynamoDB store's statistics to the contract
+// every statistics store meets (storetest.RunStats), on each engine.
+func TestStatsContract(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		storetest.RunStats(t, func(t *testing.T) storetest.StatsStore {
+			client, table, _ := enginetest.NewTable(t, e)
+			return dynamostore.New(client, dynamostore.Options{Table: table})
+		})
+	})
+}

@@ -41,6 +41,9 @@ const (
 // stream processor's decoder (stream.Decoder). It reads nothing of s, so
 // a nil *Store decodes too. A bookkeeping item decodes to no process.
 func (s *Store) DecodeItem(av map[string]types.AttributeValue) (identification.StoredItem, error) {
+	if k, ok := av[attrKind].(*types.AttributeValueMemberS); ok && k.Value == kindGuardEvent {
+		return decodeGuardBlock(av)
+	}
 	it, err := decodeItem(av)
 	if err != nil {
 		return identification.StoredItem{}, err

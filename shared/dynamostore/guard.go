@@ -261,3 +261,56 @@ func (s *Store) GuardEvents(ctx context.Context, org string, limit int, before s
 	}
 	return out, next, nil
 }
+
+// attrBlockPublished is when a guard event's block was published (the stream
+// processor's mark on the event's own item: a MODIFY record, which the
+// stream filter lets through only as an INSERT, wakes nothing).
+const attrBlockPublished = "published_at"
+
+// decodeGuardBlock reads a guard event's image as the stream shows it.
+func decodeGuardBlock(av map[string]types.AttributeValue) (identification.StoredItem, error) {
+	var it guardEventItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return identification.StoredItem{}, fmt.Errorf("unmarshal guard event: %w", err)
+	}
+	if it.Org == "" || !guardEventSK.MatchString(it.SK) {
+		return identification.StoredItem{}, fmt.Errorf("guard event %q: not one this store wrote", it.SK)
+	}
+	return identification.StoredItem{Ref: identification.Ref{Org: it.Org, Type: identification.Type(it.Type), ID: it.ID},
+		Block: &identification.GuardBlock{Key: [2]string{it.PK, it.SK}, Org: it.Org, At: time.Unix(0, it.At).UTC(),
+			Rule: it.Rule, Mode: it.Mode, Channel: it.Channel, Country: it.Country, Type: identification.Type(it.Type), ID: it.ID}}, nil
+}
+
+// BlockPublished reports whether b's events were published (a strongly
+// consistent read of its item).
+func (s *Store) BlockPublished(ctx context.Context, b *identification.GuardBlock) (bool, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, ConsistentRead: aws.Bool(true),
+		Key:                  map[string]types.AttributeValue{attrPK: str(b.Key[0]), attrSK: str(b.Key[1])},
+		ProjectionExpression: aws.String(attrBlockPublished)})
+	if err != nil {
+		return false, classify("read guard event", err)
+	}
+	_, done := out.Item[attrBlockPublished]
+	return done, nil
+}
+
+// MarkBlockPublished records that b's events were published: true for the
+// one caller whose mark landed (false when it was marked already, or is
+// gone with its retention).
+func (s *Store) MarkBlockPublished(ctx context.Context, b *identification.GuardBlock, at time.Time) (bool, error) {
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: s.table,
+		Key:                       map[string]types.AttributeValue{attrPK: str(b.Key[0]), attrSK: str(b.Key[1])},
+		UpdateExpression:          aws.String("SET #p = :at"),
+		ConditionExpression:       aws.String("attribute_exists(#k) AND attribute_not_exists(#p)"),
+		ExpressionAttributeNames:  map[string]string{"#p": attrBlockPublished, "#k": attrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Unix(), 10)}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		return false, nil
+	case err != nil:
+		return false, classify("mark guard event published", err)
+	}
+	return true, nil
+}

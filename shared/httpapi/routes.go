@@ -145,7 +145,7 @@ var routes = []Route{CreateOTP, CancelOTP, CloseOTP, ExtendOTP, DeleteOTP, Creat
 	RequestChainEvidenceUploads, ConfirmChainEvidence, GetChainEvidence, DecideChainDocument,
 	CreateWebhook, ListWebhooks, GetWebhook, UpdateWebhook, RotateWebhookSecret, DeleteWebhook,
 	TestWebhook, ListWebhookDeliveries, ReplayWebhookDelivery,
-	GetSettings, PutSettings, GetSettingsHistory, GetGuardEvents}
+	GetSettings, PutSettings, GetSettingsHistory, GetGuardEvents, GetStats}
 
 // Type is the type of process the route acts on.
 func (r Route) Type() identification.Type { return r.typ }

@@ -76,6 +76,24 @@ type StoredItem struct {
 	// claim is now an item of its own, which no record of the process
 	// shows).
 	Sending bool
+	// Block is the sending guard's record of a send it refused or would
+	// have refused (nil for any other item): the stream processor
+	// publishes and counts it.
+	Block *GuardBlock
+}
+
+// GuardBlock is one send the sending guard refused (mode ENFORCE) or let
+// through and recorded (MONITOR), as its record shows it: the rule, never
+// the destination.
+type GuardBlock struct {
+	// Key is the record's item key, the store's to read (its published mark).
+	Key                          [2]string
+	Org                          string
+	At                           time.Time
+	Rule, Mode, Channel, Country string
+	// Type and ID are the process's (the id a refused create would have had).
+	Type Type
+	ID   string
 }
 
 // Event is a change published to the organisation (EventBridge detail): never
@@ -85,14 +103,19 @@ type Event struct {
 	OrgID      string   `json:"org_id"`
 	ID         string   `json:"id"`
 	Type       Type     `json:"type"`
-	Status     Status   `json:"status"`
+	Status     Status   `json:"status,omitempty"`
 	Previous   Status   `json:"previous_status,omitempty"`
 	Step       *StepRef `json:"step,omitempty"`
 	// Evidence is the kind of image received (identification.evidence.received):
 	// never its key, its content or a link to it.
 	Evidence EvidenceKind `json:"evidence_kind,omitempty"`
-	Version  int64        `json:"version"`
-	At       time.Time    `json:"at"`
+	// Rule and Channel are a guard block's (identification.delivery.blocked
+	// and .flagged): the rule that refused the send and the channel it was
+	// for, never the destination.
+	Rule    string    `json:"rule,omitempty"`
+	Channel string    `json:"channel,omitempty"`
+	Version int64     `json:"version"`
+	At      time.Time `json:"at"`
 }
 
 // StepRef names a chain step in an event.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/idadmin/api/shared/guard"
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/stats"
 )
 
 // Service is what the settings routes do: read an organisation's document
@@ -14,23 +15,40 @@ import (
 // that it did not change since it was read, and read the audit list.
 type Service struct {
 	store  Store
-	events GuardEvents
+	events Records
 	now    func() time.Time
 }
 
-// GuardEvents lists an organisation's sending guard events (guard.Store).
-type GuardEvents interface {
+// Records are what an organisation's guard and stream processor recorded:
+// its sending guard's events (guard.Store) and its statistics.
+type Records interface {
 	GuardEvents(ctx context.Context, org string, limit int, before string) ([]guard.Event, string, error)
+	stats.Reader
 }
 
-// NewService makes the service on store, listing the guard's events from
-// events (time.Now when now is nil).
-func NewService(store Store, events GuardEvents, now func() time.Time) *Service {
+// NewService makes the service on store, reading the guard's events and
+// the statistics from records (time.Now when now is nil).
+func NewService(store Store, records Records, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, events: events, now: now}
+	return &Service{store: store, events: records, now: now}
 }
+
+// Stats reads org's statistics in [from, to), grouped by groupBy (a
+// stats.Dimensions, or "" for the total): a row per hour and group, and
+// one per group for the whole span.
+func (s *Service) Stats(ctx context.Context, org string, from, to time.Time, groupBy string) (rows, totals []stats.Row, err error) {
+	hours, err := s.events.Stats(ctx, org, from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, totals = stats.Report(hours, groupBy)
+	return rows, totals, nil
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
 
 // GuardEvents is a page of org's guard events, newest first, and the
 // cursor of the next ("" for none); guard.ErrBadCursor for a cursor no

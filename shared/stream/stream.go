@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/idadmin/api/shared/identification"
+	"github.com/idadmin/api/shared/stats"
 )
 
 // Record is one stream record: its name (INSERT, MODIFY, REMOVE) and the
@@ -55,6 +56,14 @@ type Store interface {
 	Published(ctx context.Context, ref identification.Ref) (int64, error)
 }
 
+// BlockMarks are the published marks of the sending guard's records
+// (dynamostore.Store): a block's events go out once, and it is counted
+// once, by the processor whose mark lands.
+type BlockMarks interface {
+	BlockPublished(ctx context.Context, b *identification.GuardBlock) (bool, error)
+	MarkBlockPublished(ctx context.Context, b *identification.GuardBlock, at time.Time) (bool, error)
+}
+
 // Processor handles records in order.
 type Processor struct {
 	Store Store
@@ -69,7 +78,16 @@ type Processor struct {
 	// Evidence is the evidence bucket: a tombstone's record deletes the
 	// images the process held (nil: the bucket is not this processor's).
 	Evidence identification.EvidenceObjects
-	Logger   *slog.Logger
+	// Blocks marks the guard's records published (nil: a guard record
+	// publishes and counts nothing).
+	Blocks BlockMarks
+	// Stats receives the organisations' statistics, one write per
+	// organisation and hour a batch touched (nil: nothing is counted).
+	Stats stats.Adder
+	// Countries maps a phone number to its country for the statistics
+	// (nil: every country is stats.Unknown).
+	Countries func(e164 string) string
+	Logger    *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Attempts is how many times a send is tried (3 when 0), Backoff the
@@ -84,20 +102,44 @@ type Processor struct {
 // them, or up to the first that failed, with its error. The caller retries
 // from that one (the stream Lambda reports it as the batch's first
 // failure), so per process everything happens in version order.
+//
+// What the handled records count goes to Stats in one write per
+// organisation and hour, after the last record, whether or not one
+// failed: a count is owed only once its record's mark (or its code's
+// claim) has landed, so a retried record counts nothing again, and a
+// count whose write fails is lost, never written twice
+// (docs/api.md#statistics).
 func (p *Processor) Process(ctx context.Context, records []Record) (int, error) {
+	var tally stats.Tally
+	defer p.flush(ctx, &tally)
 	for n, r := range records {
-		if err := p.handle(ctx, r); err != nil {
+		if err := p.handle(ctx, r, &tally); err != nil {
 			return n, err
 		}
 	}
 	return len(records), nil
 }
 
-func (p *Processor) now() time.Time {
-	if p.Now != nil {
-		return p.Now().UTC().Truncate(time.Second)
+// flush writes the batch's counts. A failure loses them (each was owed
+// once and is not owed again): it is logged, and fails no record.
+func (p *Processor) flush(ctx context.Context, tally *stats.Tally) {
+	if p.Stats == nil || tally.Len() == 0 {
+		return
 	}
-	return time.Now().UTC().Truncate(time.Second)
+	if err := tally.Flush(context.WithoutCancel(ctx), p.Stats); err != nil {
+		p.log().ErrorContext(ctx, "statistics lost", slog.String("error", err.Error()))
+	}
+}
+
+func (p *Processor) now() time.Time { return p.clock().Truncate(time.Second) }
+
+// clock is the processor's clock to the nanosecond: what a delivery's time
+// is measured by.
+func (p *Processor) clock() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 func (p *Processor) log() *slog.Logger {
@@ -121,10 +163,16 @@ func (p *Processor) decode(av map[string]types.AttributeValue) (*identification.
 	return &d, nil
 }
 
-func (p *Processor) handle(ctx context.Context, r Record) error {
+func (p *Processor) handle(ctx context.Context, r Record, tally *stats.Tally) error {
 	newer, err := p.decode(r.New)
 	if err != nil {
 		return fmt.Errorf("stream: new image: %w", err)
+	}
+	if newer != nil && newer.Block != nil {
+		if len(r.Old) > 0 {
+			return nil // the block's published mark: no new block
+		}
+		return p.block(ctx, newer.Block, tally)
 	}
 	older, err := p.decode(r.Old)
 	if err != nil {
@@ -155,14 +203,92 @@ func (p *Processor) handle(ctx context.Context, r Record) error {
 	}
 	// The version's events are out: the mark is owed, written by the
 	// delivery's claim when there is one, else on its own, before anything
-	// that may fail the record (a retry must not publish them again).
-	marked, err := p.deliver(ctx, newer, owed)
+	// that may fail the record (a retry must not publish them again). The
+	// version's counts go with the mark: counted by whoever's mark lands.
+	marked, err := p.deliver(ctx, newer, owed, tally)
 	if owed && !marked {
-		if _, merr := p.Store.MarkPublished(ctx, newer.Process); merr != nil {
+		landed, merr := p.Store.MarkPublished(ctx, newer.Process)
+		if merr != nil {
 			return fmt.Errorf("stream: mark %s v%d published: %w", newer.Process.ID, newer.Process.Version, merr)
 		}
+		marked = landed
+	}
+	if owed && marked {
+		p.count(tally, old, newer.Process)
 	}
 	return err
+}
+
+// ended are the statuses the statistics count a process's end by.
+var ended = map[identification.Status]string{identification.StatusCompleted: stats.Completed, identification.StatusFailed: stats.Failed,
+	identification.StatusExpired: stats.Expired, identification.StatusCancelled: stats.Cancelled}
+
+// count counts the change old → i: a new process, or its end. Every
+// change it counts publishes an event, so its version's mark is owed.
+func (p *Processor) count(tally *stats.Tally, old, i *identification.Identification) {
+	if p.Stats == nil {
+		return
+	}
+	if old == nil {
+		tally.Count(i.OrgID, i.CreatedAt, p.dims(i), stats.Created)
+	}
+	if m, ok := ended[i.Status]; ok && (old == nil || old.Status != i.Status) {
+		tally.Count(i.OrgID, i.UpdatedAt, p.dims(i), m)
+	}
+}
+
+// dims are i's values in the statistics' dimensions: the channel of its
+// code, its actor's phone's country, its type.
+func (p *Processor) dims(i *identification.Identification) stats.Dims {
+	d := stats.Dims{Channel: stats.Unknown, Country: stats.Unknown, Type: string(i.Type)}
+	if ch := identification.OTPChannel(i); ch != nil {
+		d.Channel = ch.Type
+	}
+	if p.Countries != nil && i.Actor.MSISDN != nil {
+		if c := p.Countries(identification.E164(i.Actor.MSISDN)); c != "" {
+			d.Country = c
+		}
+	}
+	return d
+}
+
+// block publishes a guard block (identification.delivery.blocked, or
+// .flagged for a send MONITOR let through) and counts it, once: a block
+// whose mark is down already is skipped; its events go out before the
+// mark, and it is counted by whoever's mark lands.
+func (p *Processor) block(ctx context.Context, b *identification.GuardBlock, tally *stats.Tally) error {
+	if p.Blocks == nil {
+		return nil
+	}
+	done, err := p.Blocks.BlockPublished(ctx, b)
+	if err != nil {
+		return fmt.Errorf("stream: read the guard block of %s: %w", b.ID, err)
+	}
+	if done {
+		return nil
+	}
+	metric, detail := stats.Blocked, "identification.delivery.blocked"
+	if b.Mode == identification.GuardMonitor {
+		metric, detail = stats.Flagged, "identification.delivery.flagged"
+	}
+	if p.Publisher != nil {
+		e := identification.Event{DetailType: detail, OrgID: b.Org, ID: b.ID, Type: b.Type, Rule: b.Rule, Channel: b.Channel, At: b.At.Truncate(time.Millisecond)}
+		if err := p.Publisher.Publish(ctx, []identification.Event{e}); err != nil {
+			return fmt.Errorf("stream: publish the guard block of %s: %w", b.ID, err)
+		}
+	}
+	landed, err := p.Blocks.MarkBlockPublished(ctx, b, p.now())
+	if err != nil {
+		return fmt.Errorf("stream: mark the guard block of %s published: %w", b.ID, err)
+	}
+	if landed && p.Stats != nil {
+		country := b.Country
+		if country == "" {
+			country = stats.Unknown
+		}
+		tally.Count(b.Org, b.At, stats.Dims{Channel: b.Channel, Country: country, Type: string(b.Type)}, metric)
+	}
+	return nil
 }
 
 // publish publishes the events of the change old → d, once: a version
@@ -275,7 +401,11 @@ func messageOf(i *identification.Identification, channel, code string, texts ide
 // deliver sends the code just issued, when the system delivers it: once,
 // by the processor that claims it. With mark, the claim also marks the
 // version published; it reports whether it did (the claim landed).
-func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, mark bool) (bool, error) {
+//
+// A code whose claim lands is counted as sent, and its outcome as
+// delivered (with the time from the code's issue to the provider's
+// acceptance) or failed: the claim is won once per code.
+func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, mark bool, tally *stats.Tally) (bool, error) {
 	i, code := d.Process, d.Code
 	if code == nil || code.Nonce == "" || i.OTP == nil || i.OTP.Delivery.Status != identification.DeliveryPending || d.Sending {
 		return false, nil
@@ -309,6 +439,11 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, m
 	if !claimed {
 		return false, nil // delivered already, replaced, ended, or another processor's
 	}
+	var dims stats.Dims
+	if p.Stats != nil {
+		dims = p.dims(i)
+		tally.Count(i.OrgID, at, dims, stats.CodesSent)
+	}
 	text, err := p.Keys.Derive(d.Ref, code.KeyID, code.Nonce)
 	if err != nil {
 		return mark, fmt.Errorf("stream: code of %s: %w", i.ID, err)
@@ -324,6 +459,14 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, m
 	outcome.Status, outcome.MessageID = identification.DeliveryFailed, ""
 	if sendErr == nil {
 		outcome.Status, outcome.MessageID = identification.DeliverySent, id
+	}
+	if p.Stats != nil {
+		if sendErr != nil {
+			tally.Count(i.OrgID, at, dims, stats.DeliveryFailed)
+		} else {
+			tally.Count(i.OrgID, at, dims, stats.Delivered)
+			tally.Latency(i.OrgID, at, dims, p.clock().Sub(i.OTP.LastCodeAt).Milliseconds())
+		}
 	}
 	if _, err := p.Store.FinishDelivery(ctx, d.Ref, code.Nonce, outcome, p.now()); err != nil && identification.KindOf(err) != identification.KindConflict {
 		return mark, fmt.Errorf("stream: record the delivery of %s: %w", i.ID, err)

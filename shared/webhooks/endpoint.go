@@ -55,6 +55,7 @@ func EventTypes() []string {
 		out = append(out, "identification.step."+strings.ToLower(st))
 	}
 	out = append(out, "identification.extended", "identification.code.sent", "identification.delivery.failed",
+		"identification.delivery.blocked", "identification.delivery.flagged",
 		"identification.evidence.received", "identification.document.approved", "identification.document.rejected", TestEvent)
 	return out
 }
