@@ -58,7 +58,8 @@ func TestEveryWalkThroughWorksAsWritten(t *testing.T) {
 		"settings.md": {`ETag: "0"`, `"updated_by": "ops@acme.example"`, "sandbox: unknown field", "code.length: must be a whole number from 6 to 10",
 			`{"version":2,"by":{"kind":"admin","sub":"ops@acme.example"},"fields":["default_language","code.length","code.ttl_minutes","channels","messages.SMS.ES"]}`,
 			`{"version":1,"by":{"kind":"admin","sub":"ops@acme.example"},"fields":["display_name","default_language","code.length","code.ttl_minutes","channels","messages.SMS.ES"]}`},
-		"guard.md": {`"allowed_countries": [`, `{"code":"MDOC_009","details":"the organisation's sending guard refused to send this code: rule allowed_countries`, `{"rule":"allowed_countries","mode":"ENFORCE","action":"REFUSED","country":"JM","prefix":"+1 87…"}`, `"mode": "ENFORCE"`},
+		"guard.md": {`"allowed_countries": [`, `{"code":"MDOC_009","details":"the organisation's sending guard refused to send this code: rule allowed_countries`, `{"rule":"allowed_countries","mode":"ENFORCE","action":"REFUSED","country":"JM","prefix":"+1 87…"}`, `"mode": "ENFORCE"`,
+			`{"group":"JM","blocked":1,"created":0}`},
 		"webhooks.md": {`"secret": "whsec_"`, `"has_secret": false`, `"disabled_reason": "disabled by the organisation"`, `"event_type": "webhook.test"`,
 			`"status": "PENDING"`, `"attempts": 1`, "HTTP/1.1 204"},
 	}

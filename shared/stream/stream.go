@@ -272,7 +272,7 @@ func (p *Processor) block(ctx context.Context, b *identification.GuardBlock, tal
 		metric, detail = stats.Flagged, "identification.delivery.flagged"
 	}
 	if p.Publisher != nil {
-		e := identification.Event{DetailType: detail, OrgID: b.Org, ID: b.ID, Type: b.Type, Rule: b.Rule, Channel: b.Channel, At: b.At.Truncate(time.Millisecond)}
+		e := identification.Event{DetailType: detail, OrgID: b.Org, ID: b.ID, Type: b.Type, Rule: b.Rule, Channel: b.Channel, At: b.At}
 		if err := p.Publisher.Publish(ctx, []identification.Event{e}); err != nil {
 			return fmt.Errorf("stream: publish the guard block of %s: %w", b.ID, err)
 		}

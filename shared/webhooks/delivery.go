@@ -107,6 +107,11 @@ func stepKey(e identification.Event) string {
 	if e.Step != nil {
 		s += "\x00" + strconv.Itoa(e.Step.Position)
 	}
+	if e.Rule != "" {
+		// A guard's refusals of one process (a chain's step, refused at
+		// each resend) share its id and version: each is its own event.
+		s += "\x00" + e.Rule + "\x00" + strconv.FormatInt(e.At.UnixNano(), 10)
+	}
 	return s
 }
 
