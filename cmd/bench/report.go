@@ -90,6 +90,7 @@ func rows(res *results, functions []string) []row {
 		row{key: "sweep_100k_clean", format: plain, goal: &goal{"= 1", func(v float64) bool { return v == 1 }},
 			detail: "1: the pass finished within its deadline, or stopped for it with no errors and nothing listed left unaccounted"},
 		row{key: "wcu_per_verification", format: oneDecimal, goal: atMost(costflow.TargetWCU, fmt.Sprintf("≤ %d", costflow.TargetWCU))},
+		row{key: "stats_wcu_per_verification", format: oneDecimal, goal: atMost(costflow.TargetStatsWCU, fmt.Sprintf("≤ %d", costflow.TargetStatsWCU))},
 		row{key: "hottest_key_wcu_per_verification", format: twoDecimals,
 			goal: atMost(costflow.TargetHottestKeyWCU, fmt.Sprintf("≤ %d", costflow.TargetHottestKeyWCU))},
 		row{key: "rcu_per_verification", format: oneDecimal},

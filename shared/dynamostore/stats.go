@@ -32,7 +32,7 @@ import (
 const (
 	kindStats = "stats"
 	// StatsShards is how many items one organisation's hour is split over.
-	StatsShards = 4
+	StatsShards = 8
 	// StatsRetention is how long an hour's counts are kept.
 	StatsRetention = 400 * 24 * time.Hour
 	// statsPerWrite is the most counters one UpdateItem adds (its

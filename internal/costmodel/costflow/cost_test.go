@@ -115,7 +115,13 @@ func TestVerificationCost(t *testing.T) {
 		t.Logf("calls of the first verification:\n%s", breakdown(model, firstCalls))
 		t.Logf("hottest partition key over %d verifications of one organisation: %s, %.0f write units, %.2f per verification",
 			verificationsOfOneOrg, costmodel.Describe(hottest), units, perVerification)
-		t.Logf("write units per verification: %.1f on average, %.0f at most", m.Per(m.Total.WCU), m.MaxWCU())
+		t.Logf("write units per verification: %.1f on average, %.0f at most; the statistics' %.1f (each record a batch of its own)",
+			m.WCU(), m.MaxWCU(), m.Per(costflow.StatsWCU(m.Total)))
+		for n, cost := range m.Each {
+			if st := costflow.StatsWCU(cost); st == 0 || st > costflow.TargetStatsWCU {
+				t.Errorf("verification %d: %.1f write units of statistics, want 1 to %d (its create's record and its end's)", n+1, st, costflow.TargetStatsWCU)
+			}
+		}
 		t.Logf("the hottest partition key values over them: %s", top(m.Total, 6))
 		compareReported(t, e, model, allCalls)
 		limits := costflow.LimitsTable(costflow.Limits(m, tmpl))
