@@ -16,6 +16,8 @@ import (
 	"github.com/idadmin/api/internal/localstream"
 	"github.com/idadmin/api/internal/memqueue"
 	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/guard"
+	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/identification"
 	"github.com/idadmin/api/shared/stream"
 	"github.com/idadmin/api/shared/webhooks"
@@ -63,7 +65,8 @@ func (streamEvents) Publish(context.Context, []identification.Event) error { ret
 // (app.NewDeps) on a recording client, handles the table's stream through
 // the event source's filter after: creates whose codes it delivers, one
 // provider failing, the batch replayed (the claims held), a claim taken
-// again after ClaimTimeout, a resend, a cancel, a delete's tombstone; its
+// again after ClaimTimeout, a resend, a cancel, a delete's tombstone, a
+// send the guard refused (its event, its mark, the statistics); its
 // publisher is the stream function's, the webhooks' fan-out behind the
 // events' bus, with an endpoint of the organisation registered. Each
 // call's needs (enginetest.NeedsOf: a transaction's item actions) are
@@ -112,6 +115,7 @@ func TestTemplateStreamPolicyGrantsWhatTheProcessorCalls(t *testing.T) {
 		queue := &queueRecorder{Queue: memqueue.New(clock)}
 		publisher := app.Publishers(streamEvents{}, &webhooks.Fanout{Endpoints: store, Queue: queue, Now: clock})
 		p := &stream.Processor{Store: store, Decoder: store, Keys: fixture.CodeKeys(), Publisher: publisher, Now: clock,
+			Blocks: store, Stats: store, Countries: numbers.CountryOf,
 			Senders: map[string]identification.Sender{"SMS": sender}, Sleep: func(context.Context, time.Duration) {}}
 		reader, err := localstream.New(t.Context(), client, localengine.NewStreamsClient(e.Endpoint), table, nil)
 		if err != nil {
@@ -173,6 +177,12 @@ func TestTemplateStreamPolicyGrantsWhatTheProcessorCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := svc.Delete(t.Context(), sent.Ref(), true, systemCaller); err != nil {
+			t.Fatal(err)
+		}
+		// A send the guard refused: its event published and counted.
+		if err := app.NewDeps(app.Config{TableName: table, Region: "us-east-1"}, client, nil).Dynamo.RecordGuardEvent(t.Context(),
+			guard.Event{Org: "acme", At: clock(), Rule: identification.RuleCountry, Mode: identification.GuardEnforce, Channel: "SMS",
+				Country: "GB", Type: identification.TypeOTP, ID: "refused-1"}); err != nil {
 			t.Fatal(err)
 		}
 		drain()

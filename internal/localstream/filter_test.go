@@ -112,6 +112,21 @@ func TestTheSampleEventPassesTheFilter(t *testing.T) {
 	if f.AdmitsEvent(sample.Records[0]) {
 		t.Error("the filter admits a claim item's record")
 	}
+	// A guard event: its INSERT reaches the processor, its published
+	// mark (a MODIFY) and a counter's change do not.
+	guardEvent := func(name, kind string) map[string]any {
+		return map[string]any{"eventName": name, "dynamodb": map[string]any{
+			"Keys":     map[string]any{"pk": map[string]any{"S": "ORG#acme#GUARDEVENTS#3"}, "sk": map[string]any{"S": "E#01795255302000000000#0a1b2c3d"}},
+			"NewImage": map[string]any{"kind": map[string]any{"S": kind}}}}
+	}
+	for _, c := range []struct {
+		name, kind string
+		want       bool
+	}{{"INSERT", "guard-event", true}, {"MODIFY", "guard-event", false}, {"INSERT", "guard-counter", false}, {"MODIFY", "guard-counter", false}} {
+		if got := f.AdmitsEvent(guardEvent(c.name, c.kind)); got != c.want {
+			t.Errorf("a %s of a %s: admitted %v, want %v", c.name, c.kind, got, c.want)
+		}
+	}
 }
 
 // flow is a table, its store, a service and the processor on one engine,

@@ -155,3 +155,49 @@ func TestStatisticsCountTheScriptedMix(t *testing.T) {
 		}
 	})
 }
+
+// TestFlaggedSendsArePublishedAndCounted: in MONITOR mode a send the guard
+// would have refused is created and sent, published once as
+// identification.delivery.flagged with its rule, and counted as flagged
+// (not blocked) in its country, next to its create.
+func TestFlaggedSendsArePublishedAndCounted(t *testing.T) {
+	enginetest.ForEach(t, func(t *testing.T, e enginetest.Engine) {
+		t.Parallel()
+		r := newRig(t, e)
+		svc := r.withGuard(t)
+		r.proc.Stats, r.proc.Blocks, r.proc.Countries = r.store, r.store, numbers.CountryOf
+		ctx := t.Context()
+		if _, err := svc.Put(ctx, "acme", settings.Settings{Guard: settings.Guard{Mode: identification.GuardMonitor,
+			AllowedCountries: []string{"ES"}}}, 0, ops); err != nil {
+			t.Fatal(err)
+		}
+		out, err := r.svc.CreateOTP(ctx, "acme", identification.CreateOTP{
+			Actor:   &identification.Actor{Name: "Ana", MSISDN: &identification.MSISDN{CountryCode: "44", PhoneNumber: "7712345670"}},
+			Channel: &identification.Channel{Type: "SMS"}, ExpiresIn: "PT1H"}, admin)
+		if err != nil {
+			t.Fatalf("a monitored create: %v", err)
+		}
+		r.drain(t)
+		var flagged []identification.Event
+		for _, ev := range r.log.of(out.Identification.ID) {
+			if ev.DetailType == "identification.delivery.flagged" {
+				flagged = append(flagged, ev)
+			}
+		}
+		if len(flagged) != 1 || flagged[0].Rule != identification.RuleCountry || flagged[0].Channel != "SMS" {
+			t.Errorf("flagged events %+v, want one naming rule %s", flagged, identification.RuleCountry)
+		}
+		if len(r.box.messages()) != 1 {
+			t.Errorf("%d messages sent, want the monitored one", len(r.box.messages()))
+		}
+		hours, err := r.store.Stats(ctx, "acme", start.Add(-time.Hour), start.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, totals := stats.Report(hours, stats.ByCountry)
+		if len(totals) != 1 || totals[0].Group != "GB" || totals[0].Values[stats.Flagged] != 1 || totals[0].Values[stats.Blocked] != 0 ||
+			totals[0].Values[stats.Created] != 1 || totals[0].Values[stats.Delivered] != 1 {
+			t.Errorf("by country %+v, want GB: 1 created, delivered and flagged, none blocked", totals)
+		}
+	})
+}
