@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -27,9 +28,11 @@ import (
 	"github.com/idadmin/api/internal/enginetest"
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/localengine"
+	"github.com/idadmin/api/internal/memqueue"
 	"github.com/idadmin/api/shared/app"
 	"github.com/idadmin/api/shared/auth"
 	"github.com/idadmin/api/shared/dynamostore"
+	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/guard/numbers"
 	"github.com/idadmin/api/shared/httpapi"
 	"github.com/idadmin/api/shared/identification"
@@ -160,6 +163,10 @@ func setupRoutes(ctx context.Context, env *engineEnv, res *results) ([]*routeSet
 	// the default settings it checks nothing, and makes no call).
 	deps := app.NewDeps(cfg, client, env.logger, identification.WithCodeKeys(fixture.CodeKeys()),
 		app.SendGuard(cfg, app.NewStore(cfg, client), numbers.Numbers{}, env.logger))
+	// The webhook and settings routes' services, as their functions wire
+	// them (test events and replays queued in memory).
+	deps = deps.WithSettings(deps.Dynamo, deps.Dynamo, nil).
+		WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: benchResolver{}}), memqueue.New(time.Now))
 	setup := env.store(table)
 	var out []*routeSetup
 	for _, rt := range httpapi.Routes() {
@@ -504,4 +511,14 @@ func (e *engineEnv) writeItems(ctx context.Context, table string, items []map[st
 		return fmt.Errorf("write items: %w", err)
 	}
 	return nil
+}
+
+// benchResolver answers every host name with one public address, so that
+// the webhook routes' URL check passes for the sample events' hosts
+// without a network: the check's work (parse, look up, classify) is the
+// function's, the lookup's time is not measured.
+type benchResolver struct{}
+
+func (benchResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
 }

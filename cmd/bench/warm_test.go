@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -13,7 +14,9 @@ import (
 	"github.com/idadmin/api/internal/benchbaseline"
 	"github.com/idadmin/api/internal/fixture"
 	"github.com/idadmin/api/internal/localengine"
+	"github.com/idadmin/api/internal/memqueue"
 	"github.com/idadmin/api/shared/app"
+	"github.com/idadmin/api/shared/egress"
 	"github.com/idadmin/api/shared/identification"
 )
 
@@ -66,6 +69,10 @@ func BenchmarkWarm(b *testing.B) {
 			defer drop()
 			cfg := benchConfig(table, env.endpoint)
 			deps := app.NewDeps(cfg, app.NewDynamoDB(cfg), env.logger, identification.WithCodeKeys(fixture.CodeKeys()))
+			// The webhook and settings routes' services, as their functions wire
+			// them (test events and replays queued in memory).
+			deps = deps.WithSettings(deps.Dynamo, deps.Dynamo, nil).
+				WithWebhooks(fixture.CodeKeys(), egress.New(egress.Options{Resolver: benchResolver{}}), memqueue.New(time.Now))
 			fn, err := app.NewLambdaHandler(rs.rt.Name, deps)
 			if err != nil {
 				b.Fatal(err)
