@@ -54,7 +54,7 @@ func testStatsRace(t *testing.T, s StatsStore) {
 	if len(hours) != 1 || !hours[0].At.Equal(statsHour) {
 		t.Fatalf("hours %+v, want the one of %s", hours, statsHour)
 	}
-	for _, name := range []string{"created|channel|SMS", "created|country|ES", "created|type|OTP"} {
+	for _, name := range []string{stats.Name(stats.Created, stats.ByChannel, "SMS"), stats.Name(stats.Created, stats.ByCountry, "ES"), stats.Name(stats.Created, stats.ByType, "OTP")} {
 		if got := hours[0].Counts[name]; got != 64 {
 			t.Errorf("%s = %d after 64 adds at once, want 64", name, got)
 		}
@@ -84,8 +84,8 @@ func testStatsHours(t *testing.T, s StatsStore) {
 	}
 	got := map[time.Time]int64{}
 	for _, h := range hours {
-		got[h.At] = h.Counts["completed|channel|EMAIL"]
-		if h.Counts["failed|channel|EMAIL"] != 0 {
+		got[h.At] = h.Counts[stats.Name(stats.Completed, stats.ByChannel, "EMAIL")]
+		if h.Counts[stats.Name(stats.Failed, stats.ByChannel, "EMAIL")] != 0 {
 			t.Errorf("acme's hour %s holds globex's counts: %v", h.At, h.Counts)
 		}
 	}

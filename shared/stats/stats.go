@@ -85,12 +85,41 @@ func plain(v string) bool {
 	return true
 }
 
-// Counts are the counters of one organisation's hour by name: a metric's
-// "<metric>|<dimension>|<value>", a delivery-time bucket's
-// "ms<bucket>|<dimension>|<value>".
+// Counts are the counters of one organisation's hour by name (Name): a
+// metric's or a delivery-time bucket's code, a dimension's and a value,
+// "dl|cc|ES". The codes are short because an hour's item holds every
+// counter it counted and a write costs a unit per KB of it.
 type Counts map[string]int64
 
-func counterName(metric, dim, value string) string { return metric + "|" + dim + "|" + value }
+// codes are the metrics' codes in a counter's name; a delivery-time
+// bucket's is "m" and its number.
+var codes = map[string]string{Created: "cr", CodesSent: "cs", Delivered: "dl", DeliveryFailed: "df", Blocked: "bl", Flagged: "fl",
+	Completed: "co", Failed: "fa", Expired: "ex", Cancelled: "ca"}
+
+// dimCodes are the dimensions' codes in a counter's name.
+var dimCodes = map[string]string{ByChannel: "ch", ByCountry: "cc", ByType: "ty"}
+
+// Name is the counter of metric (or of a bucket's code) in dimension dim
+// for value.
+func Name(metric, dim, value string) string {
+	code, ok := codes[metric]
+	if !ok {
+		code = metric
+	}
+	return code + "|" + dimCodes[dim] + "|" + value
+}
+
+func counterName(metric, dim, value string) string { return Name(metric, dim, value) }
+
+// metricOf is the metric (or bucket) a counter's code names.
+func metricOf(code string) string {
+	for m, c := range codes {
+		if c == code {
+			return m
+		}
+	}
+	return code
+}
 
 func bucketOf(ms int64) int {
 	for n, b := range LatencyBounds {
@@ -138,11 +167,13 @@ func (t *Tally) Count(org string, at time.Time, d Dims, metric string) {
 // dimensions.
 func (t *Tally) Latency(org string, at time.Time, d Dims, ms int64) {
 	c := t.counts(org, at)
-	b := "ms" + strconv.Itoa(bucketOf(ms))
+	b := bucketName(bucketOf(ms))
 	for n, v := range d.values() {
 		c[counterName(b, Dimensions[n], v)]++
 	}
 }
+
+func bucketName(n int) string { return "m" + strconv.Itoa(n) }
 
 // Len is how many slots hold counts.
 func (t *Tally) Len() int { return len(t.slots) }
@@ -204,9 +235,9 @@ type Row struct {
 // hour first and groups in name order, and a row per group for the whole
 // span.
 func Report(hours []Hour, groupBy string) (rows, totals []Row) {
-	dim := groupBy
-	if dim == "" {
-		dim = ByType // every count is kept by type: their sum is the total
+	dim := dimCodes[groupBy]
+	if groupBy == "" {
+		dim = dimCodes[ByType] // every count is kept by type: their sum is the total
 	}
 	type key struct {
 		hour  time.Time
@@ -228,11 +259,12 @@ func Report(hours []Hour, groupBy string) (rows, totals []Row) {
 			if per[k] == nil {
 				per[k] = Counts{}
 			}
-			per[k][parts[0]] += n
+			m := metricOf(parts[0])
+			per[k][m] += n
 			if all[g] == nil {
 				all[g] = Counts{}
 			}
-			all[g][parts[0]] += n
+			all[g][m] += n
 		}
 	}
 	keys := slices.SortedFunc(maps.Keys(per), func(a, b key) int {
@@ -269,7 +301,7 @@ func row(hour *time.Time, group string, c Counts) Row {
 func percentile(c Counts, q float64) *int64 {
 	var total int64
 	for n := range len(LatencyBounds) + 1 {
-		total += c["ms"+strconv.Itoa(n)]
+		total += c[bucketName(n)]
 	}
 	if total == 0 {
 		return nil
@@ -277,7 +309,7 @@ func percentile(c Counts, q float64) *int64 {
 	rank := int64(math.Ceil(q * float64(total)))
 	var seen int64
 	for n := range len(LatencyBounds) + 1 {
-		seen += c["ms"+strconv.Itoa(n)]
+		seen += c[bucketName(n)]
 		if seen >= rank {
 			edge := LatencyBounds[min(n, len(LatencyBounds)-1)]
 			return &edge

@@ -465,7 +465,9 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, m
 			tally.Count(i.OrgID, at, dims, stats.DeliveryFailed)
 		} else {
 			tally.Count(i.OrgID, at, dims, stats.Delivered)
-			tally.Latency(i.OrgID, at, dims, p.clock().Sub(i.OTP.LastCodeAt).Milliseconds())
+			if !i.OTP.LastCodeAt.IsZero() {
+				tally.Latency(i.OrgID, at, dims, max(p.clock().Sub(i.OTP.LastCodeAt).Milliseconds(), 0))
+			}
 		}
 	}
 	if _, err := p.Store.FinishDelivery(ctx, d.Ref, code.Nonce, outcome, p.now()); err != nil && identification.KindOf(err) != identification.KindConflict {
