@@ -88,11 +88,66 @@ func (s *Store) ClaimDelivery(ctx context.Context, i *identification.Identificat
 	if i == nil || i.OTP == nil || i.OTP.CodesSent == 0 || nonce == "" {
 		return identification.Delivery{}, false, nil
 	}
-	ref, seq := i.Ref(), i.OTP.CodesSent
-	owed, err := s.owesDelivery(ctx, ref, seq, nonce, at)
+	owed, err := s.owesDelivery(ctx, i.Ref(), i.OTP.CodesSent, nonce, at)
 	if err != nil || !owed {
 		return identification.Delivery{}, false, err
 	}
+	return s.ClaimOwedDelivery(ctx, i, nonce, at, markPublished)
+}
+
+// DeliveryState reads in one call what a record that issued a code needs
+// before it publishes and claims: the last version of i's process whose
+// events were published (as Published) and whether the process still owes
+// the delivery of its current code, nonce, at at (as ClaimDelivery's
+// read). One strongly consistent Query of the process's partition from
+// its published item to the process item (sort keys B#pub, D#<seq>…, P),
+// where Published and ClaimDelivery made a Query and a GetItem.
+func (s *Store) DeliveryState(ctx context.Context, i *identification.Identification, nonce string, at time.Time) (int64, bool, error) {
+	ref := i.Ref()
+	in := &dynamodb.QueryInput{
+		TableName: s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("#pk = :pk AND #sk BETWEEN :from AND :to"),
+		ProjectionExpression:   aws.String("#sk, #pub, #kind, #sent, #nonce, #ds, #status, #expires"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#pub": attrPublished, "#kind": attrKind,
+			"#sent": attrCodesSent, "#nonce": attrCodeNonce, "#ds": attrDeliveryStatus, "#status": attrStatus, "#expires": attrExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(partitionKey(ref)), ":from": str(skPublished), ":to": str(skProcess)},
+	}
+	var version int64
+	owed := false
+	for {
+		out, err := s.client.Query(ctx, in)
+		if err != nil {
+			return 0, false, classify("query", err)
+		}
+		for _, av := range out.Items {
+			if sk, _ := av[attrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == skProcess {
+				it, err := decodeItem(av)
+				if err != nil {
+					return 0, false, fmt.Errorf("delivery state: %w", err)
+				}
+				owed = owes(it, i.OTP.CodesSent, nonce, at)
+				continue
+			}
+			var mark publishedItem
+			if err := attributevalue.UnmarshalMap(av, &mark); err != nil {
+				return 0, false, fmt.Errorf("delivery state: %w", err)
+			}
+			version = max(version, mark.Version)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return version, owed, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// ClaimOwedDelivery is ClaimDelivery for a caller that has just read that
+// the process owes the delivery (DeliveryState): the claim alone.
+func (s *Store) ClaimOwedDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time, markPublished bool) (identification.Delivery, bool, error) {
+	if i == nil || i.OTP == nil || i.OTP.CodesSent == 0 || nonce == "" {
+		return identification.Delivery{}, false, nil
+	}
+	ref, seq := i.Ref(), i.OTP.CodesSent
 	set := "SET #kind = :kind, #claimed = :now, #ttl = :ttl"
 	names := map[string]string{"#pk": attrPK, "#kind": attrKind, "#claimed": attrClaimedAt, "#ttl": attrTTL, "#tries": attrTries}
 	values := map[string]types.AttributeValue{
@@ -144,9 +199,16 @@ func (s *Store) owesDelivery(ctx context.Context, ref identification.Ref, seq in
 	if err != nil {
 		return false, fmt.Errorf("claim: %w", err)
 	}
+	return owes(it, seq, nonce, at), nil
+}
+
+// owes says whether the process item it still owes the delivery of its
+// seq-th code, whose nonce is nonce, at at: that code current and PENDING,
+// the process open and not expired.
+func owes(it item, seq int, nonce string, at time.Time) bool {
 	status := identification.Status(it.Status)
 	return it.Kind == kindProcess && it.CodesSent == int64(seq) && it.CodeNonce == nonce && it.DeliveryStatus == identification.DeliveryPending &&
-		(status == identification.StatusCreated || status == identification.StatusInProgress) && it.ExpiresAt > at.Unix(), nil
+		(status == identification.StatusCreated || status == identification.StatusInProgress) && it.ExpiresAt > at.Unix()
 }
 
 // FinishDelivery writes how the claimed send of the code nonce went

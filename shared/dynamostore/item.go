@@ -18,7 +18,6 @@ import (
 // and process, a sort key naming what it is, and a kind:
 //
 //	pk = ORG#<org>#<TYPE>#<id>   sk = P         the process (kind process), or its tombstone (kind tombstone)
-//	                             sk = H#<ver>   its history, one item per change
 //	                             sk = D#<seq>   the delivery claim of its <seq>-th code (kind delivery; bookkeeping.go)
 //	                             sk = B#pub     the last version whose events were published (kind published; bookkeeping.go)
 //	pk = ORG#<org>#IDEM#<hash>   sk = I         an idempotency record

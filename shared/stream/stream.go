@@ -56,6 +56,21 @@ type Store interface {
 	Published(ctx context.Context, ref identification.Ref) (int64, error)
 }
 
+// DeliveryStore is a Store that reads, for a record that issued a code, the
+// process's published mark and whether it still owes the code's delivery
+// in one call, then claims without reading again (dynamostore.Store):
+// one read where Published and ClaimDelivery make two.
+type DeliveryStore interface {
+	DeliveryState(ctx context.Context, i *identification.Identification, nonce string, at time.Time) (published int64, owed bool, err error)
+	ClaimOwedDelivery(ctx context.Context, i *identification.Identification, nonce string, at time.Time, markPublished bool) (identification.Delivery, bool, error)
+}
+
+// state is what DeliveryState read for a record.
+type state struct {
+	published int64
+	owed      bool
+}
+
 // BlockMarks are the published marks of the sending guard's records
 // (dynamostore.Store): a block's events go out once, and it is counted
 // once, by the processor whose mark lands.
@@ -197,7 +212,15 @@ func (p *Processor) handle(ctx context.Context, r Record, tally *stats.Tally) er
 		// an earlier version of the store wrote them on the process item.
 		return nil
 	}
-	owed, err := p.publish(ctx, newer, old)
+	var pre *state
+	if ds, ok := p.Store.(DeliveryStore); ok && p.deliverable(newer) {
+		published, owes, err := ds.DeliveryState(ctx, newer.Process, newer.Code.Nonce, p.now())
+		if err != nil {
+			return fmt.Errorf("stream: delivery state of %s: %w", newer.Process.ID, err)
+		}
+		pre = &state{published: published, owed: owes}
+	}
+	owed, err := p.publish(ctx, newer, old, pre)
 	if err != nil {
 		return err
 	}
@@ -205,7 +228,7 @@ func (p *Processor) handle(ctx context.Context, r Record, tally *stats.Tally) er
 	// delivery's claim when there is one, else on its own, before anything
 	// that may fail the record (a retry must not publish them again). The
 	// version's counts go with the mark: counted by whoever's mark lands.
-	marked, err := p.deliver(ctx, newer, owed, tally)
+	marked, err := p.deliver(ctx, newer, owed, tally, pre)
 	if owed && !marked {
 		landed, merr := p.Store.MarkPublished(ctx, newer.Process)
 		if merr != nil {
@@ -295,15 +318,22 @@ func (p *Processor) block(ctx context.Context, b *identification.GuardBlock, tal
 // whose events were published already is skipped, so a replayed record
 // publishes nothing twice. It reports whether it published, so that the
 // version's published mark is owed (handle writes it).
-func (p *Processor) publish(ctx context.Context, d *identification.StoredItem, old *identification.Identification) (bool, error) {
+//
+// pre, when not nil, is the published version read already.
+func (p *Processor) publish(ctx context.Context, d *identification.StoredItem, old *identification.Identification, pre *state) (bool, error) {
 	i := d.Process
 	evs := Events(old, i)
 	if len(evs) == 0 || p.Publisher == nil {
 		return false, nil
 	}
-	done, err := p.Store.Published(ctx, d.Ref)
-	if err != nil {
-		return false, fmt.Errorf("stream: published version of %s: %w", i.ID, err)
+	var done int64
+	if pre != nil {
+		done = pre.published
+	} else {
+		var err error
+		if done, err = p.Store.Published(ctx, d.Ref); err != nil {
+			return false, fmt.Errorf("stream: published version of %s: %w", i.ID, err)
+		}
 	}
 	if done >= i.Version {
 		return false, nil
@@ -405,15 +435,18 @@ func messageOf(i *identification.Identification, channel, code string, texts ide
 // A code whose claim lands is counted as sent, and its outcome as
 // delivered (with the time from the code's issue to the provider's
 // acceptance) or failed: the claim is won once per code.
-func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, mark bool, tally *stats.Tally) (bool, error) {
+//
+// pre, when not nil, is what DeliveryState read: a code no longer owed is
+// not claimed, one owed is claimed without reading again.
+func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, mark bool, tally *stats.Tally, pre *state) (bool, error) {
+	if !p.deliverable(d) {
+		return false, nil
+	}
+	if pre != nil && !pre.owed {
+		return false, nil // delivered already, replaced or ended
+	}
 	i, code := d.Process, d.Code
-	if code == nil || code.Nonce == "" || i.OTP == nil || i.OTP.Delivery.Status != identification.DeliveryPending || d.Sending {
-		return false, nil
-	}
 	ch := identification.OTPChannel(i)
-	if ch == nil || ch.External {
-		return false, nil
-	}
 	sender, ok := p.Senders[ch.Type]
 	if !ok {
 		return false, fmt.Errorf("stream: no sender for channel %s", ch.Type)
@@ -432,7 +465,11 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, m
 		}
 	}
 	at := p.now()
-	claim, claimed, err := p.Store.ClaimDelivery(ctx, i, code.Nonce, at, mark)
+	claimDelivery := p.Store.ClaimDelivery
+	if ds, ok := p.Store.(DeliveryStore); ok && pre != nil {
+		claimDelivery = ds.ClaimOwedDelivery
+	}
+	claim, claimed, err := claimDelivery(ctx, i, code.Nonce, at, mark)
 	if err != nil {
 		return false, fmt.Errorf("stream: claim the delivery of %s: %w", i.ID, err)
 	}
@@ -474,6 +511,17 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, m
 		return mark, fmt.Errorf("stream: record the delivery of %s: %w", i.ID, err)
 	}
 	return mark, nil
+}
+
+// deliverable reports whether d's record issued a code the system
+// delivers and has not claimed yet.
+func (p *Processor) deliverable(d *identification.StoredItem) bool {
+	i, code := d.Process, d.Code
+	if i == nil || code == nil || code.Nonce == "" || i.OTP == nil || i.OTP.Delivery.Status != identification.DeliveryPending || d.Sending {
+		return false
+	}
+	ch := identification.OTPChannel(i)
+	return ch != nil && !ch.External
 }
 
 // send tries the provider up to Attempts times, with a doubling back-off,
