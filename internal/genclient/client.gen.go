@@ -2476,7 +2476,8 @@ type StatsGroupBy string
 // StatsRow The counts of one hour (a bucket: `hour` set) or of the span (a
 // total), of one group when grouped: a channel (`SMS`, `EMAIL`,
 // `WHATSAPP`, `NONE` for a chain without a code step), a country
-// (ISO 3166-1 alpha-2 of the actor's phone, `NONE` without one) or a
+// (ISO 3166-1 alpha-2 of the code's destination number, `NONE` for an
+// e-mail or without one) or a
 // type (`OTP`, `CHAIN`).
 type StatsRow struct {
 	// Blocked Sends the sending guard refused (ENFORCE).

@@ -27,9 +27,13 @@ import (
 //	                             sk = D#<delivery id>  a delivery in the endpoint's log (kind webhook-delivery)
 //	pk = ORG#<org>#SETTINGS      sk = S         the organisation's settings document (kind settings; settings.go)
 //	                             sk = H#<ver>   the change that made version <ver>, zero-padded to 12 digits (kind settings-change)
+//	pk = ORG#<org>#GUARD#<counter key>  sk = C  a sending guard counter (kind guard-counter; guard.go)
+//	pk = ORG#<org>#GUARDEVENTS#<shard>  sk = E#<time>#<rand>  a guard event (kind guard-event; guard.go)
+//	pk = ORG#<org>#STATS#<shard>        sk = H#<yyyymmddhh>   an hour's statistics (kind stats; stats.go)
 //
-// Only process items have sort key P (so only they reach the stream
-// function) and only they carry an index's key attributes.
+// Only process items have sort key P and only they carry an index's key
+// attributes; they and a guard event's INSERT are all that reach the
+// stream function (StreamFilterPatterns).
 //
 // The table's key cannot change once deployed, so every kind of item the
 // product will keep has its place here already.

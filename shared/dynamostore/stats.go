@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,9 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/idadmin/api/shared/stats"
 )
@@ -36,9 +40,28 @@ const (
 	// StatsRetention is how long an hour's counts are kept.
 	StatsRetention = 400 * 24 * time.Hour
 	// statsPerWrite is the most counters one UpdateItem adds (its
-	// expression stays far below DynamoDB's 4 KB).
-	statsPerWrite = 100
+	// expression, about 14 bytes a counter, stays below DynamoDB's 4 KB).
+	statsPerWrite = 250
 )
+
+// onlyThrottles retries a statistics write only when DynamoDB refused it
+// for throughput (it was not applied): an ADD is not idempotent, and a
+// retry after a timeout or a 500, which may have been applied, could count
+// twice. Any other failure loses the write's counts (docs/api.md#statistics).
+func onlyThrottles(o *dynamodb.Options) {
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			var ae smithy.APIError
+			if errors.As(err, &ae) {
+				switch ae.ErrorCode() {
+				case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
+					return aws.TrueTernary
+				}
+			}
+			return aws.FalseTernary
+		})}
+	})
+}
 
 var (
 	_ stats.Adder  = (*Store)(nil)
@@ -74,7 +97,7 @@ func (s *Store) AddStats(ctx context.Context, org string, hour time.Time, c stat
 		}
 		if _, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: s.table, Key: key,
 			UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		}); err != nil {
+		}, onlyThrottles); err != nil {
 			return classify("add stats", err)
 		}
 	}
@@ -88,11 +111,14 @@ func (s *Store) Stats(ctx context.Context, org string, from, to time.Time) ([]st
 	if !from.Before(to) {
 		return nil, nil
 	}
-	found := make([][]map[string]types.AttributeValue, StatsShards)
+	// Each shard's pages are added up as they come: a long span of a busy
+	// organisation is thousands of items, never all held at once.
+	sums := make([]map[string]stats.Counts, StatsShards)
 	errs := make([]error, StatsShards)
 	var wg sync.WaitGroup
 	for shard := range StatsShards {
 		wg.Go(func() {
+			sums[shard] = map[string]stats.Counts{}
 			key := expression.Key(attrPK).Equal(expression.Value(statsPK(org, shard))).
 				And(expression.Key(attrSK).Between(expression.Value(statsSK(from)), expression.Value(statsSK(to.Add(-time.Hour)))))
 			expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
@@ -108,7 +134,9 @@ func (s *Store) Stats(ctx context.Context, org string, from, to time.Time) ([]st
 					errs[shard] = classify("query stats", err)
 					return
 				}
-				found[shard] = append(found[shard], out.Items...)
+				for _, it := range out.Items {
+					addStatsItem(sums[shard], it)
+				}
 				if len(out.LastEvaluatedKey) == 0 {
 					return
 				}
@@ -118,31 +146,16 @@ func (s *Store) Stats(ctx context.Context, org string, from, to time.Time) ([]st
 	}
 	wg.Wait()
 	byHour := map[string]stats.Counts{}
-	for shard, items := range found {
+	for shard, sum := range sums {
 		if errs[shard] != nil {
 			return nil, errs[shard]
 		}
-		for _, it := range items {
-			if k, ok := it[attrKind].(*types.AttributeValueMemberS); !ok || k.Value != kindStats {
-				continue
+		for sk, c := range sum {
+			if byHour[sk] == nil {
+				byHour[sk] = stats.Counts{}
 			}
-			sk, _ := it[attrSK].(*types.AttributeValueMemberS)
-			if sk == nil {
-				continue
-			}
-			c := byHour[sk.Value]
-			if c == nil {
-				c = stats.Counts{}
-				byHour[sk.Value] = c
-			}
-			for n, v := range it {
-				num, ok := v.(*types.AttributeValueMemberN)
-				if !ok || !strings.Contains(n, "|") {
-					continue
-				}
-				if x, err := strconv.ParseInt(num.Value, 10, 64); err == nil {
-					c[n] += x
-				}
+			for n, v := range c {
+				byHour[sk][n] += v
 			}
 		}
 	}
@@ -155,4 +168,29 @@ func (s *Store) Stats(ctx context.Context, org string, from, to time.Time) ([]st
 		out = append(out, stats.Hour{At: at.UTC(), Counts: byHour[sk]})
 	}
 	return out, nil
+}
+
+// addStatsItem adds a stored hour's counters to sum, by its sort key.
+func addStatsItem(sum map[string]stats.Counts, it map[string]types.AttributeValue) {
+	if k, ok := it[attrKind].(*types.AttributeValueMemberS); !ok || k.Value != kindStats {
+		return
+	}
+	sk, _ := it[attrSK].(*types.AttributeValueMemberS)
+	if sk == nil {
+		return
+	}
+	c := sum[sk.Value]
+	if c == nil {
+		c = stats.Counts{}
+		sum[sk.Value] = c
+	}
+	for n, v := range it {
+		num, ok := v.(*types.AttributeValueMemberN)
+		if !ok || !strings.Contains(n, "|") {
+			continue
+		}
+		if x, err := strconv.ParseInt(num.Value, 10, 64); err == nil {
+			c[n] += x
+		}
+	}
 }

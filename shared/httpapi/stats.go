@@ -16,8 +16,17 @@ import (
 var GetStats = Route{Name: "get-stats", Method: http.MethodGet, Path: "/v1/orgs/{org_id}/stats", Success: http.StatusOK,
 	Scopes: adminOrSettings, Needs: settingsNeeded, serve: (*Handler).getStats}
 
-// DefaultStatsRange is the span read when from is not given.
-const DefaultStatsRange = 24 * time.Hour
+// DefaultStatsRange is the span read when from is not given;
+// MaxStatsBuckets the most hourly rows one answer holds (a month of an
+// organisation in many countries, grouped by country, is more: ask for a
+// shorter span).
+const (
+	DefaultStatsRange = 24 * time.Hour
+	MaxStatsBuckets   = 5000
+)
+
+// statsYears bound the times from and to may name.
+var statsYears = [2]int{2000, 9000}
 
 // statsRow is one hour's (or the span's) counts of one group.
 type statsRow struct {
@@ -57,6 +66,10 @@ func (h *Handler) getStats(w http.ResponseWriter, r *http.Request, c *call) {
 		h.writeError(w, r, err)
 		return
 	}
+	if len(rows) > MaxStatsBuckets {
+		h.writeError(w, r, paramError("from: the span holds %d hourly rows, more than %d: ask for a shorter one", len(rows), MaxStatsBuckets))
+		return
+	}
 	out := statsView{From: from, To: to, GroupBy: nonEmpty(groupBy), Buckets: make([]statsRow, len(rows)), Totals: make([]statsRow, len(totals))}
 	for n, row := range rows {
 		out.Buckets[n] = statsRowOf(row, groupBy)
@@ -81,13 +94,14 @@ func statsRowOf(r stats.Row, groupBy string) statsRow {
 
 // statsQuery reads from, to (RFC 3339, whole hours: from rounded down, to
 // up; to defaults to the end of the current hour, from to DefaultStatsRange
-// before to) and group_by.
+// before to) and group_by. An error names the parameter the client gave.
 func statsQuery(r *http.Request, now time.Time) (from, to time.Time, groupBy string, err error) {
 	q, perr := url.ParseQuery(r.URL.RawQuery)
 	if perr != nil {
-		return from, to, "", paramError("query: is malformed")
+		return from, to, "", paramError("query: is malformed (encode a + in a time's offset as %%2B)")
 	}
 	var hasFrom, hasTo bool
+	var rawFrom, rawTo time.Time
 	for name, vals := range q {
 		if len(vals) != 1 {
 			return from, to, "", paramError("%s: must be given once", safeParam(name))
@@ -97,12 +111,15 @@ func statsQuery(r *http.Request, now time.Time) (from, to time.Time, groupBy str
 		case "from", "to":
 			t, terr := time.Parse(time.RFC3339, v)
 			if terr != nil {
-				return from, to, "", paramError("%s: must be a time in RFC 3339 (2026-12-06T10:00:00Z)", name)
+				return from, to, "", paramError("%s: must be a time in RFC 3339 (2026-12-06T10:00:00Z; a + in its offset encoded as %%2B)", name)
+			}
+			if y := t.UTC().Year(); y < statsYears[0] || y >= statsYears[1] {
+				return from, to, "", paramError("%s: must be a time from the year %d to %d", name, statsYears[0], statsYears[1]-1)
 			}
 			if name == "from" {
-				from, hasFrom = t.UTC().Truncate(time.Hour), true
+				rawFrom, hasFrom = t.UTC(), true
 			} else {
-				to, hasTo = ceilHour(t.UTC()), true
+				rawTo, hasTo = t.UTC(), true
 			}
 		case "group_by":
 			if !slices.Contains(stats.Dimensions, v) {
@@ -113,17 +130,31 @@ func statsQuery(r *http.Request, now time.Time) (from, to time.Time, groupBy str
 			return from, to, "", paramError("%s: is not a parameter of this endpoint (from, to, group_by)", safeParam(name))
 		}
 	}
-	if !hasTo {
-		to = ceilHour(now.UTC().Add(time.Nanosecond))
-	}
-	if !hasFrom {
-		from = to.Add(-DefaultStatsRange)
-	}
 	switch {
-	case !from.Before(to):
-		return from, to, "", paramError("to: must be after from")
-	case to.Sub(from) > stats.MaxRange:
-		return from, to, "", paramError("to: must be at most 31 days after from")
+	case hasFrom && hasTo:
+		if !rawFrom.Before(rawTo) {
+			return from, to, "", paramError("to: must be after from")
+		}
+		if rawTo.Sub(rawFrom) > stats.MaxRange {
+			return from, to, "", paramError("to: must be at most 31 days after from")
+		}
+		from, to = rawFrom.Truncate(time.Hour), ceilHour(rawTo)
+	case hasTo:
+		to = ceilHour(rawTo)
+		from = to.Add(-DefaultStatsRange)
+	default:
+		to = ceilHour(now.UTC().Add(time.Nanosecond))
+		if hasFrom {
+			from = rawFrom.Truncate(time.Hour)
+			if !from.Before(to) {
+				return from, to, "", paramError("from: must be before now (or give to)")
+			}
+			if to.Sub(rawFrom) > stats.MaxRange {
+				return from, to, "", paramError("from: must be at most 31 days ago (or give to)")
+			}
+		} else {
+			from = to.Add(-DefaultStatsRange)
+		}
 	}
 	return from, to, groupBy, nil
 }

@@ -94,6 +94,12 @@ func TestStatsRoute(t *testing.T) {
 			"colour=red":                     "colour",
 			"from=2026-12-06T10:00:00Z&to=2026-12-06T09:00:00Z": "to",
 			"from=2026-10-01T00:00:00Z&to=2026-12-06T00:00:00Z": "to",
+			"to=9999-12-31T23:00:01Z":                           "to",
+			"to=0000-01-01T00:00:00Z":                           "to",
+			"from=2020-01-01T00:00:00Z":                         "from",
+			"from=2099-01-01T00:00:00Z":                         "from",
+			"from=%zz":                                          "query",
+			"from=2026-12-06T10:00:00+01:00":                    "from",
 		} {
 			wantSettingsError(t, get(query), http.StatusBadRequest, "MDOC_001", field)
 		}

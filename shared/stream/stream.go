@@ -135,13 +135,20 @@ func (p *Processor) Process(ctx context.Context, records []Record) (int, error) 
 	return len(records), nil
 }
 
+// FlushTimeout bounds the writing of a batch's statistics.
+const FlushTimeout = 5 * time.Second
+
 // flush writes the batch's counts. A failure loses them (each was owed
 // once and is not owed again): it is logged, and fails no record.
 func (p *Processor) flush(ctx context.Context, tally *stats.Tally) {
 	if p.Stats == nil || tally.Len() == 0 {
 		return
 	}
-	if err := tally.Flush(context.WithoutCancel(ctx), p.Stats); err != nil {
+	// Past the batch's own deadline if need be (its records are handled),
+	// but bounded: a throttled table must not hold the invocation.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FlushTimeout)
+	defer cancel()
+	if err := tally.Flush(ctx, p.Stats); err != nil {
 		p.log().ErrorContext(ctx, "statistics lost", slog.String("error", err.Error()))
 	}
 }
@@ -261,13 +268,15 @@ func (p *Processor) count(tally *stats.Tally, old, i *identification.Identificat
 }
 
 // dims are i's values in the statistics' dimensions: the channel of its
-// code, its actor's phone's country, its type.
+// code, the country of that code's destination (as the sending guard
+// counts it: a phone number's, none for an e-mail), its type.
 func (p *Processor) dims(i *identification.Identification) stats.Dims {
 	d := stats.Dims{Channel: stats.Unknown, Country: stats.Unknown, Type: string(i.Type)}
-	if ch := identification.OTPChannel(i); ch != nil {
+	ch := identification.OTPChannel(i)
+	if ch != nil {
 		d.Channel = ch.Type
 	}
-	if p.Countries != nil && i.Actor.MSISDN != nil {
+	if p.Countries != nil && ch != nil && ch.Type != "EMAIL" && i.Actor.MSISDN != nil {
 		if c := p.Countries(identification.E164(i.Actor.MSISDN)); c != "" {
 			d.Country = c
 		}
@@ -476,14 +485,14 @@ func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, m
 	if !claimed {
 		return false, nil // delivered already, replaced, ended, or another processor's
 	}
+	text, err := p.Keys.Derive(d.Ref, code.KeyID, code.Nonce)
+	if err != nil {
+		return mark, fmt.Errorf("stream: code of %s: %w", i.ID, err)
+	}
 	var dims stats.Dims
 	if p.Stats != nil {
 		dims = p.dims(i)
 		tally.Count(i.OrgID, at, dims, stats.CodesSent)
-	}
-	text, err := p.Keys.Derive(d.Ref, code.KeyID, code.Nonce)
-	if err != nil {
-		return mark, fmt.Errorf("stream: code of %s: %w", i.ID, err)
 	}
 	msg := messageOf(i, ch.Type, text, texts, at)
 	id, sendErr := p.send(ctx, sender, msg)
