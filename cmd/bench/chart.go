@@ -141,8 +141,8 @@ func writeBaselineChart(path string, res *results, routes []string) error {
 		for _, r := range routes {
 			f, ok1 := res.get(pn.fn + r)
 			b, ok2 := res.get(pn.base + r)
-			if !ok1 || !ok2 {
-				continue
+			if !ok1 || !ok2 || math.IsNaN(f) || math.IsNaN(b) {
+				continue // a route whose starts failed: its row says why
 			}
 			names = append(names, r)
 			fn, base = append(fn, f*pn.scale), append(base, b*pn.scale)
