@@ -109,14 +109,19 @@ func Name(metric, dim, value string) string {
 	return code + "|" + dimCodes[dim] + "|" + value
 }
 
-func counterName(metric, dim, value string) string { return Name(metric, dim, value) }
+// metricsByCode names the metric of each code.
+var metricsByCode = func() map[string]string {
+	out := make(map[string]string, len(codes))
+	for m, c := range codes {
+		out[c] = m
+	}
+	return out
+}()
 
 // metricOf is the metric (or bucket) a counter's code names.
 func metricOf(code string) string {
-	for m, c := range codes {
-		if c == code {
-			return m
-		}
+	if m, ok := metricsByCode[code]; ok {
+		return m
 	}
 	return code
 }
@@ -159,7 +164,7 @@ func (t *Tally) counts(org string, at time.Time) Counts {
 func (t *Tally) Count(org string, at time.Time, d Dims, metric string) {
 	c := t.counts(org, at)
 	for n, v := range d.values() {
-		c[counterName(metric, Dimensions[n], v)]++
+		c[Name(metric, Dimensions[n], v)]++
 	}
 }
 
@@ -169,7 +174,7 @@ func (t *Tally) Latency(org string, at time.Time, d Dims, ms int64) {
 	c := t.counts(org, at)
 	b := bucketName(bucketOf(ms))
 	for n, v := range d.values() {
-		c[counterName(b, Dimensions[n], v)]++
+		c[Name(b, Dimensions[n], v)]++
 	}
 }
 

@@ -219,8 +219,9 @@ func (p *Processor) handle(ctx context.Context, r Record, tally *stats.Tally) er
 		// an earlier version of the store wrote them on the process item.
 		return nil
 	}
+	deliverable := p.deliverable(newer)
 	var pre *state
-	if ds, ok := p.Store.(DeliveryStore); ok && p.deliverable(newer) {
+	if ds, ok := p.Store.(DeliveryStore); ok && deliverable {
 		published, owes, err := ds.DeliveryState(ctx, newer.Process, newer.Code.Nonce, p.now())
 		if err != nil {
 			return fmt.Errorf("stream: delivery state of %s: %w", newer.Process.ID, err)
@@ -235,7 +236,10 @@ func (p *Processor) handle(ctx context.Context, r Record, tally *stats.Tally) er
 	// delivery's claim when there is one, else on its own, before anything
 	// that may fail the record (a retry must not publish them again). The
 	// version's counts go with the mark: counted by whoever's mark lands.
-	marked, err := p.deliver(ctx, newer, owed, tally, pre)
+	var marked bool
+	if deliverable {
+		marked, err = p.deliver(ctx, newer, owed, tally, pre)
+	}
 	if owed && !marked {
 		landed, merr := p.Store.MarkPublished(ctx, newer.Process)
 		if merr != nil {
@@ -437,7 +441,7 @@ func messageOf(i *identification.Identification, channel, code string, texts ide
 		Text: texts.Texts[channel][strings.ToUpper(lang)], Minutes: max(minutes, 0), Code: code, ValidUntil: until, IdentificationID: i.ID}
 }
 
-// deliver sends the code just issued, when the system delivers it: once,
+// deliver sends the code just issued (d is deliverable): once,
 // by the processor that claims it. With mark, the claim also marks the
 // version published; it reports whether it did (the claim landed).
 //
@@ -448,9 +452,6 @@ func messageOf(i *identification.Identification, channel, code string, texts ide
 // pre, when not nil, is what DeliveryState read: a code no longer owed is
 // not claimed, one owed is claimed without reading again.
 func (p *Processor) deliver(ctx context.Context, d *identification.StoredItem, mark bool, tally *stats.Tally, pre *state) (bool, error) {
-	if !p.deliverable(d) {
-		return false, nil
-	}
 	if pre != nil && !pre.owed {
 		return false, nil // delivered already, replaced or ended
 	}
